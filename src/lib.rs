@@ -1,0 +1,16 @@
+//! voxlive: a real-time voice assistant on the Gemini Live API, with an embedded offline Live server.
+//!
+//! ```text
+//! mic -> cpal capture thread -> SPSC ring -> DSP thread (resample -> AEC -> 20 ms 16 kHz frames -> VAD)
+//!     -> session (tokio + tokio-tungstenite, serde wire types) -> Gemini Live (or the embedded server)
+//! Gemini Live -> session -> jitter buffer -> resampler -> SPSC ring -> cpal playback thread -> speaker
+//! ```
+//!
+//! # Layout
+//! - [`protocol`]: the wire format only: serde types, no I/O.
+//! - [`models`]: model profiles (ids, rates, voices, limits) read from models/models.toml.
+//! - [`session`]: one conversation with a Live endpoint: connect, setup, send, typed events.
+//! - [`server`]: the embedded Live server (offline default endpoint, test target, fault injector).
+//! - [`wav`]: WAV files in any format to 16 kHz mono frames and back.
+pub mod models;
+pub mod protocol;

@@ -1,0 +1,172 @@
+//! Model profiles: the Live model ids, their status, audio rates, modalities, voices and limits. The data
+//! lives in models/models.toml (compiled in, so the binary needs no files at run time); the client uses it
+//! to explain a bad `--model` or `--voice` before connecting, the embedded server to validate setup.
+
+use serde::Deserialize;
+
+use crate::protocol::Modality;
+
+const BUILTIN: &str = include_str!("../models/models.toml");
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Current,
+    Preview,
+    /// No longer served: setup naming it is refused.
+    Shutdown,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ModelProfile {
+    pub id: String,
+    pub status: Status,
+    pub api_versions: Vec<String>,
+    pub input_rate: u32,
+    pub output_rate: u32,
+    pub modalities: Vec<Modality>,
+    /// Name of a voice list in `[voices]`.
+    pub voices: String,
+    pub context_tokens: u32,
+    pub session_audio_minutes: u32,
+    pub session_audio_video_minutes: u32,
+    pub connection_minutes: u32,
+    #[serde(default)]
+    pub affective_dialog: bool,
+    #[serde(default)]
+    pub proactivity: bool,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Catalog {
+    pub default_model: String,
+    voices: std::collections::BTreeMap<String, Vec<String>>,
+    #[serde(rename = "model")]
+    pub models: Vec<ModelProfile>,
+}
+
+/// Why a model or voice was refused; the text is what a person reads.
+#[derive(Debug, Clone, thiserror::Error, PartialEq)]
+pub enum ModelError {
+    #[error("model {id} does not exist; known models: {known}")]
+    Unknown { id: String, known: String },
+    #[error("model {id} has been shut down: {note}")]
+    ShutDown { id: String, note: String },
+    #[error("voice {voice} is not offered by model {model}; voices: {known}")]
+    UnknownVoice { voice: String, model: String, known: String },
+    #[error("model {model} does not support response modality {modality:?}")]
+    Modality { model: String, modality: Modality },
+    #[error("invalid model catalog: {0}")]
+    Catalog(String),
+}
+
+impl Catalog {
+    /// The catalog shipped with voxlive.
+    pub fn builtin() -> &'static Catalog {
+        static CATALOG: std::sync::OnceLock<Catalog> = std::sync::OnceLock::new();
+        CATALOG.get_or_init(|| {
+            // The file is compiled in and checked by a unit test, so this cannot fail in a release.
+            Catalog::parse(BUILTIN).unwrap_or_else(|e| panic!("models/models.toml: {e}"))
+        })
+    }
+
+    pub fn parse(text: &str) -> Result<Catalog, ModelError> {
+        let catalog: Catalog = toml::from_str(text).map_err(|e| ModelError::Catalog(e.to_string()))?;
+        for m in &catalog.models {
+            if !catalog.voices.contains_key(&m.voices) {
+                return Err(ModelError::Catalog(format!("model {} names unknown voice list {}", m.id, m.voices)));
+            }
+        }
+        Ok(catalog)
+    }
+
+    /// Ids of the models that are served today, for messages.
+    pub fn served_ids(&self) -> Vec<&str> {
+        self.models
+            .iter()
+            .filter(|m| m.status != Status::Shutdown)
+            .map(|m| m.id.as_str())
+            .collect()
+    }
+
+    /// Finds a served model by id (`models/` prefix and Vertex resource names accepted).
+    pub fn model(&self, id: &str) -> Result<&ModelProfile, ModelError> {
+        let bare = id.rsplit('/').next().unwrap_or(id);
+        match self.models.iter().find(|m| m.id == bare) {
+            Some(m) if m.status == Status::Shutdown => Err(ModelError::ShutDown {
+                id: m.id.clone(),
+                note: m.note.clone().unwrap_or_else(|| "no longer served".into()),
+            }),
+            Some(m) => Ok(m),
+            None => Err(ModelError::Unknown {
+                id: bare.to_string(),
+                known: self.served_ids().join(", "),
+            }),
+        }
+    }
+
+    /// The voices a model offers.
+    pub fn voices(&self, model: &ModelProfile) -> &[String] {
+        self.voices.get(&model.voices).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// Checks a voice name against a model (voice names are case-insensitive on the service).
+    pub fn check_voice(&self, model: &ModelProfile, voice: &str) -> Result<(), ModelError> {
+        let voices = self.voices(model);
+        if voices.iter().any(|v| v.eq_ignore_ascii_case(voice)) {
+            Ok(())
+        } else {
+            Err(ModelError::UnknownVoice {
+                voice: voice.to_string(),
+                model: model.id.clone(),
+                known: voices.join(", "),
+            })
+        }
+    }
+
+    pub fn check_modality(&self, model: &ModelProfile, modality: Modality) -> Result<(), ModelError> {
+        if model.modalities.contains(&modality) {
+            Ok(())
+        } else {
+            Err(ModelError::Modality { model: model.id.clone(), modality })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_catalog_parses_and_default_is_served() {
+        let c = Catalog::builtin();
+        assert!(c.model(&c.default_model).is_ok());
+        assert!(c.served_ids().contains(&"gemini-3.8-live"));
+    }
+
+    #[test]
+    fn unknown_model_lists_known_ones() {
+        let err = Catalog::builtin().model("models/gemini-9").unwrap_err();
+        let text = err.to_string();
+        assert!(text.starts_with("model gemini-9 does not exist; known models: "), "{text}");
+        assert!(text.contains("gemini-3.8-live"));
+    }
+
+    #[test]
+    fn shut_down_model_is_refused_with_its_note() {
+        let err = Catalog::builtin().model("gemini-2.0-flash-live-001").unwrap_err();
+        assert!(matches!(err, ModelError::ShutDown { .. }));
+        assert!(err.to_string().contains("2025-12-09"));
+    }
+
+    #[test]
+    fn voices_are_checked_per_model() {
+        let c = Catalog::builtin();
+        let m = c.model("gemini-2.5-flash-native-audio-preview-12-2025").unwrap();
+        assert!(c.check_voice(m, "puck").is_ok());
+        assert!(c.check_voice(m, "Zubenelgenubi").is_ok());
+        assert!(c.check_voice(m, "Nobody").is_err());
+    }
+}
