@@ -55,7 +55,11 @@ pub enum ModelError {
     #[error("model {id} has been shut down: {note}")]
     ShutDown { id: String, note: String },
     #[error("voice {voice} is not offered by model {model}; voices: {known}")]
-    UnknownVoice { voice: String, model: String, known: String },
+    UnknownVoice {
+        voice: String,
+        model: String,
+        known: String,
+    },
     #[error("model {model} does not support response modality {modality:?}")]
     Modality { model: String, modality: Modality },
     #[error("invalid model catalog: {0}")]
@@ -73,10 +77,14 @@ impl Catalog {
     }
 
     pub fn parse(text: &str) -> Result<Catalog, ModelError> {
-        let catalog: Catalog = toml::from_str(text).map_err(|e| ModelError::Catalog(e.to_string()))?;
+        let catalog: Catalog =
+            toml::from_str(text).map_err(|e| ModelError::Catalog(e.to_string()))?;
         for m in &catalog.models {
             if !catalog.voices.contains_key(&m.voices) {
-                return Err(ModelError::Catalog(format!("model {} names unknown voice list {}", m.id, m.voices)));
+                return Err(ModelError::Catalog(format!(
+                    "model {} names unknown voice list {}",
+                    m.id, m.voices
+                )));
             }
         }
         Ok(catalog)
@@ -109,7 +117,10 @@ impl Catalog {
 
     /// The voices a model offers.
     pub fn voices(&self, model: &ModelProfile) -> &[String] {
-        self.voices.get(&model.voices).map(Vec::as_slice).unwrap_or(&[])
+        self.voices
+            .get(&model.voices)
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
     }
 
     /// Checks a voice name against a model (voice names are case-insensitive on the service).
@@ -126,11 +137,18 @@ impl Catalog {
         }
     }
 
-    pub fn check_modality(&self, model: &ModelProfile, modality: Modality) -> Result<(), ModelError> {
+    pub fn check_modality(
+        &self,
+        model: &ModelProfile,
+        modality: Modality,
+    ) -> Result<(), ModelError> {
         if model.modalities.contains(&modality) {
             Ok(())
         } else {
-            Err(ModelError::Modality { model: model.id.clone(), modality })
+            Err(ModelError::Modality {
+                model: model.id.clone(),
+                modality,
+            })
         }
     }
 }
@@ -150,13 +168,18 @@ mod tests {
     fn unknown_model_lists_known_ones() {
         let err = Catalog::builtin().model("models/gemini-9").unwrap_err();
         let text = err.to_string();
-        assert!(text.starts_with("model gemini-9 does not exist; known models: "), "{text}");
+        assert!(
+            text.starts_with("model gemini-9 does not exist; known models: "),
+            "{text}"
+        );
         assert!(text.contains("gemini-3.8-live"));
     }
 
     #[test]
     fn shut_down_model_is_refused_with_its_note() {
-        let err = Catalog::builtin().model("gemini-2.0-flash-live-001").unwrap_err();
+        let err = Catalog::builtin()
+            .model("gemini-2.0-flash-live-001")
+            .unwrap_err();
         assert!(matches!(err, ModelError::ShutDown { .. }));
         assert!(err.to_string().contains("2025-12-09"));
     }
@@ -164,7 +187,9 @@ mod tests {
     #[test]
     fn voices_are_checked_per_model() {
         let c = Catalog::builtin();
-        let m = c.model("gemini-2.5-flash-native-audio-preview-12-2025").unwrap();
+        let m = c
+            .model("gemini-2.5-flash-native-audio-preview-12-2025")
+            .unwrap();
         assert!(c.check_voice(m, "puck").is_ok());
         assert!(c.check_voice(m, "Zubenelgenubi").is_ok());
         assert!(c.check_voice(m, "Nobody").is_err());

@@ -41,13 +41,21 @@ fn full_setup() -> Value {
 #[test]
 fn setup_round_trips_with_every_field() {
     let msg = round_trip_client(full_setup());
-    let ClientMessage::Setup(setup) = msg else { panic!("not setup") };
-    assert_eq!(setup.model_id(), "gemini-2.5-flash-native-audio-preview-12-2025");
+    let ClientMessage::Setup(setup) = msg else {
+        panic!("not setup")
+    };
+    assert_eq!(
+        setup.model_id(),
+        "gemini-2.5-flash-native-audio-preview-12-2025"
+    );
     assert_eq!(setup.voice(), Some("Puck"));
     assert_eq!(setup.modality(), Modality::Audio);
     assert!(!setup.manual_activity());
     // Schema keys are user data and keep their spelling.
-    let params = setup.tools[0].function_declarations[0].parameters.as_ref().unwrap();
+    let params = setup.tools[0].function_declarations[0]
+        .parameters
+        .as_ref()
+        .unwrap();
     assert!(params["properties"].get("time_zone").is_some());
 }
 
@@ -93,7 +101,9 @@ fn realtime_input_forms_round_trip() {
 fn python_sdk_realtime_audio_with_url_safe_base64_parses() {
     let frame = json!({"realtime_input": {"audio": {"mime_type": "audio/pcm;rate=16000", "data": "_-8AAA=="}}});
     let msg = ClientMessage::from_slice(frame.to_string().as_bytes()).unwrap();
-    let ClientMessage::RealtimeInput(input) = msg else { panic!() };
+    let ClientMessage::RealtimeInput(input) = msg else {
+        panic!()
+    };
     let blob = input.audio.unwrap();
     assert_eq!(blob.data, vec![0xff, 0xef, 0, 0]);
     assert_eq!(blob.mime_type, "audio/pcm;rate=16000");
@@ -101,10 +111,16 @@ fn python_sdk_realtime_audio_with_url_safe_base64_parses() {
 
 #[test]
 fn client_content_tool_response_and_context_update_round_trip() {
-    round_trip_client(json!({"clientContent": {"turns": [{"role": "user", "parts": [{"text": "Hello"}]}], "turnComplete": true}}));
-    round_trip_client(json!({"toolResponse": {"functionResponses": [{"id": "c1", "name": "get_time",
-        "response": {"result": "12:00"}, "scheduling": "WHEN_IDLE", "willContinue": false}]}}));
-    round_trip_client(json!({"contextUpdate": {"systemInstruction": {"role": "user", "parts": [{"text": "Be brief."}]}}}));
+    round_trip_client(
+        json!({"clientContent": {"turns": [{"role": "user", "parts": [{"text": "Hello"}]}], "turnComplete": true}}),
+    );
+    round_trip_client(
+        json!({"toolResponse": {"functionResponses": [{"id": "c1", "name": "get_time",
+        "response": {"result": "12:00"}, "scheduling": "WHEN_IDLE", "willContinue": false}]}}),
+    );
+    round_trip_client(
+        json!({"contextUpdate": {"systemInstruction": {"role": "user", "parts": [{"text": "Be brief."}]}}}),
+    );
 }
 
 #[test]
@@ -113,24 +129,34 @@ fn server_messages_round_trip() {
     round_trip_server(json!({"serverContent": {"modelTurn": {"parts": [
         {"inlineData": {"mimeType": "audio/pcm;rate=24000", "data": "AAABAA=="}}, {"text": "hi"}]}}}));
     round_trip_server(json!({"serverContent": {"generationComplete": true}}));
-    round_trip_server(json!({"serverContent": {"turnComplete": true, "turnCompleteReason": "NEED_MORE_INPUT",
+    round_trip_server(
+        json!({"serverContent": {"turnComplete": true, "turnCompleteReason": "NEED_MORE_INPUT",
         "waitingForInput": true},
         "usageMetadata": {"promptTokenCount": 10, "responseTokenCount": 20, "totalTokenCount": 30,
             "promptTokensDetails": [{"modality": "AUDIO", "tokenCount": 10}],
-            "responseTokensDetails": [{"modality": "AUDIO", "tokenCount": 20}]}}));
+            "responseTokensDetails": [{"modality": "AUDIO", "tokenCount": 20}]}}),
+    );
     round_trip_server(json!({"serverContent": {"interrupted": true}}));
     round_trip_server(json!({"serverContent": {"inputTranscription": {"text": "hello"}}}));
-    round_trip_server(json!({"serverContent": {"outputTranscription": {"text": "hi there", "finished": true}}}));
-    round_trip_server(json!({"toolCall": {"functionCalls": [{"id": "c1", "name": "get_time", "args": {}}]}}));
+    round_trip_server(
+        json!({"serverContent": {"outputTranscription": {"text": "hi there", "finished": true}}}),
+    );
+    round_trip_server(
+        json!({"toolCall": {"functionCalls": [{"id": "c1", "name": "get_time", "args": {}}]}}),
+    );
     round_trip_server(json!({"toolCallCancellation": {"ids": ["c1", "c2"]}}));
     round_trip_server(json!({"goAway": {"timeLeft": "10s"}}));
-    round_trip_server(json!({"sessionResumptionUpdate": {"newHandle": "h-2", "resumable": true,
-        "lastConsumedClientMessageIndex": "7"}}));
+    round_trip_server(
+        json!({"sessionResumptionUpdate": {"newHandle": "h-2", "resumable": true,
+        "lastConsumedClientMessageIndex": "7"}}),
+    );
 }
 
 #[test]
 fn function_call_always_writes_args() {
-    let msg = ServerMessage::from_slice(br#"{"toolCall":{"functionCalls":[{"id":"a","name":"f"}]}}"#).unwrap();
+    let msg =
+        ServerMessage::from_slice(br#"{"toolCall":{"functionCalls":[{"id":"a","name":"f"}]}}"#)
+            .unwrap();
     let written: Value = serde_json::from_str(&msg.to_json()).unwrap();
     assert_eq!(written["toolCall"]["functionCalls"][0]["args"], json!({}));
 }
@@ -158,8 +184,14 @@ fn unknown_fields_are_ignored() {
 
 #[test]
 fn malformed_frames_are_typed_errors() {
-    assert!(matches!(ServerMessage::from_slice(b"not json"), Err(ProtocolError::Json(_))));
-    assert_eq!(ServerMessage::from_slice(b"[1,2]"), Err(ProtocolError::NotAnObject));
+    assert!(matches!(
+        ServerMessage::from_slice(b"not json"),
+        Err(ProtocolError::Json(_))
+    ));
+    assert_eq!(
+        ServerMessage::from_slice(b"[1,2]"),
+        Err(ProtocolError::NotAnObject)
+    );
     assert!(matches!(
         ServerMessage::from_slice(br#"{"serverContent":{"modelTurn":{"parts":[{"inlineData":{"mimeType":"a","data":"!!"}}]}}}"#),
         Err(ProtocolError::Json(_))

@@ -9,13 +9,29 @@ use super::content::{FunctionCall, FunctionResponse};
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Tool {
-    #[serde(default, skip_serializing_if = "Vec::is_empty", alias = "function_declarations")]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        alias = "function_declarations"
+    )]
     pub function_declarations: Vec<FunctionDeclaration>,
-    #[serde(default, skip_serializing_if = "Option::is_none", alias = "google_search")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        alias = "google_search"
+    )]
     pub google_search: Option<Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none", alias = "code_execution")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        alias = "code_execution"
+    )]
     pub code_execution: Option<Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none", alias = "url_context")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        alias = "url_context"
+    )]
     pub url_context: Option<Value>,
     #[serde(
         default,

@@ -1,0 +1,249 @@
+//! Where a session connects and with which credential: the base URL, API version, key or ephemeral token,
+//! and the TLS roots to trust. Builds the WebSocket URL the way Google's SDKs do (base URL + `/ws/...`).
+//! Credentials never appear in `Display`/`Debug` output: they are shown as `***`.
+
+use std::fmt;
+use std::sync::Arc;
+
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::handshake::client::Request;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use url::Url;
+
+use super::SessionError;
+
+/// The real service's base URL (Gemini API).
+pub const GEMINI_BASE_URL: &str = "https://generativelanguage.googleapis.com";
+
+/// A secret string (API key or token) that never prints.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+    /// The secret itself; call only where it goes on the wire.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// How the client proves who it is.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Credential {
+    /// No credential (the embedded server without a configured key).
+    #[default]
+    None,
+    /// An API key, sent in the `x-goog-api-key` header.
+    ApiKey(Secret),
+    /// An ephemeral token (`auth_tokens/...`), sent as `Authorization: Token ...` to the Constrained path.
+    EphemeralToken(Secret),
+}
+
+/// The Gemini API version in the URL path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ApiVersion {
+    V1,
+    #[default]
+    V1beta,
+    V1alpha,
+}
+
+impl ApiVersion {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApiVersion::V1 => "v1",
+            ApiVersion::V1beta => "v1beta",
+            ApiVersion::V1alpha => "v1alpha",
+        }
+    }
+}
+
+/// A Live endpoint: base URL, API version and credential, plus extra trusted certificates.
+#[derive(Clone)]
+pub struct Endpoint {
+    pub base_url: Url,
+    pub api_version: ApiVersion,
+    pub credential: Credential,
+    /// PEM certificates trusted in addition to the web PKI roots (a local `voxlive serve --tls`).
+    pub extra_roots_pem: Option<Arc<Vec<u8>>>,
+}
+
+impl Endpoint {
+    /// Parses a base URL (`https://host[:port][/prefix]`, `http://`, `ws://` or `wss://`).
+    pub fn new(
+        base_url: &str,
+        api_version: ApiVersion,
+        credential: Credential,
+    ) -> Result<Self, SessionError> {
+        let base_url = Url::parse(base_url.trim()).map_err(|e| {
+            SessionError::InvalidEndpoint(format!("{base_url:?} is not a URL: {e}"))
+        })?;
+        match base_url.scheme() {
+            "http" | "https" | "ws" | "wss" => {}
+            other => {
+                return Err(SessionError::InvalidEndpoint(format!(
+                    "unsupported scheme {other:?} (use https://, wss://, http:// or ws://)"
+                )))
+            }
+        }
+        if base_url.host_str().is_none() {
+            return Err(SessionError::InvalidEndpoint(format!(
+                "{base_url} has no host"
+            )));
+        }
+        Ok(Endpoint {
+            base_url,
+            api_version,
+            credential,
+            extra_roots_pem: None,
+        })
+    }
+
+    /// Whether the connection uses TLS (https and wss do).
+    pub fn is_tls(&self) -> bool {
+        matches!(self.base_url.scheme(), "https" | "wss")
+    }
+
+    /// The WebSocket URL, without credentials.
+    pub fn ws_url(&self) -> Url {
+        let mut url = self.base_url.clone();
+        let scheme = if self.is_tls() { "wss" } else { "ws" };
+        // set_scheme refuses some special-scheme changes; http<->ws and https<->wss are allowed.
+        let _ = url.set_scheme(scheme);
+        let method = match self.credential {
+            Credential::EphemeralToken(_) => "BidiGenerateContentConstrained",
+            _ => "BidiGenerateContent",
+        };
+        let prefix = url.path().trim_end_matches('/').to_string();
+        url.set_path(&format!(
+            "{prefix}/ws/google.ai.generativelanguage.{}.GenerativeService.{method}",
+            self.api_version.as_str()
+        ));
+        url.set_query(None);
+        url
+    }
+
+    /// The handshake request, with the credential in its header.
+    pub fn request(&self) -> Result<Request, SessionError> {
+        let mut request = self
+            .ws_url()
+            .as_str()
+            .into_client_request()
+            .map_err(|e| SessionError::InvalidEndpoint(e.to_string()))?;
+        let header = match &self.credential {
+            Credential::None => None,
+            Credential::ApiKey(key) => Some(("x-goog-api-key", key.expose().to_string())),
+            Credential::EphemeralToken(token) => {
+                Some(("authorization", format!("Token {}", token.expose())))
+            }
+        };
+        if let Some((name, value)) = header {
+            let value = HeaderValue::from_str(&value).map_err(|_| {
+                SessionError::InvalidEndpoint(
+                    "the credential has characters a header cannot carry".into(),
+                )
+            })?;
+            request.headers_mut().insert(name, value);
+        }
+        Ok(request)
+    }
+
+    /// The rustls client configuration: web PKI roots plus any extra certificates.
+    pub fn tls_config(&self) -> Result<Arc<rustls::ClientConfig>, SessionError> {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        if let Some(pem) = &self.extra_roots_pem {
+            use rustls_pki_types::pem::PemObject;
+            for cert in rustls_pki_types::CertificateDer::pem_slice_iter(pem) {
+                let cert = cert
+                    .map_err(|e| SessionError::Tls(format!("reading the CA certificate: {e}")))?;
+                roots
+                    .add(cert)
+                    .map_err(|e| SessionError::Tls(format!("adding the CA certificate: {e}")))?;
+            }
+        }
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| SessionError::Tls(e.to_string()))?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        Ok(Arc::new(config))
+    }
+}
+
+impl fmt::Display for Endpoint {
+    /// The WebSocket URL as shown to people: never with a credential in it.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.ws_url())?;
+        match self.credential {
+            Credential::None => Ok(()),
+            Credential::ApiKey(_) => f.write_str(" (key=***)"),
+            Credential::EphemeralToken(_) => f.write_str(" (token=***)"),
+        }
+    }
+}
+
+impl fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builds_sdk_style_urls() {
+        let e = Endpoint::new(
+            "https://generativelanguage.googleapis.com",
+            ApiVersion::V1beta,
+            Credential::None,
+        )
+        .unwrap();
+        assert_eq!(
+            e.ws_url().as_str(),
+            "wss://generativelanguage.googleapis.com/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent"
+        );
+        let e = Endpoint::new(
+            "http://127.0.0.1:9000/prefix/",
+            ApiVersion::V1,
+            Credential::EphemeralToken(Secret::new("t")),
+        )
+        .unwrap();
+        assert_eq!(
+            e.ws_url().as_str(),
+            "ws://127.0.0.1:9000/prefix/ws/google.ai.generativelanguage.v1.GenerativeService.BidiGenerateContentConstrained"
+        );
+    }
+
+    #[test]
+    fn credentials_never_print() {
+        let e = Endpoint::new(
+            "ws://127.0.0.1:1",
+            ApiVersion::V1beta,
+            Credential::ApiKey(Secret::new("sekrit")),
+        )
+        .unwrap();
+        assert!(!format!("{e} {e:?}").contains("sekrit"));
+        let req = e.request().unwrap();
+        assert_eq!(req.headers()["x-goog-api-key"], "sekrit");
+        assert!(!req.uri().to_string().contains("sekrit"));
+    }
+
+    #[test]
+    fn rejects_bad_urls() {
+        assert!(Endpoint::new("ftp://x", ApiVersion::V1beta, Credential::None).is_err());
+        assert!(Endpoint::new("not a url", ApiVersion::V1beta, Credential::None).is_err());
+    }
+}
