@@ -16,3 +16,6 @@ pub mod models;
 pub mod protocol;
 pub mod session;
 pub mod wav;
+pub mod cli;
+pub mod config;
+pub mod modes;

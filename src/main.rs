@@ -1,1 +1,156 @@
-fn main() {}
+//! voxlive's command-line entry: parse flags, resolve the configuration, run one command. anyhow lives here
+//! and nowhere else; every error reaches the user as one clear line and a non-zero exit.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::Parser;
+
+use voxlive::cli::{ChatArgs, Cli, Command, ServeArgs, TalkArgs, TurnArg};
+use voxlive::config::Config;
+use voxlive::modes::{chat, endpoint, talk};
+use voxlive::protocol::INPUT_RATE;
+use voxlive::session::SessionOptions;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.common.verbose);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("voxlive: error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("voxlive: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info,voxlive=info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Some(Command::Serve(args)) => serve(&cli.common, args).await,
+        Some(Command::Talk(args)) => run_talk(&Config::resolve(&cli.common)?, args).await,
+        Some(Command::Chat(args)) => run_chat(&Config::resolve(&cli.common)?, args).await,
+        None => anyhow::bail!("live conversations through the microphone are not built yet; try `voxlive talk` or `voxlive chat`"),
+    }
+}
+
+fn warn_config(config: &Config) {
+    for w in &config.warnings {
+        eprintln!("voxlive: warning: {w}");
+    }
+}
+
+async fn run_talk(config: &Config, args: TalkArgs) -> Result<()> {
+    warn_config(config);
+    let (question, info) = voxlive::wav::read_pcm16(&args.input, INPUT_RATE)?;
+    eprintln!(
+        "voxlive: question {} ({}, {:.2} s)",
+        args.input.display(),
+        info.source_format,
+        info.duration_secs()
+    );
+    let (endpoint, _server) = endpoint::resolve(config).await?;
+    let manual = args.turn == TurnArg::Manual;
+    let options = SessionOptions::new(endpoint, config.setup(manual));
+    let reply = talk::talk(
+        options,
+        talk::TalkOptions {
+            question,
+            real_time: !args.fast,
+            manual_turn: manual,
+            reply_timeout: Duration::from_secs(args.reply_timeout),
+        },
+    )
+    .await?;
+    for w in &reply.warnings {
+        eprintln!("voxlive: warning: {w}");
+    }
+    if !reply.input_transcript.is_empty() {
+        println!("you: {}", reply.input_transcript.trim());
+    }
+    if !reply.output_transcript.is_empty() {
+        println!("voxlive: {}", reply.output_transcript.trim());
+    }
+    if !reply.text.is_empty() {
+        println!("voxlive (text): {}", reply.text.trim());
+    }
+    if reply.audio.is_empty() && reply.text.is_empty() {
+        anyhow::bail!("the server completed the turn without any reply");
+    }
+    voxlive::wav::write_pcm16(&args.output, reply.rate, &reply.audio)?;
+    let first = reply.first_reply_after.map(|d| format!("{} ms", d.as_millis())).unwrap_or_else(|| "n/a".into());
+    let tokens = reply.usage.as_ref().and_then(|u| u.total_token_count).map(|t| format!(", {t} tokens")).unwrap_or_default();
+    println!(
+        "reply: {:.2} s of audio at {} Hz -> {} (first reply {first} after the question ended{tokens})",
+        reply.audio.len() as f64 / reply.rate as f64,
+        reply.rate,
+        args.output.display()
+    );
+    Ok(())
+}
+
+async fn run_chat(config: &Config, args: ChatArgs) -> Result<()> {
+    warn_config(config);
+    let (endpoint, _server) = endpoint::resolve(config).await?;
+    let options = SessionOptions::new(endpoint, config.setup(false));
+    let stdin = tokio::io::BufReader::new(tokio::io::stdin());
+    let mut stdout = std::io::stdout();
+    chat::chat(options, chat::ChatOptions { save_audio: args.save_audio }, stdin, &mut stdout).await?;
+    Ok(())
+}
+
+async fn serve(common: &voxlive::cli::CommonArgs, args: ServeArgs) -> Result<()> {
+    use voxlive::server::{ResponderKind, ScriptedResponder, ServerConfig};
+    let api_key = match common.api_key_env.as_deref() {
+        Some(var) => Some(
+            std::env::var(var)
+                .ok()
+                .filter(|v| !v.trim().is_empty())
+                .with_context(|| format!("--api-key-env {var}: the variable is not set or empty"))?,
+        ),
+        None => None,
+    };
+    let responder = match args.responder.as_str() {
+        "echo" => ResponderKind::Echo,
+        other => match other.strip_prefix("script:") {
+            Some(path) => ResponderKind::Scripted(ScriptedResponder::from_path(std::path::Path::new(path))?),
+            None => anyhow::bail!("--responder {other:?}: use `echo` or `script:FILE`"),
+        },
+    };
+    let mut config = ServerConfig { api_key, responder, pace_replies: !args.no_pacing, ..ServerConfig::default() };
+    if args.tls {
+        config = config.with_generated_tls()?;
+    } else if args.cert_out.is_some() {
+        anyhow::bail!("--cert-out needs --tls");
+    }
+    let handle = voxlive::server::spawn(config, args.addr)
+        .await
+        .with_context(|| format!("starting the server on {}", args.addr))?;
+    if let Some(path) = &args.cert_out {
+        handle.write_cert_pem(path).with_context(|| format!("writing the certificate to {}", path.display()))?;
+    }
+    println!("voxlive: serving {}", handle.base_url());
+    use std::io::Write as _;
+    let _ = std::io::stdout().flush();
+    tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
+    handle.shutdown().await?;
+    Ok(())
+}

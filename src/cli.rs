@@ -1,0 +1,128 @@
+//! The command line as typed: clap types only. `config.rs` turns these into a resolved [`crate::config::Config`].
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::session::ApiVersion;
+
+/// voxlive: talk to Gemini Live in real time. With no command it holds a live spoken conversation through
+/// the default microphone and speaker. Without an API key (GEMINI_API_KEY or GOOGLE_API_KEY) it talks to an
+/// embedded offline Live server that echoes what you say, so everything works on any machine.
+#[derive(Debug, Parser)]
+#[command(name = "voxlive", version, about, long_about = None)]
+pub struct Cli {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CommonArgs {
+    /// Live API base URL (https://host, wss://host, ws://127.0.0.1:PORT). Default: the real service when
+    /// GEMINI_API_KEY or GOOGLE_API_KEY is set, else an embedded server started in-process on a free port.
+    #[arg(long, global = true, value_name = "BASE_URL")]
+    pub endpoint: Option<String>,
+    /// Model id (see models/models.toml), e.g. gemini-2.5-flash-native-audio-preview-12-2025.
+    #[arg(long, global = true)]
+    pub model: Option<String>,
+    /// Prebuilt voice for spoken replies (Puck, Charon, Kore, Fenrir, Aoede, Leda, Orus, Zephyr, ...).
+    #[arg(long, global = true)]
+    pub voice: Option<String>,
+    /// System instruction: how the assistant should behave.
+    #[arg(long, global = true, value_name = "TEXT")]
+    pub system: Option<String>,
+    /// Reply modality: spoken audio or text.
+    #[arg(long, global = true, value_enum)]
+    pub modality: Option<ModalityArg>,
+    /// API version in the endpoint path.
+    #[arg(long, global = true, value_enum)]
+    pub api_version: Option<ApiVersion>,
+    /// Read the API key from this environment variable instead of GEMINI_API_KEY / GOOGLE_API_KEY. With
+    /// `serve`: the key clients must present (x-goog-api-key header or key= query); none is checked without it.
+    #[arg(long, global = true, value_name = "VAR")]
+    pub api_key_env: Option<String>,
+    /// Read an ephemeral token (auth_tokens/...) from this environment variable; uses the Constrained endpoint.
+    #[arg(long, global = true, value_name = "VAR")]
+    pub token_env: Option<String>,
+    /// Extra CA or server certificate (PEM) to trust, e.g. the one `voxlive serve --tls --cert-out` wrote.
+    #[arg(long, global = true, value_name = "PEM")]
+    pub ca_cert: Option<PathBuf>,
+    /// Configuration file (TOML). Default: voxlive/config.toml in the user's config directory, if present.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// More log output (-v info, -vv debug); RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ModalityArg {
+    Audio,
+    Text,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the embedded Live server (same wire protocol as Gemini Live) for tests, demos and offline use.
+    Serve(ServeArgs),
+    /// Send a recorded question (any WAV) and write the spoken answer to a WAV file.
+    Talk(TalkArgs),
+    /// Typed conversation: each line you type is a turn; replies print as text (or transcripts of audio).
+    Chat(ChatArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on. Loopback by default: the server is never reachable from outside unless asked.
+    #[arg(long, default_value = "127.0.0.1:8765")]
+    pub addr: SocketAddr,
+    /// Serve wss:// with a self-signed certificate generated at start.
+    #[arg(long)]
+    pub tls: bool,
+    /// With --tls: write the certificate (PEM) here so clients can trust it (SSL_CERT_FILE, --ca-cert).
+    #[arg(long, value_name = "FILE")]
+    pub cert_out: Option<PathBuf>,
+    /// How the server answers: `echo` plays your turn back; `script:FILE` follows a TOML/JSON script.
+    #[arg(long, default_value = "echo")]
+    pub responder: String,
+    /// Send replies as fast as possible instead of in real time.
+    #[arg(long)]
+    pub no_pacing: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct TalkArgs {
+    /// The question: a WAV file of any rate, channel count and 16/24/32-bit int or float samples.
+    #[arg(long, short)]
+    pub input: PathBuf,
+    /// Where to write the spoken answer (24 kHz mono 16-bit WAV).
+    #[arg(long, short)]
+    pub output: PathBuf,
+    /// Send the audio as fast as possible instead of in real time.
+    #[arg(long)]
+    pub fast: bool,
+    /// How the turn ends: `manual` sends activityStart/activityEnd around the file (the file is the turn);
+    /// `auto` streams it and lets the server's voice activity detection find the end (then audioStreamEnd).
+    #[arg(long, value_enum, default_value = "manual")]
+    pub turn: TurnArg,
+    /// Give up if the reply has not completed this many seconds after the question ends.
+    #[arg(long, default_value_t = 60)]
+    pub reply_timeout: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TurnArg {
+    Manual,
+    Auto,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ChatArgs {
+    /// With audio replies, write each one as reply-N.wav into this directory.
+    #[arg(long, value_name = "DIR")]
+    pub save_audio: Option<PathBuf>,
+}

@@ -1,0 +1,205 @@
+//! The resolved configuration: config file, then environment, then flags (later wins), with defaults and
+//! validation against the model catalog. Everything after `main` reads this, never the raw flags.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::Deserialize;
+
+use crate::cli::{CommonArgs, ModalityArg};
+use crate::models::{Catalog, ModelError};
+use crate::protocol::{
+    AudioTranscriptionConfig, Content, GenerationConfig, Modality, PrebuiltVoiceConfig, SessionResumptionConfig,
+    Setup, SpeechConfig, VoiceConfig,
+};
+use crate::session::{ApiVersion, Credential, Endpoint, Secret, SessionError, GEMINI_BASE_URL};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("config file {path}: {detail}")]
+    File { path: PathBuf, detail: String },
+    #[error("{0}")]
+    Model(#[from] ModelError),
+    #[error("{0}")]
+    Endpoint(#[from] SessionError),
+    #[error("environment variable {0} is not set or empty")]
+    MissingEnv(String),
+    #[error("cannot read the certificate {path}: {detail}")]
+    Cert { path: PathBuf, detail: String },
+}
+
+/// The config file's keys, all optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub endpoint: Option<String>,
+    pub model: Option<String>,
+    pub voice: Option<String>,
+    pub system: Option<String>,
+    pub modality: Option<ModalityArg>,
+    pub api_version: Option<ApiVersion>,
+    pub api_key_env: Option<String>,
+    pub ca_cert: Option<PathBuf>,
+    pub temperature: Option<f32>,
+    pub language: Option<String>,
+}
+
+/// Where the conversation goes.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// A Live endpoint (the real service, or a server the user runs).
+    Remote(Endpoint),
+    /// The embedded server, started in-process on a free loopback port.
+    Embedded,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub target: Target,
+    pub api_version: ApiVersion,
+    pub model: String,
+    pub voice: Option<String>,
+    pub system: Option<String>,
+    pub modality: Modality,
+    pub temperature: Option<f32>,
+    pub language: Option<String>,
+    /// Where the API key came from, for messages (never the key).
+    pub key_source: Option<String>,
+    /// Warnings found while resolving (unknown model or voice), shown once at start.
+    pub warnings: Vec<String>,
+}
+
+/// The default config file path: `<config dir>/voxlive/config.toml`.
+pub fn default_config_path() -> Option<PathBuf> {
+    dirs::config_dir().map(|d| d.join("voxlive").join("config.toml"))
+}
+
+fn load_file(explicit: Option<&Path>) -> Result<FileConfig, ConfigError> {
+    let (path, required) = match explicit {
+        Some(p) => (p.to_path_buf(), true),
+        None => match default_config_path() {
+            Some(p) => (p, false),
+            None => return Ok(FileConfig::default()),
+        },
+    };
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => return Ok(FileConfig::default()),
+        Err(e) => return Err(ConfigError::File { path, detail: e.to_string() }),
+    };
+    toml::from_str(&text).map_err(|e| ConfigError::File { path, detail: e.to_string() })
+}
+
+/// Reads the API key: the named variable, else GEMINI_API_KEY, then GOOGLE_API_KEY. (Google's SDK prefers
+/// GOOGLE_API_KEY when both are set; voxlive prefers GEMINI_API_KEY, the name Google's docs use.)
+pub fn api_key(env_var: Option<&str>) -> Result<Option<(Secret, String)>, ConfigError> {
+    let read = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    if let Some(name) = env_var {
+        return read(name)
+            .map(|v| Some((Secret::new(v.trim()), name.to_string())))
+            .ok_or_else(|| ConfigError::MissingEnv(name.to_string()));
+    }
+    Ok(["GEMINI_API_KEY", "GOOGLE_API_KEY"]
+        .into_iter()
+        .find_map(|n| read(n).map(|v| (Secret::new(v.trim()), n.to_string()))))
+}
+
+impl Config {
+    pub fn resolve(args: &CommonArgs) -> Result<Config, ConfigError> {
+        let file = load_file(args.config.as_deref())?;
+        let catalog = Catalog::builtin();
+        let mut warnings = Vec::new();
+        let api_version = args.api_version.or(file.api_version).unwrap_or_default();
+
+        let key_env = args.api_key_env.clone().or(file.api_key_env.clone());
+        let (credential, key_source) = if let Some(var) = &args.token_env {
+            let token = std::env::var(var).ok().filter(|v| !v.is_empty()).ok_or_else(|| ConfigError::MissingEnv(var.clone()))?;
+            (Credential::EphemeralToken(Secret::new(token)), Some(var.clone()))
+        } else {
+            match api_key(key_env.as_deref())? {
+                Some((key, source)) => (Credential::ApiKey(key), Some(source)),
+                None => (Credential::None, None),
+            }
+        };
+        let endpoint_url = args.endpoint.clone().or(file.endpoint.clone());
+        let target = match (endpoint_url, &credential) {
+            (Some(url), _) => Target::Remote(Endpoint::new(&url, api_version, credential.clone())?),
+            (None, Credential::None) => Target::Embedded,
+            (None, _) => Target::Remote(Endpoint::new(GEMINI_BASE_URL, api_version, credential.clone())?),
+        };
+        let target = match (target, args.ca_cert.clone().or(file.ca_cert.clone())) {
+            (Target::Remote(mut e), Some(path)) => {
+                let pem = std::fs::read(&path).map_err(|err| ConfigError::Cert { path, detail: err.to_string() })?;
+                e.extra_roots_pem = Some(Arc::new(pem));
+                Target::Remote(e)
+            }
+            (t, _) => t,
+        };
+
+        let model = args.model.clone().or(file.model).unwrap_or_else(|| catalog.default_model.clone());
+        let model = model.trim_start_matches("models/").to_string();
+        let modality = match args.modality.or(file.modality) {
+            Some(ModalityArg::Text) => Modality::Text,
+            _ => Modality::Audio,
+        };
+        let voice = args.voice.clone().or(file.voice);
+        match catalog.model(&model) {
+            Ok(profile) => {
+                if let Some(v) = &voice {
+                    if let Err(e) = catalog.check_voice(profile, v) {
+                        warnings.push(e.to_string());
+                    }
+                }
+                catalog.check_modality(profile, modality)?;
+            }
+            Err(e @ ModelError::ShutDown { .. }) => return Err(e.into()),
+            Err(e) => warnings.push(format!("{e} (trying anyway: the service may know newer models)")),
+        }
+        Ok(Config {
+            target,
+            api_version,
+            model,
+            voice,
+            system: args.system.clone().or(file.system),
+            modality,
+            temperature: file.temperature,
+            language: file.language,
+            key_source,
+            warnings,
+        })
+    }
+
+    /// The setup message for this configuration. `manual_activity` turns off the server's voice activity
+    /// detection so the client marks turns itself (push-to-talk, WAV files).
+    pub fn setup(&self, manual_activity: bool) -> Setup {
+        let speech_config = (self.voice.is_some() || self.language.is_some()).then(|| SpeechConfig {
+            voice_config: self.voice.as_ref().map(|v| VoiceConfig {
+                prebuilt_voice_config: Some(PrebuiltVoiceConfig { voice_name: Some(v.clone()) }),
+            }),
+            language_code: self.language.clone(),
+            multi_speaker_voice_config: None,
+        });
+        let audio = self.modality == Modality::Audio;
+        Setup {
+            model: format!("models/{}", self.model),
+            generation_config: Some(GenerationConfig {
+                response_modalities: vec![self.modality],
+                temperature: self.temperature,
+                speech_config: if audio { speech_config } else { None },
+                ..GenerationConfig::default()
+            }),
+            system_instruction: self.system.as_ref().map(|s| Content::text(Some("user"), s)),
+            realtime_input_config: manual_activity.then(|| crate::protocol::RealtimeInputConfig {
+                automatic_activity_detection: Some(crate::protocol::AutomaticActivityDetection {
+                    disabled: Some(true),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            input_audio_transcription: Some(AudioTranscriptionConfig {}),
+            output_audio_transcription: audio.then_some(AudioTranscriptionConfig {}),
+            session_resumption: Some(SessionResumptionConfig::default()),
+            ..Setup::default()
+        }
+    }
+}

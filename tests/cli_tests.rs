@@ -1,0 +1,131 @@
+//! The `voxlive` binary as a user runs it: `talk` end to end on a shipped WAV, and bad inputs that must
+//! each give one clear line and a non-zero exit, never a panic.
+
+use std::process::{Command, Output};
+
+use voxlive::server::{echo_reply_samples, ServerConfig};
+
+use crate::util::*;
+
+fn voxlive(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_voxlive"))
+        .args(args)
+        .env_remove("GEMINI_API_KEY")
+        .env_remove("GOOGLE_API_KEY")
+        .env("XDG_CONFIG_HOME", std::env::temp_dir().join("voxlive-no-config"))
+        .output()
+        .expect("the voxlive binary runs")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A failure: non-zero exit, a `voxlive: error:` line naming the problem, no panic.
+fn assert_clear_failure(o: &Output, expect: &str) {
+    let err = stderr(o);
+    assert!(!o.status.success(), "should fail: {err}");
+    assert!(!err.contains("panicked"), "panicked: {err}");
+    let line = err.lines().find(|l| l.starts_with("voxlive: error:")).unwrap_or_else(|| panic!("no error line in {err:?}"));
+    assert!(line.contains(expect), "error line {line:?} should mention {expect:?}");
+}
+
+fn temp_path(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("voxlive-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+#[test]
+fn talk_on_the_embedded_server_writes_the_echoed_reply() {
+    let input = sample("what_time_tokyo_16k.wav");
+    let output = temp_path("answer.wav");
+    let o = voxlive(&["talk", "--input", input.to_str().unwrap(), "--output", output.to_str().unwrap(), "--fast"]);
+    assert!(o.status.success(), "talk failed: {}", stderr(&o));
+    assert!(stderr(&o).contains("embedded offline server"), "announces the embedded server: {}", stderr(&o));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("you: "), "input transcript printed: {stdout}");
+    let reader = hound::WavReader::open(&output).expect("reply WAV exists");
+    let spec = reader.spec();
+    assert_eq!((spec.sample_rate, spec.channels, spec.bits_per_sample), (24_000, 1, 16));
+    let got: Vec<i16> = reader.into_samples::<i16>().map(|s| s.unwrap()).collect();
+    let (question, _) = voxlive::wav::read_pcm16(&input, 16_000).unwrap();
+    assert_eq!(got, echo_reply_samples(&question), "reply samples differ from the echo of the question");
+}
+
+#[test]
+fn talk_converts_48k_stereo_float_and_24bit_inputs() {
+    for name in ["hello_48k_stereo_f32.wav", "please_stop_44k1_s24.wav"] {
+        let input = sample(name);
+        let output = temp_path(&format!("{name}.reply.wav"));
+        let o = voxlive(&["talk", "-i", input.to_str().unwrap(), "-o", output.to_str().unwrap(), "--fast"]);
+        assert!(o.status.success(), "{name}: {}", stderr(&o));
+        let (question, _) = voxlive::wav::read_pcm16(&input, 16_000).unwrap();
+        let got: Vec<i16> = hound::WavReader::open(&output).unwrap().into_samples::<i16>().map(|s| s.unwrap()).collect();
+        assert_eq!(got, echo_reply_samples(&question), "{name}");
+    }
+}
+
+#[test]
+fn bad_wav_inputs_fail_clearly() {
+    let out = temp_path("never.wav");
+    let out = out.to_str().unwrap();
+    let cases = [
+        ("/nonexistent/question.wav".to_string(), "no such file"),
+        (fixture("not_a_wav.wav").display().to_string(), "not a WAV"),
+        (fixture("empty.wav").display().to_string(), "not a WAV"),
+        (fixture("truncated_header.wav").display().to_string(), "not a WAV"),
+        (fixture("truncated_data.wav").display().to_string(), "truncated"),
+        (fixture("ulaw_8k.wav").display().to_string(), "unsupported"),
+        (fixture("alaw_8k.wav").display().to_string(), "unsupported"),
+        (fixture("float64_16k.wav").display().to_string(), "unsupported"),
+    ];
+    for (input, expect) in cases {
+        let o = voxlive(&["talk", "--input", &input, "--output", out, "--fast"]);
+        assert_clear_failure(&o, expect);
+    }
+}
+
+#[test]
+fn unreachable_endpoint_fails_clearly() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let input = sample("what_time_tokyo_16k.wav");
+    let url = format!("ws://127.0.0.1:{port}");
+    let o = voxlive(&["talk", "-i", input.to_str().unwrap(), "-o", "/tmp/x.wav", "--fast", "--endpoint", &url]);
+    assert_clear_failure(&o, "cannot reach");
+}
+
+#[test]
+fn wrong_key_and_unknown_model_fail_clearly() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let server = rt.block_on(start_server(ServerConfig { api_key: Some("the-right-key".into()), ..fast_config() }));
+    let url = server.base_url();
+    let input = sample("what_time_tokyo_16k.wav");
+    let run = |extra: &[&str], key: &str| {
+        let mut args = vec!["talk", "-i", input.to_str().unwrap(), "-o", "/tmp/voxlive-x.wav", "--fast", "--endpoint", &url];
+        args.extend_from_slice(extra);
+        Command::new(env!("CARGO_BIN_EXE_voxlive"))
+            .args(&args)
+            .env("GEMINI_API_KEY", key)
+            .env_remove("GOOGLE_API_KEY")
+            .output()
+            .unwrap()
+    };
+    let o = run(&[], "a-wrong-key");
+    assert_clear_failure(&o, "API key was rejected");
+    assert!(!stderr(&o).contains("a-wrong-key"), "the key must never be printed");
+
+    let o = run(&["--model", "gemini-9-imaginary"], "the-right-key");
+    assert_clear_failure(&o, "model gemini-9-imaginary does not exist; known models:");
+    drop(server);
+}
+
+#[test]
+fn help_explains_the_commands() {
+    let o = voxlive(&["--help"]);
+    assert!(o.status.success());
+    let text = String::from_utf8_lossy(&o.stdout);
+    for word in ["serve", "talk", "chat", "--endpoint", "--model", "--voice", "--system", "--modality", "--config"] {
+        assert!(text.contains(word), "--help lacks {word}");
+    }
+}
