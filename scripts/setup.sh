@@ -45,9 +45,14 @@ else
     fi
     echo "setup: installing ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
-    $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
-    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-      -o Dpkg::Use-Pty=0 "${missing[@]}" >/dev/null
+    aptlog=$(mktemp)
+    if ! { $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
+           $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+             -o Dpkg::Use-Pty=0 "${missing[@]}"; } >"$aptlog" 2>&1; then
+      cat "$aptlog" >&2; rm -f "$aptlog"
+      echo "setup: apt-get failed installing: ${missing[*]}" >&2; exit 1
+    fi
+    rm -f "$aptlog"
   fi
 fi
 
