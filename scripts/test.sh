@@ -28,6 +28,8 @@ export VOXLIVE_SDK_VENV=${VOXLIVE_SDK_VENV:-$repo/target/sdk-venv}
 tests/sdk/run.sh --setup-only
 
 step "build"
+target_dir=${CARGO_TARGET_DIR:-$repo/target}
+export VOXLIVE_BIN=${VOXLIVE_BIN:-$target_dir/debug/voxlive}   # the binary tests/sdk/run.sh serves with
 export RUST_BACKTRACE=${RUST_BACKTRACE:-1}
 cargo build --all-targets
 
@@ -45,11 +47,11 @@ case "${VOXLIVE_SDK_CONFORMANCE:-auto}" in
   0) ;;
   *)
     # Run it once the binary has `serve --tls --cert-out` (until src/server is merged it has not).
-    if target/debug/voxlive serve --help 2>/dev/null | grep -q -- '--cert-out'; then
+    if "$VOXLIVE_BIN" serve --help 2>/dev/null | grep -q -- '--cert-out'; then
       step "SDK conformance (google-genai against voxlive serve)"
       if tests/sdk/run.sh </dev/null; then sdk_status=passed; else sdk_status=FAILED; fi
     elif [ "${VOXLIVE_SDK_CONFORMANCE:-auto}" = 1 ]; then
-      echo "scripts/test.sh: VOXLIVE_SDK_CONFORMANCE=1 but target/debug/voxlive has no 'serve' subcommand"
+      echo "scripts/test.sh: VOXLIVE_SDK_CONFORMANCE=1 but $VOXLIVE_BIN has no 'serve' subcommand"
       sdk_status=FAILED
     fi ;;
 esac

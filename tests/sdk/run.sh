@@ -8,7 +8,7 @@
 #   tests/sdk/run.sh --setup-only                 only create/refresh the venv
 #
 # Environment:
-#   VOXLIVE_BIN        server binary (default target/debug/voxlive; built with `cargo build` if missing).
+#   VOXLIVE_BIN        server binary (default $CARGO_TARGET_DIR or target, /debug/voxlive; built with `cargo build` if missing).
 #                      A Rust integration test should pass env!("CARGO_BIN_EXE_voxlive").
 #   VOXLIVE_SDK_VENV   venv with the SDK (default target/sdk-venv; created and pip-installed when missing)
 #   VOXLIVE_TEST_KEY   API key the servers require and the SDK sends (default: a random one)
@@ -57,7 +57,7 @@ fi
 if [ "$self_test" = 1 ]; then
   server=("$venv/bin/python" "$repo/tests/sdk/mock_server.py")
 else
-  bin=${VOXLIVE_BIN:-$repo/target/debug/voxlive}
+  bin=${VOXLIVE_BIN:-${CARGO_TARGET_DIR:-$repo/target}/debug/voxlive}
   if [ ! -x "$bin" ]; then
     [ -z "${VOXLIVE_BIN:-}" ] || die "VOXLIVE_BIN=$bin is not an executable"
     echo "sdk: building $bin"
