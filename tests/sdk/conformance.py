@@ -1,0 +1,378 @@
+#!/usr/bin/env python3
+"""Conformance test: Google's official Python SDK (google-genai, pinned in tests/sdk/requirements.txt) as an
+external client of voxlive's embedded Live server.
+
+Usually started by tests/sdk/run.sh, which starts the servers. By hand:
+
+    VOXLIVE_TEST_KEY=k target/debug/voxlive serve --tls --cert-out /tmp/cert.pem --api-key-env VOXLIVE_TEST_KEY
+    VOXLIVE_TEST_KEY=k python3 tests/sdk/conformance.py --base-url https://127.0.0.1:PORT --ca-file /tmp/cert.pem \
+        --scenarios audio,text
+
+Scenarios (one line "conformance: PASS <scenario> ..." each; exit status 1 with "conformance: FAIL ..." on the
+first deviation, 2 on bad usage):
+  audio  send ~1.5 s of 16 kHz PCM from a WAV with send_realtime_input(audio=Blob), then audio_stream_end;
+         receive to turn_complete; the echo responder must send back the input resampled to 24 kHz (1.5x the
+         bytes, +-5%) as audio/pcm;rate=24000, input and output transcriptions (requested) and usage_metadata.
+  text   response_modalities TEXT, send_client_content(turns=..., turn_complete=True): non-empty text reply.
+  tool   against a server with --responder script:tests/fixtures/sdk_tool_script.toml: a toolCall for
+         get_time {city: Tokyo}, answered with send_tool_response(FunctionResponse(id, name, response)),
+         then the follow-up reply "It is noon in Tokyo." and turn_complete.
+
+How the SDK reaches our server (google-genai 3.6.1, google/genai/live.py and _api_client.py): with an API key
+and no Vertex AI, connect() opens
+    wss://HOST:PORT{base_url path}/ws/google.ai.generativelanguage.{api_version}.GenerativeService.BidiGenerateContent
+where the base URL's scheme is always replaced with wss (so the server must serve TLS), api_version defaults to
+v1, and a base URL ending in "/" gives ".../PORT//ws/..." (the SDK's own default base URL ends in "/"). The key
+is sent only in the x-goog-api-key header. TLS trust comes from SSL_CERT_FILE (read when the Client is built)
+or, as here, an ssl.SSLContext passed in http_options.async_client_args["ssl"]. The SDK sends the first message
+(setup) and reads one reply before connect() returns, but does not itself check that it was setupComplete;
+this script does. Client messages use top-level snake_case keys (realtime_input, client_content,
+tool_response), mime_type in blobs, and URL-safe base64 with padding.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import ssl
+import sys
+import time
+import wave
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+DEFAULT_MODEL = "gemini-2.5-flash-native-audio-preview-12-2025"
+DEFAULT_WAV = REPO / "models" / "samples" / "what_time_tokyo_16k.wav"
+PINNED_SDK = "3.6.1"
+
+try:
+    from google import genai
+    from google.genai import types
+except ImportError as e:  # pragma: no cover
+    print(f"conformance: FAIL cannot import google-genai ({e}); run tests/sdk/run.sh, which makes the venv",
+          file=sys.stderr)
+    sys.exit(1)
+
+
+class Deviation(Exception):
+    """The server did something the SDK or this test does not accept."""
+
+
+def check(cond: bool, what: str) -> None:
+    if not cond:
+        raise Deviation(what)
+
+
+def log(args: argparse.Namespace, *parts: object) -> None:
+    if args.verbose:
+        print("conformance:", *parts, file=sys.stderr, flush=True)
+
+
+def read_pcm16k(path: Path, seconds: float) -> bytes:
+    with wave.open(str(path), "rb") as w:
+        fmt = (w.getnchannels(), w.getsampwidth(), w.getframerate())
+        if fmt != (1, 2, 16000):
+            raise SystemExit(f"conformance: {path} must be 16 kHz mono 16-bit PCM, is {fmt}")
+        frames = w.readframes(min(w.getnframes(), int(seconds * 16000)))
+    if len(frames) < 16000:  # < 0.5 s
+        raise SystemExit(f"conformance: {path} has only {len(frames)} bytes of audio")
+    return frames
+
+
+def make_client(base_url: str, args: argparse.Namespace) -> "genai.Client":
+    ctx = ssl.create_default_context(cafile=args.ca_file) if args.ca_file else None
+    opts: dict = {"base_url": base_url}
+    if ctx is not None:
+        opts["async_client_args"] = {"ssl": ctx}
+    if args.api_version:
+        opts["api_version"] = args.api_version
+    return genai.Client(api_key=args.api_key, vertexai=False, http_options=types.HttpOptions(**opts))
+
+
+def preview_url(base_url: str, args: argparse.Namespace) -> str:
+    """The URL the SDK will open (mirrors live.py; printed so a failure shows what was tried)."""
+    from urllib.parse import urlparse
+
+    version = args.api_version or "v1"
+    base = urlparse(base_url)._replace(scheme="wss").geturl()
+    return f"{base}/ws/google.ai.generativelanguage.{version}.GenerativeService.BidiGenerateContent"
+
+
+async def connect_checked(client, args, config):
+    """client.aio.live.connect(), with the setupComplete check the SDK leaves to us."""
+    cm = client.aio.live.connect(model=args.model, config=config)
+    session = await cm.__aenter__()
+    if session.setup_complete is None:
+        await cm.__aexit__(None, None, None)
+        raise Deviation("the first server message after setup was not setupComplete")
+    return cm, session
+
+
+async def receive_turn(session, args, deadline: float, on_message=None) -> list:
+    """All messages up to and including the one with turn_complete (SDK's receive() stops there)."""
+    msgs = []
+
+    async def run():
+        async for msg in session.receive():
+            log(args, "<-", summarize(msg))
+            msgs.append(msg)
+            if on_message is not None:
+                await on_message(msg)
+            if msg.server_content is not None and msg.server_content.turn_complete:
+                return True
+        return False
+
+    remaining = deadline - time.monotonic()
+    check(remaining > 0, "timed out")
+    try:
+        done = await asyncio.wait_for(run(), timeout=remaining)
+    except asyncio.TimeoutError:
+        raise Deviation(f"no turn_complete within {args.timeout:.0f} s (got {len(msgs)} messages)") from None
+    check(done, "receive() ended without turn_complete")
+    return msgs
+
+
+def summarize(msg) -> str:
+    d = msg.model_dump(exclude_none=True)
+    sc = d.get("server_content") or {}
+    for part in (sc.get("model_turn") or {}).get("parts") or []:
+        blob = part.get("inline_data")
+        if blob and "data" in blob:
+            blob["data"] = f"<{len(blob['data'])} bytes>"
+    return str(d)[:300]
+
+
+def audio_of(msgs) -> tuple[bytes, set]:
+    data, mimes = bytearray(), set()
+    for m in msgs:
+        sc = m.server_content
+        if sc is None or sc.model_turn is None:
+            continue
+        for part in sc.model_turn.parts or []:
+            if part.inline_data is not None and part.inline_data.data:
+                data += part.inline_data.data
+                mimes.add(part.inline_data.mime_type)
+    return bytes(data), mimes
+
+
+def transcript(msgs, attr: str) -> str:
+    out = []
+    for m in msgs:
+        sc = m.server_content
+        t = getattr(sc, attr, None) if sc is not None else None
+        if t is not None and t.text:
+            out.append(t.text)
+    return "".join(out)
+
+
+async def usage_after(session, msgs, args) -> bool:
+    """usage_metadata on any message of the turn; allow it to trail turn_complete by up to 1 s."""
+    if any(m.usage_metadata is not None for m in msgs):
+        return True
+
+    async def next_usage():
+        async for m in session.receive():
+            log(args, "<- (after turn)", summarize(m))
+            if m.usage_metadata is not None:
+                return True
+        return False
+
+    try:
+        return await asyncio.wait_for(next_usage(), timeout=1.0)
+    except asyncio.TimeoutError:
+        return False
+
+
+async def scenario_audio(base_url: str, args) -> str:
+    pcm = read_pcm16k(Path(args.wav), 1.5)
+    client = make_client(base_url, args)
+    config = types.LiveConnectConfig(
+        response_modalities=[types.Modality.AUDIO],
+        input_audio_transcription=types.AudioTranscriptionConfig(),
+        output_audio_transcription=types.AudioTranscriptionConfig(),
+    )
+    deadline = time.monotonic() + args.timeout
+    cm, session = await connect_checked(client, args, config)
+    try:
+        chunk = 3200  # 100 ms
+        for i in range(0, len(pcm), chunk):
+            await session.send_realtime_input(
+                audio=types.Blob(data=pcm[i : i + chunk], mime_type="audio/pcm;rate=16000"))
+            if args.realtime:
+                await asyncio.sleep(0.1)
+        await session.send_realtime_input(audio_stream_end=True)
+        msgs = await receive_turn(session, args, deadline)
+        out, mimes = audio_of(msgs)
+        check(len(out) > 0, "no audio came back (no inline_data in model_turn parts)")
+        check(all(m and m.replace(" ", "").lower().startswith("audio/pcm") for m in mimes),
+              f"unexpected audio mime types {sorted(map(str, mimes))}")
+        check(any("rate=24000" in (m or "").replace(" ", "") for m in mimes),
+              f"audio mime type does not declare rate=24000: {sorted(map(str, mimes))}")
+        expected = len(pcm) * 24000 // 16000
+        check(abs(len(out) - expected) <= expected * 0.05,
+              f"echo length {len(out)} bytes, expected {expected} +-5% (input {len(pcm)} bytes at 16 kHz)")
+        check(len(out) % 2 == 0, f"odd number of audio bytes ({len(out)}) for 16-bit PCM")
+        inp, outp = transcript(msgs, "input_transcription"), transcript(msgs, "output_transcription")
+        check(bool(inp), "no input_transcription although input_audio_transcription was requested")
+        check(bool(outp), "no output_transcription although output_audio_transcription was requested")
+        check(await usage_after(session, msgs, args), "no usage_metadata by the end of the turn")
+    finally:
+        await cm.__aexit__(None, None, None)
+    return (f"audio: sent {len(pcm)} B at 16 kHz, got {len(out)} B at 24 kHz "
+            f"(expected {expected}), transcripts in {inp!r} out {outp!r}")
+
+
+async def scenario_text(base_url: str, args) -> str:
+    client = make_client(base_url, args)
+    config = types.LiveConnectConfig(response_modalities=[types.Modality.TEXT])
+    deadline = time.monotonic() + args.timeout
+    cm, session = await connect_checked(client, args, config)
+    try:
+        await session.send_client_content(
+            turns=types.Content(role="user", parts=[types.Part(text="Tell me a short joke about computers.")]),
+            turn_complete=True)
+        msgs = await receive_turn(session, args, deadline)
+        text = "".join(m.text or "" for m in msgs)
+        check(bool(text.strip()), "no text in the reply")
+        _, mimes = audio_of(msgs)
+        check(not mimes, f"audio parts in a TEXT-modality session: {sorted(map(str, mimes))}")
+    finally:
+        await cm.__aexit__(None, None, None)
+    return f"text: reply {text[:80]!r}"
+
+
+async def scenario_tool(base_url: str, args) -> str:
+    client = make_client(base_url, args)
+    get_time = types.FunctionDeclaration(
+        name="get_time",
+        description="Current local time in a city.",
+        parameters=types.Schema(type=types.Type.OBJECT,
+                                properties={"city": types.Schema(type=types.Type.STRING)},
+                                required=["city"]),
+    )
+    config = types.LiveConnectConfig(
+        response_modalities=[types.Modality.TEXT],
+        tools=[types.Tool(function_declarations=[get_time])],
+        output_audio_transcription=types.AudioTranscriptionConfig(),
+    )
+    deadline = time.monotonic() + args.timeout
+    cm, session = await connect_checked(client, args, config)
+    calls: list = []
+    responded = asyncio.Event()
+
+    async def on_message(msg):
+        if msg.tool_call is None:
+            return
+        check(not responded.is_set(), "a second toolCall after the tool response")
+        fcs = msg.tool_call.function_calls or []
+        check(len(fcs) == 1, f"expected one function call, got {len(fcs)}")
+        fc = fcs[0]
+        check(bool(fc.id), "function call without an id")
+        check(fc.name == "get_time", f"function call name {fc.name!r}, expected 'get_time'")
+        check(fc.args == {"city": "Tokyo"}, f"function call args {fc.args!r}, expected {{'city': 'Tokyo'}}")
+        calls.append(fc)
+        await session.send_tool_response(function_responses=[
+            types.FunctionResponse(id=fc.id, name=fc.name, response={"result": "12:00"})])
+        responded.set()
+
+    try:
+        await session.send_client_content(
+            turns=types.Content(role="user", parts=[types.Part(text="What time is it in Tokyo?")]),
+            turn_complete=True)
+        msgs = await receive_turn(session, args, deadline, on_message)
+        check(responded.is_set(), "turn_complete without a toolCall")
+        after = msgs[next(i for i, m in enumerate(msgs) if m.tool_call is not None) + 1:]
+        if not any(m.text or transcript([m], "output_transcription") for m in after):
+            # The server closed the turn around the toolCall (turn_complete before our response): the
+            # follow-up then comes as a turn of its own.
+            after += await receive_turn(session, args, deadline, on_message)
+        text = "".join(m.text or "" for m in after)
+        spoken = transcript(after, "output_transcription")
+        check("noon" in (text + spoken).lower(),
+              f"follow-up after the tool response lacks the scripted reply (text {text!r}, transcript {spoken!r})")
+    finally:
+        await cm.__aexit__(None, None, None)
+    return f"tool: call get_time(id={calls[0].id}) answered, follow-up {(text or spoken)[:60]!r}"
+
+
+SCENARIOS = {"audio": scenario_audio, "text": scenario_text, "tool": scenario_tool}
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--base-url", default=os.environ.get("VOXLIVE_BASE_URL"),
+                   help="https://127.0.0.1:PORT of a server with the echo responder (env VOXLIVE_BASE_URL)")
+    p.add_argument("--tool-base-url", default=os.environ.get("VOXLIVE_TOOL_BASE_URL"),
+                   help="server with --responder script:tests/fixtures/sdk_tool_script.toml for the tool scenario "
+                        "(env VOXLIVE_TOOL_BASE_URL; default: --base-url)")
+    p.add_argument("--ca-file", default=os.environ.get("VOXLIVE_CA_FILE") or os.environ.get("SSL_CERT_FILE"),
+                   help="PEM certificate(s) to trust (env VOXLIVE_CA_FILE, then SSL_CERT_FILE)")
+    p.add_argument("--api-key", default=os.environ.get("VOXLIVE_TEST_KEY") or os.environ.get("GEMINI_API_KEY"),
+                   help="API key the server expects (env VOXLIVE_TEST_KEY, then GEMINI_API_KEY)")
+    p.add_argument("--model", default=os.environ.get("VOXLIVE_MODEL", DEFAULT_MODEL))
+    p.add_argument("--api-version", default=None, help="default: the SDK's own default (v1)")
+    p.add_argument("--scenarios", default="audio,text,tool", help="comma-separated subset of audio,text,tool")
+    p.add_argument("--wav", default=str(DEFAULT_WAV), help="16 kHz mono 16-bit WAV for the audio scenario")
+    p.add_argument("--timeout", type=float, default=float(os.environ.get("VOXLIVE_SDK_TIMEOUT", "20")),
+                   help="seconds per scenario")
+    p.add_argument("--realtime", action="store_true", help="pace audio at real time (100 ms chunks)")
+    p.add_argument("-v", "--verbose", action="store_true", help="log every server message to stderr")
+    args = p.parse_args(argv)
+    if not args.base_url:
+        p.error("--base-url (or VOXLIVE_BASE_URL) is required")
+    if not args.api_key:
+        p.error("--api-key (or VOXLIVE_TEST_KEY / GEMINI_API_KEY) is required: the SDK refuses to run without one")
+    args.scenarios = [s.strip() for s in args.scenarios.split(",") if s.strip()]
+    bad = [s for s in args.scenarios if s not in SCENARIOS]
+    if bad:
+        p.error(f"unknown scenario(s) {bad}; choose from {sorted(SCENARIOS)}")
+    if args.ca_file and not Path(args.ca_file).is_file():
+        p.error(f"--ca-file {args.ca_file} does not exist")
+    return args
+
+
+async def main_async(args) -> int:
+    for name in args.scenarios:
+        url = (args.tool_base_url or args.base_url) if name == "tool" else args.base_url
+        # The text scenario uses the other spelling of the base URL, so both ".../ws/..." and "...//ws/..." get
+        # exercised (the SDK's default base URL ends in "/").
+        if name == "text":
+            url = url.rstrip("/") if url.endswith("/") else url + "/"
+        try:
+            # connect() itself has no timeout for the setup reply: bound the whole scenario.
+            detail = await asyncio.wait_for(SCENARIOS[name](url, args), timeout=args.timeout + 10)
+        except asyncio.TimeoutError:
+            print(f"conformance: FAIL {name}: no progress within {args.timeout + 10:.0f} s (connect/setup hung?) "
+                  f"[{preview_url(url, args)}]", flush=True)
+            return 1
+        except Deviation as e:
+            print(f"conformance: FAIL {name}: {e} [{preview_url(url, args)}]", flush=True)
+            return 1
+        except Exception as e:  # connection refused, TLS, close codes (google.genai.errors.APIError), ...
+            print(f"conformance: FAIL {name}: {type(e).__name__}: {e} [{preview_url(url, args)}]", flush=True)
+            if args.verbose:
+                import traceback
+                traceback.print_exc()
+            return 1
+        print(f"conformance: PASS {detail}", flush=True)
+    return 0
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    version = getattr(genai, "__version__", "?")
+    if version != PINNED_SDK:
+        print(f"conformance: note: google-genai {version} installed, tests are pinned to {PINNED_SDK}",
+              file=sys.stderr)
+    # Keep the environment from steering the SDK elsewhere (Vertex AI, another API version, proxies' keys).
+    for var in ("GOOGLE_GENAI_USE_VERTEXAI", "GOOGLE_GENAI_USE_ENTERPRISE", "GOOGLE_GENAI_API_VERSION",
+                "GOOGLE_CLOUD_PROJECT", "GOOGLE_CLOUD_LOCATION"):
+        os.environ.pop(var, None)
+    if args.ca_file:
+        os.environ["SSL_CERT_FILE"] = args.ca_file
+    return asyncio.run(main_async(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
