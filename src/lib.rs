@@ -14,3 +14,4 @@
 //! - [`wav`]: WAV files in any format to 16 kHz mono frames and back.
 pub mod models;
 pub mod protocol;
+pub mod server;
