@@ -52,6 +52,8 @@ pub async fn serve(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr) {
     }
 }
 
+// The handshake closure returns tungstenite's `Callback` error type, not ours to shrink.
+#[allow(clippy::result_large_err)]
 async fn connection<S>(
     shared: Arc<Shared>,
     stream: S,
