@@ -662,3 +662,93 @@ async fn tls_serves_wss_with_a_trusted_generated_certificate() {
         assert!(recv_msg(&mut c).await.setup_complete.is_some());
     }
 }
+
+#[tokio::test]
+async fn pings_are_answered() {
+    let server = start(fast()).await;
+    let mut c = session(&server, json!({})).await;
+    c.send(Message::Ping(b"hi".to_vec().into())).await.unwrap();
+    loop {
+        match tokio::time::timeout(WAIT, c.next()).await.expect("no pong") {
+            Some(Ok(Message::Pong(p))) => break assert_eq!(&p[..], b"hi"),
+            Some(Ok(_)) => continue,
+            other => panic!("expected a pong, got {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn faults_drop_connection_delay_replies_and_reject_resumption() {
+    let faults = Faults {
+        drop_after_chunks: Some(1),
+        reply_delay: Some(Duration::from_millis(20)),
+        reject_resumption: true,
+        ..Faults::default()
+    };
+    let server = start(ServerConfig { faults, ..fast() }).await;
+    let mut c = session(&server, json!({"sessionResumption": {}})).await;
+    let handle = recv_msg(&mut c)
+        .await
+        .session_resumption_update
+        .unwrap()
+        .new_handle
+        .unwrap();
+    send(&mut c, audio(&ramp(8000))).await;
+    send(&mut c, json!({"realtimeInput": {"audioStreamEnd": true}})).await;
+    let mut chunks = 0;
+    let code = loop {
+        match recv(&mut c).await {
+            Got::Msg(m) => {
+                chunks += usize::from(m.server_content.and_then(|s| s.model_turn).is_some())
+            }
+            Got::Closed(code, _) => break code,
+        }
+    };
+    assert_eq!(chunks, 1);
+    assert!(
+        code == 1005 || code == 0,
+        "dropped without a close frame, got {code}"
+    );
+
+    let mut c = connect(&format!("{}{PATH}", server.base_url())).await;
+    send(
+        &mut c,
+        setup_json(json!({"sessionResumption": {"handle": handle}})),
+    )
+    .await;
+    assert_eq!(expect_close(&mut c).await.0, 1008);
+}
+
+#[tokio::test]
+async fn bad_scripts_are_typed_errors_naming_the_file() {
+    let dir = std::env::temp_dir().join(format!("voxlive-script-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cases = [
+        (
+            "unknown.toml",
+            "[[turn]]\nparts = [{ sing = \"la\" }]\n",
+            "invalid script",
+        ),
+        (
+            "missing.json",
+            r#"{"turn": [{"parts": [{"audio": "nope.wav"}]}]}"#,
+            "cannot load audio",
+        ),
+        (
+            "order.toml",
+            "[[turn]]\nparts = [{ tool_call = { name = \"f\" } }, { text = \"x\" }]\n",
+            "tool_call",
+        ),
+    ];
+    for (name, text, expected) in cases {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        let err = ScriptedResponder::from_path(&path).unwrap_err().to_string();
+        assert!(err.contains(expected) && err.contains(name), "{err}");
+    }
+    let err = ScriptedResponder::from_path(dir.join("absent.toml"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("absent.toml"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -39,6 +39,13 @@ pub use responder::scripted::{ScriptError, ScriptedResponder};
 pub use responder::Responder;
 pub use tls::TlsIdentity;
 
+/// Where the server listens unless told otherwise: loopback only, any free port. Never reachable from
+/// outside the machine unless a caller binds another address on purpose.
+pub const DEFAULT_ADDR: SocketAddr = SocketAddr::V4(std::net::SocketAddrV4::new(
+    std::net::Ipv4Addr::LOCALHOST,
+    0,
+));
+
 /// Why the server could not start or stopped. Per-connection failures are logged, never returned.
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
