@@ -37,7 +37,8 @@ pub struct ServerConfig {
     pub responder: ResponderKind,
     /// Send JSON in text frames instead of binary frames (the real service uses binary).
     pub text_frames: bool,
-    /// Stream reply audio in real time (one 40 ms chunk every 40 ms); off sends it as fast as possible.
+    /// Stream reply audio in real time (a 200 ms lead, then one 40 ms chunk every 40 ms); off sends it as
+    /// fast as possible.
     pub pace_replies: bool,
     /// Serve wss with this certificate instead of ws.
     pub tls: Option<TlsIdentity>,

@@ -3,7 +3,7 @@
 //! `lastConsumedClientMessageIndex`; every message is consumed as soon as it is read.
 //!
 //! The reply queue holds rendered messages (see `reply.rs`); one is sent each time the pacing deadline
-//! passes (40 ms per audio chunk in real time, or at once). A toolCall pauses the queue until the matching
+//! passes (after a 200 ms lead, 40 ms per audio chunk in real time; or at once). A toolCall pauses the queue until the matching
 //! toolResponse; a mismatched one closes 1007. Faults are applied here, after each audio chunk and turn.
 
 use std::collections::VecDeque;
@@ -27,6 +27,10 @@ use super::responder::Responder;
 use super::sessions::Conversation;
 use super::turns::{TurnEvent, TurnTracker};
 use super::Shared;
+
+/// With pacing, the first this many audio chunks of a reply (200 ms) go out at once, so the client's
+/// jitter buffer starts with a lead; the rest follow in real time.
+const LEAD_CHUNKS: usize = 5;
 
 /// Whether the connection goes on after handling an event.
 enum Flow {
@@ -279,7 +283,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Live<S> {
             Outgoing::Audio(m, duration) => {
                 self.send(m).await?;
                 self.chunks_sent += 1;
-                if self.shared.config.pace_replies {
+                if self.shared.config.pace_replies && self.chunks_sent >= LEAD_CHUNKS {
                     self.next_send_at += duration;
                 }
                 match self.faults.after_chunk(self.chunks_sent) {

@@ -32,6 +32,9 @@ pub struct TurnTracker {
     /// Absolute sample index of `buffer[0]`.
     buffer_start: u64,
     total: u64,
+    /// The VAD ended the last turn and has heard no speech since: what is buffered is the silence a
+    /// hands-free mic streams, which audioStreamEnd must not turn into a reply.
+    quiet_since_vad_end: bool,
 }
 
 impl TurnTracker {
@@ -42,6 +45,7 @@ impl TurnTracker {
             buffer: Vec::new(),
             buffer_start: 0,
             total: 0,
+            quiet_since_vad_end: false,
         }
     }
 
@@ -76,9 +80,13 @@ impl TurnTracker {
                     let drop = (keep_from - self.buffer_start) as usize;
                     self.buffer.drain(..drop.min(self.buffer.len()));
                     self.buffer_start = keep_from;
+                    self.quiet_since_vad_end = false;
                     events.push(TurnEvent::SpeechStarted);
                 }
-                VadEvent::SpeechEnd => events.push(TurnEvent::Ended(self.take())),
+                VadEvent::SpeechEnd => {
+                    events.push(TurnEvent::Ended(self.take()));
+                    self.quiet_since_vad_end = true;
+                }
             }
         }
         events
@@ -94,16 +102,19 @@ impl TurnTracker {
         self.take()
     }
 
-    /// audioStreamEnd: flush what is buffered, if anything.
+    /// audioStreamEnd: flush what is buffered, if anything, unless it is only the silence after a turn
+    /// the VAD already ended.
     pub fn audio_stream_end(&mut self) -> Option<Vec<i16>> {
         if let Some(vad) = self.vad.as_mut() {
             vad.reset_state();
         }
+        let quiet = std::mem::take(&mut self.quiet_since_vad_end);
         let audio = self.take();
-        (!audio.is_empty()).then_some(audio)
+        (!audio.is_empty() && !quiet).then_some(audio)
     }
 
     fn take(&mut self) -> Vec<i16> {
+        self.quiet_since_vad_end = false;
         self.buffer_start = self.total;
         std::mem::take(&mut self.buffer)
     }
@@ -121,6 +132,43 @@ mod tests {
         assert!(t.push(&[4, 5]).is_empty());
         assert_eq!(t.activity_end(), vec![4, 5]);
         assert_eq!(t.audio_stream_end(), None);
+    }
+
+    /// A 200 Hz harmonic-rich tone with 4 Hz amplitude modulation: speech to webrtc-vad.
+    fn voiced(n: usize) -> Vec<i16> {
+        let tau = std::f64::consts::TAU;
+        (0..n)
+            .map(|k| {
+                let t = k as f64 / 16_000.0;
+                let v: f64 = (1..=15)
+                    .map(|h| (tau * 200.0 * h as f64 * t).sin() / h as f64)
+                    .sum();
+                (7000.0 * v * (0.6 + 0.4 * (tau * 4.0 * t).sin())).clamp(-30000.0, 30000.0) as i16
+            })
+            .collect()
+    }
+
+    #[test]
+    fn vad_ends_the_turn_and_trailing_silence_is_not_a_second_turn() {
+        let mut t = TurnTracker::new(false);
+        let mut silence_then_speech = vec![0i16; 32_000];
+        silence_then_speech.extend(voiced(16_000));
+        let events = t.push(&silence_then_speech);
+        assert_eq!(events, vec![TurnEvent::SpeechStarted]);
+        let events = t.push(&[0; 16_000]);
+        let Some(TurnEvent::Ended(audio)) = events.last() else {
+            panic!("no turn end: {events:?}")
+        };
+        // Leading silence beyond the pre-roll was dropped; the speech and some trailing silence are kept.
+        assert!(
+            audio.len() >= 16_000 && audio.len() <= PRE_ROLL + 16_000 + 16_000,
+            "{}",
+            audio.len()
+        );
+        t.push(&[0; 8_000]);
+        assert_eq!(t.audio_stream_end(), None);
+        t.push(&[5; 100]);
+        assert_eq!(t.audio_stream_end(), Some(vec![5; 100]));
     }
 
     #[test]
