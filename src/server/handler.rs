@@ -1,7 +1,7 @@
 //! One connection from accept to setupComplete: TLS, the WebSocket handshake (404 for unknown paths), the
 //! key check (1008), the first message (must be setup, 1007 otherwise), setup validation against the model
 //! catalog (1008 for an unknown or shut-down model, 1007 for a bad voice or modality) and resumption
-//! (1008 for a handle this server did not issue). Then `live.rs` runs the conversation.
+//! (1008 for a handle this server did not issue). Then `live/` runs the conversation.
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -5,9 +5,10 @@
 //! mini-redis' `server::run`); [`spawn`] binds, runs it on tokio and returns a [`ServerHandle`].
 //!
 //! - `handshake.rs`: which paths exist (others get HTTP 404) and where the key or token is read from.
-//! - `handler.rs`: one connection: key check, setup validation, the message loop, turn streaming.
+//! - `handler.rs`: one connection up to setupComplete: key check, setup validation, resumption.
+//! - `live/`: the set-up connection: client messages in, paced replies out, barge-in, faults.
 //! - `turns.rs`: user audio in, turn ends out (activityEnd, audioStreamEnd, or its own VAD).
-//! - `reply.rs`: what a responder answers, rendered into wire messages with usage counted.
+//! - `reply.rs`: what a responder answers, rendered into wire messages; `usage.rs` counts its tokens.
 //! - `responder/`: Echo and Scripted, behind the [`Responder`] trait.
 //! - `sessions.rs`: resumption handles and the conversation state they continue.
 //! - `faults.rs`: injected failures; `tls.rs`: the generated certificate and the rustls acceptor.
@@ -22,6 +23,7 @@ pub mod responder;
 mod sessions;
 pub mod tls;
 mod turns;
+mod usage;
 mod vad;
 
 use std::future::Future;

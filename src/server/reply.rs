@@ -1,20 +1,18 @@
 //! What a responder answers ([`Reply`]) and how it becomes wire messages: audio cut into 40 ms
 //! `inlineData` chunks, text by modality, transcripts only when setup asked for them, tool calls with ids,
 //! then `generationComplete` and `turnComplete` with usage.
-//!
-//! Usage rule (documented so tests can check it): audio counts 25 tokens per second, rounded up; text
-//! counts one token per 4 characters, rounded up. Prompt tokens come from the user's turn, response tokens
-//! from what the reply sent.
+//! Token counting is in `usage.rs`.
 
 use std::time::Duration;
 
 use crate::protocol::codec::pcm16_to_bytes;
 use crate::protocol::{
-    Blob, Content, FunctionCall, Modality, ModalityTokenCount, Part, ServerContent, ServerMessage,
-    ToolCall, Transcription, UsageMetadata, INPUT_RATE, OUTPUT_RATE,
+    Blob, Content, FunctionCall, Modality, Part, ServerContent, ServerMessage, ToolCall,
+    Transcription, OUTPUT_RATE,
 };
 
 use super::responder::signal::speech_like_tone;
+pub use super::usage::{audio_tokens, text_tokens, TurnUsage};
 
 /// Reply audio is sent in chunks of this many 24 kHz samples (40 ms).
 pub const CHUNK_SAMPLES: usize = OUTPUT_RATE as usize / 25;
@@ -80,66 +78,6 @@ pub enum Outgoing {
     TurnComplete(ServerMessage, Option<Duration>),
 }
 
-/// Token counts of the turn being answered.
-#[derive(Debug, Clone, Default)]
-pub struct TurnUsage {
-    prompt: Vec<ModalityTokenCount>,
-    response: Vec<ModalityTokenCount>,
-}
-
-/// Tokens for `samples` of audio at `rate`: 25 per second, rounded up.
-pub fn audio_tokens(samples: usize, rate: u32) -> u32 {
-    (samples as u64 * 25).div_ceil(u64::from(rate.max(1))) as u32
-}
-
-/// Tokens for text: one per 4 characters, rounded up.
-pub fn text_tokens(text: &str) -> u32 {
-    (text.chars().count() as u32).div_ceil(4)
-}
-
-fn add(list: &mut Vec<ModalityTokenCount>, modality: &str, tokens: u32) {
-    if tokens == 0 {
-        return;
-    }
-    match list.iter_mut().find(|m| m.modality == modality) {
-        Some(m) => m.token_count += tokens,
-        None => list.push(ModalityTokenCount {
-            modality: modality.to_string(),
-            token_count: tokens,
-        }),
-    }
-}
-
-impl TurnUsage {
-    pub fn for_turn(turn: &UserTurn) -> Self {
-        let mut usage = TurnUsage::default();
-        add(
-            &mut usage.prompt,
-            "AUDIO",
-            audio_tokens(turn.audio.len(), INPUT_RATE),
-        );
-        add(
-            &mut usage.prompt,
-            "TEXT",
-            turn.text.as_deref().map(text_tokens).unwrap_or(0),
-        );
-        usage
-    }
-
-    pub fn metadata(&self) -> UsageMetadata {
-        let sum = |l: &[ModalityTokenCount]| l.iter().map(|m| m.token_count).sum::<u32>();
-        let (p, r) = (sum(&self.prompt), sum(&self.response));
-        UsageMetadata {
-            prompt_token_count: Some(p),
-            response_token_count: Some(r),
-            total_token_count: Some(p + r),
-            prompt_tokens_details: self.prompt.clone(),
-            response_tokens_details: self.response.clone(),
-            ..UsageMetadata::default()
-        }
-    }
-}
-
 fn model_turn(part: Part) -> ServerMessage {
     ServerMessage::content(ServerContent {
         model_turn: Some(Content {
@@ -170,11 +108,7 @@ fn transcript(input: bool, text: String) -> ServerMessage {
 }
 
 fn push_audio(out: &mut Vec<Outgoing>, samples: &[i16], usage: &mut TurnUsage) {
-    add(
-        &mut usage.response,
-        "AUDIO",
-        audio_tokens(samples.len(), OUTPUT_RATE),
-    );
+    usage.add_response_audio(samples.len());
     for chunk in samples.chunks(CHUNK_SAMPLES) {
         let blob = Blob::new(
             format!("audio/pcm;rate={OUTPUT_RATE}"),
@@ -207,7 +141,7 @@ pub fn render(
             }
             ReplyPart::Audio(_) => {}
             ReplyPart::Say(text) if ctx.modality == Modality::Text => {
-                add(&mut usage.response, "TEXT", text_tokens(&text));
+                usage.add_response_text(&text);
                 out.push(Outgoing::Message(model_turn(Part::text(text))));
             }
             ReplyPart::Say(text) => {
@@ -217,7 +151,7 @@ pub fn render(
                 push_audio(&mut out, &speech_like_tone(&text, OUTPUT_RATE), usage);
             }
             ReplyPart::Text(text) => {
-                add(&mut usage.response, "TEXT", text_tokens(&text));
+                usage.add_response_text(&text);
                 out.push(Outgoing::Message(model_turn(Part::text(text))));
             }
             ReplyPart::InputTranscript(text) if ctx.input_transcription => {
