@@ -15,10 +15,10 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use voxlive::protocol::codec::{encode_base64, pcm16_from_bytes, pcm16_to_bytes};
-use voxlive::protocol::ServerMessage;
+use voxlive::protocol::{Modality, ServerMessage};
 use voxlive::server::{
-    echo_reply_samples, spawn, CloseMidTurn, Faults, ResponderKind, ScriptedResponder,
-    ServerConfig, ServerHandle,
+    echo_reply_samples, spawn, CloseMidTurn, Faults, Reply, ReplyPart, Responder, ResponderFactory,
+    ResponderKind, ScriptedResponder, ServerConfig, ServerHandle, UserTurn,
 };
 
 const PATH: &str = "/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent";

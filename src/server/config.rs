@@ -2,6 +2,7 @@
 //! Plain data with defaults, so tests build exactly the server they need.
 
 use std::fmt;
+use std::sync::Arc;
 
 use super::faults::Faults;
 use super::responder::echo::EchoResponder;
@@ -9,14 +10,29 @@ use super::responder::scripted::ScriptedResponder;
 use super::responder::Responder;
 use super::tls::TlsIdentity;
 
+/// Builds a responder for one connection, given the turns its conversation already completed.
+pub type ResponderFactory = Arc<dyn Fn(u64) -> Box<dyn Responder> + Send + Sync>;
+
 /// Which responder answers user turns.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub enum ResponderKind {
     /// Plays the user's turn back (audio upsampled to 24 kHz; text as "You said: ...").
     #[default]
     Echo,
     /// Canned turns from a script file, with tool calls and WAV replies.
     Scripted(ScriptedResponder),
+    /// Any other [`Responder`], built per connection (for tests and later responders).
+    Custom(ResponderFactory),
+}
+
+impl fmt::Debug for ResponderKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ResponderKind::Echo => f.write_str("Echo"),
+            ResponderKind::Scripted(s) => write!(f, "Scripted({} turns)", s.len()),
+            ResponderKind::Custom(_) => f.write_str("Custom"),
+        }
+    }
 }
 
 impl ResponderKind {
@@ -25,6 +41,7 @@ impl ResponderKind {
         match self {
             ResponderKind::Echo => Box::new(EchoResponder),
             ResponderKind::Scripted(script) => Box::new(script.cursor(turns_done)),
+            ResponderKind::Custom(factory) => factory(turns_done),
         }
     }
 }

@@ -34,8 +34,9 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::{JoinHandle, JoinSet};
 
-pub use config::{ResponderKind, ServerConfig};
+pub use config::{ResponderFactory, ResponderKind, ServerConfig};
 pub use faults::{CloseMidTurn, Faults};
+pub use reply::{Reply, ReplyPart, UserTurn};
 pub use responder::echo::echo_reply_samples;
 pub use responder::scripted::{ScriptError, ScriptedResponder};
 pub use responder::Responder;

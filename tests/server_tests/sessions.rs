@@ -145,3 +145,32 @@ async fn bad_scripts_are_typed_errors_naming_the_file() {
     assert!(err.contains("absent.toml"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A responder of the test's own, plugged in through `ResponderKind::Custom`.
+struct Counter(u64);
+
+impl Responder for Counter {
+    fn on_turn(&mut self, _turn: &UserTurn, _modality: Modality) -> Reply {
+        self.0 += 1;
+        Reply::new(vec![ReplyPart::Text(format!("turn {}", self.0))])
+    }
+}
+
+#[tokio::test]
+async fn custom_responders_are_built_per_connection_with_the_conversation_state() {
+    let factory: ResponderFactory = Arc::new(|done| Box::new(Counter(done)));
+    let server = start(ServerConfig {
+        responder: ResponderKind::Custom(factory),
+        ..fast()
+    })
+    .await;
+    let mut c = session(
+        &server,
+        json!({"generationConfig": {"responseModalities": ["TEXT"]}}),
+    )
+    .await;
+    for expected in ["turn 1", "turn 2"] {
+        send(&mut c, json!({"realtimeInput": {"text": "x"}})).await;
+        assert_eq!(read_turn(&mut c).await.text, expected);
+    }
+}
