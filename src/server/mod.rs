@@ -49,6 +49,9 @@ pub const DEFAULT_ADDR: SocketAddr = SocketAddr::V4(std::net::SocketAddrV4::new(
     0,
 ));
 
+/// How long open connections get to close cleanly when the server stops.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// Why the server could not start or stopped. Per-connection failures are logged, never returned.
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
@@ -72,9 +75,12 @@ pub(crate) struct Shared {
     pub sessions: sessions::Sessions,
     pub tls: Option<tokio_rustls::TlsAcceptor>,
     pub connections: std::sync::atomic::AtomicU32,
+    /// Turns true when the server stops: set-up connections close with 1001.
+    pub stop: tokio::sync::watch::Receiver<bool>,
 }
 
-/// Serves WebSocket connections from `listener` until `shutdown` resolves; open connections are then dropped.
+/// Serves WebSocket connections from `listener` until `shutdown` resolves; set-up connections are then
+/// closed with 1001 "server shutting down" (those still in the handshake are dropped).
 pub async fn run(
     listener: TcpListener,
     config: ServerConfig,
@@ -84,11 +90,13 @@ pub async fn run(
         Some(identity) => Some(identity.acceptor()?),
         None => None,
     };
+    let (stop_tx, stop) = tokio::sync::watch::channel(false);
     let shared = Arc::new(Shared {
         config,
         sessions: sessions::Sessions::default(),
         tls,
         connections: std::sync::atomic::AtomicU32::new(0),
+        stop,
     });
     let mut tasks = JoinSet::new();
     tokio::pin!(shutdown);
@@ -112,6 +120,10 @@ pub async fn run(
         }
     }
     tracing::info!("embedded server shutting down");
+    // Set-up connections close with 1001; whatever has not finished after a grace period is dropped.
+    let _ = stop_tx.send(true);
+    let drain = async { while tasks.join_next().await.is_some() {} };
+    let _ = tokio::time::timeout(SHUTDOWN_GRACE, drain).await;
     tasks.shutdown().await;
     Ok(())
 }
@@ -180,7 +192,7 @@ impl ServerHandle {
         Ok(())
     }
 
-    /// Stops accepting, drops open connections and waits for the server task.
+    /// Stops accepting, closes open connections (1001) and waits for the server task.
     pub async fn shutdown(mut self) -> Result<(), ServerError> {
         if let Some(tx) = self.stop.take() {
             let _ = tx.send(());

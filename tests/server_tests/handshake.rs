@@ -173,3 +173,14 @@ async fn pings_are_answered() {
         }
     }
 }
+
+#[tokio::test]
+async fn shutdown_closes_open_sessions_with_1001() {
+    let server = start(fast()).await;
+    let mut c = session(&server, json!({})).await;
+    let stopping = tokio::spawn(server.shutdown());
+    let (code, reason) = expect_close(&mut c).await;
+    assert_eq!((code, reason.as_str()), (1001, "server shutting down"));
+    drop(c);
+    stopping.await.unwrap().unwrap();
+}

@@ -31,6 +31,13 @@ use super::Shared;
 /// jitter buffer starts with a lead; the rest follow in real time.
 const LEAD_CHUNKS: usize = 5;
 
+/// What woke the connection up.
+enum Event {
+    Frame(Option<Result<Message, WsError>>),
+    SendDue,
+    Shutdown,
+}
+
 /// Whether the connection goes on after handling an event.
 enum Flow {
     Continue,
@@ -111,21 +118,27 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Live<S> {
         if self.resumable {
             self.send_resumption_update().await?;
         }
+        let mut stop = self.shared.stop.clone();
         loop {
             let due = !self.queue.is_empty() && self.awaiting_tool.is_none();
             let at = self.next_send_at;
             let event = tokio::select! {
-                frame = self.ws.next() => Some(frame),
-                _ = tokio::time::sleep_until(at), if due => None,
+                frame = self.ws.next() => Event::Frame(frame),
+                _ = tokio::time::sleep_until(at), if due => Event::SendDue,
+                _ = stop.changed() => Event::Shutdown,
             };
             let flow = match event {
-                None => self.send_next().await?,
-                Some(None) => return Ok(()),
-                Some(Some(Err(e))) => return Err(e),
-                Some(Some(Ok(Message::Text(t)))) => self.on_frame(t.as_bytes()).await?,
-                Some(Some(Ok(Message::Binary(b)))) => self.on_frame(&b).await?,
+                Event::SendDue => self.send_next().await?,
+                Event::Shutdown => {
+                    close(&mut self.ws, 1001, "server shutting down").await?;
+                    Flow::Stop
+                }
+                Event::Frame(None) => return Ok(()),
+                Event::Frame(Some(Err(e))) => return Err(e),
+                Event::Frame(Some(Ok(Message::Text(t)))) => self.on_frame(t.as_bytes()).await?,
+                Event::Frame(Some(Ok(Message::Binary(b)))) => self.on_frame(&b).await?,
                 // Pings are answered by tungstenite; a close is answered too and ends the stream.
-                Some(Some(Ok(_))) => Flow::Continue,
+                Event::Frame(Some(Ok(_))) => Flow::Continue,
             };
             if let Flow::Stop = flow {
                 return Ok(());
