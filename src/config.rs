@@ -9,8 +9,8 @@ use serde::Deserialize;
 use crate::cli::{CommonArgs, ModalityArg};
 use crate::models::{Catalog, ModelError};
 use crate::protocol::{
-    AudioTranscriptionConfig, Content, GenerationConfig, Modality, PrebuiltVoiceConfig, SessionResumptionConfig,
-    Setup, SpeechConfig, VoiceConfig,
+    AudioTranscriptionConfig, Content, GenerationConfig, Modality, PrebuiltVoiceConfig, SessionResumptionConfig, Setup,
+    SpeechConfig, VoiceConfig,
 };
 use crate::session::{ApiVersion, Credential, Endpoint, Secret, SessionError, GEMINI_BASE_URL};
 
@@ -85,9 +85,17 @@ fn load_file(explicit: Option<&Path>) -> Result<FileConfig, ConfigError> {
     let text = match std::fs::read_to_string(&path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => return Ok(FileConfig::default()),
-        Err(e) => return Err(ConfigError::File { path, detail: e.to_string() }),
+        Err(e) => {
+            return Err(ConfigError::File {
+                path,
+                detail: e.to_string(),
+            })
+        }
     };
-    toml::from_str(&text).map_err(|e| ConfigError::File { path, detail: e.to_string() })
+    toml::from_str(&text).map_err(|e| ConfigError::File {
+        path,
+        detail: e.to_string(),
+    })
 }
 
 /// Reads the API key: the named variable, else GEMINI_API_KEY, then GOOGLE_API_KEY. (Google's SDK prefers
@@ -113,7 +121,10 @@ impl Config {
 
         let key_env = args.api_key_env.clone().or(file.api_key_env.clone());
         let (credential, key_source) = if let Some(var) = &args.token_env {
-            let token = std::env::var(var).ok().filter(|v| !v.is_empty()).ok_or_else(|| ConfigError::MissingEnv(var.clone()))?;
+            let token = std::env::var(var)
+                .ok()
+                .filter(|v| !v.is_empty())
+                .ok_or_else(|| ConfigError::MissingEnv(var.clone()))?;
             (Credential::EphemeralToken(Secret::new(token)), Some(var.clone()))
         } else {
             match api_key(key_env.as_deref())? {
@@ -129,14 +140,21 @@ impl Config {
         };
         let target = match (target, args.ca_cert.clone().or(file.ca_cert.clone())) {
             (Target::Remote(mut e), Some(path)) => {
-                let pem = std::fs::read(&path).map_err(|err| ConfigError::Cert { path, detail: err.to_string() })?;
+                let pem = std::fs::read(&path).map_err(|err| ConfigError::Cert {
+                    path,
+                    detail: err.to_string(),
+                })?;
                 e.extra_roots_pem = Some(Arc::new(pem));
                 Target::Remote(e)
             }
             (t, _) => t,
         };
 
-        let model = args.model.clone().or(file.model).unwrap_or_else(|| catalog.default_model.clone());
+        let model = args
+            .model
+            .clone()
+            .or(file.model)
+            .unwrap_or_else(|| catalog.default_model.clone());
         let model = model.trim_start_matches("models/").to_string();
         let modality = match args.modality.or(file.modality) {
             Some(ModalityArg::Text) => Modality::Text,
@@ -174,7 +192,9 @@ impl Config {
     pub fn setup(&self, manual_activity: bool) -> Setup {
         let speech_config = (self.voice.is_some() || self.language.is_some()).then(|| SpeechConfig {
             voice_config: self.voice.as_ref().map(|v| VoiceConfig {
-                prebuilt_voice_config: Some(PrebuiltVoiceConfig { voice_name: Some(v.clone()) }),
+                prebuilt_voice_config: Some(PrebuiltVoiceConfig {
+                    voice_name: Some(v.clone()),
+                }),
             }),
             language_code: self.language.clone(),
             multi_speaker_voice_config: None,

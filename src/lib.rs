@@ -12,10 +12,13 @@
 //! - [`session`]: one conversation with a Live endpoint: connect, setup, send, typed events.
 //! - [`server`]: the embedded Live server (offline default endpoint, test target, fault injector).
 //! - [`wav`]: WAV files in any format to 16 kHz mono frames and back.
-pub mod models;
-pub mod protocol;
-pub mod session;
-pub mod wav;
+//! - [`modes`]: ways of talking (`talk`, `chat`).
+//! - [`cli`], [`config`]: the flags as typed, and the resolved configuration.
 pub mod cli;
 pub mod config;
+pub mod models;
 pub mod modes;
+pub mod protocol;
+pub mod server;
+pub mod session;
+pub mod wav;

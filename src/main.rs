@@ -40,7 +40,11 @@ fn init_logging(verbose: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
 }
 
 async fn run(cli: Cli) -> Result<()> {
@@ -48,7 +52,9 @@ async fn run(cli: Cli) -> Result<()> {
         Some(Command::Serve(args)) => serve(&cli.common, args).await,
         Some(Command::Talk(args)) => run_talk(&Config::resolve(&cli.common)?, args).await,
         Some(Command::Chat(args)) => run_chat(&Config::resolve(&cli.common)?, args).await,
-        None => anyhow::bail!("live conversations through the microphone are not built yet; try `voxlive talk` or `voxlive chat`"),
+        None => anyhow::bail!(
+            "live conversations through the microphone are not built yet; try `voxlive talk` or `voxlive chat`"
+        ),
     }
 }
 
@@ -96,8 +102,16 @@ async fn run_talk(config: &Config, args: TalkArgs) -> Result<()> {
         anyhow::bail!("the server completed the turn without any reply");
     }
     voxlive::wav::write_pcm16(&args.output, reply.rate, &reply.audio)?;
-    let first = reply.first_reply_after.map(|d| format!("{} ms", d.as_millis())).unwrap_or_else(|| "n/a".into());
-    let tokens = reply.usage.as_ref().and_then(|u| u.total_token_count).map(|t| format!(", {t} tokens")).unwrap_or_default();
+    let first = reply
+        .first_reply_after
+        .map(|d| format!("{} ms", d.as_millis()))
+        .unwrap_or_else(|| "n/a".into());
+    let tokens = reply
+        .usage
+        .as_ref()
+        .and_then(|u| u.total_token_count)
+        .map(|t| format!(", {t} tokens"))
+        .unwrap_or_default();
     println!(
         "reply: {:.2} s of audio at {} Hz -> {} (first reply {first} after the question ended{tokens})",
         reply.audio.len() as f64 / reply.rate as f64,
@@ -113,7 +127,15 @@ async fn run_chat(config: &Config, args: ChatArgs) -> Result<()> {
     let options = SessionOptions::new(endpoint, config.setup(false));
     let stdin = tokio::io::BufReader::new(tokio::io::stdin());
     let mut stdout = std::io::stdout();
-    chat::chat(options, chat::ChatOptions { save_audio: args.save_audio }, stdin, &mut stdout).await?;
+    chat::chat(
+        options,
+        chat::ChatOptions {
+            save_audio: args.save_audio,
+        },
+        stdin,
+        &mut stdout,
+    )
+    .await?;
     Ok(())
 }
 
@@ -135,7 +157,12 @@ async fn serve(common: &voxlive::cli::CommonArgs, args: ServeArgs) -> Result<()>
             None => anyhow::bail!("--responder {other:?}: use `echo` or `script:FILE`"),
         },
     };
-    let mut config = ServerConfig { api_key, responder, pace_replies: !args.no_pacing, ..ServerConfig::default() };
+    let mut config = ServerConfig {
+        api_key,
+        responder,
+        pace_replies: !args.no_pacing,
+        ..ServerConfig::default()
+    };
     if args.tls {
         config = config.with_generated_tls()?;
     } else if args.cert_out.is_some() {
@@ -145,7 +172,9 @@ async fn serve(common: &voxlive::cli::CommonArgs, args: ServeArgs) -> Result<()>
         .await
         .with_context(|| format!("starting the server on {}", args.addr))?;
     if let Some(path) = &args.cert_out {
-        handle.write_cert_pem(path).with_context(|| format!("writing the certificate to {}", path.display()))?;
+        handle
+            .write_cert_pem(path)
+            .with_context(|| format!("writing the certificate to {}", path.display()))?;
     }
     println!("voxlive: serving {}", handle.base_url());
     use std::io::Write as _;

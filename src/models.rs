@@ -77,8 +77,7 @@ impl Catalog {
     }
 
     pub fn parse(text: &str) -> Result<Catalog, ModelError> {
-        let catalog: Catalog =
-            toml::from_str(text).map_err(|e| ModelError::Catalog(e.to_string()))?;
+        let catalog: Catalog = toml::from_str(text).map_err(|e| ModelError::Catalog(e.to_string()))?;
         for m in &catalog.models {
             if !catalog.voices.contains_key(&m.voices) {
                 return Err(ModelError::Catalog(format!(
@@ -117,10 +116,7 @@ impl Catalog {
 
     /// The voices a model offers.
     pub fn voices(&self, model: &ModelProfile) -> &[String] {
-        self.voices
-            .get(&model.voices)
-            .map(Vec::as_slice)
-            .unwrap_or(&[])
+        self.voices.get(&model.voices).map(Vec::as_slice).unwrap_or(&[])
     }
 
     /// Checks a voice name against a model (voice names are case-insensitive on the service).
@@ -137,11 +133,7 @@ impl Catalog {
         }
     }
 
-    pub fn check_modality(
-        &self,
-        model: &ModelProfile,
-        modality: Modality,
-    ) -> Result<(), ModelError> {
+    pub fn check_modality(&self, model: &ModelProfile, modality: Modality) -> Result<(), ModelError> {
         if model.modalities.contains(&modality) {
             Ok(())
         } else {
@@ -177,9 +169,7 @@ mod tests {
 
     #[test]
     fn shut_down_model_is_refused_with_its_note() {
-        let err = Catalog::builtin()
-            .model("gemini-2.0-flash-live-001")
-            .unwrap_err();
+        let err = Catalog::builtin().model("gemini-2.0-flash-live-001").unwrap_err();
         assert!(matches!(err, ModelError::ShutDown { .. }));
         assert!(err.to_string().contains("2025-12-09"));
     }
@@ -187,9 +177,7 @@ mod tests {
     #[test]
     fn voices_are_checked_per_model() {
         let c = Catalog::builtin();
-        let m = c
-            .model("gemini-2.5-flash-native-audio-preview-12-2025")
-            .unwrap();
+        let m = c.model("gemini-2.5-flash-native-audio-preview-12-2025").unwrap();
         assert!(c.check_voice(m, "puck").is_ok());
         assert!(c.check_voice(m, "Zubenelgenubi").is_ok());
         assert!(c.check_voice(m, "Nobody").is_err());

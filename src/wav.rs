@@ -16,14 +16,8 @@ pub enum WavError {
     NotWav { path: PathBuf, detail: String },
     #[error("{path}: unsupported WAV format: {detail} (voxlive reads 8/16/24/32-bit integer PCM and 32-bit float)")]
     Unsupported { path: PathBuf, detail: String },
-    #[error(
-        "{path}: truncated WAV: the header promises {promised} samples but only {found} are there"
-    )]
-    Truncated {
-        path: PathBuf,
-        promised: u64,
-        found: u64,
-    },
+    #[error("{path}: truncated WAV: the header promises {promised} samples but only {found} are there")]
+    Truncated { path: PathBuf, promised: u64, found: u64 },
     #[error("{path}: the WAV holds no audio")]
     Empty { path: PathBuf },
     #[error("{path}: cannot write: {detail}")]
@@ -65,14 +59,10 @@ pub fn read_mono(path: &Path) -> Result<MonoAudio, WavError> {
         }
     );
     let interleaved: Vec<f32> = match (spec.sample_format, spec.bits_per_sample) {
-        (hound::SampleFormat::Float, 32) => {
-            collect(path, reader.into_samples::<f32>(), promised, |s| s)?
-        }
+        (hound::SampleFormat::Float, 32) => collect(path, reader.into_samples::<f32>(), promised, |s| s)?,
         (hound::SampleFormat::Int, bits @ (8 | 16 | 24 | 32)) => {
             let scale = 1.0 / (1u64 << (bits - 1)) as f32;
-            collect(path, reader.into_samples::<i32>(), promised, |s| {
-                s as f32 * scale
-            })?
+            collect(path, reader.into_samples::<i32>(), promised, |s| s as f32 * scale)?
         }
         _ => {
             return Err(WavError::Unsupported {
@@ -125,15 +115,11 @@ where
 fn classify(path: &Path, e: hound::Error) -> WavError {
     let p = path.to_path_buf();
     match e {
-        hound::Error::IoError(io) if io.kind() == std::io::ErrorKind::NotFound => {
-            WavError::NotFound { path: p }
-        }
-        hound::Error::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
-            WavError::NotWav {
-                path: p,
-                detail: "the file ends inside the WAV header".into(),
-            }
-        }
+        hound::Error::IoError(io) if io.kind() == std::io::ErrorKind::NotFound => WavError::NotFound { path: p },
+        hound::Error::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => WavError::NotWav {
+            path: p,
+            detail: "the file ends inside the WAV header".into(),
+        },
         hound::Error::IoError(io) => WavError::Io {
             path: p,
             detail: io.to_string(),
@@ -163,8 +149,7 @@ pub fn resample(samples: &[f32], from: u32, to: u32) -> Result<Vec<f32>, WavErro
         to,
         detail: e.to_string(),
     };
-    let mut r =
-        FftFixedInOut::<f32>::new(from as usize, to as usize, 1024, 1).map_err(|e| err(&e))?;
+    let mut r = FftFixedInOut::<f32>::new(from as usize, to as usize, 1024, 1).map_err(|e| err(&e))?;
     let delay = r.output_delay();
     let expected = (samples.len() as u64 * to as u64 / from as u64) as usize;
     let mut out = Vec::with_capacity(expected + delay + r.output_frames_max());
@@ -283,9 +268,6 @@ mod tests {
         let dir = std::env::temp_dir();
         let junk = dir.join(format!("voxlive-junk-{}.wav", std::process::id()));
         std::fs::write(&junk, b"this is not a wav file at all, just text").unwrap();
-        assert!(matches!(
-            read_mono(&junk).unwrap_err(),
-            WavError::NotWav { .. }
-        ));
+        assert!(matches!(read_mono(&junk).unwrap_err(), WavError::NotWav { .. }));
     }
 }

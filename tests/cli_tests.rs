@@ -26,7 +26,10 @@ fn assert_clear_failure(o: &Output, expect: &str) {
     let err = stderr(o);
     assert!(!o.status.success(), "should fail: {err}");
     assert!(!err.contains("panicked"), "panicked: {err}");
-    let line = err.lines().find(|l| l.starts_with("voxlive: error:")).unwrap_or_else(|| panic!("no error line in {err:?}"));
+    let line = err
+        .lines()
+        .find(|l| l.starts_with("voxlive: error:"))
+        .unwrap_or_else(|| panic!("no error line in {err:?}"));
     assert!(line.contains(expect), "error line {line:?} should mention {expect:?}");
 }
 
@@ -40,9 +43,20 @@ fn temp_path(name: &str) -> std::path::PathBuf {
 fn talk_on_the_embedded_server_writes_the_echoed_reply() {
     let input = sample("what_time_tokyo_16k.wav");
     let output = temp_path("answer.wav");
-    let o = voxlive(&["talk", "--input", input.to_str().unwrap(), "--output", output.to_str().unwrap(), "--fast"]);
+    let o = voxlive(&[
+        "talk",
+        "--input",
+        input.to_str().unwrap(),
+        "--output",
+        output.to_str().unwrap(),
+        "--fast",
+    ]);
     assert!(o.status.success(), "talk failed: {}", stderr(&o));
-    assert!(stderr(&o).contains("embedded offline server"), "announces the embedded server: {}", stderr(&o));
+    assert!(
+        stderr(&o).contains("embedded offline server"),
+        "announces the embedded server: {}",
+        stderr(&o)
+    );
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(stdout.contains("you: "), "input transcript printed: {stdout}");
     let reader = hound::WavReader::open(&output).expect("reply WAV exists");
@@ -50,7 +64,11 @@ fn talk_on_the_embedded_server_writes_the_echoed_reply() {
     assert_eq!((spec.sample_rate, spec.channels, spec.bits_per_sample), (24_000, 1, 16));
     let got: Vec<i16> = reader.into_samples::<i16>().map(|s| s.unwrap()).collect();
     let (question, _) = voxlive::wav::read_pcm16(&input, 16_000).unwrap();
-    assert_eq!(got, echo_reply_samples(&question), "reply samples differ from the echo of the question");
+    assert_eq!(
+        got,
+        echo_reply_samples(&question),
+        "reply samples differ from the echo of the question"
+    );
 }
 
 #[test]
@@ -58,10 +76,21 @@ fn talk_converts_48k_stereo_float_and_24bit_inputs() {
     for name in ["hello_48k_stereo_f32.wav", "please_stop_44k1_s24.wav"] {
         let input = sample(name);
         let output = temp_path(&format!("{name}.reply.wav"));
-        let o = voxlive(&["talk", "-i", input.to_str().unwrap(), "-o", output.to_str().unwrap(), "--fast"]);
+        let o = voxlive(&[
+            "talk",
+            "-i",
+            input.to_str().unwrap(),
+            "-o",
+            output.to_str().unwrap(),
+            "--fast",
+        ]);
         assert!(o.status.success(), "{name}: {}", stderr(&o));
         let (question, _) = voxlive::wav::read_pcm16(&input, 16_000).unwrap();
-        let got: Vec<i16> = hound::WavReader::open(&output).unwrap().into_samples::<i16>().map(|s| s.unwrap()).collect();
+        let got: Vec<i16> = hound::WavReader::open(&output)
+            .unwrap()
+            .into_samples::<i16>()
+            .map(|s| s.unwrap())
+            .collect();
         assert_eq!(got, echo_reply_samples(&question), "{name}");
     }
 }
@@ -88,21 +117,46 @@ fn bad_wav_inputs_fail_clearly() {
 
 #[test]
 fn unreachable_endpoint_fails_clearly() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let input = sample("what_time_tokyo_16k.wav");
     let url = format!("ws://127.0.0.1:{port}");
-    let o = voxlive(&["talk", "-i", input.to_str().unwrap(), "-o", "/tmp/x.wav", "--fast", "--endpoint", &url]);
+    let o = voxlive(&[
+        "talk",
+        "-i",
+        input.to_str().unwrap(),
+        "-o",
+        "/tmp/x.wav",
+        "--fast",
+        "--endpoint",
+        &url,
+    ]);
     assert_clear_failure(&o, "cannot reach");
 }
 
 #[test]
 fn wrong_key_and_unknown_model_fail_clearly() {
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let server = rt.block_on(start_server(ServerConfig { api_key: Some("the-right-key".into()), ..fast_config() }));
+    let server = rt.block_on(start_server(ServerConfig {
+        api_key: Some("the-right-key".into()),
+        ..fast_config()
+    }));
     let url = server.base_url();
     let input = sample("what_time_tokyo_16k.wav");
     let run = |extra: &[&str], key: &str| {
-        let mut args = vec!["talk", "-i", input.to_str().unwrap(), "-o", "/tmp/voxlive-x.wav", "--fast", "--endpoint", &url];
+        let mut args = vec![
+            "talk",
+            "-i",
+            input.to_str().unwrap(),
+            "-o",
+            "/tmp/voxlive-x.wav",
+            "--fast",
+            "--endpoint",
+            &url,
+        ];
         args.extend_from_slice(extra);
         Command::new(env!("CARGO_BIN_EXE_voxlive"))
             .args(&args)
@@ -125,7 +179,17 @@ fn help_explains_the_commands() {
     let o = voxlive(&["--help"]);
     assert!(o.status.success());
     let text = String::from_utf8_lossy(&o.stdout);
-    for word in ["serve", "talk", "chat", "--endpoint", "--model", "--voice", "--system", "--modality", "--config"] {
+    for word in [
+        "serve",
+        "talk",
+        "chat",
+        "--endpoint",
+        "--model",
+        "--voice",
+        "--system",
+        "--modality",
+        "--config",
+    ] {
         assert!(text.contains(word), "--help lacks {word}");
     }
 }

@@ -15,7 +15,10 @@ pub async fn start_server(config: ServerConfig) -> ServerHandle {
 
 /// A fast server: replies unpaced so tests do not wait in real time.
 pub fn fast_config() -> ServerConfig {
-    ServerConfig { pace_replies: false, ..ServerConfig::default() }
+    ServerConfig {
+        pace_replies: false,
+        ..ServerConfig::default()
+    }
 }
 
 pub fn endpoint(server: &ServerHandle, key: Option<&str>) -> Endpoint {
@@ -26,7 +29,10 @@ pub fn endpoint(server: &ServerHandle, key: Option<&str>) -> Endpoint {
 pub fn setup(modality: Modality, manual_activity: bool) -> Setup {
     let mut s = Setup {
         model: MODEL.into(),
-        generation_config: Some(GenerationConfig { response_modalities: vec![modality], ..Default::default() }),
+        generation_config: Some(GenerationConfig {
+            response_modalities: vec![modality],
+            ..Default::default()
+        }),
         input_audio_transcription: Some(AudioTranscriptionConfig {}),
         output_audio_transcription: Some(AudioTranscriptionConfig {}),
         session_resumption: Some(SessionResumptionConfig::default()),
@@ -55,18 +61,23 @@ pub fn voice_like(secs: f32) -> Vec<i16> {
         .map(|i| {
             let t = i as f32 / 16_000.0;
             let env = 0.55 + 0.45 * (2.0 * std::f32::consts::PI * 4.0 * t).sin();
-            let tone: f32 = (1..=6).map(|h| (2.0 * std::f32::consts::PI * 180.0 * h as f32 * t).sin() / h as f32).sum();
+            let tone: f32 = (1..=6)
+                .map(|h| (2.0 * std::f32::consts::PI * 180.0 * h as f32 * t).sin() / h as f32)
+                .sum();
             (tone * env * 6000.0) as i16
         })
         .collect()
 }
 
-
 /// The shipped sample question, relative to the crate root.
 pub fn sample(name: &str) -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/samples").join(name)
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("models/samples")
+        .join(name)
 }
 
 pub fn fixture(name: &str) -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
 }

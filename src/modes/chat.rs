@@ -61,7 +61,12 @@ pub async fn chat<R: AsyncBufRead + Unpin>(
         if let (Some(dir), false) = (&chat.save_audio, audio.is_empty()) {
             let path = dir.join(format!("reply-{turns}.wav"));
             crate::wav::write_pcm16(&path, rate, &audio)?;
-            writeln!(out, "(audio reply: {:.1} s -> {})", audio.len() as f64 / rate as f64, path.display())?;
+            writeln!(
+                out,
+                "(audio reply: {:.1} s -> {})",
+                audio.len() as f64 / rate as f64,
+                path.display()
+            )?;
         }
     }
     session.close().await;

@@ -68,7 +68,11 @@ pub async fn talk(options: SessionOptions, talk: TalkOptions) -> Result<TalkRepl
         Ok::<Instant, session::SessionError>(Instant::now())
     });
 
-    let mut reply = TalkReply { rate: OUTPUT_RATE, frames_sent, ..TalkReply::default() };
+    let mut reply = TalkReply {
+        rate: OUTPUT_RATE,
+        frames_sent,
+        ..TalkReply::default()
+    };
     let mut question_end: Option<Instant> = None;
     let mut upload = Some(upload);
     let result = loop {
@@ -116,7 +120,11 @@ fn on_event(ev: Event, reply: &mut TalkReply, question_end: Option<Instant>) -> 
         }
     };
     match ev {
-        Event::Audio { samples, rate, received_at } => {
+        Event::Audio {
+            samples,
+            rate,
+            received_at,
+        } => {
             mark_first(reply, received_at);
             reply.rate = rate;
             reply.audio.extend_from_slice(&samples);

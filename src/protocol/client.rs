@@ -72,11 +72,7 @@ impl ClientMessage {
 pub struct ClientContent {
     #[serde(default)]
     pub turns: Vec<Content>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        alias = "turn_complete"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", alias = "turn_complete")]
     pub turn_complete: Option<bool>,
 }
 
@@ -93,23 +89,11 @@ pub struct RealtimeInput {
     /// The deprecated older form of `audio`/`video`; still accepted.
     #[serde(default, skip_serializing_if = "Vec::is_empty", alias = "media_chunks")]
     pub media_chunks: Vec<Blob>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        alias = "audio_stream_end"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", alias = "audio_stream_end")]
     pub audio_stream_end: Option<bool>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        alias = "activity_start"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", alias = "activity_start")]
     pub activity_start: Option<Empty>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        alias = "activity_end"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", alias = "activity_end")]
     pub activity_end: Option<Empty>,
 }
 
@@ -131,10 +115,6 @@ pub struct Empty {}
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ContextUpdate {
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        alias = "system_instruction"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", alias = "system_instruction")]
     pub system_instruction: Option<Content>,
 }

@@ -163,10 +163,7 @@ mod tests {
     #[test]
     fn durations_round_trip() {
         assert_eq!(parse_duration("50s").unwrap(), Duration::from_secs(50));
-        assert_eq!(
-            parse_duration("0.500s").unwrap(),
-            Duration::from_millis(500)
-        );
+        assert_eq!(parse_duration("0.500s").unwrap(), Duration::from_millis(500));
         assert_eq!(format_duration(Duration::from_millis(500)), "0.500s");
         assert_eq!(format_duration(Duration::from_secs(9)), "9s");
         assert!(parse_duration("5").is_err());

@@ -41,35 +41,15 @@ impl Content {
 pub struct Part {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        alias = "inline_data"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", alias = "inline_data")]
     pub inline_data: Option<Blob>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        alias = "function_call"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", alias = "function_call")]
     pub function_call: Option<FunctionCall>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        alias = "function_response"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", alias = "function_response")]
     pub function_response: Option<FunctionResponse>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        alias = "executable_code"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", alias = "executable_code")]
     pub executable_code: Option<Value>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        alias = "code_execution_result"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", alias = "code_execution_result")]
     pub code_execution_result: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none", alias = "file_data")]
     pub file_data: Option<Value>,
@@ -114,10 +94,7 @@ impl Blob {
 
     /// 16 kHz mono LINEAR16 microphone audio, the service's native input format.
     pub fn pcm16(rate: u32, samples: &[i16]) -> Self {
-        Blob::new(
-            format!("audio/pcm;rate={rate}"),
-            super::codec::pcm16_to_bytes(samples),
-        )
+        Blob::new(format!("audio/pcm;rate={rate}"), super::codec::pcm16_to_bytes(samples))
     }
 }
 
@@ -160,11 +137,7 @@ pub struct FunctionResponse {
     /// SILENT, WHEN_IDLE or INTERRUPT; only for NON_BLOCKING functions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scheduling: Option<String>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        alias = "will_continue"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", alias = "will_continue")]
     pub will_continue: Option<bool>,
 }
 

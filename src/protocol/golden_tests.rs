@@ -44,18 +44,12 @@ fn setup_round_trips_with_every_field() {
     let ClientMessage::Setup(setup) = msg else {
         panic!("not setup")
     };
-    assert_eq!(
-        setup.model_id(),
-        "gemini-2.5-flash-native-audio-preview-12-2025"
-    );
+    assert_eq!(setup.model_id(), "gemini-2.5-flash-native-audio-preview-12-2025");
     assert_eq!(setup.voice(), Some("Puck"));
     assert_eq!(setup.modality(), Modality::Audio);
     assert!(!setup.manual_activity());
     // Schema keys are user data and keep their spelling.
-    let params = setup.tools[0].function_declarations[0]
-        .parameters
-        .as_ref()
-        .unwrap();
+    let params = setup.tools[0].function_declarations[0].parameters.as_ref().unwrap();
     assert!(params["properties"].get("time_zone").is_some());
 }
 
@@ -138,12 +132,8 @@ fn server_messages_round_trip() {
     );
     round_trip_server(json!({"serverContent": {"interrupted": true}}));
     round_trip_server(json!({"serverContent": {"inputTranscription": {"text": "hello"}}}));
-    round_trip_server(
-        json!({"serverContent": {"outputTranscription": {"text": "hi there", "finished": true}}}),
-    );
-    round_trip_server(
-        json!({"toolCall": {"functionCalls": [{"id": "c1", "name": "get_time", "args": {}}]}}),
-    );
+    round_trip_server(json!({"serverContent": {"outputTranscription": {"text": "hi there", "finished": true}}}));
+    round_trip_server(json!({"toolCall": {"functionCalls": [{"id": "c1", "name": "get_time", "args": {}}]}}));
     round_trip_server(json!({"toolCallCancellation": {"ids": ["c1", "c2"]}}));
     round_trip_server(json!({"goAway": {"timeLeft": "10s"}}));
     round_trip_server(
@@ -154,9 +144,7 @@ fn server_messages_round_trip() {
 
 #[test]
 fn function_call_always_writes_args() {
-    let msg =
-        ServerMessage::from_slice(br#"{"toolCall":{"functionCalls":[{"id":"a","name":"f"}]}}"#)
-            .unwrap();
+    let msg = ServerMessage::from_slice(br#"{"toolCall":{"functionCalls":[{"id":"a","name":"f"}]}}"#).unwrap();
     let written: Value = serde_json::from_str(&msg.to_json()).unwrap();
     assert_eq!(written["toolCall"]["functionCalls"][0]["args"], json!({}));
 }
@@ -188,12 +176,11 @@ fn malformed_frames_are_typed_errors() {
         ServerMessage::from_slice(b"not json"),
         Err(ProtocolError::Json(_))
     ));
-    assert_eq!(
-        ServerMessage::from_slice(b"[1,2]"),
-        Err(ProtocolError::NotAnObject)
-    );
+    assert_eq!(ServerMessage::from_slice(b"[1,2]"), Err(ProtocolError::NotAnObject));
     assert!(matches!(
-        ServerMessage::from_slice(br#"{"serverContent":{"modelTurn":{"parts":[{"inlineData":{"mimeType":"a","data":"!!"}}]}}}"#),
+        ServerMessage::from_slice(
+            br#"{"serverContent":{"modelTurn":{"parts":[{"inlineData":{"mimeType":"a","data":"!!"}}]}}}"#
+        ),
         Err(ProtocolError::Json(_))
     ));
     assert_eq!(

@@ -17,13 +17,12 @@ mod golden_tests;
 pub use client::{ClientContent, ClientMessage, ContextUpdate, Empty, RealtimeInput};
 pub use content::{Blob, Content, FunctionCall, FunctionResponse, Part, Transcription};
 pub use server::{
-    GoAway, ModalityTokenCount, ServerContent, ServerMessage, SessionResumptionUpdate,
-    SetupComplete, UsageMetadata,
+    GoAway, ModalityTokenCount, ServerContent, ServerMessage, SessionResumptionUpdate, SetupComplete, UsageMetadata,
 };
 pub use setup::{
-    AudioTranscriptionConfig, AutomaticActivityDetection, ContextWindowCompression,
-    GenerationConfig, Modality, PrebuiltVoiceConfig, Proactivity, RealtimeInputConfig,
-    SessionResumptionConfig, Setup, SlidingWindow, SpeechConfig, ThinkingConfig, VoiceConfig,
+    AudioTranscriptionConfig, AutomaticActivityDetection, ContextWindowCompression, GenerationConfig, Modality,
+    PrebuiltVoiceConfig, Proactivity, RealtimeInputConfig, SessionResumptionConfig, Setup, SlidingWindow, SpeechConfig,
+    ThinkingConfig, VoiceConfig,
 };
 pub use tool::{FunctionDeclaration, Tool, ToolCall, ToolCallCancellation, ToolResponse};
 

@@ -11,25 +11,13 @@ use super::ProtocolError;
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ServerMessage {
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        alias = "setup_complete"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", alias = "setup_complete")]
     pub setup_complete: Option<SetupComplete>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        alias = "server_content"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", alias = "server_content")]
     pub server_content: Option<ServerContent>,
     #[serde(default, skip_serializing_if = "Option::is_none", alias = "tool_call")]
     pub tool_call: Option<ToolCall>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        alias = "tool_call_cancellation"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", alias = "tool_call_cancellation")]
     pub tool_call_cancellation: Option<ToolCallCancellation>,
     #[serde(default, skip_serializing_if = "Option::is_none", alias = "go_away")]
     pub go_away: Option<GoAway>,
@@ -39,11 +27,7 @@ pub struct ServerMessage {
         alias = "session_resumption_update"
     )]
     pub session_resumption_update: Option<SessionResumptionUpdate>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        alias = "usage_metadata"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", alias = "usage_metadata")]
     pub usage_metadata: Option<UsageMetadata>,
 }
 
@@ -82,55 +66,23 @@ pub struct SetupComplete {
 pub struct ServerContent {
     #[serde(default, skip_serializing_if = "Option::is_none", alias = "model_turn")]
     pub model_turn: Option<Content>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        alias = "generation_complete"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", alias = "generation_complete")]
     pub generation_complete: Option<bool>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        alias = "turn_complete"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", alias = "turn_complete")]
     pub turn_complete: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interrupted: Option<bool>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        alias = "grounding_metadata"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", alias = "grounding_metadata")]
     pub grounding_metadata: Option<Value>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        alias = "input_transcription"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", alias = "input_transcription")]
     pub input_transcription: Option<Transcription>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        alias = "output_transcription"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", alias = "output_transcription")]
     pub output_transcription: Option<Transcription>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        alias = "turn_complete_reason"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", alias = "turn_complete_reason")]
     pub turn_complete_reason: Option<String>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        alias = "waiting_for_input"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", alias = "waiting_for_input")]
     pub waiting_for_input: Option<bool>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        alias = "url_context_metadata"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", alias = "url_context_metadata")]
     pub url_context_metadata: Option<Value>,
 }
 
@@ -162,11 +114,7 @@ pub struct SessionResumptionUpdate {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct UsageMetadata {
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        alias = "prompt_token_count"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", alias = "prompt_token_count")]
     pub prompt_token_count: Option<u32>,
     #[serde(
         default,
@@ -174,11 +122,7 @@ pub struct UsageMetadata {
         alias = "cached_content_token_count"
     )]
     pub cached_content_token_count: Option<u32>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        alias = "response_token_count"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", alias = "response_token_count")]
     pub response_token_count: Option<u32>,
     #[serde(
         default,
@@ -186,35 +130,15 @@ pub struct UsageMetadata {
         alias = "tool_use_prompt_token_count"
     )]
     pub tool_use_prompt_token_count: Option<u32>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        alias = "thoughts_token_count"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", alias = "thoughts_token_count")]
     pub thoughts_token_count: Option<u32>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        alias = "total_token_count"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", alias = "total_token_count")]
     pub total_token_count: Option<u32>,
-    #[serde(
-        default,
-        skip_serializing_if = "Vec::is_empty",
-        alias = "prompt_tokens_details"
-    )]
+    #[serde(default, skip_serializing_if = "Vec::is_empty", alias = "prompt_tokens_details")]
     pub prompt_tokens_details: Vec<ModalityTokenCount>,
-    #[serde(
-        default,
-        skip_serializing_if = "Vec::is_empty",
-        alias = "cache_tokens_details"
-    )]
+    #[serde(default, skip_serializing_if = "Vec::is_empty", alias = "cache_tokens_details")]
     pub cache_tokens_details: Vec<ModalityTokenCount>,
-    #[serde(
-        default,
-        skip_serializing_if = "Vec::is_empty",
-        alias = "response_tokens_details"
-    )]
+    #[serde(default, skip_serializing_if = "Vec::is_empty", alias = "response_tokens_details")]
     pub response_tokens_details: Vec<ModalityTokenCount>,
     #[serde(
         default,

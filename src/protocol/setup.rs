@@ -13,25 +13,13 @@ pub struct Setup {
     /// `models/{id}` (Gemini API) or a full Vertex resource name.
     #[serde(default)]
     pub model: String,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        alias = "generation_config"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", alias = "generation_config")]
     pub generation_config: Option<GenerationConfig>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        alias = "system_instruction"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", alias = "system_instruction")]
     pub system_instruction: Option<Content>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tools: Vec<Tool>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        alias = "realtime_input_config"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", alias = "realtime_input_config")]
     pub realtime_input_config: Option<RealtimeInputConfig>,
     #[serde(
         default,
@@ -45,11 +33,7 @@ pub struct Setup {
         alias = "output_audio_transcription"
     )]
     pub output_audio_transcription: Option<AudioTranscriptionConfig>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        alias = "session_resumption"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", alias = "session_resumption")]
     pub session_resumption: Option<SessionResumptionConfig>,
     #[serde(
         default,
@@ -59,11 +43,7 @@ pub struct Setup {
     pub context_window_compression: Option<ContextWindowCompression>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proactivity: Option<Proactivity>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        alias = "enable_affective_dialog"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", alias = "enable_affective_dialog")]
     pub enable_affective_dialog: Option<bool>,
 }
 
@@ -120,11 +100,7 @@ pub enum Modality {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GenerationConfig {
-    #[serde(
-        default,
-        skip_serializing_if = "Vec::is_empty",
-        alias = "response_modalities"
-    )]
+    #[serde(default, skip_serializing_if = "Vec::is_empty", alias = "response_modalities")]
     pub response_modalities: Vec<Modality>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub temperature: Option<f32>,
@@ -132,73 +108,33 @@ pub struct GenerationConfig {
     pub top_p: Option<f32>,
     #[serde(default, skip_serializing_if = "Option::is_none", alias = "top_k")]
     pub top_k: Option<f32>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        alias = "max_output_tokens"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", alias = "max_output_tokens")]
     pub max_output_tokens: Option<u32>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        alias = "candidate_count"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", alias = "candidate_count")]
     pub candidate_count: Option<u32>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        alias = "presence_penalty"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", alias = "presence_penalty")]
     pub presence_penalty: Option<f32>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        alias = "frequency_penalty"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", alias = "frequency_penalty")]
     pub frequency_penalty: Option<f32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        alias = "speech_config"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", alias = "speech_config")]
     pub speech_config: Option<SpeechConfig>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        alias = "thinking_config"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", alias = "thinking_config")]
     pub thinking_config: Option<ThinkingConfig>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        alias = "media_resolution"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", alias = "media_resolution")]
     pub media_resolution: Option<String>,
     /// The Python SDK puts this here rather than at the top of setup; both are accepted.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        alias = "enable_affective_dialog"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", alias = "enable_affective_dialog")]
     pub enable_affective_dialog: Option<bool>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SpeechConfig {
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        alias = "voice_config"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", alias = "voice_config")]
     pub voice_config: Option<VoiceConfig>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        alias = "language_code"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", alias = "language_code")]
     pub language_code: Option<String>,
     #[serde(
         default,
@@ -211,11 +147,7 @@ pub struct SpeechConfig {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct VoiceConfig {
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        alias = "prebuilt_voice_config"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", alias = "prebuilt_voice_config")]
     pub prebuilt_voice_config: Option<PrebuiltVoiceConfig>,
 }
 
@@ -229,17 +161,9 @@ pub struct PrebuiltVoiceConfig {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ThinkingConfig {
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        alias = "thinking_budget"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", alias = "thinking_budget")]
     pub thinking_budget: Option<i32>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        alias = "include_thoughts"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", alias = "include_thoughts")]
     pub include_thoughts: Option<bool>,
 }
 
@@ -253,18 +177,10 @@ pub struct RealtimeInputConfig {
     )]
     pub automatic_activity_detection: Option<AutomaticActivityDetection>,
     /// START_OF_ACTIVITY_INTERRUPTS (default) or NO_INTERRUPTION.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        alias = "activity_handling"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", alias = "activity_handling")]
     pub activity_handling: Option<String>,
     /// TURN_INCLUDES_ONLY_ACTIVITY or TURN_INCLUDES_ALL_INPUT.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        alias = "turn_coverage"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", alias = "turn_coverage")]
     pub turn_coverage: Option<String>,
 }
 
@@ -285,17 +201,9 @@ pub struct AutomaticActivityDetection {
         alias = "end_of_speech_sensitivity"
     )]
     pub end_of_speech_sensitivity: Option<String>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        alias = "prefix_padding_ms"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", alias = "prefix_padding_ms")]
     pub prefix_padding_ms: Option<u32>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        alias = "silence_duration_ms"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", alias = "silence_duration_ms")]
     pub silence_duration_ms: Option<u32>,
 }
 
@@ -322,11 +230,7 @@ pub struct ContextWindowCompression {
         with = "super::codec::int64_opt"
     )]
     pub trigger_tokens: Option<i64>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        alias = "sliding_window"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", alias = "sliding_window")]
     pub sliding_window: Option<SlidingWindow>,
 }
 
@@ -345,10 +249,6 @@ pub struct SlidingWindow {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Proactivity {
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        alias = "proactive_audio"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", alias = "proactive_audio")]
     pub proactive_audio: Option<bool>,
 }

@@ -9,35 +9,15 @@ use super::content::{FunctionCall, FunctionResponse};
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Tool {
-    #[serde(
-        default,
-        skip_serializing_if = "Vec::is_empty",
-        alias = "function_declarations"
-    )]
+    #[serde(default, skip_serializing_if = "Vec::is_empty", alias = "function_declarations")]
     pub function_declarations: Vec<FunctionDeclaration>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        alias = "google_search"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", alias = "google_search")]
     pub google_search: Option<Value>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        alias = "code_execution"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", alias = "code_execution")]
     pub code_execution: Option<Value>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        alias = "url_context"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", alias = "url_context")]
     pub url_context: Option<Value>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        alias = "google_search_retrieval"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", alias = "google_search_retrieval")]
     pub google_search_retrieval: Option<Value>,
 }
 
@@ -51,11 +31,7 @@ pub struct FunctionDeclaration {
     pub description: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<Value>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        alias = "parameters_json_schema"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", alias = "parameters_json_schema")]
     pub parameters_json_schema: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub response: Option<Value>,

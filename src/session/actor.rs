@@ -16,8 +16,8 @@ use super::event::{events_from, Event};
 use super::metrics::SessionMetrics;
 use super::{SessionError, SessionOptions};
 use crate::protocol::{
-    ClientContent, ClientMessage, Content, ContextUpdate, Empty, FunctionResponse, RealtimeInput,
-    ServerMessage, ToolResponse, INPUT_RATE,
+    ClientContent, ClientMessage, Content, ContextUpdate, Empty, FunctionResponse, RealtimeInput, ServerMessage,
+    ToolResponse, INPUT_RATE,
 };
 
 /// What the handle asks the actor to do. One queue keeps audio and control messages in order, so an
@@ -75,18 +75,12 @@ pub async fn start(options: SessionOptions) -> Result<(Session, Events), Session
 impl Session {
     /// Queues 16 kHz mono audio without waiting; if the network has fallen behind, the frame is dropped
     /// and counted (real-time audio that arrives late is worse than audio that never arrives).
-    pub fn send_audio(
-        &self,
-        samples: &[i16],
-        captured_at: Option<Instant>,
-    ) -> Result<(), SessionError> {
+    pub fn send_audio(&self, samples: &[i16], captured_at: Option<Instant>) -> Result<(), SessionError> {
         let msg = ClientMessage::audio(INPUT_RATE, samples);
         match self.tx.try_send(Outbound::Message { msg, captured_at }) {
             Ok(()) => Ok(()),
             Err(mpsc::error::TrySendError::Full(_)) => {
-                self.metrics
-                    .audio_frames_dropped
-                    .fetch_add(1, Ordering::Relaxed);
+                self.metrics.audio_frames_dropped.fetch_add(1, Ordering::Relaxed);
                 Ok(())
             }
             Err(mpsc::error::TrySendError::Closed(_)) => Err(SessionError::SessionClosed),
@@ -96,10 +90,7 @@ impl Session {
     /// Sends any client message, waiting for queue space (nothing the user typed is dropped).
     pub async fn send(&self, msg: ClientMessage) -> Result<(), SessionError> {
         self.tx
-            .send(Outbound::Message {
-                msg,
-                captured_at: None,
-            })
+            .send(Outbound::Message { msg, captured_at: None })
             .await
             .map_err(|_| SessionError::SessionClosed)
     }
@@ -153,10 +144,7 @@ impl Session {
         .await
     }
 
-    pub async fn tool_response(
-        &self,
-        responses: Vec<FunctionResponse>,
-    ) -> Result<(), SessionError> {
+    pub async fn tool_response(&self, responses: Vec<FunctionResponse>) -> Result<(), SessionError> {
         self.send(ClientMessage::ToolResponse(ToolResponse {
             function_responses: responses,
         }))
@@ -217,11 +205,7 @@ impl SessionActor {
         let _ = self.events.send(closed).await;
     }
 
-    async fn write(
-        &mut self,
-        msg: ClientMessage,
-        captured_at: Option<Instant>,
-    ) -> Result<(), SessionError> {
+    async fn write(&mut self, msg: ClientMessage, captured_at: Option<Instant>) -> Result<(), SessionError> {
         let is_audio = matches!(&msg, ClientMessage::RealtimeInput(r) if r.audio.is_some());
         self.ws
             .send(Message::text(msg.to_json()))
@@ -229,9 +213,7 @@ impl SessionActor {
             .map_err(|e| SessionError::ConnectionLost(e.to_string()))?;
         self.metrics.messages_sent.fetch_add(1, Ordering::Relaxed);
         if is_audio {
-            self.metrics
-                .audio_frames_sent
-                .fetch_add(1, Ordering::Relaxed);
+            self.metrics.audio_frames_sent.fetch_add(1, Ordering::Relaxed);
         }
         if let Some(t) = captured_at {
             self.metrics.record_uplink(t.elapsed());
@@ -241,9 +223,7 @@ impl SessionActor {
 
     async fn on_frame(&mut self, bytes: &[u8]) {
         let received_at = Instant::now();
-        self.metrics
-            .messages_received
-            .fetch_add(1, Ordering::Relaxed);
+        self.metrics.messages_received.fetch_add(1, Ordering::Relaxed);
         match ServerMessage::from_slice(bytes) {
             Ok(msg) => {
                 for ev in events_from(msg, received_at) {
@@ -252,9 +232,7 @@ impl SessionActor {
             }
             Err(e) => {
                 // Skip it and keep the session: one bad frame must not cost the rest of the conversation.
-                self.metrics
-                    .malformed_frames
-                    .fetch_add(1, Ordering::Relaxed);
+                self.metrics.malformed_frames.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!("ignoring a malformed frame from the server: {e}");
                 let _ = self.events.send(Event::ProtocolError(e.to_string())).await;
             }

@@ -30,8 +30,7 @@ pub async fn connect(
     };
     let mut config = WebSocketConfig::default();
     config.max_message_size = Some(64 << 20);
-    let open =
-        tokio_tungstenite::connect_async_tls_with_config(request, Some(config), true, connector);
+    let open = tokio_tungstenite::connect_async_tls_with_config(request, Some(config), true, connector);
     let (mut ws, _response) = tokio::time::timeout(timeout, open)
         .await
         .map_err(|_| SessionError::Unreachable {
@@ -69,11 +68,7 @@ pub async fn connect(
                 }
                 Some(Ok(_)) => {}
                 Some(Err(e)) => return Err(SessionError::ConnectionLost(e.to_string())),
-                None => {
-                    return Err(SessionError::ConnectionLost(
-                        "closed before setupComplete".into(),
-                    ))
-                }
+                None => return Err(SessionError::ConnectionLost("closed before setupComplete".into())),
             }
         }
     };
@@ -101,21 +96,14 @@ fn handshake_error(endpoint: &Endpoint, e: tungstenite::Error) -> SessionError {
             let body = response
                 .body()
                 .as_ref()
-                .map(|b| {
-                    String::from_utf8_lossy(b)
-                        .chars()
-                        .take(200)
-                        .collect::<String>()
-                })
+                .map(|b| String::from_utf8_lossy(b).chars().take(200).collect::<String>())
                 .unwrap_or_default();
             match status {
                 401 | 403 => SessionError::Auth(format!("HTTP {status} {body}").trim().to_string()),
                 404 => SessionError::HandshakeRefused {
                     endpoint: endpoint_text,
                     status,
-                    detail:
-                        "HTTP 404: no Live API at this URL (check --endpoint and --api-version)"
-                            .into(),
+                    detail: "HTTP 404: no Live API at this URL (check --endpoint and --api-version)".into(),
                 },
                 _ => SessionError::HandshakeRefused {
                     endpoint: endpoint_text,

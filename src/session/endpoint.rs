@@ -79,14 +79,9 @@ pub struct Endpoint {
 
 impl Endpoint {
     /// Parses a base URL (`https://host[:port][/prefix]`, `http://`, `ws://` or `wss://`).
-    pub fn new(
-        base_url: &str,
-        api_version: ApiVersion,
-        credential: Credential,
-    ) -> Result<Self, SessionError> {
-        let base_url = Url::parse(base_url.trim()).map_err(|e| {
-            SessionError::InvalidEndpoint(format!("{base_url:?} is not a URL: {e}"))
-        })?;
+    pub fn new(base_url: &str, api_version: ApiVersion, credential: Credential) -> Result<Self, SessionError> {
+        let base_url = Url::parse(base_url.trim())
+            .map_err(|e| SessionError::InvalidEndpoint(format!("{base_url:?} is not a URL: {e}")))?;
         match base_url.scheme() {
             "http" | "https" | "ws" | "wss" => {}
             other => {
@@ -96,9 +91,7 @@ impl Endpoint {
             }
         }
         if base_url.host_str().is_none() {
-            return Err(SessionError::InvalidEndpoint(format!(
-                "{base_url} has no host"
-            )));
+            return Err(SessionError::InvalidEndpoint(format!("{base_url} has no host")));
         }
         Ok(Endpoint {
             base_url,
@@ -142,15 +135,11 @@ impl Endpoint {
         let header = match &self.credential {
             Credential::None => None,
             Credential::ApiKey(key) => Some(("x-goog-api-key", key.expose().to_string())),
-            Credential::EphemeralToken(token) => {
-                Some(("authorization", format!("Token {}", token.expose())))
-            }
+            Credential::EphemeralToken(token) => Some(("authorization", format!("Token {}", token.expose()))),
         };
         if let Some((name, value)) = header {
             let value = HeaderValue::from_str(&value).map_err(|_| {
-                SessionError::InvalidEndpoint(
-                    "the credential has characters a header cannot carry".into(),
-                )
+                SessionError::InvalidEndpoint("the credential has characters a header cannot carry".into())
             })?;
             request.headers_mut().insert(name, value);
         }
@@ -164,8 +153,7 @@ impl Endpoint {
         if let Some(pem) = &self.extra_roots_pem {
             use rustls_pki_types::pem::PemObject;
             for cert in rustls_pki_types::CertificateDer::pem_slice_iter(pem) {
-                let cert = cert
-                    .map_err(|e| SessionError::Tls(format!("reading the CA certificate: {e}")))?;
+                let cert = cert.map_err(|e| SessionError::Tls(format!("reading the CA certificate: {e}")))?;
                 roots
                     .add(cert)
                     .map_err(|e| SessionError::Tls(format!("adding the CA certificate: {e}")))?;

@@ -62,9 +62,7 @@ impl SessionError {
     /// Whether a new connection (resuming if possible) may succeed.
     pub fn is_retryable(&self) -> bool {
         match self {
-            SessionError::Unreachable { .. }
-            | SessionError::SetupTimeout(_)
-            | SessionError::ConnectionLost(_) => true,
+            SessionError::Unreachable { .. } | SessionError::SetupTimeout(_) | SessionError::ConnectionLost(_) => true,
             SessionError::Closed(info) => !matches!(info.code, 1007 | 1008) && info.code != 1000,
             _ => false,
         }
@@ -80,10 +78,7 @@ impl SessionError {
             || lower.contains("permission");
         if code == 1008 && about_key {
             SessionError::Auth(reason.to_string())
-        } else if matches!(code, 1007 | 1008)
-            && !lower.contains("resumption")
-            && !lower.contains("deadline")
-        {
+        } else if matches!(code, 1007 | 1008) && !lower.contains("resumption") && !lower.contains("deadline") {
             SessionError::InvalidSetup(reason.to_string())
         } else {
             SessionError::Closed(CloseInfo {

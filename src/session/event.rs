@@ -143,9 +143,7 @@ mod tests {
         assert_eq!(ev[1], Event::Text("hi".into()));
         assert_eq!(ev[2], Event::OutputTranscript("hi".into()));
         assert_eq!(ev[3], Event::GenerationComplete);
-        assert!(
-            matches!(&ev[4], Event::TurnComplete { usage: Some(u), .. } if u.total_token_count == Some(3))
-        );
+        assert!(matches!(&ev[4], Event::TurnComplete { usage: Some(u), .. } if u.total_token_count == Some(3)));
         assert_eq!(ev.len(), 5);
     }
 

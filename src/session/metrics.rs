@@ -28,12 +28,9 @@ impl Default for SessionMetrics {
             audio_frames_dropped: AtomicU64::new(0),
             malformed_frames: AtomicU64::new(0),
             // 1 us .. 60 s, 3 significant digits: creation only fails for invalid bounds, which these are not.
-            uplink_us: Mutex::new(Histogram::new_with_bounds(1, 60_000_000, 3).unwrap_or_else(
-                |_| {
-                    Histogram::new(3)
-                        .unwrap_or_else(|_| unreachable!("3 significant figures is valid"))
-                },
-            )),
+            uplink_us: Mutex::new(Histogram::new_with_bounds(1, 60_000_000, 3).unwrap_or_else(|_| {
+                Histogram::new(3).unwrap_or_else(|_| unreachable!("3 significant figures is valid"))
+            })),
         }
     }
 }

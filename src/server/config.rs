@@ -1,0 +1,98 @@
+//! How one embedded server behaves: key, responder, framing, pacing, TLS and injected faults.
+//! Plain data with defaults, so tests build exactly the server they need.
+
+use std::fmt;
+use std::sync::Arc;
+
+use super::faults::Faults;
+use super::responder::echo::EchoResponder;
+use super::responder::scripted::ScriptedResponder;
+use super::responder::Responder;
+use super::tls::TlsIdentity;
+
+/// Builds a responder for one connection, given the turns its conversation already completed.
+pub type ResponderFactory = Arc<dyn Fn(u64) -> Box<dyn Responder> + Send + Sync>;
+
+/// Which responder answers user turns.
+#[derive(Clone, Default)]
+pub enum ResponderKind {
+    /// Plays the user's turn back (audio upsampled to 24 kHz; text as "You said: ...").
+    #[default]
+    Echo,
+    /// Canned turns from a script file, with tool calls and WAV replies.
+    Scripted(ScriptedResponder),
+    /// Any other [`Responder`], built per connection (for tests and later responders).
+    Custom(ResponderFactory),
+}
+
+impl fmt::Debug for ResponderKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ResponderKind::Echo => f.write_str("Echo"),
+            ResponderKind::Scripted(s) => write!(f, "Scripted({} turns)", s.len()),
+            ResponderKind::Custom(_) => f.write_str("Custom"),
+        }
+    }
+}
+
+impl ResponderKind {
+    /// A fresh responder for one connection of a conversation that has completed `turns_done` turns.
+    pub(crate) fn build(&self, turns_done: u64) -> Box<dyn Responder> {
+        match self {
+            ResponderKind::Echo => Box::new(EchoResponder),
+            ResponderKind::Scripted(script) => Box::new(script.cursor(turns_done)),
+            ResponderKind::Custom(factory) => factory(turns_done),
+        }
+    }
+}
+
+/// Configuration of the embedded server. `Default` is: no key, Echo, binary frames, paced replies, no TLS.
+#[derive(Clone)]
+pub struct ServerConfig {
+    /// When set, clients must present this key (`x-goog-api-key`, `?key=`, or a token on the Constrained path).
+    pub api_key: Option<String>,
+    pub responder: ResponderKind,
+    /// Send JSON in text frames instead of binary frames (the real service uses binary).
+    pub text_frames: bool,
+    /// Stream reply audio in real time (a 200 ms lead, then one 40 ms chunk every 40 ms); off sends it as
+    /// fast as possible.
+    pub pace_replies: bool,
+    /// Serve wss with this certificate instead of ws.
+    pub tls: Option<TlsIdentity>,
+    pub faults: Faults,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            api_key: None,
+            responder: ResponderKind::Echo,
+            text_frames: false,
+            pace_replies: true,
+            tls: None,
+            faults: Faults::default(),
+        }
+    }
+}
+
+impl ServerConfig {
+    /// Serve wss with a freshly generated self-signed certificate.
+    pub fn with_generated_tls(mut self) -> Result<Self, super::ServerError> {
+        self.tls = Some(TlsIdentity::generate()?);
+        Ok(self)
+    }
+}
+
+impl fmt::Debug for ServerConfig {
+    // Never print the key.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServerConfig")
+            .field("api_key", &self.api_key.as_ref().map(|_| "***"))
+            .field("responder", &self.responder)
+            .field("text_frames", &self.text_frames)
+            .field("pace_replies", &self.pace_replies)
+            .field("tls", &self.tls.is_some())
+            .field("faults", &self.faults)
+            .finish()
+    }
+}

@@ -1,0 +1,187 @@
+//! One connection from accept to setupComplete: TLS, the WebSocket handshake (404 for unknown paths), the
+//! key check (1008), the first message (must be setup, 1007 otherwise), setup validation against the model
+//! catalog (1008 for an unknown or shut-down model, 1007 for a bad voice or modality) and resumption
+//! (1008 for a handle this server did not issue). Then `live/` runs the conversation.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::WebSocketStream;
+
+use crate::models::{Catalog, ModelError};
+use crate::protocol::{ClientMessage, Setup};
+
+use super::faults::Faults;
+use super::handshake::{self, Credentials};
+use super::live::Live;
+use super::sessions::Conversation;
+use super::Shared;
+
+/// The reason the real service gives for a bad key.
+pub const BAD_KEY_REASON: &str = "API key not valid. Please pass a valid API key.";
+
+pub type Ws<S> = WebSocketStream<S>;
+
+/// Serves one accepted TCP connection; every failure is logged here, none escapes.
+pub async fn serve(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr) {
+    let index = shared.connections.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let faults = shared.config.faults.for_connection(index);
+    let outcome = match shared.tls.clone() {
+        Some(acceptor) => match acceptor.accept(tcp).await {
+            Ok(tls) => connection(shared, tls, faults).await,
+            Err(e) => {
+                tracing::info!(%peer, "TLS handshake failed: {e}");
+                return;
+            }
+        },
+        None => connection(shared, tcp, faults).await,
+    };
+    match outcome {
+        Ok(()) => tracing::debug!(%peer, "connection ended"),
+        Err(e) => tracing::info!(%peer, "connection ended with error: {e}"),
+    }
+}
+
+// The handshake closure returns tungstenite's `Callback` error type, not ours to shrink.
+#[allow(clippy::result_large_err)]
+async fn connection<S>(
+    shared: Arc<Shared>,
+    stream: S,
+    faults: Faults,
+) -> Result<(), tokio_tungstenite::tungstenite::Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send,
+{
+    let mut creds: Option<Credentials> = None;
+    let mut ws = tokio_tungstenite::accept_hdr_async(stream, |req: &Request, resp: Response| {
+        handshake::check(req, resp, &mut creds)
+    })
+    .await?;
+    if let Some(expected) = shared.config.api_key.as_deref() {
+        if !creds.as_ref().is_some_and(|c| c.matches(expected)) {
+            tracing::info!("refusing connection: missing or wrong API key");
+            return close(&mut ws, 1008, BAD_KEY_REASON).await;
+        }
+    }
+    let setup = loop {
+        let bytes = match ws.next().await {
+            None | Some(Ok(Message::Close(_))) => return Ok(()),
+            Some(Err(e)) => return Err(e),
+            Some(Ok(Message::Text(t))) => t.as_bytes().to_vec(),
+            Some(Ok(Message::Binary(b))) => b.to_vec(),
+            Some(Ok(_)) => continue,
+        };
+        match ClientMessage::from_slice(&bytes) {
+            Ok(ClientMessage::Setup(setup)) => break setup,
+            Ok(other) => {
+                let reason = format!("the first message must be setup, not {}", other.kind());
+                return close(&mut ws, 1007, &reason).await;
+            }
+            Err(e) => return close(&mut ws, 1007, &format!("invalid setup: {e}")).await,
+        }
+    };
+    if let Err((code, reason)) = validate(&setup) {
+        tracing::info!(model = %setup.model, "refusing setup: {reason}");
+        return close(&mut ws, code, &reason).await;
+    }
+    let conversation = match setup.session_resumption.as_ref().and_then(|r| r.handle.as_deref()) {
+        Some(handle) => match shared.sessions.resume(handle).filter(|_| !faults.reject_resumption) {
+            Some(conversation) => conversation,
+            None => return close(&mut ws, 1008, "invalid session resumption handle").await,
+        },
+        None => Arc::new(Conversation::default()),
+    };
+    tracing::info!(model = %setup.model_id(), resumed_turns = conversation.turns(), "session set up");
+    Live::new(shared, ws, setup, conversation, faults).run().await
+}
+
+/// Checks setup against the catalog: the close code and reason when it is refused.
+pub fn validate(setup: &Setup) -> Result<(), (u16, String)> {
+    let catalog = Catalog::builtin();
+    let model = catalog.model(&setup.model).map_err(|e| match e {
+        ModelError::Unknown { .. } | ModelError::ShutDown { .. } => (1008, e.to_string()),
+        other => (1007, other.to_string()),
+    })?;
+    catalog
+        .check_modality(model, setup.modality())
+        .map_err(|e| (1007, e.to_string()))?;
+    if let Some(voice) = setup.voice() {
+        catalog.check_voice(model, voice).map_err(|e| (1007, e.to_string()))?;
+    }
+    Ok(())
+}
+
+/// A close reason fits in a control frame: at most 123 bytes, cut at a character boundary.
+pub fn close_reason(text: &str) -> String {
+    let mut end = text.len().min(123);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].to_string()
+}
+
+/// Sends a close frame, then reads until the peer closes too (at most 2 s) so the frame is not lost to a
+/// TCP reset.
+pub async fn close<S>(ws: &mut Ws<S>, code: u16, reason: &str) -> Result<(), tokio_tungstenite::tungstenite::Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    tracing::debug!(code, "closing connection");
+    let frame = CloseFrame {
+        code: CloseCode::from(code),
+        reason: close_reason(reason).into(),
+    };
+    ws.close(Some(frame)).await?;
+    let drain = async { while let Some(Ok(_)) = ws.next().await {} };
+    let _ = tokio::time::timeout(Duration::from_secs(2), drain).await;
+    Ok(())
+}
+
+/// Sends one server message as a binary frame (like the real service) or a text frame.
+pub async fn send_json<S>(
+    ws: &mut Ws<S>,
+    json: String,
+    text_frames: bool,
+) -> Result<(), tokio_tungstenite::tungstenite::Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let message = if text_frames {
+        Message::text(json)
+    } else {
+        Message::binary(json.into_bytes())
+    };
+    ws.send(message).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn close_reasons_fit_a_control_frame() {
+        let long = "é".repeat(100);
+        let r = close_reason(&long);
+        assert!(r.len() <= 123);
+        assert!(long.starts_with(&r));
+    }
+
+    #[test]
+    fn unknown_model_is_a_policy_close() {
+        let setup = Setup {
+            model: "models/nope".into(),
+            ..Setup::default()
+        };
+        let (code, reason) = validate(&setup).unwrap_err();
+        assert_eq!(code, 1008);
+        assert!(reason.contains("known models"));
+    }
+}

@@ -1,0 +1,120 @@
+//! The HTTP upgrade: which paths are Live endpoints (others get 404 before any WebSocket exists) and which
+//! credential the request carries. The key is compared after the handshake so a wrong key gets a 1008 close
+//! with a readable reason, as the real service does. Keys are never logged.
+
+use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
+use tokio_tungstenite::tungstenite::http::StatusCode;
+
+const SERVICE: &str = "GenerativeService.BidiGenerateContent";
+const CONSTRAINED: &str = "google.ai.generativelanguage.v1alpha.GenerativeService.BidiGenerateContentConstrained";
+const VERSIONS: [&str; 3] = ["v1", "v1beta", "v1alpha"];
+
+/// Which endpoint a path names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    /// `.../ws/google.ai.generativelanguage.{v1,v1beta,v1alpha}.GenerativeService.BidiGenerateContent`
+    Key,
+    /// The v1alpha `BidiGenerateContentConstrained` path for ephemeral tokens.
+    Constrained,
+}
+
+/// Classifies a request path (any prefix, `/ws/` or `//ws/`); None means 404.
+pub fn endpoint(path: &str) -> Option<Endpoint> {
+    let idx = path.rfind("/ws/")?;
+    let method = &path[idx + 4..];
+    if method == CONSTRAINED {
+        return Some(Endpoint::Constrained);
+    }
+    let version = method
+        .strip_prefix("google.ai.generativelanguage.")?
+        .strip_suffix(SERVICE)?;
+    let version = version.strip_suffix('.')?;
+    VERSIONS.contains(&version).then_some(Endpoint::Key)
+}
+
+/// What the handshake learned: the endpoint and the credential presented, if any.
+#[derive(Debug, Clone, Default)]
+pub struct Credentials {
+    pub presented: Option<String>,
+}
+
+impl Credentials {
+    /// Whether the presented credential matches `expected` (compared in constant time).
+    pub fn matches(&self, expected: &str) -> bool {
+        let Some(given) = self.presented.as_deref() else {
+            return false;
+        };
+        let (a, b) = (given.as_bytes(), expected.as_bytes());
+        a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    }
+}
+
+/// Reads the credential for `endpoint`: the key endpoint takes `x-goog-api-key` or `?key=`; the Constrained
+/// one takes `Authorization: Token X` or `?access_token=` (and the key forms too: be liberal).
+pub fn credentials(request: &Request, endpoint: Endpoint) -> Credentials {
+    let header = |name: &str| request.headers().get(name).and_then(|v| v.to_str().ok()).map(str::trim);
+    let query = request.uri().query().unwrap_or("");
+    let param = |name: &str| {
+        url::form_urlencoded::parse(query.as_bytes())
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+    };
+    let key = header("x-goog-api-key").map(str::to_string).or_else(|| param("key"));
+    let token = || {
+        header("authorization")
+            .and_then(|v| v.strip_prefix("Token ").or_else(|| v.strip_prefix("Bearer ")))
+            .map(|v| v.trim().to_string())
+            .or_else(|| param("access_token"))
+    };
+    let presented = match endpoint {
+        Endpoint::Key => key,
+        Endpoint::Constrained => token().or(key),
+    };
+    Credentials { presented }
+}
+
+/// The handshake callback: 404 for unknown paths, else records the credentials in `out`.
+// The error type is tungstenite's `Callback` contract, not ours to shrink.
+#[allow(clippy::result_large_err)]
+pub fn check(request: &Request, response: Response, out: &mut Option<Credentials>) -> Result<Response, ErrorResponse> {
+    match endpoint(request.uri().path()) {
+        Some(ep) => {
+            *out = Some(credentials(request, ep));
+            Ok(response)
+        }
+        None => {
+            tracing::info!(path = request.uri().path(), "refusing handshake: not a Live endpoint");
+            let mut refusal = ErrorResponse::new(Some(format!("no Live endpoint at {}", request.uri().path())));
+            *refusal.status_mut() = StatusCode::NOT_FOUND;
+            Err(refusal)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn live_paths_are_recognised_with_any_prefix() {
+        let p = "/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent";
+        assert_eq!(endpoint(p), Some(Endpoint::Key));
+        assert_eq!(endpoint(&format!("/prefix/{p}")), Some(Endpoint::Key));
+        assert_eq!(endpoint(&p.replace("v1beta", "v1")), Some(Endpoint::Key));
+        assert_eq!(endpoint(&p.replace("v1beta", "v2")), None);
+        assert_eq!(endpoint(&format!("/{CONSTRAINED}")), None);
+        assert_eq!(endpoint(&format!("//ws/{CONSTRAINED}")), Some(Endpoint::Constrained));
+        assert_eq!(endpoint("/"), None);
+    }
+
+    #[test]
+    fn credentials_compare_exactly() {
+        let c = Credentials {
+            presented: Some("abc".into()),
+        };
+        assert!(c.matches("abc"));
+        assert!(!c.matches("abd"));
+        assert!(!c.matches("abcd"));
+        assert!(!Credentials::default().matches("abc"));
+    }
+}

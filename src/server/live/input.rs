@@ -1,0 +1,135 @@
+//! Client messages in: parses each frame, counts it for `lastConsumedClientMessageIndex`, turns audio and
+//! activity signals into user turns, interrupts a playing reply on new activity (barge-in) and checks
+//! toolResponse ids against the pending call. Part of [`Live`]; split off to keep each file about one job.
+
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::Error as WsError;
+
+use crate::protocol::{ClientMessage, RealtimeInput, ServerContent, ServerMessage, ToolResponse};
+
+use super::super::handler::close;
+use super::super::reply::{render, Outgoing, TurnUsage, UserTurn};
+use super::super::turns::TurnEvent;
+use super::{Flow, Live};
+
+impl<S: AsyncRead + AsyncWrite + Unpin + Send> Live<S> {
+    pub(super) async fn on_frame(&mut self, bytes: &[u8]) -> Result<Flow, WsError> {
+        let message = match ClientMessage::from_slice(bytes) {
+            Ok(m) => m,
+            Err(e) => {
+                close(&mut self.ws, 1007, &e.to_string()).await?;
+                return Ok(Flow::Stop);
+            }
+        };
+        self.received += 1;
+        match message {
+            ClientMessage::Setup(_) => {
+                close(&mut self.ws, 1007, "setup may be sent only once per connection").await?;
+                return Ok(Flow::Stop);
+            }
+            ClientMessage::ClientContent(content) => {
+                if content.turn_complete == Some(true) {
+                    let user = content.turns.iter().rev().find(|c| c.role.as_deref() != Some("model"));
+                    let text = user.map(|c| c.joined_text()).unwrap_or_default();
+                    self.barge_in().await?;
+                    self.start_turn(UserTurn {
+                        audio: Vec::new(),
+                        text: Some(text),
+                    });
+                }
+            }
+            ClientMessage::RealtimeInput(input) => self.on_realtime(input).await?,
+            ClientMessage::ToolResponse(response) => return self.on_tool_response(response).await,
+            ClientMessage::ContextUpdate(_) => tracing::debug!("contextUpdate accepted"),
+        }
+        Ok(Flow::Continue)
+    }
+
+    async fn on_realtime(&mut self, input: RealtimeInput) -> Result<(), WsError> {
+        if input.activity_start.is_some() {
+            self.barge_in().await?;
+            self.turns.activity_start();
+        }
+        let mut events = Vec::new();
+        for blob in input.audio_blobs() {
+            events.extend(self.turns.audio(blob));
+        }
+        for event in events {
+            match event {
+                TurnEvent::SpeechStarted => self.barge_in().await?,
+                TurnEvent::Ended(audio) => self.start_turn(UserTurn { audio, text: None }),
+            }
+        }
+        if let Some(text) = input.text {
+            self.barge_in().await?;
+            self.start_turn(UserTurn {
+                audio: Vec::new(),
+                text: Some(text),
+            });
+        }
+        if input.activity_end.is_some() {
+            let audio = self.turns.activity_end();
+            self.start_turn(UserTurn { audio, text: None });
+        }
+        if input.audio_stream_end == Some(true) {
+            if let Some(audio) = self.turns.audio_stream_end() {
+                self.start_turn(UserTurn { audio, text: None });
+            }
+        }
+        Ok(())
+    }
+
+    /// New user activity while a reply is still queued: drop the rest and say `interrupted`.
+    async fn barge_in(&mut self) -> Result<(), WsError> {
+        if !self.interrupts || self.queue.is_empty() {
+            return Ok(());
+        }
+        tracing::debug!(dropped = self.queue.len(), "reply interrupted by the user");
+        self.queue.clear();
+        self.chunks_sent = 0;
+        let content = ServerContent {
+            interrupted: Some(true),
+            ..ServerContent::default()
+        };
+        self.send(ServerMessage::content(content)).await
+    }
+
+    fn start_turn(&mut self, turn: UserTurn) {
+        let reply = self.responder.on_turn(&turn, self.ctx.modality);
+        self.usage = TurnUsage::for_turn(&turn);
+        let items = render(reply, &self.ctx, &mut self.usage, &mut self.next_call_id);
+        self.enqueue(items);
+    }
+
+    fn enqueue(&mut self, items: Vec<Outgoing>) {
+        if self.queue.is_empty() {
+            self.next_send_at = Instant::now() + self.faults.reply_delay.unwrap_or_default();
+        }
+        self.queue.extend(items);
+    }
+
+    async fn on_tool_response(&mut self, response: ToolResponse) -> Result<Flow, WsError> {
+        let Some(expected) = self.awaiting_tool.take() else {
+            tracing::debug!("toolResponse with no pending tool call; ignored");
+            return Ok(Flow::Continue);
+        };
+        let got: Vec<String> = response
+            .function_responses
+            .iter()
+            .map(|r| r.id.clone().unwrap_or_default())
+            .collect();
+        let (mut a, mut b) = (expected.clone(), got.clone());
+        a.sort();
+        b.sort();
+        if a != b {
+            let reason = format!("toolResponse ids {got:?} do not match the pending call ids {expected:?}");
+            close(&mut self.ws, 1007, &reason).await?;
+            return Ok(Flow::Stop);
+        }
+        let reply = self.responder.on_tool_response(&response, self.ctx.modality);
+        let items = render(reply, &self.ctx, &mut self.usage, &mut self.next_call_id);
+        self.enqueue(items);
+        Ok(Flow::Continue)
+    }
+}

@@ -1,0 +1,257 @@
+//! The Scripted responder: canned turns from a TOML or JSON file (by extension; `.json` is JSON, anything
+//! else TOML). Each user turn end plays the next script turn; past the end it says "(end of script)".
+//!
+//! ```toml
+//! [[turn]]
+//! parts = [{ input_transcript = "what time is it" }, { tool_call = { name = "get_time", args = {}, id = "t1" } }]
+//! after_tool = [{ text = "It is noon." }, { audio = "noon.wav" }, { output_transcript = "It is noon." }]
+//! go_away = "5s"        # optional: goAway with this timeLeft after the turn
+//! ```
+//! Parts: `text` (said: text in TEXT sessions, a tone plus transcript in AUDIO ones), `audio` (a WAV path
+//! relative to the script, any format, converted to 24 kHz mono 16-bit at load time), `input_transcript`,
+//! `output_transcript`, `tool_call` (at most one, last in `parts`; the turn continues with `after_tool`
+//! once the client's toolResponse answers it).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use crate::protocol::codec::parse_duration;
+use crate::protocol::{FunctionCall, Modality, ToolResponse, OUTPUT_RATE};
+
+use super::super::reply::{Reply, ReplyPart, UserTurn};
+use super::signal::resample_linear;
+use super::Responder;
+
+/// A script that cannot be used, naming the file and why. Not retryable: fix the file.
+#[derive(Debug, thiserror::Error)]
+pub enum ScriptError {
+    #[error("cannot read script {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("invalid script {path}: {reason}")]
+    Invalid { path: PathBuf, reason: String },
+    #[error("cannot load audio {path} (named in script {script}): {reason}")]
+    Audio {
+        script: PathBuf,
+        path: PathBuf,
+        reason: String,
+    },
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScriptFile {
+    #[serde(alias = "turns")]
+    turn: Vec<TurnSpec>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TurnSpec {
+    #[serde(default)]
+    parts: Vec<PartSpec>,
+    #[serde(default)]
+    after_tool: Vec<PartSpec>,
+    #[serde(default)]
+    go_away: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+enum PartSpec {
+    Text(String),
+    Audio(PathBuf),
+    InputTranscript(String),
+    OutputTranscript(String),
+    ToolCall(ToolCallSpec),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ToolCallSpec {
+    name: String,
+    #[serde(default)]
+    args: Map<String, Value>,
+    #[serde(default)]
+    id: Option<String>,
+}
+
+struct ScriptTurn {
+    parts: Vec<ReplyPart>,
+    after_tool: Vec<ReplyPart>,
+    go_away: Option<Duration>,
+}
+
+/// A loaded script. Clone is cheap; each connection plays it through its own cursor.
+#[derive(Clone)]
+pub struct ScriptedResponder {
+    turns: Arc<Vec<ScriptTurn>>,
+}
+
+impl std::fmt::Debug for ScriptedResponder {
+    // The turns hold whole WAV files: show their number only.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ScriptedResponder({} turns)", self.turns.len())
+    }
+}
+
+impl ScriptedResponder {
+    /// Loads and checks a script, reading every WAV it names.
+    pub fn from_path(path: impl AsRef<Path>) -> Result<Self, ScriptError> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|source| ScriptError::Read {
+            path: path.into(),
+            source,
+        })?;
+        let invalid = |reason: String| ScriptError::Invalid {
+            path: path.into(),
+            reason,
+        };
+        let is_json = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("json"));
+        let file: ScriptFile = if is_json {
+            serde_json::from_str(&text).map_err(|e| invalid(e.to_string()))?
+        } else {
+            toml::from_str(&text).map_err(|e| invalid(e.to_string()))?
+        };
+        let base = path.parent().unwrap_or(Path::new("."));
+        let mut turns = Vec::with_capacity(file.turn.len());
+        for (n, spec) in file.turn.into_iter().enumerate() {
+            let parts = convert(spec.parts, base, path)?;
+            let calls = parts.iter().filter(|p| matches!(p, ReplyPart::ToolCall(_))).count();
+            if calls > 1 || (calls == 1 && !matches!(parts.last(), Some(ReplyPart::ToolCall(_)))) {
+                return Err(invalid(format!(
+                    "turn {}: a tool_call must be the one last part",
+                    n + 1
+                )));
+            }
+            let after_tool = convert(spec.after_tool, base, path)?;
+            if after_tool.iter().any(|p| matches!(p, ReplyPart::ToolCall(_))) {
+                return Err(invalid(format!("turn {}: after_tool cannot call another tool", n + 1)));
+            }
+            if calls == 0 && !after_tool.is_empty() {
+                return Err(invalid(format!("turn {}: after_tool without a tool_call", n + 1)));
+            }
+            let go_away = match spec.go_away {
+                Some(d) => Some(parse_duration(&d).map_err(|e| invalid(format!("turn {}: {e}", n + 1)))?),
+                None => None,
+            };
+            turns.push(ScriptTurn {
+                parts,
+                after_tool,
+                go_away,
+            });
+        }
+        Ok(ScriptedResponder { turns: Arc::new(turns) })
+    }
+
+    /// Number of turns in the script.
+    pub fn len(&self) -> usize {
+        self.turns.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.turns.is_empty()
+    }
+
+    /// A per-connection player starting at turn `start` (the turns a resumed conversation already had).
+    pub(crate) fn cursor(&self, start: u64) -> ScriptCursor {
+        ScriptCursor {
+            turns: Arc::clone(&self.turns),
+            next: start as usize,
+            after_tool: None,
+        }
+    }
+}
+
+fn convert(specs: Vec<PartSpec>, base: &Path, script: &Path) -> Result<Vec<ReplyPart>, ScriptError> {
+    specs
+        .into_iter()
+        .map(|spec| {
+            Ok(match spec {
+                PartSpec::Text(t) => ReplyPart::Say(t),
+                PartSpec::InputTranscript(t) => ReplyPart::InputTranscript(t),
+                PartSpec::OutputTranscript(t) => ReplyPart::OutputTranscript(t),
+                PartSpec::ToolCall(c) => ReplyPart::ToolCall(FunctionCall {
+                    id: c.id,
+                    name: c.name,
+                    args: c.args,
+                }),
+                PartSpec::Audio(rel) => {
+                    let path = base.join(rel);
+                    let samples = load_wav_24k(&path).map_err(|reason| ScriptError::Audio {
+                        script: script.into(),
+                        path: path.clone(),
+                        reason,
+                    })?;
+                    ReplyPart::Audio(samples)
+                }
+            })
+        })
+        .collect()
+}
+
+/// Reads a WAV of any format and returns 24 kHz mono 16-bit samples (channels averaged, linear resampling).
+pub fn load_wav_24k(path: &Path) -> Result<Vec<i16>, String> {
+    let mut reader = hound::WavReader::open(path).map_err(|e| e.to_string())?;
+    let spec = reader.spec();
+    let channels = usize::from(spec.channels.max(1));
+    let interleaved: Vec<f32> = match spec.sample_format {
+        hound::SampleFormat::Float => reader
+            .samples::<f32>()
+            .collect::<Result<_, _>>()
+            .map_err(|e| e.to_string())?,
+        hound::SampleFormat::Int => {
+            let scale = 1.0 / (1u64 << (spec.bits_per_sample.clamp(1, 32) - 1)) as f32;
+            let ints: Vec<i32> = reader
+                .samples::<i32>()
+                .collect::<Result<_, _>>()
+                .map_err(|e| e.to_string())?;
+            ints.into_iter().map(|s| s as f32 * scale).collect()
+        }
+    };
+    let mono: Vec<i16> = interleaved
+        .chunks(channels)
+        .map(|frame| {
+            let mean = frame.iter().sum::<f32>() / frame.len() as f32;
+            (mean * 32767.0).round().clamp(-32768.0, 32767.0) as i16
+        })
+        .collect();
+    Ok(resample_linear(&mono, spec.sample_rate, OUTPUT_RATE))
+}
+
+/// Plays a script for one connection.
+pub(crate) struct ScriptCursor {
+    turns: Arc<Vec<ScriptTurn>>,
+    next: usize,
+    /// The rest of a turn waiting on a toolResponse.
+    after_tool: Option<Reply>,
+}
+
+impl Responder for ScriptCursor {
+    fn on_turn(&mut self, _turn: &UserTurn, _modality: Modality) -> Reply {
+        let Some(turn) = self.turns.get(self.next) else {
+            return Reply::new(vec![ReplyPart::Say("(end of script)".into())]);
+        };
+        self.next += 1;
+        let rest = Reply {
+            parts: turn.after_tool.clone(),
+            go_away: turn.go_away,
+        };
+        if matches!(turn.parts.last(), Some(ReplyPart::ToolCall(_))) {
+            self.after_tool = Some(rest);
+            Reply::new(turn.parts.clone())
+        } else {
+            Reply {
+                parts: turn.parts.clone(),
+                go_away: turn.go_away,
+            }
+        }
+    }
+
+    fn on_tool_response(&mut self, _response: &ToolResponse, _modality: Modality) -> Reply {
+        self.after_tool.take().unwrap_or_default()
+    }
+}
