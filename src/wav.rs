@@ -99,7 +99,8 @@ where
     for s in samples {
         match s {
             Ok(v) => out.push(convert(v)),
-            Err(hound::Error::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+            // hound reports a short read as UnexpectedEof or as "Failed to read enough bytes" (kind Other).
+            Err(hound::Error::IoError(e)) if e.kind() != std::io::ErrorKind::PermissionDenied => {
                 return Err(WavError::Truncated {
                     path: path.to_path_buf(),
                     promised,
@@ -113,16 +114,25 @@ where
 }
 
 fn classify(path: &Path, e: hound::Error) -> WavError {
+    use std::io::ErrorKind;
     let p = path.to_path_buf();
     match e {
-        hound::Error::IoError(io) if io.kind() == std::io::ErrorKind::NotFound => WavError::NotFound { path: p },
-        hound::Error::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => WavError::NotWav {
+        hound::Error::IoError(io) if io.kind() == ErrorKind::NotFound => WavError::NotFound { path: p },
+        hound::Error::IoError(io) if matches!(io.kind(), ErrorKind::PermissionDenied | ErrorKind::IsADirectory) => {
+            WavError::Io {
+                path: p,
+                detail: io.to_string(),
+            }
+        }
+        // Any other read failure while opening (hound says "Failed to read enough bytes") is a cut header.
+        hound::Error::IoError(_) => WavError::NotWav {
             path: p,
             detail: "the file ends inside the WAV header".into(),
         },
-        hound::Error::IoError(io) => WavError::Io {
+        // A well-formed header with a sample layout hound cannot decode (e.g. 64-bit float).
+        hound::Error::FormatError(detail) if detail.contains("bits per sample") => WavError::Unsupported {
             path: p,
-            detail: io.to_string(),
+            detail: detail.to_string(),
         },
         hound::Error::FormatError(detail) => WavError::NotWav {
             path: p,
@@ -130,7 +140,7 @@ fn classify(path: &Path, e: hound::Error) -> WavError {
         },
         hound::Error::Unsupported => WavError::Unsupported {
             path: p,
-            detail: "a compressed or unusual encoding".into(),
+            detail: "a compressed encoding such as mu-law or A-law".into(),
         },
         other => WavError::Unsupported {
             path: p,

@@ -9,13 +9,12 @@ use super::ProtocolError;
 
 /// One client -> server message. Written in camelCase; the snake_case spellings the Python SDK sends are
 /// accepted at every level.
-// Setup is large and the other variants small, but a message lives only from build to send: boxing would
-// add an allocation to every audio frame's enum for no gain.
-#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum ClientMessage {
-    Setup(Setup),
+    /// Boxed: setup is sent once per connection and is far larger than the audio messages sent 50 times a
+    /// second, which would otherwise all be as large as it.
+    Setup(Box<Setup>),
     #[serde(alias = "client_content")]
     ClientContent(ClientContent),
     #[serde(alias = "realtime_input")]

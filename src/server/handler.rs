@@ -80,7 +80,7 @@ where
             Some(Ok(_)) => continue,
         };
         match ClientMessage::from_slice(&bytes) {
-            Ok(ClientMessage::Setup(setup)) => break setup,
+            Ok(ClientMessage::Setup(setup)) => break *setup,
             Ok(other) => {
                 let reason = format!("the first message must be setup, not {}", other.kind());
                 return close(&mut ws, 1007, &reason).await;

@@ -39,7 +39,7 @@ pub async fn connect(
         })?
         .map_err(|e| handshake_error(endpoint, e))?;
 
-    let setup_msg = ClientMessage::Setup(setup.clone());
+    let setup_msg = ClientMessage::Setup(Box::new(setup.clone()));
     ws.send(Message::text(setup_msg.to_json()))
         .await
         .map_err(|e| SessionError::ConnectionLost(e.to_string()))?;
