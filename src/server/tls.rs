@@ -28,9 +28,13 @@ impl TlsIdentity {
         let names = vec!["localhost".to_string(), "127.0.0.1".to_string(), "::1".to_string()];
         let mut params = CertificateParams::new(names).map_err(tls)?;
         params.is_ca = IsCa::ExplicitNoCa;
-        params
-            .distinguished_name
-            .push(DnType::CommonName, "voxlive embedded Live server");
+        // A unique subject per certificate: OpenSSL finds a self-signed certificate's issuer by subject name,
+        // so two servers' certificates in one trust bundle must not share a name.
+        let unique: u64 = rand::random();
+        params.distinguished_name.push(
+            DnType::CommonName,
+            format!("voxlive embedded Live server {unique:016x}"),
+        );
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
         let key = KeyPair::generate().map_err(tls)?;

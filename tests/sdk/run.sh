@@ -4,7 +4,6 @@
 # waits for their announce lines, runs the scenarios, stops the servers, exits with the conformance status.
 #
 #   tests/sdk/run.sh [conformance.py args...]     e.g. tests/sdk/run.sh --scenarios audio -v
-#   tests/sdk/run.sh --self-test [args...]        same harness against tests/sdk/mock_server.py (no Rust needed)
 #   tests/sdk/run.sh --setup-only                 only create/refresh the venv
 #
 # Environment:
@@ -19,9 +18,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 repo=$(pwd)
 
-self_test=0; setup_only=0
+setup_only=0
 case "${1:-}" in
-  --self-test) self_test=1; shift ;;
   --setup-only) setup_only=1; shift ;;
 esac
 
@@ -54,17 +52,13 @@ fi
 [ "$setup_only" = 1 ] && { echo "sdk: venv ready ($venv, google-genai $want)"; exit 0; }
 
 # --- the servers ---
-if [ "$self_test" = 1 ]; then
-  server=("$venv/bin/python" "$repo/tests/sdk/mock_server.py")
-else
-  bin=${VOXLIVE_BIN:-${CARGO_TARGET_DIR:-$repo/target}/debug/voxlive}
-  if [ ! -x "$bin" ]; then
-    [ -z "${VOXLIVE_BIN:-}" ] || die "VOXLIVE_BIN=$bin is not an executable"
-    echo "sdk: building $bin"
-    cargo build --quiet --bin voxlive || die "cargo build failed"
-  fi
-  server=("$bin")
+bin=${VOXLIVE_BIN:-${CARGO_TARGET_DIR:-$repo/target}/debug/voxlive}
+if [ ! -x "$bin" ]; then
+  [ -z "${VOXLIVE_BIN:-}" ] || die "VOXLIVE_BIN=$bin is not an executable"
+  echo "sdk: building $bin"
+  cargo build --quiet --bin voxlive || die "cargo build failed"
 fi
+server=("$bin")
 
 export VOXLIVE_TEST_KEY=${VOXLIVE_TEST_KEY:-sdk-test-$RANDOM$RANDOM$RANDOM}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/voxlive-sdk.XXXXXX")
