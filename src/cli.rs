@@ -15,6 +15,8 @@ use crate::session::ApiVersion;
 pub struct Cli {
     #[command(flatten)]
     pub common: CommonArgs,
+    #[command(flatten)]
+    pub live: LiveArgs,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -58,6 +60,32 @@ pub struct CommonArgs {
     pub verbose: u8,
 }
 
+/// Flags of the live conversation (no command).
+#[derive(Debug, Clone, Args)]
+pub struct LiveArgs {
+    /// Microphone: a name (case-insensitive substring) or an index from `voxlive devices`.
+    #[arg(long, value_name = "NAME|INDEX")]
+    pub input_device: Option<String>,
+    /// Speaker: a name (case-insensitive substring) or an index from `voxlive devices`.
+    #[arg(long, value_name = "NAME|INDEX")]
+    pub output_device: Option<String>,
+    /// Device buffer size in frames (>= 128); default: the device's own.
+    #[arg(long, value_name = "FRAMES")]
+    pub buffer_frames: Option<u32>,
+    /// Print per-stage latency percentiles and overrun/underrun/drop counts at the end.
+    #[arg(long)]
+    pub stats: bool,
+    /// Write what the microphone sent and what the speaker played as WAV files into DIR.
+    #[arg(long, value_name = "DIR")]
+    pub record: Option<PathBuf>,
+    /// Stop after this many seconds (default: run until Ctrl-C).
+    #[arg(long, value_name = "SECS")]
+    pub duration: Option<f64>,
+    /// Keep playing a reply when you start speaking over it (default: stop it at once).
+    #[arg(long)]
+    pub no_barge_in: bool,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ModalityArg {
@@ -73,6 +101,8 @@ pub enum Command {
     Talk(TalkArgs),
     /// Typed conversation: each line you type is a turn; replies print as text (or transcripts of audio).
     Chat(ChatArgs),
+    /// List audio hosts, input and output devices with their default configurations.
+    Devices,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -7,9 +7,9 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use clap::Parser;
 
-use voxlive::cli::{ChatArgs, Cli, Command, ServeArgs, TalkArgs, TurnArg};
+use voxlive::cli::{ChatArgs, Cli, Command, LiveArgs, ServeArgs, TalkArgs, TurnArg};
 use voxlive::config::Config;
-use voxlive::modes::{chat, endpoint, talk};
+use voxlive::modes::{chat, endpoint, live, talk};
 use voxlive::protocol::INPUT_RATE;
 use voxlive::session::SessionOptions;
 
@@ -119,6 +119,39 @@ async fn run_talk(config: &Config, args: TalkArgs) -> Result<()> {
         args.output.display()
     );
     Ok(())
+}
+
+async fn run_live(config: &Config, args: LiveArgs) -> Result<()> {
+    use voxlive::audio::{AudioConfig, DeviceChoice};
+    warn_config(config);
+    let duration = match args.duration {
+        Some(s) if s.is_finite() && s > 0.0 => Some(Duration::from_secs_f64(s)),
+        Some(s) => anyhow::bail!("--duration {s}: give a positive number of seconds"),
+        None => None,
+    };
+    let audio = AudioConfig {
+        input_device: device_choice(args.input_device.as_deref()),
+        output_device: device_choice(args.output_device.as_deref()),
+        buffer_frames: args.buffer_frames,
+        record_dir: args.record.clone(),
+        ..AudioConfig::default()
+    };
+    let (endpoint, _server) = endpoint::resolve(config).await?;
+    let options = SessionOptions::new(endpoint, config.setup(false));
+    let mut stdout = std::io::stdout();
+    let report = live::live(options, live::LiveOptions { audio, duration, barge_in: !args.no_barge_in }, &mut stdout).await?;
+    if args.stats {
+        println!("{report}");
+    }
+    if let Some(dir) = &args.record {
+        eprintln!("voxlive: recorded the microphone and the speaker into {}", dir.display());
+    }
+    Ok(())
+}
+
+fn device_choice(flag: Option<&str>) -> voxlive::audio::DeviceChoice {
+    // Parsing a device choice cannot fail: anything that is not "default" or a number is a name.
+    flag.and_then(|f| f.parse().ok()).unwrap_or_default()
 }
 
 async fn run_chat(config: &Config, args: ChatArgs) -> Result<()> {

@@ -1,8 +1,10 @@
-//! Ways of talking, one file each: `talk` (a WAV question, a WAV answer), `chat` (typed turns). They know
+//! Ways of talking, one file each: `live` (microphone and speaker, hands-free), `talk` (a WAV question, a
+//! WAV answer), `chat` (typed turns). They know
 //! the conversation policy, not cpal or WebSocket details. `endpoint` decides where a session goes.
 
 pub mod chat;
 pub mod endpoint;
+pub mod live;
 pub mod talk;
 
 use std::time::Duration;
@@ -16,6 +18,8 @@ pub enum ModeError {
     Session(#[from] SessionError),
     #[error("{0}")]
     Wav(#[from] WavError),
+    #[error("{0}")]
+    Audio(#[from] crate::audio::AudioError),
     #[error("cannot start the embedded server: {0}")]
     EmbeddedServer(String),
     #[error("the session ended before the reply was complete: {0}")]
