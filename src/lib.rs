@@ -12,5 +12,8 @@
 //! - [`session`]: one conversation with a Live endpoint: connect, setup, send, typed events.
 //! - [`server`]: the embedded Live server (offline default endpoint, test target, fault injector).
 //! - [`wav`]: WAV files in any format to 16 kHz mono frames and back.
+//! - [`audio`]: the low-latency audio core: devices, capture/playback rings, resampling, 20 ms frames, VAD,
+//!   jitter buffer, the DSP thread; [`audio::AudioEngine`] is what the session glues to.
+pub mod audio;
 pub mod models;
 pub mod protocol;
