@@ -104,13 +104,11 @@ pub fn open_capture(
 
 pub(crate) fn stream_error(direction: Direction, device: &str, e: cpal::Error) -> AudioError {
     match e.kind() {
-        cpal::ErrorKind::UnsupportedConfig | cpal::ErrorKind::InvalidInput => {
-            AudioError::UnsupportedConfig {
-                direction,
-                device: device.to_string(),
-                reason: e.to_string(),
-            }
-        }
+        cpal::ErrorKind::UnsupportedConfig | cpal::ErrorKind::InvalidInput => AudioError::UnsupportedConfig {
+            direction,
+            device: device.to_string(),
+            reason: e.to_string(),
+        },
         cpal::ErrorKind::HostUnavailable => AudioError::NoAudioSystem(e.to_string()),
         _ => AudioError::Stream {
             direction,
@@ -145,9 +143,7 @@ impl AudioSource for CpalSource {
     }
 
     fn captured_at(&self) -> Instant {
-        self.counters
-            .last_callback(&self.epoch)
-            .unwrap_or_else(Instant::now)
+        self.counters.last_callback(&self.epoch).unwrap_or_else(Instant::now)
     }
 
     fn counters(&self) -> Option<Arc<StreamCounters>> {

@@ -74,10 +74,7 @@ fn device_name(d: &cpal::Device) -> String {
         .unwrap_or_else(|_| "<unnamed>".into())
 }
 
-fn default_config(
-    d: &cpal::Device,
-    dir: Direction,
-) -> Result<cpal::SupportedStreamConfig, cpal::Error> {
+fn default_config(d: &cpal::Device, dir: Direction) -> Result<cpal::SupportedStreamConfig, cpal::Error> {
     match dir {
         Direction::Input => d.default_input_config(),
         Direction::Output => d.default_output_config(),
@@ -133,10 +130,7 @@ pub fn list_devices() -> Result<DeviceReport, AudioError> {
                 continue;
             }
         };
-        match (
-            describe(&host, Direction::Input),
-            describe(&host, Direction::Output),
-        ) {
+        match (describe(&host, Direction::Input), describe(&host, Direction::Output)) {
             (Ok(inputs), Ok(outputs)) => hosts.push(HostReport {
                 name: id.name().to_string(),
                 is_default: id == default_id,
@@ -169,11 +163,7 @@ fn fmt_devices(f: &mut fmt::Formatter<'_>, title: &str, list: &[DeviceInfo]) -> 
                 "  {mark} {:>2}  {}  ({} Hz, {} ch, {})",
                 d.index, d.name, c.sample_rate, c.channels, c.format
             )?,
-            Err(e) => writeln!(
-                f,
-                "  {mark} {:>2}  {}  (no default config: {e})",
-                d.index, d.name
-            )?,
+            Err(e) => writeln!(f, "  {mark} {:>2}  {}  (no default config: {e})", d.index, d.name)?,
         }
     }
     Ok(())
@@ -182,12 +172,7 @@ fn fmt_devices(f: &mut fmt::Formatter<'_>, title: &str, list: &[DeviceInfo]) -> 
 impl fmt::Display for DeviceReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for h in &self.hosts {
-            writeln!(
-                f,
-                "host {}{}",
-                h.name,
-                if h.is_default { " (default)" } else { "" }
-            )?;
+            writeln!(f, "host {}{}", h.name, if h.is_default { " (default)" } else { "" })?;
             fmt_devices(f, "inputs", &h.inputs)?;
             fmt_devices(f, "outputs", &h.outputs)?;
         }
@@ -229,15 +214,11 @@ pub fn pick(dir: Direction, choice: &DeviceChoice) -> Result<OpenedDevice, Audio
             direction: dir,
             available: names(&list),
         })?,
-        DeviceChoice::Index(i) => {
-            list.get(*i)
-                .cloned()
-                .ok_or_else(|| AudioError::DeviceNotFound {
-                    direction: dir,
-                    wanted: i.to_string(),
-                    available: names(&list),
-                })?
-        }
+        DeviceChoice::Index(i) => list.get(*i).cloned().ok_or_else(|| AudioError::DeviceNotFound {
+            direction: dir,
+            wanted: i.to_string(),
+            available: names(&list),
+        })?,
         DeviceChoice::Name(n) => {
             let want = n.to_lowercase();
             list.iter()
@@ -256,11 +237,7 @@ pub fn pick(dir: Direction, choice: &DeviceChoice) -> Result<OpenedDevice, Audio
         device: name.clone(),
         reason: e.to_string(),
     })?;
-    Ok(OpenedDevice {
-        device,
-        name,
-        config,
-    })
+    Ok(OpenedDevice { device, name, config })
 }
 
 #[cfg(test)]
@@ -270,14 +247,8 @@ mod tests {
     #[test]
     fn choice_parses_default_index_and_name() {
         assert_eq!("".parse::<DeviceChoice>().ok(), Some(DeviceChoice::Default));
-        assert_eq!(
-            "Default".parse::<DeviceChoice>().ok(),
-            Some(DeviceChoice::Default)
-        );
-        assert_eq!(
-            " 2 ".parse::<DeviceChoice>().ok(),
-            Some(DeviceChoice::Index(2))
-        );
+        assert_eq!("Default".parse::<DeviceChoice>().ok(), Some(DeviceChoice::Default));
+        assert_eq!(" 2 ".parse::<DeviceChoice>().ok(), Some(DeviceChoice::Index(2)));
         assert_eq!(
             "USB Mic".parse::<DeviceChoice>().ok(),
             Some(DeviceChoice::Name("USB Mic".into()))
@@ -306,10 +277,7 @@ mod tests {
         };
         let text = r.to_string();
         assert!(text.contains("host ALSA (default)"));
-        assert!(
-            text.contains("*  0  vox_mic  (48000 Hz, 2 ch, F32)"),
-            "{text}"
-        );
+        assert!(text.contains("*  0  vox_mic  (48000 Hz, 2 ch, F32)"), "{text}");
         assert!(text.contains("(none)"));
     }
 

@@ -120,9 +120,8 @@ impl Dsp {
         let down_max = down_rs.max_out_per_chunk().max(DOWN_STEP);
         let mut down_buf = [0.0f32; DOWN_STEP];
         let mut out_buf = vec![0.0f32; down_max * out_ch * 2];
-        let step_out = (DOWN_STEP as u64 * u64::from(out_fmt.sample_rate))
-            .div_ceil(u64::from(DOWNLINK_RATE)) as usize
-            * out_ch;
+        let step_out =
+            (DOWN_STEP as u64 * u64::from(out_fmt.sample_rate)).div_ceil(u64::from(DOWNLINK_RATE)) as usize * out_ch;
         let mut marks: VecDeque<(u64, Instant)> = VecDeque::with_capacity(256);
         let mut written: u64 = 0;
         let mut generation = self.shared.generation.load(Ordering::Acquire);
@@ -169,7 +168,12 @@ impl Dsp {
                             rec.mic(frame);
                         }
                         latency.record(Stage::CaptureToFrame, now.saturating_duration_since(captured_at));
-                        let f = UplinkFrame { samples: *frame, captured_at, produced_at: now, vad: state };
+                        let f = UplinkFrame {
+                            samples: *frame,
+                            captured_at,
+                            produced_at: now,
+                            vad: state,
+                        };
                         match uplink.try_send(f) {
                             Ok(()) => {
                                 c.frames.fetch_add(1, Ordering::Relaxed);
@@ -220,9 +224,7 @@ impl Dsp {
                 }
                 if let Some((offset, at)) = info.chunk_start {
                     let pos = written
-                        + (offset as u64 * u64::from(out_fmt.sample_rate)
-                            / u64::from(DOWNLINK_RATE))
-                            * out_ch as u64;
+                        + (offset as u64 * u64::from(out_fmt.sample_rate) / u64::from(DOWNLINK_RATE)) * out_ch as u64;
                     if marks.len() < marks.capacity() {
                         marks.push_back((pos, at));
                     }
@@ -246,8 +248,7 @@ impl Dsp {
                     latency.record(Stage::ReplyToPlayout, t.saturating_duration_since(at));
                 }
             }
-            c.jitter_underruns
-                .store(jitter.underruns(), Ordering::Relaxed);
+            c.jitter_underruns.store(jitter.underruns(), Ordering::Relaxed);
             c.jitter_target_us
                 .store(jitter.target_depth().as_micros() as u64, Ordering::Relaxed);
             if let Some(rec) = &self.recorder {

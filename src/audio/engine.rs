@@ -81,10 +81,7 @@ impl Player {
         }) {
             Ok(()) => Ok(()),
             Err(TrySendError::Full(_)) => {
-                self.shared
-                    .counters
-                    .chunks_dropped
-                    .fetch_add(1, Ordering::Relaxed);
+                self.shared.counters.chunks_dropped.fetch_add(1, Ordering::Relaxed);
                 Err(AudioError::QueueFull)
             }
             Err(TrySendError::Disconnected(_)) => Err(AudioError::Stopped),
@@ -115,16 +112,13 @@ pub struct AudioEngine {
 
 impl AudioEngine {
     /// Opens the configured devices, starts both streams and the DSP thread.
-    pub fn start(
-        config: AudioConfig,
-    ) -> Result<(AudioEngine, mpsc::Receiver<UplinkFrame>), AudioError> {
+    pub fn start(config: AudioConfig) -> Result<(AudioEngine, mpsc::Receiver<UplinkFrame>), AudioError> {
         let input = pick(Direction::Input, &config.input_device)?;
         let output = pick(Direction::Output, &config.output_device)?;
         let epoch = Epoch::new();
         // built right before play(): audio buffered between the two arrives as a burst
         let (in_stream, source) = open_capture(&input, config.buffer_frames, epoch)?;
-        let (out_stream, sink) =
-            open_playback(&output, config.buffer_frames, config.playback_target, epoch)?;
+        let (out_stream, sink) = open_playback(&output, config.buffer_frames, config.playback_target, epoch)?;
         out_stream.play().map_err(|e| AudioError::Stream {
             direction: Direction::Output,
             device: output.name.clone(),
@@ -151,11 +145,7 @@ impl AudioEngine {
         let (up_tx, up_rx) = mpsc::channel(config.uplink_capacity.max(1));
         let (down_tx, down_rx) = sync_channel(config.downlink_capacity.max(1));
         let (events, _) = broadcast::channel(64);
-        let recorder = config
-            .record_dir
-            .as_deref()
-            .map(Recorder::start)
-            .transpose()?;
+        let recorder = config.record_dir.as_deref().map(Recorder::start).transpose()?;
         let device_counters = [source.counters(), sink.counters()];
         let dsp = Dsp {
             source,

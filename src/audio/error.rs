@@ -9,10 +9,7 @@ pub enum AudioError {
     NoAudioSystem(String),
     /// The host reports no default device of that direction. Pick one by name or index (`voxlive devices`).
     #[error("no default {direction} device; available {direction} devices: {available}")]
-    NoDefaultDevice {
-        direction: Direction,
-        available: String,
-    },
+    NoDefaultDevice { direction: Direction, available: String },
     /// No device matched the requested name or index. Retrying will not help; choose from `available`.
     #[error("{direction} device {wanted:?} not found; available {direction} devices: {available}")]
     DeviceNotFound {
@@ -36,10 +33,7 @@ pub enum AudioError {
     },
     /// The device disappeared or failed while running. The engine has stopped; start a new one.
     #[error("{direction} device failed while running: {reason}")]
-    DeviceLost {
-        direction: Direction,
-        reason: String,
-    },
+    DeviceLost { direction: Direction, reason: String },
     /// A source or sink file could not be read or written (WAV source, `--record`).
     #[error("audio file {path}: {reason}")]
     File { path: String, reason: String },

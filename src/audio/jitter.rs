@@ -153,8 +153,8 @@ impl JitterBuffer {
                 *self.stream_start.insert(at)
             }
         };
-        let transit = at.saturating_duration_since(start).as_secs_f64()
-            - self.stream_pushed as f64 / f64::from(DOWNLINK_RATE);
+        let transit =
+            at.saturating_duration_since(start).as_secs_f64() - self.stream_pushed as f64 / f64::from(DOWNLINK_RATE);
         self.min_transit = self.min_transit.min(transit);
         self.jitter = self.jitter.max(transit - self.min_transit);
         self.stream_pushed += len as u64;
@@ -273,18 +273,12 @@ mod tests {
         jb.push(&ramp, t0);
         let mut out = [1.0f32; 240];
         jb.pull(&mut out, t0);
-        assert!(
-            out.iter().all(|&s| s == 0.0),
-            "20 ms < 40 ms target: still buffering"
-        );
+        assert!(out.iter().all(|&s| s == 0.0), "20 ms < 40 ms target: still buffering");
         jb.push(&ramp, t0 + Duration::from_millis(20));
         let info = jb.pull(&mut out, t0 + Duration::from_millis(20));
         assert_eq!(info.chunk_start, Some((0, t0)));
         assert_eq!(out[100], to_f32(100));
-        assert!(
-            out[0].abs() < 1e-6 && out[10] < to_f32(10),
-            "fade-in at the start"
-        );
+        assert!(out[0].abs() < 1e-6 && out[10] < to_f32(10), "fade-in at the start");
     }
 
     #[test]
@@ -314,17 +308,10 @@ mod tests {
         let mut out = vec![0.0f32; 1400];
         jb.pull(&mut out, t0);
         assert!((out[1199] - 0.5).abs() < 1e-6);
-        assert!(
-            out[1200] < 0.5 && out[1200] > 0.4,
-            "fade starts near the last sample"
-        );
+        assert!(out[1200] < 0.5 && out[1200] > 0.4, "fade starts near the last sample");
         assert!(out[1200 + FADE..].iter().all(|&s| s == 0.0));
         assert!(out[1200..1200 + FADE].windows(2).all(|w| w[1] <= w[0]));
-        assert_eq!(
-            jb.underruns(),
-            0,
-            "not yet an underrun: the reply may have ended"
-        );
+        assert_eq!(jb.underruns(), 0, "not yet an underrun: the reply may have ended");
         jb.push(&[16384i16; 480], t0 + Duration::from_millis(100));
         assert_eq!(jb.underruns(), 1);
         jb.push(&[16384i16; 480], t0 + Duration::from_secs(5));

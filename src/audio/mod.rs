@@ -52,8 +52,6 @@ pub use framing::{Frame, Framer, FRAME_SAMPLES, UPLINK_RATE};
 pub use jitter::{JitterBuffer, JitterConfig, DOWNLINK_RATE};
 pub use resample::{downmix, upmix, StreamResampler};
 pub use ring::{fill_output, push_input, Epoch, StreamCounters};
-pub use source::{
-    AudioSink, AudioSource, BufferSource, ClockSink, Pacing, SourceRead, StreamFormat,
-};
+pub use source::{AudioSink, AudioSource, BufferSource, ClockSink, Pacing, SourceRead, StreamFormat};
 pub use stats::{AudioStats, LatencyRecorder, Stage, StageSummary};
 pub use vad::{VadConfig, VadMode, VadState, VadTransition, VoiceDetector};

@@ -68,8 +68,7 @@ pub fn open_playback(
     };
     let ch = usize::from(format.channels.max(1));
     let target = ((target.as_secs_f64() * f64::from(format.sample_rate)) as usize).max(256) * ch;
-    let (prod, cons) =
-        HeapRb::<f32>::new((target * 4).max(format.sample_rate as usize * ch / 2)).split();
+    let (prod, cons) = HeapRb::<f32>::new((target * 4).max(format.sample_rate as usize * ch / 2)).split();
     let counters = Arc::new(StreamCounters::default());
     let c = counters.clone();
     let stream = match dev.config.sample_format() {

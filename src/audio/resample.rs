@@ -74,11 +74,7 @@ impl StreamResampler {
     }
 
     /// Feeds mono `input`; calls `emit` with each block of converted output as soon as a chunk is complete.
-    pub fn process(
-        &mut self,
-        mut input: &[f32],
-        mut emit: impl FnMut(&[f32]),
-    ) -> Result<(), AudioError> {
+    pub fn process(&mut self, mut input: &[f32], mut emit: impl FnMut(&[f32])) -> Result<(), AudioError> {
         let Some(inner) = self.inner.as_mut() else {
             if !input.is_empty() {
                 emit(input);
@@ -172,10 +168,7 @@ pub(crate) mod tests {
     fn check(out: &[f32], rate: u32, freq: f32, in_rms: f32) {
         let body = &out[rate as usize / 10..out.len() - rate as usize / 10];
         let f = zero_cross_freq(body, rate);
-        assert!(
-            (f - freq).abs() < freq * 0.01,
-            "frequency {f} Hz, wanted {freq}"
-        );
+        assert!((f - freq).abs() < freq * 0.01, "frequency {f} Hz, wanted {freq}");
         let db = 20.0 * (rms(body) / in_rms).log10();
         assert!(db.abs() < 0.5, "level changed by {db} dB");
     }

@@ -115,12 +115,7 @@ where
 /// Output callback body: fills `out` from the playback ring, converting f32 to the device format, and fills
 /// the tail with silence when the ring runs dry (an underrun, counted). Honours a pending flush first.
 /// Returns the number of samples taken from the ring.
-pub fn fill_output<T, C>(
-    cons: &mut C,
-    out: &mut [T],
-    counters: &StreamCounters,
-    epoch: &Epoch,
-) -> usize
+pub fn fill_output<T, C>(cons: &mut C, out: &mut [T], counters: &StreamCounters, epoch: &Epoch) -> usize
 where
     T: Sample + FromSample<f32>,
     C: Consumer<Item = f32>,
@@ -150,9 +145,7 @@ where
     let silent = out.len() - taken;
     if silent > 0 && !flushed {
         counters.underruns.fetch_add(1, Ordering::Relaxed);
-        counters
-            .underrun_samples
-            .fetch_add(silent as u64, Ordering::Relaxed);
+        counters.underrun_samples.fetch_add(silent as u64, Ordering::Relaxed);
     }
     taken
 }
@@ -161,9 +154,7 @@ where
 /// notices on its next tick and reports. Never blocks.
 pub fn on_stream_error(kind: cpal::ErrorKind, counters: &StreamCounters) {
     match kind {
-        cpal::ErrorKind::Xrun
-        | cpal::ErrorKind::RealtimeDenied
-        | cpal::ErrorKind::DeviceChanged => {
+        cpal::ErrorKind::Xrun | cpal::ErrorKind::RealtimeDenied | cpal::ErrorKind::DeviceChanged => {
             counters.xruns.fetch_add(1, Ordering::Relaxed);
         }
         _ => counters.error.store(FATAL_ERROR, Ordering::Release),
@@ -188,10 +179,7 @@ mod tests {
         assert!(c.last_callback(&e).is_some());
         let mut got = [0.0f32; 600];
         assert_eq!(cons.pop_slice(&mut got), 600);
-        assert!(
-            got.iter().all(|&s| (s - 1.0).abs() < 1e-3),
-            "i16::MAX converts to ~1.0"
-        );
+        assert!(got.iter().all(|&s| (s - 1.0).abs() < 1e-3), "i16::MAX converts to ~1.0");
     }
 
     #[test]

@@ -102,13 +102,7 @@ impl BufferSource {
     }
 
     /// A sine generator: `secs` of `freq` Hz at `amplitude` on every channel.
-    pub fn sine(
-        format: StreamFormat,
-        freq: f32,
-        amplitude: f32,
-        secs: f32,
-        pacing: Pacing,
-    ) -> Self {
+    pub fn sine(format: StreamFormat, freq: f32, amplitude: f32, secs: f32, pacing: Pacing) -> Self {
         let frames = (format.sample_rate as f32 * secs) as usize;
         let ch = usize::from(format.channels.max(1));
         let w = 2.0 * std::f32::consts::PI * freq / format.sample_rate as f32;
@@ -131,10 +125,7 @@ impl BufferSource {
         let mut reader = hound::WavReader::new(BufReader::new(file)).map_err(err)?;
         let spec = reader.spec();
         let samples: Vec<f32> = match spec.sample_format {
-            hound::SampleFormat::Float => reader
-                .samples::<f32>()
-                .collect::<Result<_, _>>()
-                .map_err(err)?,
+            hound::SampleFormat::Float => reader.samples::<f32>().collect::<Result<_, _>>().map_err(err)?,
             hound::SampleFormat::Int => {
                 let scale = 1.0 / (1u64 << (spec.bits_per_sample.clamp(1, 32) - 1)) as f32;
                 reader

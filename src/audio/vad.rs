@@ -128,16 +128,9 @@ impl VoiceDetector {
 
     /// Classifies one frame. On SpeechStart, the pre-roll (the frames before this one, oldest first, which
     /// include the onset frames labelled Silence) is moved into `preroll_out`.
-    pub fn process(
-        &mut self,
-        frame: &Frame,
-        preroll_out: &mut Vec<Frame>,
-    ) -> (VadState, Option<VadTransition>) {
+    pub fn process(&mut self, frame: &Frame, preroll_out: &mut Vec<Frame>) -> (VadState, Option<VadTransition>) {
         // 320 samples at 16 kHz is a valid length, so the Err case (bad length) cannot happen.
-        let voiced = self
-            .vad
-            .is_voice_segment(&frame[..FRAME_SAMPLES])
-            .unwrap_or(false);
+        let voiced = self.vad.is_voice_segment(&frame[..FRAME_SAMPLES]).unwrap_or(false);
         let transition = self.smoother.update(voiced);
         if transition == Some(VadTransition::SpeechStart) {
             preroll_out.extend(self.preroll.drain(..));
@@ -159,14 +152,8 @@ mod tests {
     #[test]
     fn onset_needs_consecutive_voiced_frames_and_end_waits_for_hangover() {
         let mut s = Smoother::new(3, 4);
-        let t: Vec<_> = [true, true, false, true, true]
-            .iter()
-            .map(|&v| s.update(v))
-            .collect();
-        assert!(
-            t.iter().all(Option::is_none),
-            "a gap resets the onset count"
-        );
+        let t: Vec<_> = [true, true, false, true, true].iter().map(|&v| s.update(v)).collect();
+        assert!(t.iter().all(Option::is_none), "a gap resets the onset count");
         assert_eq!(s.update(true), Some(VadTransition::SpeechStart));
         for _ in 0..3 {
             assert_eq!(s.update(false), None);
@@ -200,23 +187,12 @@ mod tests {
         }
         let mut pre = Vec::new();
         let mut events = Vec::new();
-        for fr in [silent; 10]
-            .iter()
-            .chain([buzz; 30].iter())
-            .chain([silent; 60].iter())
-        {
+        for fr in [silent; 10].iter().chain([buzz; 30].iter()).chain([silent; 60].iter()) {
             if let (_, Some(t)) = d.process(fr, &mut pre) {
                 events.push(t);
             }
         }
-        assert_eq!(
-            events,
-            vec![VadTransition::SpeechStart, VadTransition::SpeechEnd]
-        );
-        assert_eq!(
-            pre.len(),
-            4,
-            "pre-roll holds the configured number of frames"
-        );
+        assert_eq!(events, vec![VadTransition::SpeechStart, VadTransition::SpeechEnd]);
+        assert_eq!(pre.len(), 4, "pre-roll holds the configured number of frames");
     }
 }
