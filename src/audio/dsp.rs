@@ -74,6 +74,8 @@ pub(crate) struct Shared {
     pub generation: AtomicU64,
     pub counters: DspCounters,
     pub latency: LatencyRecorder,
+    /// Why the DSP thread ended, if it failed.
+    pub failure: std::sync::Mutex<Option<AudioError>>,
 }
 
 pub(crate) struct Dsp {
@@ -100,6 +102,9 @@ impl Dsp {
     pub fn run(mut self) {
         if let Err(e) = self.run_inner() {
             tracing::error!(error = %e, "audio DSP thread stopped");
+            if let Ok(mut f) = self.shared.failure.lock() {
+                *f = Some(e.clone());
+            }
             let _ = self.events.send(AudioEvent::DeviceError(e));
         }
     }

@@ -199,6 +199,11 @@ impl AudioEngine {
         self.thread.as_ref().is_some_and(|t| !t.is_finished())
     }
 
+    /// Why the engine stopped on its own (a device failed), once it has.
+    pub fn failure(&self) -> Option<AudioError> {
+        self.shared.failure.lock().ok().and_then(|f| f.clone())
+    }
+
     /// A snapshot of counters and latency percentiles.
     pub fn stats(&self) -> AudioStats {
         let c = &self.shared.counters;

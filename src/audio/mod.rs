@@ -43,6 +43,8 @@ mod vad;
 
 #[cfg(test)]
 mod alloc_tests;
+#[cfg(test)]
+mod engine_tests;
 
 pub use device::{list_devices, DeviceChoice, DeviceConfig, DeviceInfo, DeviceReport, HostReport};
 pub use dsp::{AudioEvent, UplinkFrame};
