@@ -1,1 +1,2 @@
 
+mod audio_devices;

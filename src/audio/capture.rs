@@ -89,7 +89,7 @@ pub fn open_capture(
             })
         }
     }
-    .map_err(|e| stream_error(Direction::Input, &dev.name, e))?;
+    .map_err(|e| AudioError::from_cpal(Direction::Input, &dev.name, e))?;
     Ok((
         stream,
         CpalSource {
@@ -100,22 +100,6 @@ pub fn open_capture(
             name: dev.name.clone(),
         },
     ))
-}
-
-pub(crate) fn stream_error(direction: Direction, device: &str, e: cpal::Error) -> AudioError {
-    match e.kind() {
-        cpal::ErrorKind::UnsupportedConfig | cpal::ErrorKind::InvalidInput => AudioError::UnsupportedConfig {
-            direction,
-            device: device.to_string(),
-            reason: e.to_string(),
-        },
-        cpal::ErrorKind::HostUnavailable => AudioError::NoAudioSystem(e.to_string()),
-        _ => AudioError::Stream {
-            direction,
-            device: device.to_string(),
-            reason: e.to_string(),
-        },
-    }
 }
 
 impl AudioSource for CpalSource {

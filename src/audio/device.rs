@@ -232,11 +232,7 @@ pub fn pick(dir: Direction, choice: &DeviceChoice) -> Result<OpenedDevice, Audio
         }
     };
     let name = device_name(&device);
-    let config = default_config(&device, dir).map_err(|e| AudioError::UnsupportedConfig {
-        direction: dir,
-        device: name.clone(),
-        reason: e.to_string(),
-    })?;
+    let config = default_config(&device, dir).map_err(|e| AudioError::from_cpal(dir, &name, e))?;
     Ok(OpenedDevice { device, name, config })
 }
 

@@ -119,6 +119,9 @@ impl AudioEngine {
         // built right before play(): audio buffered between the two arrives as a burst
         let (in_stream, source) = open_capture(&input, config.buffer_frames, epoch)?;
         let (out_stream, sink) = open_playback(&output, config.buffer_frames, config.playback_target, epoch)?;
+        // the DSP thread starts first so the playback ring holds its target of silence before the first
+        // output callback (no start-up underrun); capture drops what arrived before the DSP thread ran
+        let (mut engine, rx) = Self::start_with(Box::new(source), Box::new(sink), config)?;
         out_stream.play().map_err(|e| AudioError::Stream {
             direction: Direction::Output,
             device: output.name.clone(),
@@ -129,8 +132,13 @@ impl AudioEngine {
             device: input.name.clone(),
             reason: e.to_string(),
         })?;
-        tracing::info!(input = %input.name, output = %output.name, in_rate = input.config.sample_rate(), out_rate = output.config.sample_rate(), "audio devices open");
-        let (mut engine, rx) = Self::start_with(Box::new(source), Box::new(sink), config)?;
+        tracing::info!(
+            input = %input.name,
+            output = %output.name,
+            in_rate = input.config.sample_rate(),
+            out_rate = output.config.sample_rate(),
+            "audio devices open"
+        );
         engine.streams = vec![in_stream, out_stream];
         Ok((engine, rx))
     }

@@ -63,3 +63,22 @@ impl std::fmt::Display for Direction {
         })
     }
 }
+
+impl AudioError {
+    /// Classifies a cpal error from opening or configuring a device.
+    pub(crate) fn from_cpal(direction: Direction, device: &str, e: cpal::Error) -> AudioError {
+        match e.kind() {
+            cpal::ErrorKind::UnsupportedConfig | cpal::ErrorKind::InvalidInput => AudioError::UnsupportedConfig {
+                direction,
+                device: device.to_string(),
+                reason: e.to_string(),
+            },
+            cpal::ErrorKind::HostUnavailable => AudioError::NoAudioSystem(e.to_string()),
+            _ => AudioError::Stream {
+                direction,
+                device: device.to_string(),
+                reason: e.to_string(),
+            },
+        }
+    }
+}

@@ -12,7 +12,6 @@ use cpal::{FromSample, SampleFormat, SizedSample};
 use ringbuf::traits::{Observer, Producer, Split};
 use ringbuf::{HeapCons, HeapProd, HeapRb};
 
-use super::capture::stream_error;
 use super::device::OpenedDevice;
 use super::error::Direction;
 use super::ring::{fill_output, on_stream_error, Epoch, StreamCounters};
@@ -92,7 +91,7 @@ pub fn open_playback(
             })
         }
     }
-    .map_err(|e| stream_error(Direction::Output, &dev.name, e))?;
+    .map_err(|e| AudioError::from_cpal(Direction::Output, &dev.name, e))?;
     Ok((
         stream,
         CpalSink {

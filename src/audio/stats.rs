@@ -84,7 +84,7 @@ impl LatencyRecorder {
             .filter_map(|&stage| {
                 let guard = self.hists[stage.index()].lock().ok()?;
                 let h = guard.as_ref()?;
-                (h.len() > 0).then(|| StageSummary {
+                (!h.is_empty()).then(|| StageSummary {
                     stage,
                     count: h.len(),
                     p50: Duration::from_micros(h.value_at_quantile(0.5)),
