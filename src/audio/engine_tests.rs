@@ -154,3 +154,13 @@ fn device_loss_is_reported_and_closes_the_uplink() {
         Err(AudioError::Stopped)
     ));
 }
+
+#[test]
+fn handles_can_move_into_tokio_tasks() {
+    fn send<T: Send>() {}
+    fn send_sync<T: Send + Sync>() {}
+    send::<AudioEngine>();
+    send_sync::<Player>();
+    send::<UplinkFrame>();
+    send::<AudioEvent>();
+}

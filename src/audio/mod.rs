@@ -25,6 +25,36 @@
 //! [`AudioEvent::DeviceError`] and ends, closing the uplink channel.
 //!
 //! Only `device.rs` enumerates cpal hosts and devices.
+//!
+//! # Gluing a session to it
+//!
+//! ```no_run
+//! use std::time::Instant;
+//! use voxlive::audio::{pcm16_from_le_bytes, pcm16_to_le_bytes, AudioConfig, AudioEngine, AudioEvent, Stage};
+//!
+//! # async fn session() -> Result<(), voxlive::audio::AudioError> {
+//! let (engine, mut frames) = AudioEngine::start(AudioConfig::default())?;
+//! let player = engine.player(); // clone into the task that receives server audio
+//! let latency = engine.latency();
+//! let mut events = engine.events(); // SpeechStart / SpeechEnd / DeviceError
+//! while let Some(frame) = frames.recv().await {
+//!     let bytes = pcm16_to_le_bytes(&frame.samples); // 640 bytes -> base64 -> realtimeInput
+//!     // ... send; then record the stage the session owns:
+//!     latency.record(Stage::FrameToSent, frame.produced_at.elapsed());
+//!     # let _ = bytes;
+//!     # break;
+//! }
+//! // server audio (base64-decoded inlineData) and barge-in:
+//! # let decoded: Vec<u8> = Vec::new();
+//! player.play(pcm16_from_le_bytes(&decoded), Instant::now())?;
+//! player.flush(); // on `interrupted`
+//! if let Ok(AudioEvent::DeviceError(e)) = events.try_recv() {
+//!     return Err(e);
+//! }
+//! println!("{}", engine.stats());
+//! # Ok(())
+//! # }
+//! ```
 
 mod capture;
 mod device;
@@ -50,7 +80,7 @@ pub use device::{list_devices, DeviceChoice, DeviceConfig, DeviceInfo, DeviceRep
 pub use dsp::{AudioEvent, UplinkFrame};
 pub use engine::{AudioConfig, AudioEngine, Player};
 pub use error::{AudioError, Direction};
-pub use framing::{Frame, Framer, FRAME_SAMPLES, UPLINK_RATE};
+pub use framing::{pcm16_from_le_bytes, pcm16_to_le_bytes, Frame, Framer, FRAME_SAMPLES, UPLINK_RATE};
 pub use jitter::{JitterBuffer, JitterConfig, DOWNLINK_RATE};
 pub use resample::{downmix, upmix, StreamResampler};
 pub use ring::{fill_output, push_input, Epoch, StreamCounters};
