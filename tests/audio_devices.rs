@@ -8,7 +8,7 @@
 
 use std::time::{Duration, Instant};
 
-use voxlive::audio::{list_devices, AudioConfig, AudioEngine, FRAME_SAMPLES};
+use voxlive::audio::{list_devices, AudioConfig, AudioEngine};
 
 fn skipped(test: &str) -> bool {
     let skip = std::env::var("VOXLIVE_SKIP_DEVICE_TESTS").is_ok_and(|v| v == "1");
@@ -68,7 +68,10 @@ fn tone_played_to_the_speaker_comes_back_through_capture() {
         .player()
         .play(tone, Instant::now())
         .unwrap_or_else(|e| panic!("play: {e}"));
-    let mut loud: Vec<f32> = Vec::new();
+    // per loud frame: is 1 kHz the strongest DFT bin (50 Hz bins, 300..2000 Hz), and how loud is it
+    let mut loud = 0;
+    let mut at_1k = 0;
+    let mut levels = Vec::new();
     let mut frames = 0;
     while frames < 250 {
         let Some(frame) = rx.blocking_recv() else {
@@ -76,22 +79,41 @@ fn tone_played_to_the_speaker_comes_back_through_capture() {
         };
         frames += 1;
         let x: Vec<f32> = frame.samples.iter().map(|&s| f32::from(s) / 32768.0).collect();
-        if rms(&x) > amp / 4.0 {
-            loud.extend(x);
+        let level = rms(&x);
+        if level > amp / 4.0 {
+            loud += 1;
+            levels.push(level);
+            if dominant_bin(&x) == 20 {
+                at_1k += 1;
+            }
         }
     }
     let stats = engine.stats();
     engine.stop();
-    assert!(
-        loud.len() >= 50 * FRAME_SAMPLES,
-        "only {} loud frames came back: is capture recording vox_speaker.monitor? {stats}",
-        loud.len() / FRAME_SAMPLES
-    );
-    let body = &loud[FRAME_SAMPLES..loud.len() - FRAME_SAMPLES];
-    let ups = body.windows(2).filter(|w| w[0] < 0.0 && w[1] >= 0.0).count();
-    let freq = ups as f32 * 16_000.0 / body.len() as f32;
-    assert!((freq - 1000.0).abs() < 20.0, "tone came back at {freq} Hz");
-    let db = 20.0 * (rms(body) / (amp / 2f32.sqrt())).log10();
-    assert!(db.abs() < 1.0, "tone came back {db:.2} dB off");
     eprintln!("{stats}");
+    // 1.5 s is 75 frames; a loaded machine may glitch a few (cpal's ALSA buffer is only two periods)
+    assert!(
+        loud >= 50,
+        "only {loud} loud frames came back: is capture recording vox_speaker.monitor? {stats}"
+    );
+    assert!(
+        at_1k * 10 >= loud * 8,
+        "1 kHz dominated only {at_1k} of {loud} loud frames: {stats}"
+    );
+    levels.sort_by(f32::total_cmp);
+    let db = 20.0 * (levels[levels.len() / 2] / (amp / 2f32.sqrt())).log10();
+    assert!(db.abs() < 1.0, "tone came back {db:.2} dB off (median frame)");
+}
+
+/// Index of the strongest DFT bin of a 320-sample frame among bins 6..=40 (300..2000 Hz at 16 kHz).
+fn dominant_bin(x: &[f32]) -> usize {
+    let n = x.len() as f32;
+    let power = |k: usize| {
+        let w = 2.0 * std::f32::consts::PI * k as f32 / n;
+        let (re, im) = x.iter().enumerate().fold((0.0f32, 0.0f32), |(re, im), (i, &s)| {
+            (re + s * (w * i as f32).cos(), im - s * (w * i as f32).sin())
+        });
+        re * re + im * im
+    };
+    (6..=40).max_by(|&a, &b| power(a).total_cmp(&power(b))).unwrap_or(0)
 }

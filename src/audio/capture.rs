@@ -24,6 +24,8 @@ pub struct CpalSource {
     epoch: Epoch,
     format: StreamFormat,
     name: String,
+    /// When the DSP thread started using the stream (for the no-callback watchdog).
+    started: Instant,
 }
 
 fn build<T>(
@@ -98,6 +100,7 @@ pub fn open_capture(
             epoch,
             format,
             name: dev.name.clone(),
+            started: Instant::now(),
         },
     ))
 }
@@ -109,13 +112,14 @@ impl AudioSource for CpalSource {
 
     fn start(&mut self) {
         self.cons.clear();
+        self.started = Instant::now();
     }
 
     fn read(&mut self, out: &mut [f32]) -> Result<SourceRead, AudioError> {
-        if self.counters.failed() {
+        if let Some(why) = self.counters.failure(&self.epoch, self.started) {
             return Err(AudioError::DeviceLost {
                 direction: Direction::Input,
-                reason: format!("{} stopped delivering audio", self.name),
+                reason: format!("{}: {why}", self.name),
             });
         }
         let ch = usize::from(self.format.channels.max(1));

@@ -135,6 +135,7 @@ impl Dsp {
         let c = &self.shared.counters;
         let latency = self.shared.latency.clone();
         self.source.start();
+        self.sink.start();
         tracing::debug!(?in_fmt, ?out_fmt, "audio DSP thread running");
 
         while !self.shared.stop.load(Ordering::Acquire) {

@@ -19,7 +19,7 @@ use super::error::Direction;
 use super::jitter::JitterConfig;
 use super::playback::open_playback;
 use super::recorder::Recorder;
-use super::ring::{Epoch, StreamCounters};
+use super::ring::{kind_text, Epoch, StreamCounters, NO_ERROR};
 use super::source::{AudioSink, AudioSource};
 use super::stats::{AudioStats, DspCounters, LatencyRecorder};
 use super::vad::VadConfig;
@@ -225,14 +225,22 @@ impl AudioEngine {
             latency: self.shared.latency.summary(),
             ..AudioStats::default()
         };
+        for c in self.device_counters.iter().flatten() {
+            let code = c.last_error.load(Ordering::Relaxed);
+            if code != NO_ERROR {
+                s.last_stream_error = Some(kind_text(code));
+            }
+        }
         if let Some(i) = &self.device_counters[0] {
             s.input_callbacks = i.callbacks.load(Ordering::Relaxed);
             s.overruns = i.overruns.load(Ordering::Relaxed);
+            s.input_max_request = i.max_request.load(Ordering::Relaxed);
             s.xruns += i.xruns.load(Ordering::Relaxed);
         }
         if let Some(o) = &self.device_counters[1] {
             s.output_callbacks = o.callbacks.load(Ordering::Relaxed);
             s.underruns = o.underruns.load(Ordering::Relaxed);
+            s.output_max_request = o.max_request.load(Ordering::Relaxed);
             s.xruns += o.xruns.load(Ordering::Relaxed);
         }
         s

@@ -26,6 +26,8 @@ pub struct CpalSink {
     format: StreamFormat,
     target: usize,
     name: String,
+    /// When the DSP thread started using the stream (for the no-callback watchdog).
+    started: Instant,
 }
 
 fn build<T>(
@@ -67,7 +69,9 @@ pub fn open_playback(
     };
     let ch = usize::from(format.channels.max(1));
     let target = ((target.as_secs_f64() * f64::from(format.sample_rate)) as usize).max(256) * ch;
-    let (prod, cons) = HeapRb::<f32>::new((target * 4).max(format.sample_rate as usize * ch / 2)).split();
+    let (mut prod, cons) = HeapRb::<f32>::new((target * 4).max(format.sample_rate as usize * ch / 2)).split();
+    // start with the target fill of silence: the first output callbacks can come before the DSP thread runs
+    prod.push_iter(std::iter::repeat_n(0.0, target));
     let counters = Arc::new(StreamCounters::default());
     let c = counters.clone();
     let stream = match dev.config.sample_format() {
@@ -101,6 +105,7 @@ pub fn open_playback(
             format,
             target,
             name: dev.name.clone(),
+            started: Instant::now(),
         },
     ))
 }
@@ -114,6 +119,10 @@ impl CpalSink {
 impl AudioSink for CpalSink {
     fn format(&self) -> StreamFormat {
         self.format
+    }
+
+    fn start(&mut self) {
+        self.started = Instant::now();
     }
 
     fn wanted(&self) -> usize {
@@ -144,10 +153,10 @@ impl AudioSink for CpalSink {
     }
 
     fn check(&self) -> Result<(), AudioError> {
-        if self.counters.failed() {
+        if let Some(why) = self.counters.failure(&self.epoch, self.started) {
             return Err(AudioError::DeviceLost {
                 direction: Direction::Output,
-                reason: format!("{} stopped playing", self.name),
+                reason: format!("{}: {why}", self.name),
             });
         }
         Ok(())

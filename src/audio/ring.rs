@@ -38,8 +38,45 @@ impl Default for Epoch {
 
 /// No error reported by the stream's error callback.
 pub const NO_ERROR: u8 = 0;
-/// The device disappeared or the stream was invalidated: the engine must stop.
-pub const FATAL_ERROR: u8 = 1;
+
+/// Error kinds the callback can store in an atomic (index + 1); the DSP thread turns them back into text.
+const KINDS: [cpal::ErrorKind; 14] = [
+    cpal::ErrorKind::DeviceBusy,
+    cpal::ErrorKind::DeviceChanged,
+    cpal::ErrorKind::DeviceNotAvailable,
+    cpal::ErrorKind::HostUnavailable,
+    cpal::ErrorKind::InvalidInput,
+    cpal::ErrorKind::PermissionDenied,
+    cpal::ErrorKind::RealtimeDenied,
+    cpal::ErrorKind::ResourceExhausted,
+    cpal::ErrorKind::StreamInvalidated,
+    cpal::ErrorKind::UnsupportedConfig,
+    cpal::ErrorKind::UnsupportedOperation,
+    cpal::ErrorKind::Xrun,
+    cpal::ErrorKind::BackendError,
+    cpal::ErrorKind::Other,
+];
+
+fn kind_code(kind: cpal::ErrorKind) -> u8 {
+    KINDS
+        .iter()
+        .position(|&k| k == kind)
+        .map_or(KINDS.len() as u8, |i| i as u8 + 1)
+}
+
+/// Text of a stored error code.
+pub fn kind_text(code: u8) -> String {
+    match code {
+        NO_ERROR => "no error".into(),
+        c => KINDS
+            .get(usize::from(c) - 1)
+            .map_or_else(|| "unknown stream error".into(), |k| k.to_string()),
+    }
+}
+
+/// No callback for this long while the stream should be running means the device is gone (some backends
+/// report a vanished device only by going quiet).
+pub const STALL_LIMIT: Duration = Duration::from_secs(2);
 
 /// What one stream's callbacks report, read by the DSP thread.
 #[derive(Debug, Default)]
@@ -56,9 +93,13 @@ pub struct StreamCounters {
     pub underrun_samples: AtomicU64,
     /// Nanoseconds since the [`Epoch`] of the latest callback's start; 0 = none yet.
     pub last_callback_ns: AtomicU64,
-    /// xruns reported by the backend's error callback (not fatal).
+    /// The largest buffer (samples) a callback has asked for: the playback target must cover it.
+    pub max_request: AtomicU64,
+    /// Errors the backend reported and recovered from (xruns and the like; the stream keeps running).
     pub xruns: AtomicU64,
-    /// [`NO_ERROR`] or [`FATAL_ERROR`], set by the error callback.
+    /// The latest recovered-from error kind (code, see [`kind_text`]), for diagnostics.
+    pub last_error: AtomicU8,
+    /// [`NO_ERROR`] or the code of the fatal error kind, set by the error callback.
     pub error: AtomicU8,
     /// Playback: the DSP thread asks the output callback to drop what the ring holds (barge-in); the callback
     /// clears the ring and resets the flag. The DSP thread writes nothing while it is set, so no new audio is lost.
@@ -66,9 +107,16 @@ pub struct StreamCounters {
 }
 
 impl StreamCounters {
-    /// True once the error callback reported a fatal error.
-    pub fn failed(&self) -> bool {
-        self.error.load(Ordering::Acquire) != NO_ERROR
+    /// Why the stream is dead, if it is: a fatal error from the error callback, or no callback for
+    /// [`STALL_LIMIT`] (`started` = when the stream was started, for a stream that never called back).
+    pub fn failure(&self, epoch: &Epoch, started: Instant) -> Option<String> {
+        let code = self.error.load(Ordering::Acquire);
+        if code != NO_ERROR {
+            return Some(kind_text(code));
+        }
+        let last = self.last_callback(epoch).unwrap_or(started);
+        let quiet = Instant::now().saturating_duration_since(last);
+        (quiet > STALL_LIMIT).then(|| format!("no audio callback for {} ms", quiet.as_millis()))
     }
 
     pub fn last_callback(&self, epoch: &Epoch) -> Option<Instant> {
@@ -92,6 +140,7 @@ where
         .last_callback_ns
         .store(epoch.nanos(Instant::now()).max(1), Ordering::Release);
     counters.callbacks.fetch_add(1, Ordering::Relaxed);
+    counters.max_request.fetch_max(data.len() as u64, Ordering::Relaxed);
     let mut step = [0.0f32; STEP];
     let mut pushed = 0;
     for chunk in data.chunks(STEP) {
@@ -124,6 +173,7 @@ where
         .last_callback_ns
         .store(epoch.nanos(Instant::now()).max(1), Ordering::Release);
     counters.callbacks.fetch_add(1, Ordering::Relaxed);
+    counters.max_request.fetch_max(out.len() as u64, Ordering::Relaxed);
     let flushed = counters.flush_requested.load(Ordering::Acquire);
     if flushed {
         cons.clear();
@@ -150,14 +200,18 @@ where
     taken
 }
 
-/// Error callback body: xruns are counted; anything else means the stream is gone, which the DSP thread
-/// notices on its next tick and reports. Never blocks.
+/// Error callback body: a vanished device or invalidated stream is fatal (cpal's ALSA worker stops on
+/// `DeviceNotAvailable`), which the DSP thread notices on its next tick and reports; other errors (xruns,
+/// backend hiccups) are recoverable: cpal keeps the stream running, so they are only counted. Never blocks.
 pub fn on_stream_error(kind: cpal::ErrorKind, counters: &StreamCounters) {
     match kind {
-        cpal::ErrorKind::Xrun | cpal::ErrorKind::RealtimeDenied | cpal::ErrorKind::DeviceChanged => {
+        cpal::ErrorKind::DeviceNotAvailable
+        | cpal::ErrorKind::StreamInvalidated
+        | cpal::ErrorKind::PermissionDenied => counters.error.store(kind_code(kind), Ordering::Release),
+        _ => {
             counters.xruns.fetch_add(1, Ordering::Relaxed);
+            counters.last_error.store(kind_code(kind), Ordering::Relaxed);
         }
-        _ => counters.error.store(FATAL_ERROR, Ordering::Release),
     }
 }
 
@@ -250,10 +304,29 @@ mod tests {
     #[test]
     fn error_callback_marks_fatal_errors_only() {
         let c = StreamCounters::default();
+        let e = Epoch::new();
         on_stream_error(cpal::ErrorKind::Xrun, &c);
+        on_stream_error(cpal::ErrorKind::BackendError, &c);
         assert_eq!(c.error.load(Ordering::Relaxed), NO_ERROR);
-        assert_eq!(c.xruns.load(Ordering::Relaxed), 1);
+        assert_eq!(c.xruns.load(Ordering::Relaxed), 2);
+        assert_eq!(
+            kind_text(c.last_error.load(Ordering::Relaxed)),
+            cpal::ErrorKind::BackendError.to_string()
+        );
+        assert_eq!(c.failure(&e, Instant::now()), None);
         on_stream_error(cpal::ErrorKind::DeviceNotAvailable, &c);
-        assert_eq!(c.error.load(Ordering::Relaxed), FATAL_ERROR);
+        let why = c.failure(&e, Instant::now()).unwrap_or_default();
+        assert!(why.contains("not available"), "{why}");
+    }
+
+    #[test]
+    fn silent_stream_is_a_failure() {
+        let c = StreamCounters::default();
+        let e = Epoch::new();
+        let long_ago = Instant::now() - STALL_LIMIT - Duration::from_millis(100);
+        assert!(c.failure(&e, long_ago).is_some_and(|w| w.contains("no audio callback")));
+        c.last_callback_ns
+            .store(e.nanos(Instant::now()).max(1), Ordering::Release);
+        assert_eq!(c.failure(&e, long_ago), None);
     }
 }

@@ -45,6 +45,8 @@ pub trait AudioSource: Send {
 /// A consumer of interleaved f32 audio at the device rate, fed by the DSP thread.
 pub trait AudioSink: Send {
     fn format(&self) -> StreamFormat;
+    /// Called once on the DSP thread before the first write.
+    fn start(&mut self) {}
     /// Interleaved samples to write now to keep the sink at its target fill.
     fn wanted(&self) -> usize;
     /// Writes samples; returns how many were taken.

@@ -134,6 +134,11 @@ pub struct AudioStats {
     /// Output callbacks that had to play some silence because the playback ring ran dry.
     pub underruns: u64,
     pub xruns: u64,
+    /// The latest recoverable stream error, if any (what the xruns were).
+    pub last_stream_error: Option<String>,
+    /// Largest buffers (interleaved samples) the input / output callbacks asked for.
+    pub input_max_request: u64,
+    pub output_max_request: u64,
     pub frames: u64,
     pub frames_dropped: u64,
     pub chunks_dropped: u64,
@@ -153,12 +158,17 @@ impl fmt::Display for AudioStats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "audio: {} frames sent ({} dropped), {} input / {} output callbacks",
-            self.frames, self.frames_dropped, self.input_callbacks, self.output_callbacks
+            "audio: {} frames sent ({} dropped), {} input / {} output callbacks (largest {} / {} samples)",
+            self.frames,
+            self.frames_dropped,
+            self.input_callbacks,
+            self.output_callbacks,
+            self.input_max_request,
+            self.output_max_request
         )?;
         writeln!(
             f,
-            "  overruns {} samples, playback underruns {}, xruns {}, jitter underruns {}, downlink drops {}, jitter target {} ms",
+            "  overruns {} samples, playback underruns {}, recovered stream errors {}, jitter underruns {}, downlink drops {}, jitter target {} ms",
             self.overruns,
             self.underruns,
             self.xruns,
@@ -166,6 +176,9 @@ impl fmt::Display for AudioStats {
             self.chunks_dropped,
             self.jitter_target.as_millis()
         )?;
+        if let Some(e) = &self.last_stream_error {
+            writeln!(f, "  latest recovered stream error: {e}")?;
+        }
         for s in &self.latency {
             let ms = |d: Duration| d.as_secs_f64() * 1e3;
             writeln!(
