@@ -97,6 +97,24 @@ fn warn_rarely(count: u64, what: &str) {
     }
 }
 
+/// Turns a counter the callbacks or the Player bump into rare warnings: each tick that finds it grown is
+/// one occurrence.
+#[derive(Default)]
+struct Watch {
+    last: u64,
+    occurrences: u64,
+}
+
+impl Watch {
+    fn check(&mut self, value: u64, what: &str) {
+        if value > self.last {
+            self.last = value;
+            self.occurrences += 1;
+            warn_rarely(self.occurrences, what);
+        }
+    }
+}
+
 impl Dsp {
     /// The thread body. Builds the `!Send` stages here, then loops until stopped or a device fails.
     pub fn run(mut self) {
@@ -134,6 +152,8 @@ impl Dsp {
         let mut waiting: Option<Downlink> = None;
         let c = &self.shared.counters;
         let latency = self.shared.latency.clone();
+        let (in_counters, out_counters) = (self.source.counters(), self.sink.counters());
+        let (mut overruns, mut underruns, mut drops) = (Watch::default(), Watch::default(), Watch::default());
         self.source.start();
         self.sink.start();
         tracing::debug!(?in_fmt, ?out_fmt, "audio DSP thread running");
@@ -222,7 +242,11 @@ impl Dsp {
                     jitter.push(&d.samples, d.received_at);
                 }
             }
-            while self.sink.wanted() >= step_out {
+            // bounded by what the sink wanted at the start of the tick: a sink that consumes instantly
+            // (as-fast-as-possible pacing) must not keep this loop busy forever
+            let mut budget = self.sink.wanted();
+            while budget >= step_out {
+                budget -= step_out;
                 let now = Instant::now();
                 let info = jitter.pull(&mut down_buf, now);
                 if let Some(rec) = self.recorder.as_mut() {
@@ -254,6 +278,22 @@ impl Dsp {
                     latency.record(Stage::ReplyToPlayout, t.saturating_duration_since(at));
                 }
             }
+            if let Some(ic) = &in_counters {
+                overruns.check(
+                    ic.overruns.load(Ordering::Relaxed),
+                    "capture overrun: the DSP thread fell behind, audio lost",
+                );
+            }
+            if let Some(oc) = &out_counters {
+                underruns.check(
+                    oc.underruns.load(Ordering::Relaxed),
+                    "playback underrun: the speaker played silence",
+                );
+            }
+            drops.check(
+                c.chunks_dropped.load(Ordering::Relaxed),
+                "downlink queue full: reply audio dropped",
+            );
             c.jitter_underruns.store(jitter.underruns(), Ordering::Relaxed);
             c.jitter_target_us
                 .store(jitter.target_depth().as_micros() as u64, Ordering::Relaxed);

@@ -32,7 +32,8 @@ fn wait_until(secs: u64, mut f: impl FnMut() -> bool) -> bool {
 #[test]
 fn generator_source_becomes_16k_frames_with_the_same_tone() {
     let src = BufferSource::sine(fmt(48_000, 2), 1000.0, 0.5, 1.0, Pacing::AsFastAsPossible);
-    let (snk, _) = sink(48_000, 2);
+    // a sink that consumes instantly must not starve the uplink
+    let snk = ClockSink::new(fmt(48_000, 2), Pacing::AsFastAsPossible, Duration::from_millis(30));
     let cfg = AudioConfig {
         uplink_capacity: 200,
         ..AudioConfig::default()

@@ -75,8 +75,11 @@ pub fn kind_text(code: u8) -> String {
 }
 
 /// No callback for this long while the stream should be running means the device is gone (some backends
-/// report a vanished device only by going quiet).
-pub const STALL_LIMIT: Duration = Duration::from_secs(2);
+/// report a vanished device only by going quiet). The first callback gets [`FIRST_CALLBACK_LIMIT`]: an idle
+/// PulseAudio null sink wakes in 2 s blocks.
+pub const STALL_LIMIT: Duration = Duration::from_secs(3);
+/// How long a new stream may take to call back the first time.
+pub const FIRST_CALLBACK_LIMIT: Duration = Duration::from_secs(6);
 
 /// What one stream's callbacks report, read by the DSP thread.
 #[derive(Debug, Default)]
@@ -114,9 +117,12 @@ impl StreamCounters {
         if code != NO_ERROR {
             return Some(kind_text(code));
         }
-        let last = self.last_callback(epoch).unwrap_or(started);
+        let (last, limit) = match self.last_callback(epoch) {
+            Some(t) => (t, STALL_LIMIT),
+            None => (started, FIRST_CALLBACK_LIMIT),
+        };
         let quiet = Instant::now().saturating_duration_since(last);
-        (quiet > STALL_LIMIT).then(|| format!("no audio callback for {} ms", quiet.as_millis()))
+        (quiet > limit).then(|| format!("no audio callback for {} ms", quiet.as_millis()))
     }
 
     pub fn last_callback(&self, epoch: &Epoch) -> Option<Instant> {
@@ -323,8 +329,13 @@ mod tests {
     fn silent_stream_is_a_failure() {
         let c = StreamCounters::default();
         let e = Epoch::new();
-        let long_ago = Instant::now() - STALL_LIMIT - Duration::from_millis(100);
+        let long_ago = Instant::now() - FIRST_CALLBACK_LIMIT - Duration::from_millis(100);
         assert!(c.failure(&e, long_ago).is_some_and(|w| w.contains("no audio callback")));
+        assert_eq!(
+            c.failure(&e, Instant::now() - STALL_LIMIT),
+            None,
+            "a new stream gets longer"
+        );
         c.last_callback_ns
             .store(e.nanos(Instant::now()).max(1), Ordering::Release);
         assert_eq!(c.failure(&e, long_ago), None);
