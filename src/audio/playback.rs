@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use cpal::traits::DeviceTrait;
+use cpal::traits::{DeviceTrait, StreamTrait};
 use cpal::{FromSample, SampleFormat, SizedSample};
 use ringbuf::traits::{Observer, Producer, Split};
 use ringbuf::{HeapCons, HeapProd, HeapRb};
@@ -70,8 +70,6 @@ pub fn open_playback(
     let ch = usize::from(format.channels.max(1));
     let target = ((target.as_secs_f64() * f64::from(format.sample_rate)) as usize).max(256) * ch;
     let (mut prod, cons) = HeapRb::<f32>::new((target * 4).max(format.sample_rate as usize * ch / 2)).split();
-    // start with the target fill of silence: the first output callbacks can come before the DSP thread runs
-    prod.push_iter(std::iter::repeat_n(0.0, target));
     let counters = Arc::new(StreamCounters::default());
     let c = counters.clone();
     let stream = match dev.config.sample_format() {
@@ -96,6 +94,12 @@ pub fn open_playback(
         }
     }
     .map_err(|e| AudioError::from_cpal(Direction::Output, &dev.name, e))?;
+    // The ring must cover at least two device periods (ALSA double-buffers); and it starts full of silence,
+    // three periods' worth, because the first callbacks come back to back as the device buffer fills, before
+    // the DSP thread has run. The excess plays out once and the fill settles at `target`.
+    let period = stream.buffer_size().map_or(0, |p| p as usize * ch);
+    let target = target.max(2 * period);
+    prod.push_iter(std::iter::repeat_n(0.0, target.max(3 * period)));
     Ok((
         stream,
         CpalSink {
