@@ -63,7 +63,6 @@ pub struct JitterBuffer {
     state: State,
     stream_start: Option<Instant>,
     stream_pushed: u64,
-    min_transit: f64,
     jitter: f64,
     last_arrival: Option<Instant>,
     last_out: f32,
@@ -82,7 +81,6 @@ impl JitterBuffer {
             state: State::Idle,
             stream_start: None,
             stream_pushed: 0,
-            min_transit: f64::MAX,
             jitter: 0.0,
             last_arrival: None,
             last_out: 0.0,
@@ -137,8 +135,11 @@ impl JitterBuffer {
         self.write_pos += samples.len() as u64;
     }
 
-    /// Transit = arrival - media time since the stream started; its excess over the smallest transit seen is
-    /// how late this chunk was. The estimate is a peak that decays with [`SHRINK_TAU`].
+    /// Lateness = arrival - (arrival of the stream's first chunk + media time before this chunk): how much
+    /// later than a steady real-time sender this chunk came, i.e. how much buffer it would have needed.
+    /// Early chunks (a server generating faster than real time sends bursts) count as 0, so a burst followed
+    /// by a pause is not mistaken for jitter, as a min-transit (RFC 3550-style) estimate would. The estimate
+    /// is a peak that decays with [`SHRINK_TAU`].
     fn measure(&mut self, len: usize, at: Instant) {
         if let Some(last) = self.last_arrival {
             let dt = at.saturating_duration_since(last).as_secs_f64();
@@ -149,14 +150,12 @@ impl JitterBuffer {
             Some(start) => start,
             None => {
                 self.stream_pushed = 0;
-                self.min_transit = f64::MAX;
                 *self.stream_start.insert(at)
             }
         };
-        let transit =
+        let lateness =
             at.saturating_duration_since(start).as_secs_f64() - self.stream_pushed as f64 / f64::from(DOWNLINK_RATE);
-        self.min_transit = self.min_transit.min(transit);
-        self.jitter = self.jitter.max(transit - self.min_transit);
+        self.jitter = self.jitter.max(lateness);
         self.stream_pushed += len as u64;
     }
 
@@ -263,6 +262,20 @@ mod tests {
             after < calm + Duration::from_millis(5),
             "target {after:?} did not shrink back"
         );
+    }
+
+    #[test]
+    fn bursts_ahead_of_real_time_are_not_jitter() {
+        let mut jb = JitterBuffer::new(JitterConfig::default());
+        let t0 = Instant::now();
+        // 2 s of reply in 100 ms, a pause, then the rest exactly when it is due
+        for k in 0..100u64 {
+            jb.push(&[1000i16; MS20], t0 + Duration::from_millis(k));
+        }
+        for k in 100..150u64 {
+            jb.push(&[1000i16; MS20], t0 + Duration::from_millis(20 * k));
+        }
+        assert_eq!(jb.target_depth(), Duration::from_millis(40));
     }
 
     #[test]
