@@ -30,6 +30,7 @@ fn devices_are_listed() {
     }
     let report = list_devices().unwrap_or_else(|e| panic!("{NO_SERVER}: {e}"));
     let text = report.to_string();
+    eprintln!("{text}");
     assert!(
         report
             .hosts

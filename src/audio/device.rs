@@ -10,8 +10,8 @@ use cpal::traits::{DeviceTrait, HostTrait};
 use super::error::Direction;
 use super::AudioError;
 
-/// Which device to open: the host's default, the n-th in `voxlive devices`, or the first whose name contains
-/// the given text (case-insensitive).
+/// Which device to open: the host's default, the n-th in `voxlive devices`, or by name: the device whose id
+/// equals the text, else the first whose id or description contains it (case-insensitive).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum DeviceChoice {
     #[default]
@@ -47,6 +47,8 @@ pub struct DeviceConfig {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeviceInfo {
     pub index: usize,
+    /// The backend's id (ALSA: the PCM name such as `pulse` or `default`), what `--input` is best matched on.
+    pub id: String,
     pub name: String,
     pub is_default: bool,
     /// `Err` text when the device would not tell (it may still open).
@@ -66,6 +68,10 @@ pub struct HostReport {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeviceReport {
     pub hosts: Vec<HostReport>,
+}
+
+fn device_id(d: &cpal::Device) -> String {
+    d.id().map(|id| id.id().to_string()).unwrap_or_default()
 }
 
 fn device_name(d: &cpal::Device) -> String {
@@ -94,12 +100,11 @@ fn describe(host: &cpal::Host, dir: Direction) -> Result<Vec<DeviceInfo>, AudioE
         Direction::Input => host.default_input_device(),
         Direction::Output => host.default_output_device(),
     }
-    .map(|d| device_name(&d));
+    .and_then(|d| d.id().ok());
     Ok(devices(host, dir)?
         .iter()
         .enumerate()
         .map(|(index, d)| {
-            let name = device_name(d);
             let config = default_config(d, dir)
                 .map(|c| DeviceConfig {
                     sample_rate: c.sample_rate(),
@@ -109,8 +114,9 @@ fn describe(host: &cpal::Host, dir: Direction) -> Result<Vec<DeviceInfo>, AudioE
                 .map_err(|e| e.to_string());
             DeviceInfo {
                 index,
-                is_default: default.as_deref() == Some(name.as_str()),
-                name,
+                id: device_id(d),
+                name: device_name(d),
+                is_default: default.is_some() && d.id().ok() == default,
                 config,
             }
         })
@@ -155,16 +161,18 @@ fn fmt_devices(f: &mut fmt::Formatter<'_>, title: &str, list: &[DeviceInfo]) -> 
     if list.is_empty() {
         writeln!(f, "    (none)")?;
     }
+    let id_width = list.iter().map(|d| d.id.len()).max().unwrap_or(0);
     for d in list {
         let mark = if d.is_default { "*" } else { " " };
-        match &d.config {
-            Ok(c) => writeln!(
-                f,
-                "  {mark} {:>2}  {}  ({} Hz, {} ch, {})",
-                d.index, d.name, c.sample_rate, c.channels, c.format
-            )?,
-            Err(e) => writeln!(f, "  {mark} {:>2}  {}  (no default config: {e})", d.index, d.name)?,
-        }
+        let config = match &d.config {
+            Ok(c) => format!("{} Hz, {} ch, {}", c.sample_rate, c.channels, c.format),
+            Err(_) => "unavailable".into(),
+        };
+        writeln!(
+            f,
+            "  {mark} {:>2}  {:<id_width$}  {}  ({config})",
+            d.index, d.id, d.name
+        )?;
     }
     Ok(())
 }
@@ -196,7 +204,7 @@ fn names(list: &[cpal::Device]) -> String {
     }
     list.iter()
         .enumerate()
-        .map(|(i, d)| format!("{i}: {}", device_name(d)))
+        .map(|(i, d)| format!("{i}: {} ({})", device_id(d), device_name(d)))
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -220,9 +228,15 @@ pub fn pick(dir: Direction, choice: &DeviceChoice) -> Result<OpenedDevice, Audio
             available: names(&list),
         })?,
         DeviceChoice::Name(n) => {
+            // an exact id ("pulse") first, then a substring of the id or the description
             let want = n.to_lowercase();
-            list.iter()
-                .find(|d| device_name(d).to_lowercase().contains(&want))
+            let exact = list.iter().find(|d| device_id(d).to_lowercase() == want);
+            exact
+                .or_else(|| {
+                    list.iter().find(|d| {
+                        device_id(d).to_lowercase().contains(&want) || device_name(d).to_lowercase().contains(&want)
+                    })
+                })
                 .cloned()
                 .ok_or_else(|| AudioError::DeviceNotFound {
                     direction: dir,
@@ -255,6 +269,7 @@ mod tests {
     fn report_prints_devices_and_defaults() {
         let dev = |index, name: &str, is_default| DeviceInfo {
             index,
+            id: "pulse".into(),
             name: name.into(),
             is_default,
             config: Ok(DeviceConfig {
@@ -273,7 +288,7 @@ mod tests {
         };
         let text = r.to_string();
         assert!(text.contains("host ALSA (default)"));
-        assert!(text.contains("*  0  vox_mic  (48000 Hz, 2 ch, F32)"), "{text}");
+        assert!(text.contains("*  0  pulse  vox_mic  (48000 Hz, 2 ch, F32)"), "{text}");
         assert!(text.contains("(none)"));
     }
 
