@@ -73,6 +73,8 @@ pub(crate) struct Shared {
     /// was still queued in the channel, in order, without a lock.
     pub generation: AtomicU64,
     pub counters: DspCounters,
+    /// True while reply audio is queued or playing (the jitter buffer is active).
+    pub playing: AtomicBool,
     pub latency: LatencyRecorder,
     /// Why the DSP thread ended, if it failed.
     pub failure: std::sync::Mutex<Option<AudioError>>,
@@ -294,6 +296,7 @@ impl Dsp {
                 c.chunks_dropped.load(Ordering::Relaxed),
                 "downlink queue full: reply audio dropped",
             );
+            self.shared.playing.store(jitter.is_active(), Ordering::Release);
             c.jitter_underruns.store(jitter.underruns(), Ordering::Relaxed);
             c.jitter_target_us
                 .store(jitter.target_depth().as_micros() as u64, Ordering::Relaxed);

@@ -94,6 +94,12 @@ impl Player {
         self.shared.generation.fetch_add(1, Ordering::AcqRel);
     }
 
+    /// True while reply audio is queued or playing: what a barge-in would interrupt. It turns false about
+    /// a second after the last chunk ran out (the jitter buffer waits that long for a late chunk).
+    pub fn is_playing(&self) -> bool {
+        self.shared.playing.load(Ordering::Acquire)
+    }
+
     /// Latency histograms shared with the engine, for the session's own stages.
     pub fn latency(&self) -> &LatencyRecorder {
         &self.shared.latency

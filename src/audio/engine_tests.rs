@@ -107,6 +107,7 @@ fn flush_on_interrupt_drops_queued_audio() {
         .lock()
         .map(|k| audible(&k) > 4_800)
         .unwrap_or(false)));
+    assert!(player.is_playing());
     player.flush();
     player.play(vec![-8000; 2_400], Instant::now()).unwrap();
     std::thread::sleep(Duration::from_millis(500));
