@@ -8,12 +8,14 @@
 //!
 //! # Layout
 //! - [`protocol`]: the wire format only: serde types, no I/O.
+//! - [`audio`]: the low-latency audio core: devices, callback rings, resampling, framing, VAD, jitter buffer.
 //! - [`models`]: model profiles (ids, rates, voices, limits) read from models/models.toml.
 //! - [`session`]: one conversation with a Live endpoint: connect, setup, send, typed events.
 //! - [`server`]: the embedded Live server (offline default endpoint, test target, fault injector).
 //! - [`wav`]: WAV files in any format to 16 kHz mono frames and back.
 //! - [`modes`]: ways of talking (`talk`, `chat`).
 //! - [`cli`], [`config`]: the flags as typed, and the resolved configuration.
+pub mod audio;
 pub mod cli;
 pub mod config;
 pub mod models;

@@ -52,9 +52,11 @@ async fn run(cli: Cli) -> Result<()> {
         Some(Command::Serve(args)) => serve(&cli.common, args).await,
         Some(Command::Talk(args)) => run_talk(&Config::resolve(&cli.common)?, args).await,
         Some(Command::Chat(args)) => run_chat(&Config::resolve(&cli.common)?, args).await,
-        None => anyhow::bail!(
-            "live conversations through the microphone are not built yet; try `voxlive talk` or `voxlive chat`"
-        ),
+        Some(Command::Devices) => {
+            print!("{}", voxlive::audio::list_devices()?);
+            Ok(())
+        }
+        None => run_live(&Config::resolve(&cli.common)?, cli.live).await,
     }
 }
 
@@ -122,7 +124,7 @@ async fn run_talk(config: &Config, args: TalkArgs) -> Result<()> {
 }
 
 async fn run_live(config: &Config, args: LiveArgs) -> Result<()> {
-    use voxlive::audio::{AudioConfig, DeviceChoice};
+    use voxlive::audio::AudioConfig;
     warn_config(config);
     let duration = match args.duration {
         Some(s) if s.is_finite() && s > 0.0 => Some(Duration::from_secs_f64(s)),
@@ -139,12 +141,24 @@ async fn run_live(config: &Config, args: LiveArgs) -> Result<()> {
     let (endpoint, _server) = endpoint::resolve(config).await?;
     let options = SessionOptions::new(endpoint, config.setup(false));
     let mut stdout = std::io::stdout();
-    let report = live::live(options, live::LiveOptions { audio, duration, barge_in: !args.no_barge_in }, &mut stdout).await?;
+    let report = live::live(
+        options,
+        live::LiveOptions {
+            audio,
+            duration,
+            barge_in: !args.no_barge_in,
+        },
+        &mut stdout,
+    )
+    .await?;
     if args.stats {
         println!("{report}");
     }
     if let Some(dir) = &args.record {
-        eprintln!("voxlive: recorded the microphone and the speaker into {}", dir.display());
+        eprintln!(
+            "voxlive: recorded the microphone and the speaker into {}",
+            dir.display()
+        );
     }
     Ok(())
 }

@@ -14,7 +14,11 @@ use crate::util::sample;
 const RATE: usize = 16_000;
 
 fn audio_server_running() -> bool {
-    let up = Command::new("pactl").arg("info").output().map(|o| o.status.success()).unwrap_or(false);
+    let up = Command::new("pactl")
+        .arg("info")
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
     if !up {
         assert!(
             std::env::var("VOXLIVE_SKIP_DEVICE_TESTS").as_deref() == Ok("1"),
@@ -42,7 +46,10 @@ fn envelope(x: &[i16]) -> Vec<f64> {
 /// Normalised correlation of `needle` against `hay` at offset `lag` (both zero-mean over the window).
 fn ncc(hay: &[f64], needle: &[f64], lag: usize) -> f64 {
     let h = &hay[lag..lag + needle.len()];
-    let (mh, mn) = (h.iter().sum::<f64>() / h.len() as f64, needle.iter().sum::<f64>() / needle.len() as f64);
+    let (mh, mn) = (
+        h.iter().sum::<f64>() / h.len() as f64,
+        needle.iter().sum::<f64>() / needle.len() as f64,
+    );
     let (mut num, mut dh, mut dn) = (0.0, 0.0, 0.0);
     for (a, b) in h.iter().zip(needle) {
         num += (a - mh) * (b - mn);
@@ -73,7 +80,15 @@ fn spoken_question_is_answered_through_the_virtual_speaker() {
 
     // Record what the virtual speaker plays, from before voxlive starts.
     let recorder = Command::new("pacat")
-        .args(["--record", "-d", "vox_speaker.monitor", "--format=s16le", "--rate=16000", "--channels=1", "--raw"])
+        .args([
+            "--record",
+            "-d",
+            "vox_speaker.monitor",
+            "--format=s16le",
+            "--rate=16000",
+            "--channels=1",
+            "--raw",
+        ])
         .stdout(std::fs::File::create(&speaker_raw).unwrap())
         .spawn()
         .expect("pacat runs");
@@ -103,11 +118,16 @@ fn spoken_question_is_answered_through_the_virtual_speaker() {
         }
         all
     });
-    rx.recv_timeout(Duration::from_secs(30)).expect("voxlive starts listening");
+    rx.recv_timeout(Duration::from_secs(30))
+        .expect("voxlive starts listening");
     // Give the capture stream a moment past its start-up burst, then speak.
     std::thread::sleep(Duration::from_millis(500));
     let question_at = record_started.elapsed();
-    let played = Command::new("paplay").args(["-d", "vox_mic_feed"]).arg(&question_path).status().unwrap();
+    let played = Command::new("paplay")
+        .args(["-d", "vox_mic_feed"])
+        .arg(&question_path)
+        .status()
+        .unwrap();
     assert!(played.success(), "paplay into the virtual microphone failed");
 
     let status = voxlive.wait().unwrap();
@@ -122,7 +142,11 @@ fn spoken_question_is_answered_through_the_virtual_speaker() {
 
     let bytes = std::fs::read(&speaker_raw).unwrap();
     let speaker = voxlive::protocol::codec::pcm16_from_bytes(&bytes);
-    assert!(speaker.len() > RATE * 5, "the speaker monitor recorded {} samples", speaker.len());
+    assert!(
+        speaker.len() > RATE * 5,
+        "the speaker monitor recorded {} samples",
+        speaker.len()
+    );
 
     // Where in the recording does the question's loudness contour come back?
     let (env_s, env_q) = (envelope(&speaker), envelope(&question));
@@ -131,8 +155,14 @@ fn spoken_question_is_answered_through_the_virtual_speaker() {
         .fold((0, f64::MIN), |a, b| if b.1 > a.1 { b } else { a });
     let answer_at = Duration::from_millis(best_lag as u64 * 10);
     eprintln!("answer found at {answer_at:?} (question played at {question_at:?}), envelope correlation {best:.3}");
-    assert!(best > 0.8, "the answer's loudness contour does not match the question (best {best:.3})");
-    assert!(answer_at > question_at, "the answer ({answer_at:?}) cannot precede the question ({question_at:?})");
+    assert!(
+        best > 0.8,
+        "the answer's loudness contour does not match the question (best {best:.3})"
+    );
+    assert!(
+        answer_at > question_at,
+        "the answer ({answer_at:?}) cannot precede the question ({question_at:?})"
+    );
 
     // The waveform itself, near that lag: an echo of the question, not just something as loud.
     let start = best_lag * RATE / 100;

@@ -1,6 +1,8 @@
 //! The one integration-test binary, grouped by topic (ripgrep's layout).
 
+mod audio_devices;
 mod cli_tests;
+mod live_e2e;
 mod server_tests;
 mod session_tests;
 mod util;

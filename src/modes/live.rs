@@ -50,7 +50,10 @@ pub async fn live(
     let uplink_session = session.clone();
     let uplink = tokio::spawn(async move {
         while let Some(frame) = frames.recv().await {
-            if uplink_session.send_audio(&frame.samples, Some(frame.captured_at)).is_err() {
+            if uplink_session
+                .send_audio(&frame.samples, Some(frame.captured_at))
+                .is_err()
+            {
                 break;
             }
         }
@@ -146,7 +149,10 @@ fn print_turn(out: &mut (dyn Write + Send), said: &mut String, heard: &mut Strin
 
 impl std::fmt::Display for LiveReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let ms = |d: Option<Duration>| d.map(|d| format!("{:.2} ms", d.as_secs_f64() * 1e3)).unwrap_or_else(|| "n/a".into());
+        let ms = |d: Option<Duration>| {
+            d.map(|d| format!("{:.2} ms", d.as_secs_f64() * 1e3))
+                .unwrap_or_else(|| "n/a".into())
+        };
         writeln!(f, "session: {} turns, {}", self.turns, self.ended_by)?;
         writeln!(
             f,

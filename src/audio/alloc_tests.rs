@@ -1,0 +1,76 @@
+//! Proves the callback bodies never allocate: a counting global allocator (per thread, so tests running in
+//! parallel do not disturb each other) wraps the system one for the library's unit-test binary only.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+
+use ringbuf::traits::{Producer, Split};
+use ringbuf::HeapRb;
+
+use super::ring::{fill_output, push_input, Epoch, StreamCounters};
+
+struct Counting;
+
+thread_local! {
+    static ALLOCS: Cell<usize> = const { Cell::new(0) };
+}
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
+        System.alloc(layout)
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        System.dealloc(ptr, layout)
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
+        System.realloc(ptr, layout, new_size)
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn allocations(f: impl FnOnce()) -> usize {
+    let before = ALLOCS.with(Cell::get);
+    f();
+    ALLOCS.with(Cell::get) - before
+}
+
+#[test]
+fn counter_sees_allocations() {
+    assert!(allocations(|| drop(std::hint::black_box(vec![0u8; 64]))) >= 1);
+}
+
+#[test]
+fn callback_bodies_do_not_allocate() {
+    let (mut prod, mut cons) = HeapRb::<f32>::new(4096).split();
+    let counters = StreamCounters::default();
+    let epoch = Epoch::new();
+    let in_i16 = vec![1000i16; 1024];
+    let in_u16 = vec![40000u16; 1024];
+    let in_f32 = vec![0.25f32; 1024];
+    let mut out_f32 = vec![0.0f32; 1024];
+    let mut out_i32 = vec![0i32; 1024];
+    let n = allocations(|| {
+        push_input(&mut prod, &in_i16, &counters, &epoch);
+        push_input(&mut prod, &in_u16, &counters, &epoch);
+        push_input(&mut prod, &in_f32, &counters, &epoch);
+        push_input(&mut prod, &in_f32, &counters, &epoch); // overrun path
+        push_input(&mut prod, &in_f32, &counters, &epoch);
+        fill_output(&mut cons, &mut out_f32, &counters, &epoch);
+        fill_output(&mut cons, &mut out_i32, &counters, &epoch);
+        counters
+            .flush_requested
+            .store(true, std::sync::atomic::Ordering::Release);
+        fill_output(&mut cons, &mut out_f32, &counters, &epoch); // flush path
+        fill_output(&mut cons, &mut out_f32, &counters, &epoch); // underrun path
+        let _ = prod.try_push(0.0);
+    });
+    assert_eq!(n, 0, "callback bodies allocated {n} times");
+    assert!(
+        counters.overruns.load(std::sync::atomic::Ordering::Relaxed) > 0,
+        "the overrun path ran"
+    );
+}

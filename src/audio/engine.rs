@@ -1,0 +1,275 @@
+//! [`AudioEngine`]: what the rest of voxlive holds. `start` opens the devices, starts the streams and the
+//! DSP thread, and hands back the uplink frame receiver; [`Player`] queues reply audio and flushes it on
+//! barge-in; `stats` and `events` report. Dropping the engine stops the thread and the streams.
+
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use cpal::traits::StreamTrait;
+use tokio::sync::{broadcast, mpsc};
+
+use super::capture::open_capture;
+use super::device::{pick, DeviceChoice};
+use super::dsp::{AudioEvent, Downlink, Dsp, Shared, UplinkFrame};
+use super::error::Direction;
+use super::jitter::JitterConfig;
+use super::playback::open_playback;
+use super::recorder::Recorder;
+use super::ring::{kind_text, Epoch, StreamCounters, NO_ERROR};
+use super::source::{AudioSink, AudioSource};
+use super::stats::{AudioStats, DspCounters, LatencyRecorder};
+use super::vad::VadConfig;
+use super::AudioError;
+
+/// Everything needed to start the engine; `Default` opens the default devices.
+#[derive(Debug, Clone)]
+pub struct AudioConfig {
+    pub input_device: DeviceChoice,
+    pub output_device: DeviceChoice,
+    /// cpal `BufferSize::Fixed(n)` for both streams; `None` = the device default. Use >= 128 (smaller
+    /// floods ALSA/PulseAudio with xruns); it gives a period of about 2n/3 frames there.
+    pub buffer_frames: Option<u32>,
+    /// Audio the DSP thread keeps queued in the playback ring (default 30 ms): must cover one device period
+    /// plus the DSP poll tick; everything above it is latency and what a barge-in cannot take back.
+    pub playback_target: Duration,
+    pub vad: VadConfig,
+    pub jitter: JitterConfig,
+    /// Uplink frames the session may leave unread before frames are dropped (default 50 = 1 s).
+    pub uplink_capacity: usize,
+    /// Reply chunks queued between [`Player`] and the DSP thread (default 256).
+    pub downlink_capacity: usize,
+    /// `--record DIR`: write mic and speaker WAVs there.
+    pub record_dir: Option<PathBuf>,
+}
+
+impl Default for AudioConfig {
+    fn default() -> Self {
+        AudioConfig {
+            input_device: DeviceChoice::Default,
+            output_device: DeviceChoice::Default,
+            buffer_frames: None,
+            playback_target: Duration::from_millis(30),
+            vad: VadConfig::default(),
+            jitter: JitterConfig::default(),
+            uplink_capacity: 50,
+            downlink_capacity: 256,
+            record_dir: None,
+        }
+    }
+}
+
+/// Queues reply audio (24 kHz mono LINEAR16) for playback. Cheap to clone; never blocks.
+#[derive(Clone)]
+pub struct Player {
+    tx: SyncSender<Downlink>,
+    shared: Arc<Shared>,
+}
+
+impl Player {
+    /// Queues a chunk that arrived at `received_at` (the jitter buffer measures network jitter from these).
+    /// `Err(QueueFull)` drops the chunk (counted); `Err(Stopped)` means the engine is gone.
+    pub fn play(&self, samples_24k: Vec<i16>, received_at: Instant) -> Result<(), AudioError> {
+        let generation = self.shared.generation.load(Ordering::Acquire);
+        match self.tx.try_send(Downlink {
+            samples: samples_24k,
+            received_at,
+            generation,
+        }) {
+            Ok(()) => Ok(()),
+            Err(TrySendError::Full(_)) => {
+                self.shared.counters.chunks_dropped.fetch_add(1, Ordering::Relaxed);
+                Err(AudioError::QueueFull)
+            }
+            Err(TrySendError::Disconnected(_)) => Err(AudioError::Stopped),
+        }
+    }
+
+    /// Stops playback now and drops everything queued (barge-in, server `interrupted`). Audio passed to
+    /// `play` after this call plays normally.
+    pub fn flush(&self) {
+        self.shared.generation.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// True while reply audio is queued or playing: what a barge-in would interrupt. It turns false about
+    /// a second after the last chunk ran out (the jitter buffer waits that long for a late chunk).
+    pub fn is_playing(&self) -> bool {
+        self.shared.playing.load(Ordering::Acquire)
+    }
+
+    /// Latency histograms shared with the engine, for the session's own stages.
+    pub fn latency(&self) -> &LatencyRecorder {
+        &self.shared.latency
+    }
+}
+
+/// The running audio core. Drop or [`AudioEngine::stop`] ends it.
+pub struct AudioEngine {
+    shared: Arc<Shared>,
+    player: Player,
+    events: broadcast::Sender<AudioEvent>,
+    thread: Option<JoinHandle<()>>,
+    streams: Vec<cpal::Stream>,
+    device_counters: [Option<Arc<StreamCounters>>; 2],
+}
+
+impl AudioEngine {
+    /// Opens the configured devices, starts both streams and the DSP thread.
+    pub fn start(config: AudioConfig) -> Result<(AudioEngine, mpsc::Receiver<UplinkFrame>), AudioError> {
+        let input = pick(Direction::Input, &config.input_device)?;
+        let output = pick(Direction::Output, &config.output_device)?;
+        let epoch = Epoch::new();
+        // built right before play(): audio buffered between the two arrives as a burst
+        let (in_stream, source) = open_capture(&input, config.buffer_frames, epoch)?;
+        let (out_stream, sink) = open_playback(&output, config.buffer_frames, config.playback_target, epoch)?;
+        // the DSP thread starts first so the playback ring holds its target of silence before the first
+        // output callback (no start-up underrun); capture drops what arrived before the DSP thread ran
+        let (mut engine, rx) = Self::start_with(Box::new(source), Box::new(sink), config)?;
+        out_stream.play().map_err(|e| AudioError::Stream {
+            direction: Direction::Output,
+            device: output.name.clone(),
+            reason: e.to_string(),
+        })?;
+        in_stream.play().map_err(|e| AudioError::Stream {
+            direction: Direction::Input,
+            device: input.name.clone(),
+            reason: e.to_string(),
+        })?;
+        tracing::info!(
+            input = %input.name,
+            output = %output.name,
+            in_rate = input.config.sample_rate(),
+            out_rate = output.config.sample_rate(),
+            "audio devices open"
+        );
+        engine.streams = vec![in_stream, out_stream];
+        Ok((engine, rx))
+    }
+
+    /// Runs the same pipeline on any source and sink (WAV files, generators, [`super::ClockSink`]).
+    pub fn start_with(
+        source: Box<dyn AudioSource>,
+        sink: Box<dyn AudioSink>,
+        config: AudioConfig,
+    ) -> Result<(AudioEngine, mpsc::Receiver<UplinkFrame>), AudioError> {
+        let shared = Arc::new(Shared::default());
+        let (up_tx, up_rx) = mpsc::channel(config.uplink_capacity.max(1));
+        let (down_tx, down_rx) = sync_channel(config.downlink_capacity.max(1));
+        let (events, _) = broadcast::channel(64);
+        let recorder = config.record_dir.as_deref().map(Recorder::start).transpose()?;
+        let device_counters = [source.counters(), sink.counters()];
+        let dsp = Dsp {
+            source,
+            sink,
+            shared: shared.clone(),
+            uplink: up_tx,
+            events: events.clone(),
+            downlink: down_rx,
+            vad: config.vad,
+            jitter: config.jitter,
+            recorder,
+        };
+        let thread = std::thread::Builder::new()
+            .name("voxlive-dsp".into())
+            .spawn(move || dsp.run())
+            .map_err(|e| AudioError::Setup(format!("DSP thread: {e}")))?;
+        let player = Player {
+            tx: down_tx,
+            shared: shared.clone(),
+        };
+        Ok((
+            AudioEngine {
+                shared,
+                player,
+                events,
+                thread: Some(thread),
+                streams: Vec::new(),
+                device_counters,
+            },
+            up_rx,
+        ))
+    }
+
+    /// A handle to queue and flush reply audio.
+    pub fn player(&self) -> Player {
+        self.player.clone()
+    }
+
+    /// Speech start/end, end of a file source, device failures.
+    pub fn events(&self) -> broadcast::Receiver<AudioEvent> {
+        self.events.subscribe()
+    }
+
+    /// Latency histograms; the session records its stages here too.
+    pub fn latency(&self) -> LatencyRecorder {
+        self.shared.latency.clone()
+    }
+
+    /// False once the DSP thread has ended (device failure or stop).
+    pub fn is_running(&self) -> bool {
+        self.thread.as_ref().is_some_and(|t| !t.is_finished())
+    }
+
+    /// Why the engine stopped on its own (a device failed), once it has.
+    pub fn failure(&self) -> Option<AudioError> {
+        self.shared.failure.lock().ok().and_then(|f| f.clone())
+    }
+
+    /// A snapshot of counters and latency percentiles.
+    pub fn stats(&self) -> AudioStats {
+        let c = &self.shared.counters;
+        let mut s = AudioStats {
+            frames: DspCounters::load(&c.frames),
+            frames_dropped: DspCounters::load(&c.frames_dropped),
+            chunks_dropped: DspCounters::load(&c.chunks_dropped),
+            jitter_underruns: DspCounters::load(&c.jitter_underruns),
+            jitter_target: Duration::from_micros(DspCounters::load(&c.jitter_target_us)),
+            side_dropped: DspCounters::load(&c.side_dropped),
+            latency: self.shared.latency.summary(),
+            ..AudioStats::default()
+        };
+        for c in self.device_counters.iter().flatten() {
+            let code = c.last_error.load(Ordering::Relaxed);
+            if code != NO_ERROR {
+                s.last_stream_error = Some(kind_text(code));
+            }
+        }
+        if let Some(i) = &self.device_counters[0] {
+            s.input_callbacks = i.callbacks.load(Ordering::Relaxed);
+            s.overruns = i.overruns.load(Ordering::Relaxed);
+            s.input_max_request = i.max_request.load(Ordering::Relaxed);
+            s.xruns += i.xruns.load(Ordering::Relaxed);
+        }
+        if let Some(o) = &self.device_counters[1] {
+            s.output_callbacks = o.callbacks.load(Ordering::Relaxed);
+            s.underruns = o.underruns.load(Ordering::Relaxed);
+            s.output_max_request = o.max_request.load(Ordering::Relaxed);
+            s.xruns += o.xruns.load(Ordering::Relaxed);
+        }
+        s
+    }
+
+    /// Stops the DSP thread (finishing any recording), then the streams.
+    pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        self.shared.stop.store(true, Ordering::Release);
+        if let Some(t) = self.thread.take() {
+            if t.join().is_err() {
+                tracing::error!("audio DSP thread panicked");
+            }
+        }
+        self.streams.clear();
+    }
+}
+
+impl Drop for AudioEngine {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}

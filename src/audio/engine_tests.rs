@@ -1,0 +1,168 @@
+//! The whole engine on generator sources and clock sinks: the real DSP thread, channels and stages, no device.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use super::resample::tests::{rms, zero_cross_freq};
+use super::*;
+
+fn fmt(rate: u32, ch: u16) -> StreamFormat {
+    StreamFormat {
+        sample_rate: rate,
+        channels: ch,
+    }
+}
+
+fn sink(rate: u32, ch: u16) -> (ClockSink, Arc<Mutex<Vec<f32>>>) {
+    ClockSink::new(fmt(rate, ch), Pacing::RealTime, Duration::from_millis(30)).keep()
+}
+
+/// Waits for a condition the DSP thread brings about; gives up after `secs` so a broken engine fails the test.
+fn wait_until(secs: u64, mut f: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < end {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    false
+}
+
+#[test]
+fn generator_source_becomes_16k_frames_with_the_same_tone() {
+    let src = BufferSource::sine(fmt(48_000, 2), 1000.0, 0.5, 1.0, Pacing::AsFastAsPossible);
+    // a sink that consumes instantly must not starve the uplink
+    let snk = ClockSink::new(fmt(48_000, 2), Pacing::AsFastAsPossible, Duration::from_millis(30));
+    let cfg = AudioConfig {
+        uplink_capacity: 200,
+        ..AudioConfig::default()
+    };
+    let (engine, mut rx) = AudioEngine::start_with(Box::new(src), Box::new(snk), cfg).unwrap();
+    let mut events = engine.events();
+    let mut samples = Vec::new();
+    while samples.len() < 49 * FRAME_SAMPLES {
+        let Some(f) = rx.blocking_recv() else { break };
+        assert!(f.produced_at >= f.captured_at);
+        samples.extend(f.samples.iter().map(|&s| f32::from(s) / 32768.0));
+    }
+    assert_eq!(
+        samples.len(),
+        49 * FRAME_SAMPLES,
+        "1 s at 48 kHz gives 49-50 frames of 20 ms"
+    );
+    let body = &samples[1600..samples.len() - 1600];
+    assert!((zero_cross_freq(body, 16_000) - 1000.0).abs() < 10.0);
+    assert!((20.0 * (rms(body) / (0.5 / 2f32.sqrt())).log10()).abs() < 0.5);
+    assert!(wait_until(5, || matches!(
+        events.try_recv(),
+        Ok(AudioEvent::SourceEnded)
+    )));
+    assert!(engine.stats().frames >= 49);
+    engine.stop();
+}
+
+#[test]
+fn played_reply_reaches_the_sink_at_device_rate() {
+    let silence = BufferSource::new(fmt(48_000, 1), vec![0.0; 48_000 * 5], Pacing::RealTime);
+    let (snk, kept) = sink(44_100, 2);
+    let (engine, _rx) = AudioEngine::start_with(Box::new(silence), Box::new(snk), AudioConfig::default()).unwrap();
+    let player = engine.player();
+    let tone: Vec<i16> = (0..12_000)
+        .map(|i| (8000.0 * (2.0 * std::f32::consts::PI * 500.0 * i as f32 / 24_000.0).sin()) as i16)
+        .collect();
+    player.play(tone, Instant::now()).unwrap();
+    let audible = |k: &Vec<f32>| k.iter().filter(|s| s.abs() > 0.01).count();
+    assert!(
+        wait_until(5, || kept.lock().map(|k| audible(&k) > 2 * 20_000).unwrap_or(false)),
+        "the reply was not played"
+    );
+    let stats = engine.stats();
+    engine.stop();
+    let k = kept.lock().unwrap();
+    let left: Vec<f32> = k.chunks_exact(2).map(|f| f[0]).collect();
+    let start = left.iter().position(|s| s.abs() > 0.01).unwrap();
+    let body = &left[start + 2000..start + 18_000];
+    assert!((zero_cross_freq(body, 44_100) - 500.0).abs() < 5.0);
+    assert!(
+        k.chunks_exact(2).all(|f| f[0] == f[1]),
+        "mono reply is copied to both channels"
+    );
+    assert!(
+        stats.latency.iter().any(|s| s.stage == Stage::ReplyToPlayout),
+        "{stats}"
+    );
+}
+
+#[test]
+fn flush_on_interrupt_drops_queued_audio() {
+    let silence = BufferSource::new(fmt(16_000, 1), vec![0.0; 16_000 * 10], Pacing::RealTime);
+    let (snk, kept) = sink(48_000, 1);
+    let (engine, _rx) = AudioEngine::start_with(Box::new(silence), Box::new(snk), AudioConfig::default()).unwrap();
+    let player = engine.player();
+    // 5 s of reply, flushed once it has started playing
+    player.play(vec![8000; 120_000], Instant::now()).unwrap();
+    let audible = |k: &Vec<f32>| k.iter().filter(|s| s.abs() > 0.01).count();
+    assert!(wait_until(5, || kept
+        .lock()
+        .map(|k| audible(&k) > 4_800)
+        .unwrap_or(false)));
+    assert!(player.is_playing());
+    player.flush();
+    player.play(vec![-8000; 2_400], Instant::now()).unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    engine.stop();
+    let k = kept.lock().unwrap();
+    let old = k.iter().filter(|&&s| s > 0.01).count();
+    let new = k.iter().filter(|&&s| s < -0.01).count();
+    assert!(
+        old < 48_000 * 2,
+        "{old} samples of the flushed 5 s reply were still played"
+    );
+    assert!(new >= 4_000, "audio queued after the flush plays ({new} samples)");
+}
+
+struct FailingSource;
+
+impl AudioSource for FailingSource {
+    fn format(&self) -> StreamFormat {
+        fmt(48_000, 1)
+    }
+    fn read(&mut self, _: &mut [f32]) -> Result<SourceRead, AudioError> {
+        Err(AudioError::DeviceLost {
+            direction: Direction::Input,
+            reason: "unplugged".into(),
+        })
+    }
+    fn captured_at(&self) -> Instant {
+        Instant::now()
+    }
+}
+
+#[test]
+fn device_loss_is_reported_and_closes_the_uplink() {
+    let (snk, _) = sink(48_000, 2);
+    let (engine, mut rx) =
+        AudioEngine::start_with(Box::new(FailingSource), Box::new(snk), AudioConfig::default()).unwrap();
+    assert!(
+        rx.blocking_recv().is_none(),
+        "the uplink closes when the DSP thread ends"
+    );
+    assert!(wait_until(5, || !engine.is_running()));
+    let why = engine.failure().map(|e| e.to_string()).unwrap_or_default();
+    assert!(why.contains("unplugged"), "failure: {why:?}");
+    assert!(matches!(
+        engine.player().play(vec![0; 10], Instant::now()),
+        Err(AudioError::Stopped)
+    ));
+}
+
+#[test]
+fn handles_can_move_into_tokio_tasks() {
+    fn send<T: Send>() {}
+    fn send_sync<T: Send + Sync>() {}
+    send::<AudioEngine>();
+    send_sync::<Player>();
+    send::<UplinkFrame>();
+    send::<AudioEvent>();
+}

@@ -1,0 +1,172 @@
+//! The playback stream: a cpal output stream on any device, rate, channel count and sample format, whose
+//! callback only pops from an SPSC ring and pads with silence ([`super::ring::fill_output`]). The DSP thread
+//! keeps the ring at a small target fill through [`CpalSink`]: enough to cover one device period and its own
+//! polling, little enough that a barge-in flush leaves almost nothing to hear.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use cpal::traits::{DeviceTrait, StreamTrait};
+use cpal::{FromSample, SampleFormat, SizedSample};
+use ringbuf::traits::{Observer, Producer, Split};
+use ringbuf::{HeapCons, HeapProd, HeapRb};
+
+use super::device::OpenedDevice;
+use super::error::Direction;
+use super::ring::{fill_output, on_stream_error, Epoch, StreamCounters};
+use super::source::{AudioSink, StreamFormat};
+use super::AudioError;
+
+/// The DSP thread's end of the playback ring.
+pub struct CpalSink {
+    prod: HeapProd<f32>,
+    counters: Arc<StreamCounters>,
+    epoch: Epoch,
+    format: StreamFormat,
+    target: usize,
+    name: String,
+    /// When the DSP thread started using the stream (for the no-callback watchdog).
+    started: Instant,
+}
+
+fn build<T>(
+    dev: &OpenedDevice,
+    config: cpal::StreamConfig,
+    mut cons: HeapCons<f32>,
+    counters: Arc<StreamCounters>,
+    epoch: Epoch,
+) -> Result<cpal::Stream, cpal::Error>
+where
+    T: SizedSample + FromSample<f32>,
+{
+    let on_error = counters.clone();
+    dev.device.build_output_stream::<T, _, _>(
+        config,
+        move |out: &mut [T], _| {
+            fill_output(&mut cons, out, &counters, &epoch);
+        },
+        move |e: cpal::Error| on_stream_error(e.kind(), &on_error),
+        None,
+    )
+}
+
+/// Builds (does not start) the output stream; `target` is the ring fill the DSP thread keeps.
+pub fn open_playback(
+    dev: &OpenedDevice,
+    buffer_frames: Option<u32>,
+    target: Duration,
+    epoch: Epoch,
+) -> Result<(cpal::Stream, CpalSink), AudioError> {
+    let format = StreamFormat {
+        sample_rate: dev.config.sample_rate(),
+        channels: dev.config.channels(),
+    };
+    let config = cpal::StreamConfig {
+        channels: format.channels,
+        sample_rate: format.sample_rate,
+        buffer_size: buffer_frames.map_or(cpal::BufferSize::Default, cpal::BufferSize::Fixed),
+    };
+    let ch = usize::from(format.channels.max(1));
+    let target = ((target.as_secs_f64() * f64::from(format.sample_rate)) as usize).max(256) * ch;
+    let (mut prod, cons) = HeapRb::<f32>::new((target * 4).max(format.sample_rate as usize * ch / 2)).split();
+    let counters = Arc::new(StreamCounters::default());
+    let c = counters.clone();
+    let stream = match dev.config.sample_format() {
+        SampleFormat::I8 => build::<i8>(dev, config, cons, c, epoch),
+        SampleFormat::I16 => build::<i16>(dev, config, cons, c, epoch),
+        SampleFormat::I24 => build::<cpal::I24>(dev, config, cons, c, epoch),
+        SampleFormat::I32 => build::<i32>(dev, config, cons, c, epoch),
+        SampleFormat::I64 => build::<i64>(dev, config, cons, c, epoch),
+        SampleFormat::U8 => build::<u8>(dev, config, cons, c, epoch),
+        SampleFormat::U16 => build::<u16>(dev, config, cons, c, epoch),
+        SampleFormat::U24 => build::<cpal::U24>(dev, config, cons, c, epoch),
+        SampleFormat::U32 => build::<u32>(dev, config, cons, c, epoch),
+        SampleFormat::U64 => build::<u64>(dev, config, cons, c, epoch),
+        SampleFormat::F32 => build::<f32>(dev, config, cons, c, epoch),
+        SampleFormat::F64 => build::<f64>(dev, config, cons, c, epoch),
+        other => {
+            return Err(AudioError::UnsupportedConfig {
+                direction: Direction::Output,
+                device: dev.name.clone(),
+                reason: format!("sample format {other:?}"),
+            })
+        }
+    }
+    .map_err(|e| AudioError::from_cpal(Direction::Output, &dev.name, e))?;
+    // The ring must cover at least two device periods (ALSA double-buffers); and it starts full of silence,
+    // three periods' worth, because the first callbacks come back to back as the device buffer fills, before
+    // the DSP thread has run. The excess plays out once and the fill settles at `target`.
+    let period = stream.buffer_size().map_or(0, |p| p as usize * ch);
+    let target = target.max(2 * period);
+    prod.push_iter(std::iter::repeat_n(0.0, target.max(3 * period)));
+    Ok((
+        stream,
+        CpalSink {
+            prod,
+            counters,
+            epoch,
+            format,
+            target,
+            name: dev.name.clone(),
+            started: Instant::now(),
+        },
+    ))
+}
+
+impl CpalSink {
+    fn flushing(&self) -> bool {
+        self.counters.flush_requested.load(Ordering::Acquire)
+    }
+}
+
+impl AudioSink for CpalSink {
+    fn format(&self) -> StreamFormat {
+        self.format
+    }
+
+    fn start(&mut self) {
+        self.started = Instant::now();
+    }
+
+    fn wanted(&self) -> usize {
+        if self.flushing() {
+            return 0;
+        }
+        let ch = usize::from(self.format.channels.max(1));
+        self.target.saturating_sub(self.prod.occupied_len()) / ch * ch
+    }
+
+    fn write(&mut self, samples: &[f32]) -> usize {
+        if self.flushing() {
+            return 0;
+        }
+        self.prod.push_slice(samples)
+    }
+
+    fn flush(&mut self) {
+        self.counters.flush_requested.store(true, Ordering::Release);
+    }
+
+    fn queued(&self) -> u64 {
+        self.prod.occupied_len() as u64
+    }
+
+    fn last_played(&self) -> Option<Instant> {
+        self.counters.last_callback(&self.epoch)
+    }
+
+    fn check(&self) -> Result<(), AudioError> {
+        if let Some(why) = self.counters.failure(&self.epoch, self.started) {
+            return Err(AudioError::DeviceLost {
+                direction: Direction::Output,
+                reason: format!("{}: {why}", self.name),
+            });
+        }
+        Ok(())
+    }
+
+    fn counters(&self) -> Option<Arc<StreamCounters>> {
+        Some(self.counters.clone())
+    }
+}

@@ -1,0 +1,211 @@
+//! Sample-rate conversion and channel mixing on the DSP thread. rubato's synchronous FFT resampler runs on
+//! fixed input chunks (10 ms, rounded to what the rate ratio needs) with buffers allocated once in `new`, and
+//! `process_into_buffer` never allocates; device chunks of any size are accumulated into those chunks.
+//! Uplink: device rate (mono after downmix) -> 16 kHz. Downlink: 24 kHz -> device rate, then upmix.
+
+use rubato::{FftFixedIn, Resampler};
+
+use super::AudioError;
+
+/// Streams mono f32 audio from one rate to another in fixed chunks, without allocating after `new`.
+pub struct StreamResampler {
+    inner: Option<FftFixedIn<f32>>,
+    pending: Vec<f32>,
+    fill: usize,
+    out: Vec<Vec<f32>>,
+    in_rate: u32,
+    out_rate: u32,
+}
+
+impl StreamResampler {
+    /// A resampler from `in_rate` to `out_rate` (equal rates pass audio through untouched).
+    pub fn new(in_rate: u32, out_rate: u32) -> Result<Self, AudioError> {
+        if in_rate == 0 || out_rate == 0 {
+            return Err(AudioError::Setup(format!(
+                "invalid sample rates {in_rate} -> {out_rate}"
+            )));
+        }
+        if in_rate == out_rate {
+            return Ok(StreamResampler {
+                inner: None,
+                pending: Vec::new(),
+                fill: 0,
+                out: Vec::new(),
+                in_rate,
+                out_rate,
+            });
+        }
+        let chunk = (in_rate as usize / 100).max(1);
+        let inner = FftFixedIn::<f32>::new(in_rate as usize, out_rate as usize, chunk, 1, 1)
+            .map_err(|e| AudioError::Setup(format!("resampler {in_rate} -> {out_rate}: {e}")))?;
+        let pending = vec![0.0; inner.input_frames_max()];
+        let out = inner.output_buffer_allocate(true);
+        Ok(StreamResampler {
+            inner: Some(inner),
+            pending,
+            fill: 0,
+            out,
+            in_rate,
+            out_rate,
+        })
+    }
+
+    pub fn in_rate(&self) -> u32 {
+        self.in_rate
+    }
+
+    pub fn out_rate(&self) -> u32 {
+        self.out_rate
+    }
+
+    /// Input samples consumed per internal step (1 when passing through).
+    pub fn chunk_in(&self) -> usize {
+        self.inner.as_ref().map_or(1, |r| r.input_frames_next())
+    }
+
+    /// The most output one internal step can produce: size downstream buffers with it.
+    pub fn max_out_per_chunk(&self) -> usize {
+        self.inner.as_ref().map_or(1, |r| r.output_frames_max())
+    }
+
+    /// The resampler's delay in output samples (for latency accounting).
+    pub fn delay(&self) -> usize {
+        self.inner.as_ref().map_or(0, |r| r.output_delay())
+    }
+
+    /// Feeds mono `input`; calls `emit` with each block of converted output as soon as a chunk is complete.
+    pub fn process(&mut self, mut input: &[f32], mut emit: impl FnMut(&[f32])) -> Result<(), AudioError> {
+        let Some(inner) = self.inner.as_mut() else {
+            if !input.is_empty() {
+                emit(input);
+            }
+            return Ok(());
+        };
+        while !input.is_empty() {
+            let need = inner.input_frames_next();
+            let take = (need - self.fill).min(input.len());
+            self.pending[self.fill..self.fill + take].copy_from_slice(&input[..take]);
+            self.fill += take;
+            input = &input[take..];
+            if self.fill == need {
+                let (_, produced) = inner
+                    .process_into_buffer(&[&self.pending[..need]], &mut self.out, None)
+                    .map_err(|e| AudioError::Setup(format!("resampling: {e}")))?;
+                self.fill = 0;
+                emit(&self.out[0][..produced]);
+            }
+        }
+        Ok(())
+    }
+
+    /// Forgets buffered input and filter state (after a flush), so stale audio never comes out later.
+    pub fn reset(&mut self) {
+        self.fill = 0;
+        if let Some(inner) = self.inner.as_mut() {
+            inner.reset();
+        }
+    }
+}
+
+/// Averages interleaved `channels` into mono `out`; returns the frames written (bounded by `out.len()`).
+/// Averaging keeps the level of a signal that is the same on every channel (the usual microphone case).
+pub fn downmix(interleaved: &[f32], channels: usize, out: &mut [f32]) -> usize {
+    if channels <= 1 {
+        let n = interleaved.len().min(out.len());
+        out[..n].copy_from_slice(&interleaved[..n]);
+        return n;
+    }
+    let scale = 1.0 / channels as f32;
+    let mut n = 0;
+    for (dst, frame) in out.iter_mut().zip(interleaved.chunks_exact(channels)) {
+        *dst = frame.iter().sum::<f32>() * scale;
+        n += 1;
+    }
+    n
+}
+
+/// Copies mono `input` to every one of `channels` in interleaved `out`; returns samples written.
+pub fn upmix(input: &[f32], channels: usize, out: &mut [f32]) -> usize {
+    let channels = channels.max(1);
+    let mut n = 0;
+    for (frame, &s) in out.chunks_exact_mut(channels).zip(input) {
+        frame.fill(s);
+        n += channels;
+    }
+    n
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    pub fn sine(freq: f32, rate: u32, secs: f32, amp: f32) -> Vec<f32> {
+        let n = (rate as f32 * secs) as usize;
+        (0..n)
+            .map(|i| amp * (2.0 * std::f32::consts::PI * freq * i as f32 / rate as f32).sin())
+            .collect()
+    }
+
+    pub fn rms(x: &[f32]) -> f32 {
+        (x.iter().map(|s| s * s).sum::<f32>() / x.len() as f32).sqrt()
+    }
+
+    /// Frequency from the count of upward zero crossings over the slice.
+    pub fn zero_cross_freq(x: &[f32], rate: u32) -> f32 {
+        let ups = x.windows(2).filter(|w| w[0] < 0.0 && w[1] >= 0.0).count();
+        ups as f32 * rate as f32 / x.len() as f32
+    }
+
+    fn run(input: &[f32], from: u32, to: u32, step: usize) -> Vec<f32> {
+        let mut r = StreamResampler::new(from, to).unwrap();
+        let mut out = Vec::new();
+        for chunk in input.chunks(step) {
+            r.process(chunk, |o| out.extend_from_slice(o)).unwrap();
+        }
+        out
+    }
+
+    fn check(out: &[f32], rate: u32, freq: f32, in_rms: f32) {
+        let body = &out[rate as usize / 10..out.len() - rate as usize / 10];
+        let f = zero_cross_freq(body, rate);
+        assert!((f - freq).abs() < freq * 0.01, "frequency {f} Hz, wanted {freq}");
+        let db = 20.0 * (rms(body) / in_rms).log10();
+        assert!(db.abs() < 0.5, "level changed by {db} dB");
+    }
+
+    #[test]
+    fn stereo_44k1_and_48k_to_16k_keep_frequency_and_level() {
+        for rate in [44_100u32, 48_000] {
+            let mono = sine(1000.0, rate, 1.0, 0.5);
+            let stereo: Vec<f32> = mono.iter().flat_map(|&s| [s, s]).collect();
+            let mut down = vec![0.0; mono.len()];
+            let n = downmix(&stereo, 2, &mut down);
+            assert_eq!(n, mono.len());
+            // device callbacks come in odd sizes: 512-frame chunks exercise the accumulation
+            let out = run(&down[..n], rate, 16_000, 512);
+            let expected = (mono.len() as f64 * 16_000.0 / rate as f64) as usize;
+            assert!(
+                out.len() + 400 >= expected && out.len() <= expected,
+                "{} samples out of {expected}",
+                out.len()
+            );
+            check(&out, 16_000, 1000.0, rms(&mono));
+        }
+    }
+
+    #[test]
+    fn downlink_24k_to_48k_keeps_frequency_and_level() {
+        let x = sine(440.0, 24_000, 1.0, 0.3);
+        let out = run(&x, 24_000, 48_000, 480);
+        check(&out, 48_000, 440.0, rms(&x));
+        let mut stereo = vec![0.0; out.len() * 2];
+        assert_eq!(upmix(&out, 2, &mut stereo), out.len() * 2);
+        assert_eq!(stereo[200], stereo[201]);
+    }
+
+    #[test]
+    fn equal_rates_pass_through() {
+        let x = sine(300.0, 16_000, 0.1, 0.2);
+        assert_eq!(run(&x, 16_000, 16_000, 100), x);
+    }
+}

@@ -1,0 +1,178 @@
+//! The audio core on real devices: cpal streams through a PulseAudio server (on CI and headless machines the
+//! virtual devices of `scripts/virtual-audio.sh`: speaker `vox_speaker`, microphone `vox_mic` fed by the
+//! sink `vox_mic_feed`). `pacat` plays a 1 kHz tone into the microphone, which must come out of the engine's
+//! uplink as 16 kHz frames, while the engine's Player plays 500 Hz to the speaker, which `pacat` records from
+//! `vox_speaker.monitor`: real streams both ways, no mocks.
+//!
+//! With no audio server these tests FAIL with a clear message, unless VOXLIVE_SKIP_DEVICE_TESTS=1.
+
+use std::io::{Read, Write};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use voxlive::audio::{list_devices, AudioConfig, AudioEngine};
+
+fn skipped(test: &str) -> bool {
+    let skip = std::env::var("VOXLIVE_SKIP_DEVICE_TESTS").is_ok_and(|v| v == "1");
+    if skip {
+        eprintln!("{test}: skipped (VOXLIVE_SKIP_DEVICE_TESTS=1)");
+    }
+    skip
+}
+
+const NO_SERVER: &str = "no audio server reachable. Start one (`source scripts/virtual-audio.sh start`, which also \
+exports XDG_RUNTIME_DIR) or set VOXLIVE_SKIP_DEVICE_TESTS=1 to skip the device tests";
+
+#[test]
+fn devices_are_listed() {
+    if skipped("devices_are_listed") {
+        return;
+    }
+    let report = list_devices().unwrap_or_else(|e| panic!("{NO_SERVER}: {e}"));
+    let text = report.to_string();
+    eprintln!("{text}");
+    assert!(
+        report
+            .hosts
+            .iter()
+            .any(|h| !h.inputs.is_empty() && !h.outputs.is_empty()),
+        "{NO_SERVER}:\n{text}"
+    );
+    assert!(text.contains("inputs:") && text.contains("outputs:"));
+}
+
+fn rms(x: &[f32]) -> f32 {
+    (x.iter().map(|s| s * s).sum::<f32>() / x.len().max(1) as f32).sqrt()
+}
+
+/// Index of the strongest DFT bin of `x` among `bins` (bin k = k * rate / len Hz).
+fn dominant_bin(x: &[f32], bins: std::ops::RangeInclusive<usize>) -> usize {
+    let n = x.len() as f32;
+    let power = |k: usize| {
+        let w = 2.0 * std::f32::consts::PI * k as f32 / n;
+        let (re, im) = x.iter().enumerate().fold((0.0f32, 0.0f32), |(re, im), (i, &s)| {
+            (re + s * (w * i as f32).cos(), im - s * (w * i as f32).sin())
+        });
+        re * re + im * im
+    };
+    bins.max_by(|&a, &b| power(a).total_cmp(&power(b))).unwrap_or(0)
+}
+
+fn pacat(args: &[&str], stdin: bool) -> Child {
+    Command::new("pacat")
+        .args(["--format=s16le", "--rate=48000", "--channels=1", "--raw"])
+        .args(args)
+        .stdin(if stdin { Stdio::piped() } else { Stdio::null() })
+        .stdout(if stdin { Stdio::null() } else { Stdio::piped() })
+        .spawn()
+        .unwrap_or_else(|e| panic!("{NO_SERVER}: cannot run pacat (pulseaudio-utils): {e}"))
+}
+
+fn tone_i16(freq: f32, rate: u32, secs: f32, amp: f32) -> Vec<i16> {
+    (0..(rate as f32 * secs) as usize)
+        .map(|i| (amp * 32767.0 * (2.0 * std::f32::consts::PI * freq * i as f32 / rate as f32).sin()) as i16)
+        .collect()
+}
+
+#[test]
+fn tones_go_through_the_real_microphone_and_speaker() {
+    if skipped("tones_go_through_the_real_microphone_and_speaker") {
+        return;
+    }
+    let amp = 0.316f32; // -10 dBFS
+    let (engine, mut rx) = AudioEngine::start(AudioConfig::default()).unwrap_or_else(|e| panic!("{NO_SERVER}: {e}"));
+    let started = Instant::now();
+    while engine.stats().input_callbacks == 0 || engine.stats().output_callbacks == 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{NO_SERVER}: streams opened but never ran: {}",
+            engine.stats()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // what the speaker plays, recorded from its monitor
+    let mut recorder = pacat(&["--record", "-d", "vox_speaker.monitor"], false);
+    let mut rec_out = recorder.stdout.take().unwrap_or_else(|| panic!("pacat has no stdout"));
+    let recording = std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = rec_out.read_to_end(&mut bytes);
+        bytes
+    });
+    // the microphone: 1 kHz for 1.5 s into the sink that feeds vox_mic
+    let mut mic = pacat(&["--playback", "-d", "vox_mic_feed"], true);
+    let mic_bytes: Vec<u8> = tone_i16(1000.0, 48_000, 1.5, amp)
+        .iter()
+        .flat_map(|s| s.to_le_bytes())
+        .collect();
+    if let Some(mut stdin) = mic.stdin.take() {
+        stdin
+            .write_all(&mic_bytes)
+            .unwrap_or_else(|e| panic!("feeding the microphone: {e}"));
+    }
+    // the speaker: 500 Hz for 1.5 s at 24 kHz, as the Live API sends it
+    engine
+        .player()
+        .play(tone_i16(500.0, 24_000, 1.5, amp), Instant::now())
+        .unwrap_or_else(|e| panic!("play: {e}"));
+
+    // per 20 ms uplink frame: loud? 1 kHz the strongest bin (50 Hz bins)?
+    let (mut loud, mut at_1k, mut levels) = (0, 0, Vec::new());
+    for _ in 0..200 {
+        let Some(frame) = rx.blocking_recv() else {
+            panic!("uplink closed: {:?}", engine.failure())
+        };
+        let x: Vec<f32> = frame.samples.iter().map(|&s| f32::from(s) / 32768.0).collect();
+        if rms(&x) > amp / 4.0 {
+            loud += 1;
+            levels.push(rms(&x));
+            at_1k += usize::from(dominant_bin(&x, 6..=40) == 20);
+        }
+    }
+    let stats = engine.stats();
+    engine.stop();
+    let _ = mic.wait();
+    let _ = recorder.kill();
+    let _ = recorder.wait();
+    let speaker: Vec<f32> = recording
+        .join()
+        .unwrap_or_default()
+        .chunks_exact(2)
+        .map(|b| f32::from(i16::from_le_bytes([b[0], b[1]])) / 32768.0)
+        .collect();
+    eprintln!("{stats}");
+
+    // 1.5 s is 75 frames; a loaded machine may glitch a few (cpal's ALSA buffer is only two periods)
+    assert!(loud >= 50, "only {loud} loud frames came from the microphone: {stats}");
+    assert!(
+        at_1k * 10 >= loud * 8,
+        "1 kHz dominated only {at_1k} of {loud} microphone frames: {stats}"
+    );
+    levels.sort_by(f32::total_cmp);
+    let db = 20.0 * (levels[levels.len() / 2] / (amp / 2f32.sqrt())).log10();
+    assert!(
+        db.abs() < 1.0,
+        "microphone tone came through {db:.2} dB off (median frame)"
+    );
+
+    // speaker: 960-sample blocks at 48 kHz are 50 Hz bins, 500 Hz is bin 10
+    let blocks: Vec<&[f32]> = speaker.chunks_exact(960).filter(|b| rms(b) > amp / 4.0).collect();
+    let at_500 = blocks.iter().filter(|b| dominant_bin(b, 4..=40) == 10).count();
+    eprintln!(
+        "microphone: {at_1k}/{loud} loud frames at 1 kHz; speaker: {at_500}/{} loud blocks at 500 Hz",
+        blocks.len()
+    );
+    assert!(
+        blocks.len() >= 50,
+        "only {} loud 20 ms blocks reached the speaker: {stats}",
+        blocks.len()
+    );
+    assert!(
+        at_500 * 10 >= blocks.len() * 8,
+        "500 Hz dominated only {at_500} of {} speaker blocks",
+        blocks.len()
+    );
+    let mut levels: Vec<f32> = blocks.iter().map(|b| rms(b)).collect();
+    levels.sort_by(f32::total_cmp);
+    let db = 20.0 * (levels[levels.len() / 2] / (amp / 2f32.sqrt())).log10();
+    assert!(db.abs() < 1.0, "speaker tone played {db:.2} dB off (median block)");
+}
