@@ -18,9 +18,9 @@ use crate::session::{ApiVersion, Credential, Endpoint, Secret, SessionError, GEM
 pub enum ConfigError {
     #[error("config file {path}: {detail}")]
     File { path: PathBuf, detail: String },
-    #[error("{0}")]
+    #[error(transparent)]
     Model(#[from] ModelError),
-    #[error("{0}")]
+    #[error(transparent)]
     Endpoint(#[from] SessionError),
     #[error("environment variable {0} is not set or empty")]
     MissingEnv(String),

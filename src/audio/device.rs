@@ -184,9 +184,9 @@ impl fmt::Display for DeviceReport {
             fmt_devices(f, "inputs", &h.inputs)?;
             fmt_devices(f, "outputs", &h.outputs)?;
         }
-        write!(
+        writeln!(
             f,
-            "* = default device; pick one with --input/--output NAME (substring) or INDEX"
+            "* = default device; pick one with --input-device / --output-device NAME (substring) or INDEX"
         )
     }
 }

@@ -152,6 +152,8 @@ impl Dsp {
         let mut generation = self.shared.generation.load(Ordering::Acquire);
         let mut source_ended = false;
         let mut waiting: Option<Downlink> = None;
+        // Arrival time of the chunk that started the current reply (pushed into an idle jitter buffer).
+        let mut reply_start: Option<Instant> = None;
         let c = &self.shared.counters;
         let latency = self.shared.latency.clone();
         let (in_counters, out_counters) = (self.source.counters(), self.sink.counters());
@@ -241,6 +243,9 @@ impl Dsp {
                     flush_to = d.generation;
                     waiting = Some(d);
                 } else if d.generation == generation {
+                    if !jitter.is_active() {
+                        reply_start = Some(d.received_at);
+                    }
                     jitter.push(&d.samples, d.received_at);
                 }
             }
@@ -278,6 +283,10 @@ impl Dsp {
                 marks.pop_front();
                 if let Some(t) = last {
                     latency.record(Stage::ReplyToPlayout, t.saturating_duration_since(at));
+                    if reply_start == Some(at) {
+                        reply_start = None;
+                        latency.record(Stage::FirstReplyToPlayout, t.saturating_duration_since(at));
+                    }
                 }
             }
             if let Some(ic) = &in_counters {

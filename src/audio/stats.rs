@@ -19,15 +19,20 @@ pub enum Stage {
     /// Last frame of the user's turn sent -> first reply byte received (recorded by the session).
     SentToFirstReply,
     /// Reply chunk received -> its first sample handed to the output callback (DSP; includes jitter buffer).
+    /// Later chunks of a reply queue behind the earlier ones, so this grows with how far ahead the server is.
     ReplyToPlayout,
+    /// The first chunk of a reply (pushed into an idle jitter buffer) -> its first sample handed to the output
+    /// callback: what the user waits for once the reply has arrived.
+    FirstReplyToPlayout,
 }
 
 impl Stage {
-    pub const ALL: [Stage; 4] = [
+    pub const ALL: [Stage; 5] = [
         Stage::CaptureToFrame,
         Stage::FrameToSent,
         Stage::SentToFirstReply,
         Stage::ReplyToPlayout,
+        Stage::FirstReplyToPlayout,
     ];
 
     pub fn name(self) -> &'static str {
@@ -36,6 +41,7 @@ impl Stage {
             Stage::FrameToSent => "frame -> sent",
             Stage::SentToFirstReply => "sent -> first reply",
             Stage::ReplyToPlayout => "reply -> speaker",
+            Stage::FirstReplyToPlayout => "first reply -> speaker",
         }
     }
 
@@ -48,7 +54,7 @@ impl Stage {
 #[derive(Clone)]
 pub struct LatencyRecorder {
     /// `None` only if hdrhistogram refused the (valid, constant) bounds: then nothing is recorded.
-    hists: Arc<[Mutex<Option<Histogram<u64>>>; 4]>,
+    hists: Arc<[Mutex<Option<Histogram<u64>>>; 5]>,
 }
 
 impl Default for LatencyRecorder {
@@ -61,7 +67,7 @@ impl LatencyRecorder {
     pub fn new() -> Self {
         let mk = || Mutex::new(Histogram::new_with_bounds(1, 60_000_000, 3).ok());
         LatencyRecorder {
-            hists: Arc::new([mk(), mk(), mk(), mk()]),
+            hists: Arc::new([mk(), mk(), mk(), mk(), mk()]),
         }
     }
 

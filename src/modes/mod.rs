@@ -14,11 +14,11 @@ use crate::wav::WavError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ModeError {
-    #[error("{0}")]
+    #[error(transparent)]
     Session(#[from] SessionError),
-    #[error("{0}")]
+    #[error(transparent)]
     Wav(#[from] WavError),
-    #[error("{0}")]
+    #[error(transparent)]
     Audio(#[from] crate::audio::AudioError),
     #[error("cannot start the embedded server: {0}")]
     EmbeddedServer(String),
@@ -26,6 +26,6 @@ pub enum ModeError {
     EndedEarly(String),
     #[error("no complete reply within {0:?} after the question ended")]
     ReplyTimeout(Duration),
-    #[error("{0}")]
+    #[error(transparent)]
     Io(#[from] std::io::Error),
 }

@@ -53,7 +53,7 @@ const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(3);
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
     /// Binding or accepting failed (address in use, no permission). Retrying helps only with another address.
-    #[error("server socket error: {0}")]
+    #[error("server socket error")]
     Io(#[from] std::io::Error),
     /// The TLS certificate could not be generated or loaded. Not retryable.
     #[error("TLS setup failed: {0}")]

@@ -43,7 +43,7 @@ pub enum SessionError {
     #[error("the connection was lost: {0}")]
     ConnectionLost(String),
     /// The server sent a frame that is not a valid message. Not retryable by itself.
-    #[error("the server sent a malformed frame: {0}")]
+    #[error("the server sent a malformed frame")]
     Protocol(#[from] ProtocolError),
     /// The session has ended; nothing more can be sent.
     #[error("the session is closed")]
