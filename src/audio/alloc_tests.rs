@@ -53,6 +53,9 @@ fn callback_bodies_do_not_allocate() {
     let in_f32 = vec![0.25f32; 1024];
     let mut out_f32 = vec![0.0f32; 1024];
     let mut out_i32 = vec![0i32; 1024];
+    // A parked "DSP thread" for the capture callback to wake: the unpark path is part of the body.
+    let sleeper = std::thread::spawn(|| std::thread::park_timeout(std::time::Duration::from_secs(5)));
+    let _ = counters.wake.set(sleeper.thread().clone());
     let n = allocations(|| {
         push_input(&mut prod, &in_i16, &counters, &epoch);
         push_input(&mut prod, &in_u16, &counters, &epoch);
@@ -69,6 +72,7 @@ fn callback_bodies_do_not_allocate() {
         let _ = prod.try_push(0.0);
     });
     assert_eq!(n, 0, "callback bodies allocated {n} times");
+    sleeper.join().unwrap();
     assert!(
         counters.overruns.load(std::sync::atomic::Ordering::Relaxed) > 0,
         "the overrun path ran"

@@ -79,7 +79,12 @@ impl Player {
             received_at,
             generation,
         }) {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                if let Some(dsp) = self.shared.thread.get() {
+                    dsp.unpark();
+                }
+                Ok(())
+            }
             Err(TrySendError::Full(_)) => {
                 self.shared.counters.chunks_dropped.fetch_add(1, Ordering::Relaxed);
                 Err(AudioError::QueueFull)

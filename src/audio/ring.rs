@@ -4,6 +4,8 @@
 //! in a real-time callback turns into an audible glitch.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use std::sync::OnceLock;
+use std::thread::Thread;
 use std::time::{Duration, Instant};
 
 use cpal::{FromSample, Sample};
@@ -107,6 +109,10 @@ pub struct StreamCounters {
     /// Playback: the DSP thread asks the output callback to drop what the ring holds (barge-in); the callback
     /// clears the ring and resets the flag. The DSP thread writes nothing while it is set, so no new audio is lost.
     pub flush_requested: AtomicBool,
+    /// Capture: the DSP thread, woken after each push so a new frame waits for no poll tick. Set once by the
+    /// DSP thread before it reads; `unpark` is an atomic swap plus, only if the thread sleeps, a futex wake:
+    /// no allocation and no lock.
+    pub wake: OnceLock<Thread>,
 }
 
 impl StreamCounters {
@@ -163,6 +169,9 @@ where
     let lost = data.len() - pushed;
     if lost > 0 {
         counters.overruns.fetch_add(lost as u64, Ordering::Relaxed);
+    }
+    if let Some(dsp) = counters.wake.get() {
+        dsp.unpark();
     }
     pushed
 }
