@@ -68,9 +68,13 @@ echo "cargo test: $passed passed, $failed failed, $ignored ignored in $suites te
 [ -z "$failures" ] || { echo "failed tests:"; echo "$failures"; }
 echo "SDK conformance: $sdk_status"
 echo "time: $((SECONDS - t0)) s"
+sdk_passed=0; sdk_failed=0
+case "$sdk_status" in passed) sdk_passed=1 ;; FAILED) sdk_failed=1 ;; esac
 if [ "$test_status" -eq 0 ] && [ "$sdk_status" != FAILED ]; then
   echo "scripts/test.sh: ALL TESTS PASSED"
+  echo "tests: $((passed + sdk_passed)) passed, $((failed + sdk_failed)) failed"
 else
   echo "scripts/test.sh: TESTS FAILED"
+  echo "tests: $((passed + sdk_passed)) passed, $((failed + sdk_failed > 0 ? failed + sdk_failed : 1)) failed"
   exit 1
 fi

@@ -92,9 +92,16 @@ fn load_file(explicit: Option<&Path>) -> Result<FileConfig, ConfigError> {
             })
         }
     };
-    toml::from_str(&text).map_err(|e| ConfigError::File {
-        path,
-        detail: e.to_string(),
+    toml::from_str(&text).map_err(|e| {
+        // One line: the toml crate's Display spans several lines with a source excerpt.
+        let line = e
+            .span()
+            .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+        let detail = match line {
+            Some(n) => format!("line {n}: {}", e.message().trim()),
+            None => e.message().trim().to_string(),
+        };
+        ConfigError::File { path, detail }
     })
 }
 

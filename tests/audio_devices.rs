@@ -76,6 +76,7 @@ fn tone_i16(freq: f32, rate: u32, secs: f32, amp: f32) -> Vec<i16> {
 
 #[test]
 fn tones_go_through_the_real_microphone_and_speaker() {
+    let _devices = crate::util::devices_lock();
     if skipped("tones_go_through_the_real_microphone_and_speaker") {
         return;
     }

@@ -193,3 +193,70 @@ fn help_explains_the_commands() {
         assert!(text.contains(word), "--help lacks {word}");
     }
 }
+
+#[test]
+fn chat_answers_typed_turns() {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_voxlive"))
+        .args(["chat", "--modality", "text"])
+        .env_remove("GEMINI_API_KEY")
+        .env_remove("GOOGLE_API_KEY")
+        .env("XDG_CONFIG_HOME", std::env::temp_dir().join("voxlive-no-config"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    writeln!(stdin, "hello voxlive").unwrap();
+    writeln!(stdin, "and a second turn").unwrap();
+    drop(stdin);
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("assistant: You said: hello voxlive"), "{out}");
+    assert!(out.contains("assistant: You said: and a second turn"), "{out}");
+}
+
+#[test]
+fn chat_saves_audio_replies() {
+    use std::io::Write;
+    let dir = temp_path("chat-audio");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_voxlive"))
+        .args(["chat", "--save-audio"])
+        .arg(&dir)
+        .env_remove("GEMINI_API_KEY")
+        .env_remove("GOOGLE_API_KEY")
+        .env("XDG_CONFIG_HOME", std::env::temp_dir().join("voxlive-no-config"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    writeln!(child.stdin.take().unwrap(), "say something").unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let reader = hound::WavReader::open(dir.join("reply-1.wav")).expect("the audio reply was saved");
+    assert_eq!(reader.spec().sample_rate, 24_000);
+    assert!(reader.len() > 2_400, "at least 0.1 s of reply audio");
+}
+
+#[test]
+fn bad_config_and_flags_fail_clearly() {
+    let cfg = temp_path("bad.toml");
+    std::fs::write(&cfg, "modle = \"typo\"\n").unwrap();
+    let o = voxlive(&["--config", cfg.to_str().unwrap(), "chat"]);
+    assert_clear_failure(&o, "unknown field");
+    let o = voxlive(&["--model", "gemini-2.0-flash-live-001", "chat"]);
+    assert_clear_failure(&o, "shut down");
+    let o = voxlive(&["serve", "--responder", "parrot"]);
+    assert_clear_failure(&o, "--responder");
+    let o = voxlive(&[
+        "serve",
+        "--responder",
+        "script:/nonexistent/script.toml",
+        "--addr",
+        "127.0.0.1:0",
+    ]);
+    assert_clear_failure(&o, "/nonexistent/script.toml");
+}

@@ -69,6 +69,7 @@ fn rms(x: &[i16]) -> f64 {
 
 #[test]
 fn spoken_question_is_answered_through_the_virtual_speaker() {
+    let _devices = crate::util::devices_lock();
     if !audio_server_running() {
         return;
     }
@@ -181,4 +182,39 @@ fn spoken_question_is_answered_through_the_virtual_speaker() {
 
     let rec = std::fs::read_dir(dir.join("rec")).map(|d| d.count()).unwrap_or(0);
     assert!(rec >= 2, "--record wrote the microphone and speaker WAVs");
+}
+
+#[test]
+fn missing_device_and_missing_audio_system_fail_clearly() {
+    let _devices = crate::util::devices_lock();
+    let run = |args: &[&str], runtime_dir: Option<&str>| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_voxlive"));
+        c.args(args).env_remove("GEMINI_API_KEY").env_remove("GOOGLE_API_KEY");
+        if let Some(d) = runtime_dir {
+            c.env("XDG_RUNTIME_DIR", d).env_remove("PULSE_SERVER");
+        }
+        c.output().unwrap()
+    };
+    let check = |o: &std::process::Output, expect: &str| {
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success(), "should fail: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+        let line = err
+            .lines()
+            .find(|l| l.starts_with("voxlive: error:"))
+            .unwrap_or_else(|| panic!("no error line: {err}"));
+        assert!(
+            line.to_lowercase().contains(expect),
+            "{line:?} should mention {expect:?}"
+        );
+    };
+    if audio_server_running() {
+        let o = run(&["--input-device", "no-such-microphone-xyz", "--duration", "2"], None);
+        check(&o, "no-such-microphone-xyz");
+        let o = run(&["--output-device", "999", "--duration", "2"], None);
+        check(&o, "999");
+    }
+    // No audio server reachable: ALSA's default device (routed to PulseAudio) cannot open.
+    let o = run(&["--duration", "2"], Some("/nonexistent-voxlive-runtime"));
+    check(&o, "input");
 }

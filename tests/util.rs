@@ -81,3 +81,10 @@ pub fn fixture(name: &str) -> std::path::PathBuf {
         .join("tests/fixtures")
         .join(name)
 }
+
+/// The PulseAudio virtual devices are one shared resource: tests that play into the virtual microphone or
+/// record the virtual speaker hold this lock so they never hear each other.
+pub fn devices_lock() -> std::sync::MutexGuard<'static, ()> {
+    static DEVICES: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    DEVICES.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
