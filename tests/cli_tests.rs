@@ -194,24 +194,27 @@ fn help_explains_the_commands() {
     }
 }
 
-#[test]
-fn chat_answers_typed_turns() {
+/// Runs `voxlive ARGS` with `input` on its standard input (offline, no config file).
+fn voxlive_with_input(args: &[&str], input: &str) -> Output {
     use std::io::Write;
+    use std::process::Stdio;
     let mut child = Command::new(env!("CARGO_BIN_EXE_voxlive"))
-        .args(["chat", "--modality", "text"])
+        .args(args)
         .env_remove("GEMINI_API_KEY")
         .env_remove("GOOGLE_API_KEY")
         .env("XDG_CONFIG_HOME", std::env::temp_dir().join("voxlive-no-config"))
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    writeln!(stdin, "hello voxlive").unwrap();
-    writeln!(stdin, "and a second turn").unwrap();
-    drop(stdin);
-    let o = child.wait_with_output().unwrap();
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn chat_answers_typed_turns() {
+    let o = voxlive_with_input(&["chat", "--modality", "text"], "hello voxlive\nand a second turn\n");
     assert!(o.status.success(), "{}", stderr(&o));
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(out.contains("assistant: You said: hello voxlive"), "{out}");
@@ -220,21 +223,8 @@ fn chat_answers_typed_turns() {
 
 #[test]
 fn chat_saves_audio_replies() {
-    use std::io::Write;
     let dir = temp_path("chat-audio");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_voxlive"))
-        .args(["chat", "--save-audio"])
-        .arg(&dir)
-        .env_remove("GEMINI_API_KEY")
-        .env_remove("GOOGLE_API_KEY")
-        .env("XDG_CONFIG_HOME", std::env::temp_dir().join("voxlive-no-config"))
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    writeln!(child.stdin.take().unwrap(), "say something").unwrap();
-    let o = child.wait_with_output().unwrap();
+    let o = voxlive_with_input(&["chat", "--save-audio", dir.to_str().unwrap()], "say something\n");
     assert!(o.status.success(), "{}", stderr(&o));
     let reader = hound::WavReader::open(dir.join("reply-1.wav")).expect("the audio reply was saved");
     assert_eq!(reader.spec().sample_rate, 24_000);

@@ -23,7 +23,6 @@ use crate::protocol::codec::parse_duration;
 use crate::protocol::{FunctionCall, Modality, ToolResponse, OUTPUT_RATE};
 
 use super::super::reply::{Reply, ReplyPart, UserTurn};
-use super::signal::resample_linear;
 use super::Responder;
 
 /// A script that cannot be used, naming the file and why. Not retryable: fix the file.
@@ -193,33 +192,11 @@ fn convert(specs: Vec<PartSpec>, base: &Path, script: &Path) -> Result<Vec<Reply
         .collect()
 }
 
-/// Reads a WAV of any format and returns 24 kHz mono 16-bit samples (channels averaged, linear resampling).
+/// Reads a WAV of any format as 24 kHz mono 16-bit samples (the same conversion `voxlive talk` uses).
 pub fn load_wav_24k(path: &Path) -> Result<Vec<i16>, String> {
-    let mut reader = hound::WavReader::open(path).map_err(|e| e.to_string())?;
-    let spec = reader.spec();
-    let channels = usize::from(spec.channels.max(1));
-    let interleaved: Vec<f32> = match spec.sample_format {
-        hound::SampleFormat::Float => reader
-            .samples::<f32>()
-            .collect::<Result<_, _>>()
-            .map_err(|e| e.to_string())?,
-        hound::SampleFormat::Int => {
-            let scale = 1.0 / (1u64 << (spec.bits_per_sample.clamp(1, 32) - 1)) as f32;
-            let ints: Vec<i32> = reader
-                .samples::<i32>()
-                .collect::<Result<_, _>>()
-                .map_err(|e| e.to_string())?;
-            ints.into_iter().map(|s| s as f32 * scale).collect()
-        }
-    };
-    let mono: Vec<i16> = interleaved
-        .chunks(channels)
-        .map(|frame| {
-            let mean = frame.iter().sum::<f32>() / frame.len() as f32;
-            (mean * 32767.0).round().clamp(-32768.0, 32767.0) as i16
-        })
-        .collect();
-    Ok(resample_linear(&mono, spec.sample_rate, OUTPUT_RATE))
+    crate::wav::read_pcm16(path, OUTPUT_RATE)
+        .map(|(samples, _)| samples)
+        .map_err(|e| e.to_string())
 }
 
 /// Plays a script for one connection.
