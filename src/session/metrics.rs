@@ -16,7 +16,8 @@ pub struct SessionMetrics {
     pub audio_frames_dropped: AtomicU64,
     pub malformed_frames: AtomicU64,
     /// From the capture timestamp a frame carries to its bytes written on the socket, in microseconds.
-    uplink_us: Mutex<Histogram<u64>>,
+    /// `None` only if hdrhistogram refused the (valid, constant) bounds: then nothing is recorded.
+    uplink_us: Mutex<Option<Histogram<u64>>>,
 }
 
 impl Default for SessionMetrics {
@@ -27,29 +28,30 @@ impl Default for SessionMetrics {
             audio_frames_sent: AtomicU64::new(0),
             audio_frames_dropped: AtomicU64::new(0),
             malformed_frames: AtomicU64::new(0),
-            // 1 us .. 60 s, 3 significant digits: creation only fails for invalid bounds, which these are not.
-            uplink_us: Mutex::new(Histogram::new_with_bounds(1, 60_000_000, 3).unwrap_or_else(|_| {
-                Histogram::new(3).unwrap_or_else(|_| unreachable!("3 significant figures is valid"))
-            })),
+            // 1 us .. 60 s, 3 significant digits.
+            uplink_us: Mutex::new(Histogram::new_with_bounds(1, 60_000_000, 3).ok()),
         }
     }
 }
 
 impl SessionMetrics {
     pub(crate) fn record_uplink(&self, latency: Duration) {
-        if let Ok(mut h) = self.uplink_us.lock() {
-            let _ = h.record((latency.as_micros() as u64).max(1));
+        if let Ok(mut guard) = self.uplink_us.lock() {
+            if let Some(h) = guard.as_mut() {
+                h.saturating_record((latency.as_micros() as u64).clamp(1, 60_000_000));
+            }
         }
     }
 
     /// Percentile (0-100) of capture-to-socket latency, if any frame carried a capture time.
     pub fn uplink_percentile(&self, p: f64) -> Option<Duration> {
-        let h = self.uplink_us.lock().ok()?;
+        let guard = self.uplink_us.lock().ok()?;
+        let h = guard.as_ref()?;
         (!h.is_empty()).then(|| Duration::from_micros(h.value_at_quantile(p / 100.0)))
     }
 
     pub fn uplink_count(&self) -> u64 {
-        self.uplink_us.lock().map(|h| h.len()).unwrap_or(0)
+        self.uplink_us.lock().ok().and_then(|g| g.as_ref().map(|h| h.len())).unwrap_or(0)
     }
 
     pub fn get(counter: &AtomicU64) -> u64 {
