@@ -309,3 +309,53 @@ async fn unreachable_endpoint_is_a_clear_retryable_error() {
     assert!(matches!(err, SessionError::Unreachable { .. }), "{err:?}");
     assert!(err.is_retryable());
 }
+
+#[tokio::test]
+async fn ephemeral_token_goes_to_the_constrained_endpoint() {
+    let server = start_server(ServerConfig {
+        api_key: Some("auth_tokens/abc".into()),
+        ..fast_config()
+    })
+    .await;
+    let credential = voxlive::session::Credential::EphemeralToken(voxlive::session::Secret::new("auth_tokens/abc"));
+    let endpoint =
+        voxlive::session::Endpoint::new(&server.base_url(), voxlive::session::ApiVersion::V1alpha, credential).unwrap();
+    assert!(endpoint.ws_url().path().ends_with("BidiGenerateContentConstrained"));
+    let (s, mut events) = session::start(voxlive::session::SessionOptions::new(
+        endpoint,
+        setup(Modality::Text, false),
+    ))
+    .await
+    .expect("the token is accepted");
+    s.send_text_turn("hi").await.unwrap();
+    assert!(matches!(
+        until_turn_complete(&mut events).await.last(),
+        Some(Event::TurnComplete { .. })
+    ));
+}
+
+#[tokio::test]
+async fn wss_with_the_generated_certificate() {
+    let server = start_server(fast_config().with_generated_tls().unwrap()).await;
+    assert!(server.base_url().starts_with("wss://"));
+    let mut endpoint = endpoint(&server, None);
+    endpoint.extra_roots_pem = Some(std::sync::Arc::new(server.cert_pem().unwrap().as_bytes().to_vec()));
+    let (s, mut events) = session::start(voxlive::session::SessionOptions::new(
+        endpoint,
+        setup(Modality::Text, false),
+    ))
+    .await
+    .expect("the client trusts the server's certificate");
+    s.send_text_turn("over tls").await.unwrap();
+    assert!(matches!(
+        until_turn_complete(&mut events).await.last(),
+        Some(Event::TurnComplete { .. })
+    ));
+
+    // Without the certificate the same server is refused, with a TLS error.
+    let err = session::start(options(&server, setup(Modality::Text, false)))
+        .await
+        .err()
+        .expect("untrusted");
+    assert!(matches!(err, SessionError::Tls(_)), "{err:?}");
+}

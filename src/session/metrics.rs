@@ -51,7 +51,11 @@ impl SessionMetrics {
     }
 
     pub fn uplink_count(&self) -> u64 {
-        self.uplink_us.lock().ok().and_then(|g| g.as_ref().map(|h| h.len())).unwrap_or(0)
+        self.uplink_us
+            .lock()
+            .ok()
+            .and_then(|g| g.as_ref().map(|h| h.len()))
+            .unwrap_or(0)
     }
 
     pub fn get(counter: &AtomicU64) -> u64 {
