@@ -112,6 +112,10 @@ fn handshake_error(endpoint: &Endpoint, e: tungstenite::Error) -> SessionError {
                 },
             }
         }
+        // rustls reports certificate problems through the I/O error of the TLS stream.
+        tungstenite::Error::Io(io) if io.get_ref().is_some_and(|e| e.is::<rustls::Error>()) => SessionError::Tls(
+            format!("{io} (for a local `voxlive serve --tls`, pass its certificate with --ca-cert)"),
+        ),
         tungstenite::Error::Io(io) => SessionError::Unreachable {
             endpoint: endpoint_text,
             detail: io.to_string(),
