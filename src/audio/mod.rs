@@ -56,6 +56,7 @@
 //! # }
 //! ```
 
+mod aec;
 mod capture;
 mod device;
 mod dsp;
@@ -76,6 +77,7 @@ mod alloc_tests;
 #[cfg(test)]
 mod engine_tests;
 
+pub use aec::{AecMetrics, EchoCanceller, AEC_BLOCK};
 pub use device::{list_devices, DeviceChoice, DeviceConfig, DeviceInfo, DeviceReport, HostReport};
 pub use dsp::{AudioEvent, UplinkFrame};
 pub use engine::{AudioConfig, AudioEngine, Player};
