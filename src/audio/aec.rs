@@ -228,7 +228,10 @@ pub(crate) mod tests {
         // after ~1 s of convergence
         let (before, after) = (energy_db(&capture[RATE..]), energy_db(&out[RATE..]));
         let m = aec.metrics();
-        eprintln!("40 ms echo: {before:.1} dB -> {after:.1} dB ({:.1} dB removed), {m:?}", before - after);
+        eprintln!(
+            "40 ms echo: {before:.1} dB -> {after:.1} dB ({:.1} dB removed), {m:?}",
+            before - after
+        );
         assert!(
             before - after >= 15.0,
             "echo {before:.1} dB -> {after:.1} dB: only {:.1} dB removed ({m:?})",
@@ -297,7 +300,10 @@ pub(crate) mod tests {
         let raw = speech_frames(&cancel(None, &render, &capture));
         let cleaned = speech_frames(&cancel(Some(&mut EchoCanceller::new()), &render, &capture));
         eprintln!("VAD speech frames on echo only: {raw}/{total} without AEC, {cleaned}/{total} with");
-        assert!(raw * 2 >= total, "without AEC the echo should look like speech: {raw}/{total}");
+        assert!(
+            raw * 2 >= total,
+            "without AEC the echo should look like speech: {raw}/{total}"
+        );
         assert!(
             cleaned * 10 <= total,
             "after AEC the VAD still calls {cleaned}/{total} frames speech (without: {raw})"
