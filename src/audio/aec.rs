@@ -30,9 +30,10 @@
 //!
 //! ~4.5 ms of CPU per audio second at 16 kHz (optimised; `Cargo.toml` builds `aec3` and `rustfft` at
 //! `opt-level = 3` even in dev builds, unoptimised it is ~190 ms), and 8 ms of added delay on the uplink.
-//! All buffers of this wrapper are allocated in [`EchoCanceller::new`]; `aec3` 0.4.0 itself still makes
-//! a few small allocations per 10 ms render frame inside its render queue (a `Vec` clone per frame), which
-//! we cannot avoid without patching the crate. That is on the DSP thread, never in a device callback.
+//! All buffers of this wrapper are allocated in [`EchoCanceller::new`] and it allocates nothing per frame;
+//! `aec3` 0.4.0 itself does (a `Vec` clone per 10 ms render frame in its render queue, and ~40 small
+//! allocations per 10 ms capture block in its block processor; counted in `alloc_tests.rs`), which we cannot
+//! avoid without patching the crate. That is on the DSP thread, never in a device callback.
 //! `aec3`'s types are `!Send`: build the canceller on the DSP thread.
 
 use aec3::api::config::EchoCanceller3Config;
