@@ -2,8 +2,9 @@
 //! VAD, jitter buffer) and joins the source to the session and the session to the sink. Echo cancellation
 //! takes as its reference exactly what goes to the sink (the jitter buffer's 24 kHz output, resampled to
 //! 16 kHz by a resampler of its own) and cleans each 16 kHz frame before the VAD sees it and before it
-//! leaves: the reply's echo would otherwise reach the Live service and trip the VAD as "the user speaking". It never waits on the network:
-//! uplink frames leave with `try_send` (drops counted), reply audio and flushes arrive on a bounded channel.
+//! leaves: the reply's echo would otherwise reach the Live service and trip the VAD as "the user speaking".
+//! It never waits on the network: uplink frames leave with `try_send` (drops counted), reply audio and
+//! flushes arrive on a bounded channel.
 //! It sleeps at most [`TICK`] between passes and is woken earlier by the capture callback (new samples) and
 //! by `Player::play` (reply audio), so a completed frame leaves without waiting for a poll: polling alone
 //! added 1-2 ms (p99 ~3 ms) between the capture callback and the socket.
