@@ -2,13 +2,15 @@
 //! faster than real time; the summary line prints the factor). Run: `cargo bench --bench audio_core`.
 //! - uplink: 48 kHz stereo f32 in 512-frame device callbacks -> downmix -> 16 kHz -> 20 ms frames (-> VAD)
 //! - downlink: 24 kHz reply through the jitter buffer -> 48 kHz -> stereo
+//! - AEC: 1 s of 16 kHz echo reference in, 50 capture frames of 20 ms cleaned (the echo of that reference)
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use voxlive::audio::{
-    downmix, upmix, Framer, JitterBuffer, JitterConfig, StreamResampler, VadConfig, VoiceDetector, UPLINK_RATE,
+    downmix, upmix, EchoCanceller, Frame, Framer, JitterBuffer, JitterConfig, StreamResampler, VadConfig,
+    VoiceDetector, FRAME_SAMPLES, UPLINK_RATE,
 };
 
 const CALLBACK: usize = 512;
@@ -74,6 +76,43 @@ fn downlink(jb: &mut JitterBuffer, rs: &mut StreamResampler, reply: &[i16], out:
     written
 }
 
+/// 1 s of a voiced, syllable-like 16 kHz signal (harmonics of 140 Hz under a 4 Hz envelope) as the echo
+/// reference, and the capture frames holding its echo (40 ms late, -6 dB).
+fn aec_signals() -> (Vec<f32>, Vec<Frame>) {
+    let render: Vec<f32> = (0..16_000)
+        .map(|i| {
+            let t = i as f32 / 16_000.0;
+            let env = (std::f32::consts::PI * 4.0 * t).sin().abs();
+            let v: f32 = (1..10)
+                .map(|h| (2.0 * std::f32::consts::PI * 140.0 * h as f32 * t).sin() / h as f32)
+                .sum();
+            0.2 * env * v
+        })
+        .collect();
+    let capture = (0..16_000 / FRAME_SAMPLES)
+        .map(|f| {
+            let mut frame = [0i16; FRAME_SAMPLES];
+            for (k, s) in frame.iter_mut().enumerate() {
+                let i = (f * FRAME_SAMPLES + k + 16_000 - 640) % 16_000;
+                *s = (render[i] * 0.5 * 32767.0) as i16;
+            }
+            frame
+        })
+        .collect();
+    (render, capture)
+}
+
+fn aec(ec: &mut EchoCanceller, render: &[f32], capture: &[Frame]) -> i64 {
+    let mut sum = 0i64;
+    for (r, c) in render.chunks(FRAME_SAMPLES).zip(capture) {
+        let mut frame = *c;
+        ec.render(r);
+        ec.process(&mut frame);
+        sum += i64::from(frame[0]);
+    }
+    sum
+}
+
 fn x_real_time(name: &str, audio_secs: f64, mut f: impl FnMut()) {
     let t = Instant::now();
     let mut runs = 0;
@@ -108,6 +147,13 @@ fn benches(c: &mut Criterion) {
         let mut rs = StreamResampler::new(24_000, 48_000).unwrap();
         b.iter(|| black_box(downlink(&mut jb, &mut rs, &reply, &mut out)))
     });
+    // built here, like on the DSP thread (`EchoCanceller` is !Send)
+    let (render, capture) = aec_signals();
+    g.throughput(Throughput::Elements(16_000));
+    g.bench_function("AEC 16k: render 1 s + 50 capture frames", |b| {
+        let mut ec = EchoCanceller::new();
+        b.iter(|| black_box(aec(&mut ec, &render, &capture)))
+    });
     g.finish();
 
     // `cargo test --all-targets` runs this binary once as a smoke test (unoptimised, without --bench):
@@ -127,6 +173,10 @@ fn benches(c: &mut Criterion) {
     let mut rs = StreamResampler::new(24_000, 48_000).unwrap();
     x_real_time("downlink 24k -> 48k stereo", 1.0, || {
         black_box(downlink(&mut jb, &mut rs, &reply, &mut out));
+    });
+    let mut ec = EchoCanceller::new();
+    x_real_time("AEC 16k (render + capture)", 1.0, || {
+        black_box(aec(&mut ec, &render, &capture));
     });
 }
 

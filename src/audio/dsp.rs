@@ -1,6 +1,10 @@
-//! The DSP thread: one std thread that owns every stateful DSP stage (resamplers, framer, VAD, jitter
-//! buffer) and joins the source to the session and the session to the sink. It never waits on the network:
-//! uplink frames leave with `try_send` (drops counted), reply audio and flushes arrive on a bounded channel.
+//! The DSP thread: one std thread that owns every stateful DSP stage (resamplers, framer, echo canceller,
+//! VAD, jitter buffer) and joins the source to the session and the session to the sink. Echo cancellation
+//! takes as its reference exactly what goes to the sink (the jitter buffer's 24 kHz output, resampled to
+//! 16 kHz by a resampler of its own) and cleans each 16 kHz frame before the VAD sees it and before it
+//! leaves: the reply's echo would otherwise reach the Live service and trip the VAD as "the user speaking".
+//! It never waits on the network: uplink frames leave with `try_send` (drops counted), reply audio and
+//! flushes arrive on a bounded channel.
 //! It sleeps at most [`TICK`] between passes and is woken earlier by the capture callback (new samples) and
 //! by `Player::play` (reply audio), so a completed frame leaves without waiting for a poll: polling alone
 //! added 1-2 ms (p99 ~3 ms) between the capture callback and the socket.
@@ -13,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{broadcast, mpsc};
 
+use super::aec::EchoCanceller;
 use super::framing::{Frame, Framer, UPLINK_RATE};
 use super::jitter::{JitterBuffer, JitterConfig, DOWNLINK_RATE};
 use super::recorder::Recorder;
@@ -92,6 +97,7 @@ pub(crate) struct Dsp {
     pub downlink: StdReceiver<Downlink>,
     pub vad: VadConfig,
     pub jitter: JitterConfig,
+    pub echo_cancellation: bool,
     pub recorder: Option<Recorder>,
 }
 
@@ -141,6 +147,9 @@ impl Dsp {
         let mut down_rs = StreamResampler::new(DOWNLINK_RATE, out_fmt.sample_rate)?;
         let mut framer = Framer::new();
         let mut vad = VoiceDetector::new(self.vad);
+        // AEC (`!Send`, built here) and the resampler that turns the speaker's 24 kHz into its 16 kHz reference
+        let mut aec = self.echo_cancellation.then(EchoCanceller::new);
+        let mut ref_rs = StreamResampler::new(DOWNLINK_RATE, UPLINK_RATE)?;
         let mut jitter = JitterBuffer::new(self.jitter);
         let mut read_buf = vec![0.0f32; READ_STEP * in_ch];
         let mut mono = vec![0.0f32; READ_STEP];
@@ -189,7 +198,12 @@ impl Dsp {
                 let frames = downmix(&read_buf[..n], in_ch, &mut mono);
                 let (uplink, events, recorder) = (&self.uplink, &self.events, &mut self.recorder);
                 up_rs.process(&mono[..frames], |out16k| {
-                    framer.push(out16k, |frame| {
+                    framer.push(out16k, |raw| {
+                        let mut frame = *raw;
+                        if let Some(aec) = aec.as_mut() {
+                            aec.process(&mut frame);
+                        }
+                        let frame = &frame;
                         let (state, transition) = vad.process(frame, &mut preroll);
                         let now = Instant::now();
                         match transition {
@@ -236,6 +250,7 @@ impl Dsp {
                     generation = flush_to;
                     jitter.flush();
                     down_rs.reset();
+                    ref_rs.reset();
                     self.sink.flush();
                     marks.clear();
                 }
@@ -266,6 +281,10 @@ impl Dsp {
                 let info = jitter.pull(&mut down_buf, now);
                 if let Some(rec) = self.recorder.as_mut() {
                     rec.speaker(&down_buf);
+                }
+                // the echo reference: what is about to reach the speaker, silence included
+                if let Some(aec) = aec.as_mut() {
+                    ref_rs.process(&down_buf, |r16k| aec.render(r16k))?;
                 }
                 if let Some((offset, at)) = info.chunk_start {
                     let pos = written

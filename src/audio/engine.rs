@@ -44,6 +44,9 @@ pub struct AudioConfig {
     pub downlink_capacity: usize,
     /// `--record DIR`: write mic and speaker WAVs there.
     pub record_dir: Option<PathBuf>,
+    /// Remove the echo of the reply from the microphone before VAD and uplink (default true; `--no-aec`
+    /// turns it off, e.g. with a headset, where there is no echo to remove). See [`super::EchoCanceller`].
+    pub echo_cancellation: bool,
 }
 
 impl Default for AudioConfig {
@@ -58,6 +61,7 @@ impl Default for AudioConfig {
             uplink_capacity: 50,
             downlink_capacity: 256,
             record_dir: None,
+            echo_cancellation: true,
         }
     }
 }
@@ -175,6 +179,7 @@ impl AudioEngine {
             downlink: down_rx,
             vad: config.vad,
             jitter: config.jitter,
+            echo_cancellation: config.echo_cancellation,
             recorder,
         };
         let thread = std::thread::Builder::new()

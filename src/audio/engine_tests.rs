@@ -166,3 +166,128 @@ fn handles_can_move_into_tokio_tasks() {
     send::<UplinkFrame>();
     send::<AudioEvent>();
 }
+
+/// A microphone in a room with the speaker: it hears what the [`ClockSink`] played `delay` ago at `gain`,
+/// plus low noise, in real time (both clocks start with the DSP thread).
+struct EchoSource {
+    played: Arc<Mutex<Vec<f32>>>,
+    rate: u32,
+    delay: usize,
+    gain: f32,
+    len: usize,
+    pos: usize,
+    started: Instant,
+    captured: Instant,
+    seed: u32,
+}
+
+impl AudioSource for EchoSource {
+    fn format(&self) -> StreamFormat {
+        fmt(self.rate, 1)
+    }
+    fn start(&mut self) {
+        self.started = Instant::now();
+    }
+    fn read(&mut self, out: &mut [f32]) -> Result<SourceRead, AudioError> {
+        if self.pos >= self.len {
+            return Ok(SourceRead::Ended);
+        }
+        let now = Instant::now();
+        let due = (now.duration_since(self.started).as_secs_f64() * f64::from(self.rate)) as usize;
+        let n = out.len().min(due.min(self.len).saturating_sub(self.pos));
+        if n == 0 {
+            return Ok(SourceRead::Pending);
+        }
+        let played = self.played.lock().unwrap();
+        for (k, o) in out[..n].iter_mut().enumerate() {
+            let i = self.pos + k;
+            let echo = i
+                .checked_sub(self.delay)
+                .and_then(|j| played.get(j))
+                .copied()
+                .unwrap_or(0.0);
+            self.seed ^= self.seed << 13;
+            self.seed ^= self.seed >> 17;
+            self.seed ^= self.seed << 5;
+            *o = self.gain * echo + 0.002 * (self.seed as f32 / u32::MAX as f32 - 0.5);
+        }
+        self.pos += n;
+        self.captured = now;
+        Ok(SourceRead::Data(n))
+    }
+    fn captured_at(&self) -> Instant {
+        self.captured
+    }
+}
+
+/// Plays `reply_24k` through an engine whose microphone hears the speaker 40 ms late; returns the uplink
+/// (16 kHz) and how many of its frames the VAD labelled speech.
+fn reply_with_room_echo(reply_24k: &[i16], echo_cancellation: bool) -> (Vec<f32>, usize) {
+    let rate = 48_000;
+    let (snk, played) = sink(rate, 1);
+    let secs = reply_24k.len() as f64 / 24_000.0 + 0.6;
+    let src = EchoSource {
+        played,
+        rate,
+        delay: rate as usize * 40 / 1000,
+        gain: 0.5,
+        len: (secs * f64::from(rate)) as usize,
+        pos: 0,
+        started: Instant::now(),
+        captured: Instant::now(),
+        seed: 0x1234_5678,
+    };
+    let cfg = AudioConfig {
+        echo_cancellation,
+        uplink_capacity: 1000,
+        ..AudioConfig::default()
+    };
+    let (engine, mut rx) = AudioEngine::start_with(Box::new(src), Box::new(snk), cfg).unwrap();
+    engine.player().play(reply_24k.to_vec(), Instant::now()).unwrap();
+    let frames = (secs * 50.0) as usize - 2;
+    let (mut uplink, mut speech) = (Vec::new(), 0);
+    for _ in 0..frames {
+        let Some(f) = rx.blocking_recv() else { break };
+        uplink.extend(f.samples.iter().map(|&s| f32::from(s) / 32768.0));
+        speech += usize::from(f.vad == VadState::Speech);
+    }
+    engine.stop();
+    (uplink, speech)
+}
+
+#[test]
+fn echo_of_the_played_reply_is_removed_from_the_uplink() {
+    // the reply as the Live service sends it: 24 kHz LINEAR16
+    let reply_16k = super::aec::tests::reply();
+    let mut rs = StreamResampler::new(16_000, 24_000).unwrap();
+    let mut reply: Vec<i16> = Vec::new();
+    rs.process(&reply_16k, |o| reply.extend(o.iter().map(|&s| (s * 32767.0) as i16)))
+        .unwrap();
+    // both engines at once: the test takes the reply's length in real time, not twice that
+    let (with, without) = std::thread::scope(|s| {
+        let a = s.spawn(|| reply_with_room_echo(&reply, true));
+        let b = s.spawn(|| reply_with_room_echo(&reply, false));
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    let db = super::aec::tests::energy_db;
+    // skip the first 1.5 s: jitter-buffer start plus AEC convergence
+    let skip = 24_000;
+    let (on, off) = (db(&with.0[skip..]), db(&without.0[skip..]));
+    assert!(
+        off - on >= 15.0,
+        "uplink energy {off:.1} dB without AEC, {on:.1} dB with: only {:.1} dB less",
+        off - on
+    );
+    assert!(
+        without.1 >= 4 * with.1.max(5),
+        "VAD speech frames: {} without AEC, {} with",
+        without.1,
+        with.1
+    );
+    eprintln!(
+        "engine: uplink {off:.1} dB -> {on:.1} dB ({:.1} dB removed), VAD speech frames {} -> {}",
+        off - on,
+        without.1,
+        with.1
+    );
+}

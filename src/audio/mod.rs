@@ -4,9 +4,11 @@
 //! barge-in), [`AudioEvent`]s and [`AudioStats`].
 //!
 //! ```text
-//! mic -> cpal input callback -> SPSC ring -> DSP thread: downmix -> 16 kHz -> 20 ms frames -> VAD -> try_send -> session
+//! mic -> cpal input callback -> SPSC ring -> DSP thread: downmix -> 16 kHz -> 20 ms frames -> AEC -> VAD
+//!         -> try_send -> session
 //! session -> Player (bounded, try_send) -> DSP thread: jitter buffer -> device rate -> upmix -> SPSC ring
 //!         -> cpal output callback -> speaker
+//!                    jitter buffer output -> 16 kHz -> AEC's echo reference (what the speaker plays)
 //! ```
 //!
 //! # What runs where
@@ -15,7 +17,7 @@
 //! |---|---|---|---|
 //! | cpal input callback | capture ring producer | convert to f32, `push_slice`, bump atomic counters, store the callback time | allocate, lock, log, resample, block, touch tokio |
 //! | cpal output callback | playback ring consumer | `pop_slice`, pad with silence on underrun, honour a flush flag, bump counters | the same |
-//! | DSP thread (`voxlive-dsp`, one std thread) | resamplers, framer, webrtc-vad (`!Send`, built there), jitter buffer | resample, cut frames, run VAD, `try_send` frames, fill the playback ring, record latencies | wait on the network or on a full channel |
+//! | DSP thread (`voxlive-dsp`, one std thread) | resamplers, framer, echo canceller and webrtc-vad (both `!Send`, built there), jitter buffer | resample, cut frames, cancel echo, run VAD, `try_send` frames, fill the playback ring, record latencies | wait on the network or on a full channel |
 //! | recorder thread (`--record`) | the WAV writers | file I/O | — |
 //! | session (tokio) | the uplink receiver, [`Player`] clones | read frames, `play`, `flush` | touch devices |
 //!
@@ -56,6 +58,7 @@
 //! # }
 //! ```
 
+mod aec;
 mod capture;
 mod device;
 mod dsp;
@@ -76,6 +79,7 @@ mod alloc_tests;
 #[cfg(test)]
 mod engine_tests;
 
+pub use aec::{AecMetrics, EchoCanceller, AEC_BLOCK};
 pub use device::{list_devices, DeviceChoice, DeviceConfig, DeviceInfo, DeviceReport, HostReport};
 pub use dsp::{AudioEvent, UplinkFrame};
 pub use engine::{AudioConfig, AudioEngine, Player};
