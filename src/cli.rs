@@ -84,6 +84,9 @@ pub struct LiveArgs {
     /// Keep playing a reply when you start speaking over it (default: stop it at once).
     #[arg(long)]
     pub no_barge_in: bool,
+    /// Turn off echo cancellation (with headphones there is no echo to cancel).
+    #[arg(long)]
+    pub no_aec: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]

@@ -136,6 +136,7 @@ async fn run_live(config: &Config, args: LiveArgs) -> Result<()> {
         output_device: device_choice(args.output_device.as_deref()),
         buffer_frames: args.buffer_frames,
         record_dir: args.record.clone(),
+        echo_cancellation: !args.no_aec,
         ..AudioConfig::default()
     };
     let (endpoint, _server) = endpoint::resolve(config).await?;
