@@ -65,7 +65,7 @@ pub fn open_playback(
     let config = cpal::StreamConfig {
         channels: format.channels,
         sample_rate: format.sample_rate,
-        buffer_size: buffer_frames.map_or(cpal::BufferSize::Default, cpal::BufferSize::Fixed),
+        buffer_size: dev.buffer_size(buffer_frames),
     };
     let ch = usize::from(format.channels.max(1));
     let target = ((target.as_secs_f64() * f64::from(format.sample_rate)) as usize).max(256) * ch;
