@@ -98,6 +98,9 @@ impl Player {
     /// `play` after this call plays normally.
     pub fn flush(&self) {
         self.shared.generation.fetch_add(1, Ordering::AcqRel);
+        if let Some(dsp) = self.shared.thread.get() {
+            dsp.unpark();
+        }
     }
 
     /// True while reply audio is queued or playing: what a barge-in would interrupt. It turns false about
