@@ -124,16 +124,25 @@ fn wanted_host() -> Result<Option<cpal::HostId>, AudioError> {
     } else {
         want
     };
-    cpal::available_hosts()
-        .into_iter()
+    let Some(id) = cpal::ALL_HOSTS
+        .iter()
+        .copied()
         .find(|id| id.name().to_lowercase() == want)
-        .map(Some)
-        .ok_or_else(|| {
-            AudioError::NoAudioSystem(format!(
-                "{HOST_ENV}={raw:?} is not an audio host of this build; available: {} (or auto)",
-                host_names()
-            ))
-        })
+    else {
+        return Err(AudioError::NoAudioSystem(format!(
+            "{HOST_ENV}={raw:?} is not an audio host of this build; available: {} (or auto)",
+            host_names()
+        )));
+    };
+    if !cpal::available_hosts().contains(&id) {
+        return Err(AudioError::NoAudioSystem(format!(
+            "{HOST_ENV}={raw:?}: {} is not reachable (PulseAudio: no server at $PULSE_SERVER or \
+             $XDG_RUNTIME_DIR/pulse/native); available: {} (or auto)",
+            id.name(),
+            host_names()
+        )));
+    }
+    Ok(Some(id))
 }
 
 /// The id of the host [`open_host`] opens (for marking it in `voxlive devices`).
