@@ -312,6 +312,12 @@ impl Reactor {
 
         let reactor_thread = std::thread::spawn(move || match reactor.run() {
             Ok(_) => Ok(()),
+            // the socket closing is how every client ends (voxlive: logged at ERROR on each exit); a server
+            // going away mid-stream still reaches cpal's error callbacks through the streams' futures
+            Err(ClientError::Disconnected) => {
+                log::debug!("Reactor ended: {}", ClientError::Disconnected);
+                Err(ClientError::Disconnected)
+            }
             Err(err) => {
                 log::error!("Reactor error: {err}");
                 Err(err)
