@@ -63,7 +63,7 @@ pub fn open_capture(
     let config = cpal::StreamConfig {
         channels: format.channels,
         sample_rate: format.sample_rate,
-        buffer_size: buffer_frames.map_or(cpal::BufferSize::Default, cpal::BufferSize::Fixed),
+        buffer_size: dev.buffer_size(buffer_frames),
     };
     // one second: the DSP thread drains it every few ms, so this only fills if that thread stalls
     let capacity = (format.sample_rate as usize * usize::from(format.channels)).max(4096);

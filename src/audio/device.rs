@@ -1,9 +1,16 @@
 //! Audio hosts and devices: the only file that names cpal hosts and devices. Lists them for
 //! `voxlive devices` and picks one by name (case-insensitive substring) or index, with errors that list what
 //! is available, so a wrong `--input` is fixed without reading docs. Never panics.
+//!
+//! The host: `VOXLIVE_AUDIO_HOST` (`alsa`, `pulseaudio`/`pulse`, or `auto`), else the native PulseAudio host
+//! when a server is reachable ($PULSE_SERVER or $XDG_RUNTIME_DIR/pulse/native), else ALSA. The native host
+//! costs a fraction of the CPU of ALSA's pulse plugin (whose capture thread spins on xruns), but its default
+//! buffers are huge (2 s playback requests): streams on it get [`PULSE_PERIOD`] unless `--buffer-frames`
+//! says otherwise.
 
 use std::fmt;
 use std::str::FromStr;
+use std::time::Duration;
 
 use cpal::traits::{DeviceTrait, HostTrait};
 
@@ -87,6 +94,76 @@ fn default_config(d: &cpal::Device, dir: Direction) -> Result<cpal::SupportedStr
     }
 }
 
+/// Environment variable choosing the audio host: `alsa`, `pulseaudio` (or `pulse`), `auto`/empty = default.
+pub const HOST_ENV: &str = "VOXLIVE_AUDIO_HOST";
+
+/// The period asked of the native PulseAudio host when `--buffer-frames` is not given: its defaults
+/// (2 s playback requests) would add seconds of latency.
+pub const PULSE_PERIOD: Duration = Duration::from_millis(10);
+
+fn host_names() -> String {
+    cpal::available_hosts()
+        .iter()
+        .map(|id| id.name().to_lowercase())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The host `VOXLIVE_AUDIO_HOST` names (`None` = not set or `auto`): matched case-insensitively on cpal's
+/// host name, `pulse` standing for PulseAudio.
+fn wanted_host() -> Result<Option<cpal::HostId>, AudioError> {
+    let Ok(raw) = std::env::var(HOST_ENV) else {
+        return Ok(None);
+    };
+    let want = raw.trim().to_lowercase();
+    if want.is_empty() || want == "auto" || want == "default" {
+        return Ok(None);
+    }
+    let want = if want == "pulse" {
+        "pulseaudio".to_string()
+    } else {
+        want
+    };
+    let Some(id) = cpal::ALL_HOSTS
+        .iter()
+        .copied()
+        .find(|id| id.name().to_lowercase() == want)
+    else {
+        return Err(AudioError::NoAudioSystem(format!(
+            "{HOST_ENV}={raw:?} is not an audio host of this build; available: {} (or auto)",
+            host_names()
+        )));
+    };
+    if !cpal::available_hosts().contains(&id) {
+        return Err(AudioError::NoAudioSystem(format!(
+            "{HOST_ENV}={raw:?}: {} is not reachable (PulseAudio: no server at $PULSE_SERVER or \
+             $XDG_RUNTIME_DIR/pulse/native); available: {} (or auto)",
+            id.name(),
+            host_names()
+        )));
+    }
+    Ok(Some(id))
+}
+
+/// The id of the host [`open_host`] opens (for marking it in `voxlive devices`).
+fn selected_host_id() -> Result<cpal::HostId, AudioError> {
+    Ok(match wanted_host()? {
+        Some(id) => id,
+        None => cpal::default_host().id(),
+    })
+}
+
+/// Opens the audio host: the one `VOXLIVE_AUDIO_HOST` names, else cpal's default (native PulseAudio when a
+/// server answers, else ALSA).
+pub fn open_host() -> Result<cpal::Host, AudioError> {
+    match wanted_host()? {
+        Some(id) => {
+            cpal::host_from_id(id).map_err(|e| AudioError::NoAudioSystem(format!("{} ({HOST_ENV}): {e}", id.name())))
+        }
+        None => Ok(cpal::default_host()),
+    }
+}
+
 fn devices(host: &cpal::Host, dir: Direction) -> Result<Vec<cpal::Device>, AudioError> {
     let list = match dir {
         Direction::Input => host.input_devices().map(|it| it.collect()),
@@ -125,7 +202,7 @@ fn describe(host: &cpal::Host, dir: Direction) -> Result<Vec<DeviceInfo>, AudioE
 
 /// Lists every available host with its input and output devices and their default configurations.
 pub fn list_devices() -> Result<DeviceReport, AudioError> {
-    let default_id = cpal::default_host().id();
+    let default_id = selected_host_id()?;
     let mut hosts = Vec::new();
     let mut errors = Vec::new();
     for id in cpal::available_hosts() {
@@ -191,11 +268,31 @@ impl fmt::Display for DeviceReport {
     }
 }
 
-/// A device chosen on the default host, with what it was asked for.
+/// A device chosen on the selected host, with what it was asked for.
 pub struct OpenedDevice {
     pub device: cpal::Device,
     pub name: String,
     pub config: cpal::SupportedStreamConfig,
+    /// The host's name (`ALSA`, `PulseAudio`), for logs.
+    pub host: &'static str,
+    /// The buffer size to ask for when the user did not choose one: `None` = the host's default.
+    pub default_buffer_frames: Option<u32>,
+}
+
+impl OpenedDevice {
+    /// `--buffer-frames` if given, else what suits the host.
+    pub fn buffer_size(&self, requested: Option<u32>) -> cpal::BufferSize {
+        requested
+            .or(self.default_buffer_frames)
+            .map_or(cpal::BufferSize::Default, cpal::BufferSize::Fixed)
+    }
+}
+
+/// The buffer size a host gets when none is requested: a [`PULSE_PERIOD`] on the native PulseAudio host
+/// (480 frames at 48 kHz), the device default elsewhere.
+fn host_buffer_frames(host: cpal::HostId, sample_rate: u32) -> Option<u32> {
+    (host.name() == "PulseAudio")
+        .then(|| ((u64::from(sample_rate) * PULSE_PERIOD.as_millis() as u64 / 1000) as u32).max(128))
 }
 
 fn names(list: &[cpal::Device]) -> String {
@@ -209,10 +306,9 @@ fn names(list: &[cpal::Device]) -> String {
         .join(", ")
 }
 
-/// Picks the input or output device `choice` on the default host and reads its default configuration.
-pub fn pick(dir: Direction, choice: &DeviceChoice) -> Result<OpenedDevice, AudioError> {
-    let host = cpal::default_host();
-    let list = devices(&host, dir)?;
+/// Picks the input or output device `choice` on `host` ([`open_host`]) and reads its default configuration.
+pub fn pick(host: &cpal::Host, dir: Direction, choice: &DeviceChoice) -> Result<OpenedDevice, AudioError> {
+    let list = devices(host, dir)?;
     let device = match choice {
         DeviceChoice::Default => match dir {
             Direction::Input => host.default_input_device(),
@@ -247,7 +343,14 @@ pub fn pick(dir: Direction, choice: &DeviceChoice) -> Result<OpenedDevice, Audio
     };
     let name = device_name(&device);
     let config = default_config(&device, dir).map_err(|e| AudioError::from_cpal(dir, &name, e))?;
-    Ok(OpenedDevice { device, name, config })
+    let id = host.id();
+    Ok(OpenedDevice {
+        default_buffer_frames: host_buffer_frames(id, config.sample_rate()),
+        device,
+        name,
+        config,
+        host: id.name(),
+    })
 }
 
 #[cfg(test)]

@@ -5,9 +5,10 @@
 //! leaves: the reply's echo would otherwise reach the Live service and trip the VAD as "the user speaking".
 //! It never waits on the network: uplink frames leave with `try_send` (drops counted), reply audio and
 //! flushes arrive on a bounded channel.
-//! It sleeps at most [`TICK`] between passes and is woken earlier by the capture callback (new samples) and
-//! by `Player::play` (reply audio), so a completed frame leaves without waiting for a poll: polling alone
-//! added 1-2 ms (p99 ~3 ms) between the capture callback and the socket.
+//! It is woken by the capture callback (new samples), the playback callback (room in the ring) and by
+//! `Player::play`/`flush` (reply audio, barge-in), and polls every [`TICK`] only when an end cannot wake it,
+//! so a completed frame leaves without waiting for a poll: polling alone added 1-2 ms (p99 ~3 ms) between
+//! the capture callback and the socket.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -27,8 +28,13 @@ use super::stats::{DspCounters, LatencyRecorder, Stage};
 use super::vad::{VadConfig, VadState, VadTransition, VoiceDetector};
 use super::AudioError;
 
-/// Longest the DSP thread sleeps between polls of the source.
+/// Longest the DSP thread sleeps between polls when the source or the sink cannot wake it (files,
+/// generators, [`super::ClockSink`]).
 pub const TICK: Duration = Duration::from_millis(2);
+/// Longest it sleeps when both ends are device streams, whose callbacks wake it (capture: new samples;
+/// playback: room in the ring), as does `Player::play`/`flush`: only a safety net. Polling every [`TICK`]
+/// there cost 500 wake-ups a second for nothing.
+pub const WOKEN_TICK: Duration = Duration::from_millis(10);
 /// 24 kHz samples pulled from the jitter buffer per step (10 ms).
 const DOWN_STEP: usize = 240;
 /// Device samples read from the source per step.
@@ -172,9 +178,14 @@ impl Dsp {
         let (mut overruns, mut underruns, mut drops) = (Watch::default(), Watch::default(), Watch::default());
         // Wake-ups: the capture callback and Player::play unpark this thread; TICK bounds the sleep otherwise.
         let _ = self.shared.thread.set(std::thread::current());
-        if let Some(ic) = &in_counters {
-            let _ = ic.wake.set(std::thread::current());
+        for counters in in_counters.iter().chain(&out_counters) {
+            let _ = counters.wake.set(std::thread::current());
         }
+        let tick = if in_counters.is_some() && out_counters.is_some() {
+            WOKEN_TICK
+        } else {
+            TICK
+        };
         self.source.start();
         self.sink.start();
         tracing::debug!(?in_fmt, ?out_fmt, "audio DSP thread running");
@@ -343,9 +354,9 @@ impl Dsp {
             if !busy {
                 match self.downlink.try_recv() {
                     Ok(d) => waiting = Some(d),
-                    // Nothing to do: sleep until the capture callback or a Player wakes us, or TICK passes
-                    // (the playback ring still needs topping up when neither happens).
-                    Err(TryRecvError::Empty) | Err(TryRecvError::Disconnected) => std::thread::park_timeout(TICK),
+                    // Nothing to do: sleep until a device callback or a Player wakes us, or the tick passes
+                    // (a source or sink that cannot wake us is polled).
+                    Err(TryRecvError::Empty) | Err(TryRecvError::Disconnected) => std::thread::park_timeout(tick),
                 }
             }
         }

@@ -13,7 +13,7 @@ use cpal::traits::StreamTrait;
 use tokio::sync::{broadcast, mpsc};
 
 use super::capture::open_capture;
-use super::device::{pick, DeviceChoice};
+use super::device::{open_host, pick, DeviceChoice};
 use super::dsp::{AudioEvent, Downlink, Dsp, Shared, UplinkFrame};
 use super::error::Direction;
 use super::jitter::JitterConfig;
@@ -30,8 +30,9 @@ use super::AudioError;
 pub struct AudioConfig {
     pub input_device: DeviceChoice,
     pub output_device: DeviceChoice,
-    /// cpal `BufferSize::Fixed(n)` for both streams; `None` = the device default. Use >= 128 (smaller
-    /// floods ALSA/PulseAudio with xruns); it gives a period of about 2n/3 frames there.
+    /// cpal `BufferSize::Fixed(n)` for both streams; `None` = the host's choice (ALSA: the device default;
+    /// native PulseAudio: 10 ms). Use >= 128 (smaller floods ALSA/PulseAudio with xruns); on ALSA it gives a
+    /// period of about 2n/3 frames.
     pub buffer_frames: Option<u32>,
     /// Audio the DSP thread keeps queued in the playback ring (default 30 ms): must cover one device period
     /// plus the DSP poll tick; everything above it is latency and what a barge-in cannot take back.
@@ -101,6 +102,9 @@ impl Player {
     /// `play` after this call plays normally.
     pub fn flush(&self) {
         self.shared.generation.fetch_add(1, Ordering::AcqRel);
+        if let Some(dsp) = self.shared.thread.get() {
+            dsp.unpark();
+        }
     }
 
     /// True while reply audio is queued or playing: what a barge-in would interrupt. It turns false about
@@ -128,8 +132,10 @@ pub struct AudioEngine {
 impl AudioEngine {
     /// Opens the configured devices, starts both streams and the DSP thread.
     pub fn start(config: AudioConfig) -> Result<(AudioEngine, mpsc::Receiver<UplinkFrame>), AudioError> {
-        let input = pick(Direction::Input, &config.input_device)?;
-        let output = pick(Direction::Output, &config.output_device)?;
+        // one host for both: the PulseAudio host holds a server connection
+        let host = open_host()?;
+        let input = pick(&host, Direction::Input, &config.input_device)?;
+        let output = pick(&host, Direction::Output, &config.output_device)?;
         let epoch = Epoch::new();
         // built right before play(): audio buffered between the two arrives as a burst
         let (in_stream, source) = open_capture(&input, config.buffer_frames, epoch)?;
@@ -148,6 +154,7 @@ impl AudioEngine {
             reason: e.to_string(),
         })?;
         tracing::info!(
+            host = input.host,
             input = %input.name,
             output = %output.name,
             in_rate = input.config.sample_rate(),

@@ -65,11 +65,14 @@ pub fn open_playback(
     let config = cpal::StreamConfig {
         channels: format.channels,
         sample_rate: format.sample_rate,
-        buffer_size: buffer_frames.map_or(cpal::BufferSize::Default, cpal::BufferSize::Fixed),
+        buffer_size: dev.buffer_size(buffer_frames),
     };
     let ch = usize::from(format.channels.max(1));
     let target = ((target.as_secs_f64() * f64::from(format.sample_rate)) as usize).max(256) * ch;
     let (mut prod, cons) = HeapRb::<f32>::new((target * 4).max(format.sample_rate as usize * ch / 2)).split();
+    // Silence queued before the stream exists: PulseAudio asks for its buffer as soon as the stream is
+    // created (corked), before `build` returns; an empty ring there counted as an underrun.
+    prod.push_iter(std::iter::repeat_n(0.0, target));
     let counters = Arc::new(StreamCounters::default());
     let c = counters.clone();
     let stream = match dev.config.sample_format() {
@@ -94,12 +97,14 @@ pub fn open_playback(
         }
     }
     .map_err(|e| AudioError::from_cpal(Direction::Output, &dev.name, e))?;
-    // The ring must cover at least two device periods (ALSA double-buffers); and it starts full of silence,
-    // three periods' worth, because the first callbacks come back to back as the device buffer fills, before
-    // the DSP thread has run. The excess plays out once and the fill settles at `target`.
+    // The ring must cover at least two device periods (ALSA double-buffers); and it starts with the target
+    // plus two more periods of silence, because the first callbacks come back to back as the device buffer
+    // fills (PulseAudio asks for its whole two-period buffer, then more), before the DSP thread has run.
+    // The excess plays out once and the fill settles at `target`.
     let period = stream.buffer_size().map_or(0, |p| p as usize * ch);
+    let prefill = target + 2 * period;
     let target = target.max(2 * period);
-    prod.push_iter(std::iter::repeat_n(0.0, target.max(3 * period)));
+    prod.push_iter(std::iter::repeat_n(0.0, prefill.saturating_sub(prod.occupied_len())));
     Ok((
         stream,
         CpalSink {

@@ -109,8 +109,8 @@ pub struct StreamCounters {
     /// Playback: the DSP thread asks the output callback to drop what the ring holds (barge-in); the callback
     /// clears the ring and resets the flag. The DSP thread writes nothing while it is set, so no new audio is lost.
     pub flush_requested: AtomicBool,
-    /// Capture: the DSP thread, woken after each push so a new frame waits for no poll tick. Set once by the
-    /// DSP thread before it reads; `unpark` is an atomic swap plus, only if the thread sleeps, a futex wake:
+    /// The DSP thread, woken after each capture push (a new frame waits for no poll tick) and each playback
+    /// pop (the ring is topped up without polling for room). Set once by the DSP thread before it runs; `unpark` is an atomic swap plus, only if the thread sleeps, a futex wake:
     /// no allocation and no lock.
     pub wake: OnceLock<Thread>,
 }
@@ -212,6 +212,10 @@ where
         counters.underruns.fetch_add(1, Ordering::Relaxed);
         counters.underrun_samples.fetch_add(silent as u64, Ordering::Relaxed);
     }
+    // the DSP thread tops the ring up right away instead of polling for room
+    if let Some(dsp) = counters.wake.get() {
+        dsp.unpark();
+    }
     taken
 }
 
@@ -222,7 +226,12 @@ pub fn on_stream_error(kind: cpal::ErrorKind, counters: &StreamCounters) {
     match kind {
         cpal::ErrorKind::DeviceNotAvailable
         | cpal::ErrorKind::StreamInvalidated
-        | cpal::ErrorKind::PermissionDenied => counters.error.store(kind_code(kind), Ordering::Release),
+        | cpal::ErrorKind::PermissionDenied => {
+            counters.error.store(kind_code(kind), Ordering::Release);
+            if let Some(dsp) = counters.wake.get() {
+                dsp.unpark();
+            }
+        }
         _ => {
             counters.xruns.fetch_add(1, Ordering::Relaxed);
             counters.last_error.store(kind_code(kind), Ordering::Relaxed);
