@@ -33,16 +33,20 @@ fn main() -> ExitCode {
 }
 
 fn init_logging(verbose: u8) {
+    // The pulseaudio crate behind cpal's native host logs "Reactor error: Client disconnected" at ERROR on
+    // every normal exit; stream failures reach us through cpal anyway, so it stays quiet unless RUST_LOG asks.
     let default = match verbose {
-        0 => "warn",
-        1 => "info,voxlive=info",
+        0 => "warn,pulseaudio=off",
+        1 => "info,pulseaudio=off",
         _ => "debug",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(ansi)
         .with_target(false)
         .init();
 }
@@ -151,7 +155,19 @@ async fn run_live(config: &Config, args: LiveArgs) -> Result<()> {
         },
         &mut stdout,
     )
-    .await?;
+    .await
+    .map_err(|e| match e {
+        // The most common cause on a fresh machine: no sound server (or no sound card) at all.
+        voxlive::modes::ModeError::Audio(a)
+            if a.to_string().contains("Connection refused") || a.to_string().contains("no audio") =>
+        {
+            anyhow::anyhow!(
+                "{a} (is an audio server running? Without a sound card, `source scripts/virtual-audio.sh start` \
+                 provides virtual devices; `voxlive talk` works without any)"
+            )
+        }
+        other => other.into(),
+    })?;
     if args.stats {
         println!("{report}");
     }
