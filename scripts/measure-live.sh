@@ -14,13 +14,16 @@ out=$(mktemp -d)
   sleep 8; paplay -d vox_mic_feed models/samples/joke_computers_16k.wav
   sleep 7; paplay -d vox_mic_feed models/samples/what_time_tokyo_16k.wav
 ) &
+feeder=$!
 env -u GEMINI_API_KEY -u GOOGLE_API_KEY /usr/bin/time -v target/release/voxlive --duration 30 --stats "$@" \
   > "$out/stdout" 2> "$out/time" &
+timed=$!
 sleep 27
 pid=$(pgrep -n -f "^target/release/voxlive --duration 30" || true)
 threads=""
 [ -n "$pid" ] && for t in /proc/"$pid"/task/*; do threads+="$(cat "$t/comm") $(awk '{print ($14+$15)/100}' "$t/stat") s"$'\n'; done
-wait
+# Wait for these two only: sourcing virtual-audio.sh may have started keep-alive streams as our children.
+wait "$feeder" "$timed"
 cat "$out/stdout"
 grep -E "Percent of CPU|Maximum resident|Elapsed" "$out/time"
 echo "CPU seconds per thread over the first 27 s:"
