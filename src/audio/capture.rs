@@ -7,13 +7,13 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use cpal::traits::DeviceTrait;
-use cpal::{FromSample, SampleFormat, SizedSample};
+use cpal::{FromSample, SizedSample};
 use ringbuf::traits::{Consumer, Observer, Split};
 use ringbuf::{HeapCons, HeapProd, HeapRb};
 
 use super::device::OpenedDevice;
 use super::error::Direction;
-use super::ring::{on_stream_error, push_input, Epoch, StreamCounters};
+use super::ring::{on_stream_error, push_input, with_sample_type, Epoch, StreamCounters};
 use super::source::{AudioSource, SourceRead, StreamFormat};
 use super::AudioError;
 
@@ -70,27 +70,18 @@ pub fn open_capture(
     let (prod, cons) = HeapRb::<f32>::new(capacity).split();
     let counters = Arc::new(StreamCounters::default());
     let c = counters.clone();
-    let stream = match dev.config.sample_format() {
-        SampleFormat::I8 => build::<i8>(dev, config, prod, c, epoch),
-        SampleFormat::I16 => build::<i16>(dev, config, prod, c, epoch),
-        SampleFormat::I24 => build::<cpal::I24>(dev, config, prod, c, epoch),
-        SampleFormat::I32 => build::<i32>(dev, config, prod, c, epoch),
-        SampleFormat::I64 => build::<i64>(dev, config, prod, c, epoch),
-        SampleFormat::U8 => build::<u8>(dev, config, prod, c, epoch),
-        SampleFormat::U16 => build::<u16>(dev, config, prod, c, epoch),
-        SampleFormat::U24 => build::<cpal::U24>(dev, config, prod, c, epoch),
-        SampleFormat::U32 => build::<u32>(dev, config, prod, c, epoch),
-        SampleFormat::U64 => build::<u64>(dev, config, prod, c, epoch),
-        SampleFormat::F32 => build::<f32>(dev, config, prod, c, epoch),
-        SampleFormat::F64 => build::<f64>(dev, config, prod, c, epoch),
-        other => {
-            return Err(AudioError::UnsupportedConfig {
-                direction: Direction::Input,
-                device: dev.name.clone(),
-                reason: format!("sample format {other:?}"),
-            })
-        }
-    }
+    let unsupported = |other: cpal::SampleFormat| {
+        Err(AudioError::UnsupportedConfig {
+            direction: Direction::Input,
+            device: dev.name.clone(),
+            reason: format!("sample format {other:?}"),
+        })
+    };
+    let stream = with_sample_type!(
+        dev.config.sample_format(),
+        build(dev, config, prod, c, epoch),
+        unsupported
+    )
     .map_err(|e| AudioError::from_cpal(Direction::Input, &dev.name, e))?;
     Ok((
         stream,

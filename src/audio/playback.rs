@@ -8,13 +8,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use cpal::traits::{DeviceTrait, StreamTrait};
-use cpal::{FromSample, SampleFormat, SizedSample};
+use cpal::{FromSample, SizedSample};
 use ringbuf::traits::{Observer, Producer, Split};
 use ringbuf::{HeapCons, HeapProd, HeapRb};
 
 use super::device::OpenedDevice;
 use super::error::Direction;
-use super::ring::{fill_output, on_stream_error, Epoch, StreamCounters};
+use super::ring::{fill_output, on_stream_error, with_sample_type, Epoch, StreamCounters};
 use super::source::{AudioSink, StreamFormat};
 use super::AudioError;
 
@@ -75,27 +75,18 @@ pub fn open_playback(
     prod.push_iter(std::iter::repeat_n(0.0, target));
     let counters = Arc::new(StreamCounters::default());
     let c = counters.clone();
-    let stream = match dev.config.sample_format() {
-        SampleFormat::I8 => build::<i8>(dev, config, cons, c, epoch),
-        SampleFormat::I16 => build::<i16>(dev, config, cons, c, epoch),
-        SampleFormat::I24 => build::<cpal::I24>(dev, config, cons, c, epoch),
-        SampleFormat::I32 => build::<i32>(dev, config, cons, c, epoch),
-        SampleFormat::I64 => build::<i64>(dev, config, cons, c, epoch),
-        SampleFormat::U8 => build::<u8>(dev, config, cons, c, epoch),
-        SampleFormat::U16 => build::<u16>(dev, config, cons, c, epoch),
-        SampleFormat::U24 => build::<cpal::U24>(dev, config, cons, c, epoch),
-        SampleFormat::U32 => build::<u32>(dev, config, cons, c, epoch),
-        SampleFormat::U64 => build::<u64>(dev, config, cons, c, epoch),
-        SampleFormat::F32 => build::<f32>(dev, config, cons, c, epoch),
-        SampleFormat::F64 => build::<f64>(dev, config, cons, c, epoch),
-        other => {
-            return Err(AudioError::UnsupportedConfig {
-                direction: Direction::Output,
-                device: dev.name.clone(),
-                reason: format!("sample format {other:?}"),
-            })
-        }
-    }
+    let unsupported = |other: cpal::SampleFormat| {
+        Err(AudioError::UnsupportedConfig {
+            direction: Direction::Output,
+            device: dev.name.clone(),
+            reason: format!("sample format {other:?}"),
+        })
+    };
+    let stream = with_sample_type!(
+        dev.config.sample_format(),
+        build(dev, config, cons, c, epoch),
+        unsupported
+    )
     .map_err(|e| AudioError::from_cpal(Direction::Output, &dev.name, e))?;
     // The ring must cover at least two device periods (ALSA double-buffers); and it starts with the target
     // plus two more periods of silence, because the first callbacks come back to back as the device buffer

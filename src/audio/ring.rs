@@ -139,6 +139,30 @@ impl StreamCounters {
     }
 }
 
+/// Calls `$build::<T>(args...)` with `T` the Rust type of a cpal [`cpal::SampleFormat`], so capture and
+/// playback build their typed streams from one list of formats. An unknown format returns `$unsupported(fmt)`
+/// from the calling function.
+macro_rules! with_sample_type {
+    ($format:expr, $build:ident($($arg:expr),*), $unsupported:expr) => {
+        match $format {
+            cpal::SampleFormat::I8 => $build::<i8>($($arg),*),
+            cpal::SampleFormat::I16 => $build::<i16>($($arg),*),
+            cpal::SampleFormat::I24 => $build::<cpal::I24>($($arg),*),
+            cpal::SampleFormat::I32 => $build::<i32>($($arg),*),
+            cpal::SampleFormat::I64 => $build::<i64>($($arg),*),
+            cpal::SampleFormat::U8 => $build::<u8>($($arg),*),
+            cpal::SampleFormat::U16 => $build::<u16>($($arg),*),
+            cpal::SampleFormat::U24 => $build::<cpal::U24>($($arg),*),
+            cpal::SampleFormat::U32 => $build::<u32>($($arg),*),
+            cpal::SampleFormat::U64 => $build::<u64>($($arg),*),
+            cpal::SampleFormat::F32 => $build::<f32>($($arg),*),
+            cpal::SampleFormat::F64 => $build::<f64>($($arg),*),
+            other => return $unsupported(other),
+        }
+    };
+}
+pub(crate) use with_sample_type;
+
 /// Input callback body: converts `data` (interleaved device samples, any format) to f32 and pushes it into
 /// the capture ring. Samples that do not fit are counted as overruns and dropped (newest lost, the ring keeps
 /// its order). Returns the number of samples pushed.
