@@ -18,20 +18,6 @@ pub fn to_f32(s: i16) -> f32 {
     f32::from(s) / 32768.0
 }
 
-/// LINEAR16 as the wire carries it (little-endian bytes), e.g. before base64 for `realtimeInput`.
-pub fn pcm16_to_le_bytes(samples: &[i16]) -> Vec<u8> {
-    samples.iter().flat_map(|s| s.to_le_bytes()).collect()
-}
-
-/// Wire bytes (little-endian LINEAR16, e.g. a decoded `inlineData`) to samples for [`super::Player::play`].
-/// A trailing odd byte is ignored.
-pub fn pcm16_from_le_bytes(bytes: &[u8]) -> Vec<i16> {
-    bytes
-        .chunks_exact(2)
-        .map(|b| i16::from_le_bytes([b[0], b[1]]))
-        .collect()
-}
-
 /// Accumulates samples into 20 ms frames.
 pub struct Framer {
     frame: Frame,
@@ -86,14 +72,6 @@ mod tests {
         assert_eq!(f.pending(), 1000 - 960);
         let flat: Vec<i16> = frames.iter().flatten().copied().collect();
         assert_eq!(flat, (0..960).map(|i| i as i16).collect::<Vec<_>>());
-    }
-
-    #[test]
-    fn wire_bytes_round_trip_little_endian() {
-        let b = pcm16_to_le_bytes(&[1, -2, 0x1234]);
-        assert_eq!(b, vec![1, 0, 0xfe, 0xff, 0x34, 0x12]);
-        assert_eq!(pcm16_from_le_bytes(&b), vec![1, -2, 0x1234]);
-        assert_eq!(pcm16_from_le_bytes(&[1, 0, 7]), vec![1], "odd byte ignored");
     }
 
     #[test]

@@ -32,7 +32,8 @@
 //!
 //! ```no_run
 //! use std::time::Instant;
-//! use voxlive::audio::{pcm16_from_le_bytes, pcm16_to_le_bytes, AudioConfig, AudioEngine, AudioEvent, Stage};
+//! use voxlive::audio::{AudioConfig, AudioEngine, AudioEvent, Stage};
+//! use voxlive::protocol::codec::{pcm16_from_bytes, pcm16_to_bytes};
 //!
 //! # async fn session() -> Result<(), voxlive::audio::AudioError> {
 //! let (engine, mut frames) = AudioEngine::start(AudioConfig::default())?;
@@ -40,7 +41,7 @@
 //! let latency = engine.latency();
 //! let mut events = engine.events(); // SpeechStart / SpeechEnd / DeviceError
 //! while let Some(frame) = frames.recv().await {
-//!     let bytes = pcm16_to_le_bytes(&frame.samples); // 640 bytes -> base64 -> realtimeInput
+//!     let bytes = pcm16_to_bytes(&frame.samples); // 640 bytes -> base64 -> realtimeInput
 //!     // ... send; then record the stage the session owns:
 //!     latency.record(Stage::FrameToSent, frame.produced_at.elapsed());
 //!     # let _ = bytes;
@@ -48,7 +49,7 @@
 //! }
 //! // server audio (base64-decoded inlineData) and barge-in:
 //! # let decoded: Vec<u8> = Vec::new();
-//! player.play(pcm16_from_le_bytes(&decoded), Instant::now())?;
+//! player.play(pcm16_from_bytes(&decoded), Instant::now())?;
 //! player.flush(); // on `interrupted`
 //! if let Ok(AudioEvent::DeviceError(e)) = events.try_recv() {
 //!     return Err(e);
@@ -84,7 +85,7 @@ pub use device::{list_devices, DeviceChoice, DeviceConfig, DeviceInfo, DeviceRep
 pub use dsp::{AudioEvent, UplinkFrame};
 pub use engine::{AudioConfig, AudioEngine, Player};
 pub use error::{AudioError, Direction};
-pub use framing::{pcm16_from_le_bytes, pcm16_to_le_bytes, Frame, Framer, FRAME_SAMPLES, UPLINK_RATE};
+pub use framing::{Frame, Framer, FRAME_SAMPLES, UPLINK_RATE};
 pub use jitter::{JitterBuffer, JitterConfig, DOWNLINK_RATE};
 pub use resample::{downmix, upmix, StreamResampler};
 pub use ring::{fill_output, push_input, Epoch, StreamCounters};
