@@ -111,7 +111,12 @@ pub async fn live(
                     print_turn(out, &mut said, &mut heard)?;
                 }
                 Some(Event::ProtocolError(e)) => tracing::warn!("skipped a malformed server frame: {e}"),
-                Some(Event::Closed { reason, .. }) => break format!("the session ended: {reason}"),
+                // A normal close ends the conversation; any other is an error the user must see.
+                Some(Event::Closed { code: Some(1000), reason }) => break format!("the session ended: {reason}"),
+                Some(Event::Closed { reason, .. }) => {
+                    engine.stop();
+                    return Err(ModeError::EndedEarly(reason));
+                }
                 None => break "the session ended".to_string(),
                 Some(_) => {}
             },

@@ -80,7 +80,10 @@ impl Session {
         match self.tx.try_send(Outbound::Message { msg, captured_at }) {
             Ok(()) => Ok(()),
             Err(mpsc::error::TrySendError::Full(_)) => {
-                self.metrics.audio_frames_dropped.fetch_add(1, Ordering::Relaxed);
+                let n = self.metrics.audio_frames_dropped.fetch_add(1, Ordering::Relaxed) + 1;
+                if n == 1 || n % 100 == 0 {
+                    tracing::warn!("the network is not keeping up: {n} microphone frames dropped so far");
+                }
                 Ok(())
             }
             Err(mpsc::error::TrySendError::Closed(_)) => Err(SessionError::SessionClosed),
