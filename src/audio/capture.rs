@@ -56,27 +56,13 @@ pub fn open_capture(
     buffer_frames: Option<u32>,
     epoch: Epoch,
 ) -> Result<(cpal::Stream, CpalSource), AudioError> {
-    let format = StreamFormat {
-        sample_rate: dev.config.sample_rate(),
-        channels: dev.config.channels(),
-    };
-    let config = cpal::StreamConfig {
-        channels: format.channels,
-        sample_rate: format.sample_rate,
-        buffer_size: dev.buffer_size(buffer_frames),
-    };
+    let (format, config) = dev.stream_config(buffer_frames);
     // one second: the DSP thread drains it every few ms, so this only fills if that thread stalls
     let capacity = (format.sample_rate as usize * usize::from(format.channels)).max(4096);
     let (prod, cons) = HeapRb::<f32>::new(capacity).split();
     let counters = Arc::new(StreamCounters::default());
     let c = counters.clone();
-    let unsupported = |other: cpal::SampleFormat| {
-        Err(AudioError::UnsupportedConfig {
-            direction: Direction::Input,
-            device: dev.name.clone(),
-            reason: format!("sample format {other:?}"),
-        })
-    };
+    let unsupported = |other| Err(dev.unsupported_format(Direction::Input, other));
     let stream = with_sample_type!(
         dev.config.sample_format(),
         build(dev, config, prod, c, epoch),

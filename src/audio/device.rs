@@ -280,11 +280,30 @@ pub struct OpenedDevice {
 }
 
 impl OpenedDevice {
-    /// `--buffer-frames` if given, else what suits the host.
-    pub fn buffer_size(&self, requested: Option<u32>) -> cpal::BufferSize {
-        requested
-            .or(self.default_buffer_frames)
-            .map_or(cpal::BufferSize::Default, cpal::BufferSize::Fixed)
+    /// The device's native format and the stream config to open it with: `--buffer-frames` if given, else
+    /// what suits the host.
+    pub fn stream_config(&self, requested: Option<u32>) -> (super::source::StreamFormat, cpal::StreamConfig) {
+        let format = super::source::StreamFormat {
+            sample_rate: self.config.sample_rate(),
+            channels: self.config.channels(),
+        };
+        let config = cpal::StreamConfig {
+            channels: format.channels,
+            sample_rate: format.sample_rate,
+            buffer_size: requested
+                .or(self.default_buffer_frames)
+                .map_or(cpal::BufferSize::Default, cpal::BufferSize::Fixed),
+        };
+        (format, config)
+    }
+
+    /// The error for a sample format voxlive has no Rust type for.
+    pub fn unsupported_format(&self, direction: Direction, format: cpal::SampleFormat) -> AudioError {
+        AudioError::UnsupportedConfig {
+            direction,
+            device: self.name.clone(),
+            reason: format!("sample format {format:?}"),
+        }
     }
 }
 

@@ -58,15 +58,7 @@ pub fn open_playback(
     target: Duration,
     epoch: Epoch,
 ) -> Result<(cpal::Stream, CpalSink), AudioError> {
-    let format = StreamFormat {
-        sample_rate: dev.config.sample_rate(),
-        channels: dev.config.channels(),
-    };
-    let config = cpal::StreamConfig {
-        channels: format.channels,
-        sample_rate: format.sample_rate,
-        buffer_size: dev.buffer_size(buffer_frames),
-    };
+    let (format, config) = dev.stream_config(buffer_frames);
     let ch = usize::from(format.channels.max(1));
     let target = ((target.as_secs_f64() * f64::from(format.sample_rate)) as usize).max(256) * ch;
     let (mut prod, cons) = HeapRb::<f32>::new((target * 4).max(format.sample_rate as usize * ch / 2)).split();
@@ -75,13 +67,7 @@ pub fn open_playback(
     prod.push_iter(std::iter::repeat_n(0.0, target));
     let counters = Arc::new(StreamCounters::default());
     let c = counters.clone();
-    let unsupported = |other: cpal::SampleFormat| {
-        Err(AudioError::UnsupportedConfig {
-            direction: Direction::Output,
-            device: dev.name.clone(),
-            reason: format!("sample format {other:?}"),
-        })
-    };
+    let unsupported = |other| Err(dev.unsupported_format(Direction::Output, other));
     let stream = with_sample_type!(
         dev.config.sample_format(),
         build(dev, config, cons, c, epoch),
