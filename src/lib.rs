@@ -13,14 +13,18 @@
 //! - [`session`]: one conversation with a Live endpoint: connect, setup, send, typed events.
 //! - [`server`]: the embedded Live server (offline default endpoint, test target, fault injector).
 //! - [`wav`]: WAV files in any format to 16 kHz mono frames and back.
-//! - [`modes`]: ways of talking (`talk`, `chat`).
+//! - [`conversation`]: the conversation policy, pure: events in, actions out (push-to-talk, hands-free, barge-in).
+//! - [`modes`]: wiring, one front end each (`live`, `talk`, `chat`): devices or files, a session, a renderer.
+//! - [`ui`]: the terminal UI and the plain-lines renderer.
 //! - [`cli`], [`config`]: the flags as typed, and the resolved configuration.
 pub mod audio;
 pub mod cli;
 pub mod config;
+pub mod conversation;
 pub mod models;
 pub mod modes;
 pub mod protocol;
 pub mod server;
 pub mod session;
+pub mod ui;
 pub mod wav;

@@ -1,0 +1,226 @@
+//! The reply tracker: what the session said, turned into playback, notices, the first-reply latency and
+//! transcript rows. After a local barge-in the rest of the interrupted reply is dropped (the service keeps
+//! sending it for a few hundred milliseconds until it notices) until `interrupted` or `turnComplete` closes it.
+
+use std::time::Instant;
+
+use crate::session::Event;
+
+use super::core::Conversation;
+use super::{Action, Notice, Role, State, TranscriptRow};
+
+/// The reply in progress.
+#[derive(Debug, Default)]
+pub(super) struct Reply {
+    /// Model content (audio, text, transcript) arrived since the last close.
+    content: bool,
+    audio: bool,
+    /// Audio of this reply is still arriving (no turnComplete yet).
+    streaming: bool,
+    first_at: Option<Instant>,
+    last_at: Option<Instant>,
+    text: String,
+    /// A local barge-in cut this reply: drop what is still on its way.
+    silenced: bool,
+    first_reply_measured: bool,
+}
+
+impl Reply {
+    pub fn is_open(&self) -> bool {
+        self.content
+    }
+
+    pub fn streaming(&self) -> bool {
+        self.streaming
+    }
+
+    pub fn streaming_audio(&self) -> bool {
+        self.streaming && self.audio
+    }
+
+    /// Drop the rest of this reply, if more of it may still arrive.
+    pub fn silence_rest(&mut self) {
+        self.silenced = self.streaming;
+    }
+
+    fn mark(&mut self, at: Instant) {
+        self.content = true;
+        self.streaming = true;
+        self.first_at.get_or_insert(at);
+        self.last_at = Some(at);
+    }
+}
+
+impl Conversation {
+    pub(super) fn on_server(&mut self, event: Event, at: Instant) {
+        match event {
+            Event::Audio {
+                samples,
+                rate,
+                received_at,
+            } => self.on_audio(samples, rate, received_at),
+            Event::Text(text) => self.on_model_text(text, at, false),
+            Event::OutputTranscript(text) => self.on_model_text(text, at, true),
+            Event::Thought(_) | Event::GenerationComplete | Event::Usage(_) => {}
+            Event::InputTranscript(text) => {
+                self.user_text.push_str(&text);
+                self.out
+                    .push(Action::Show(Notice::UserTranscript { turn: self.turn, text }));
+            }
+            Event::Interrupted => {
+                self.out.push(Action::StopPlayback { onset: None });
+                self.playing = false;
+                self.last_play_at = None;
+                self.reply.silenced = false;
+                if self.reply.is_open() {
+                    self.close_reply(true, at);
+                }
+                if !self.activity_open {
+                    self.set_state(State::Interrupted);
+                }
+            }
+            Event::TurnComplete { .. } => {
+                // what a barge-in cut is over now: later audio belongs to the next reply
+                self.reply.silenced = false;
+                self.reply.streaming = false;
+                if self.reply.is_open() {
+                    self.close_reply(false, at);
+                }
+                self.settle(at);
+            }
+            Event::ToolCall(calls) => {
+                self.reply.mark(at);
+                let names = calls.into_iter().map(|c| c.name).collect();
+                self.out.push(Action::Show(Notice::ToolCall { turn: self.turn, names }));
+            }
+            Event::ToolCallCancellation(ids) => self.out.push(Action::Show(Notice::Info(format!(
+                "tool calls cancelled: {}",
+                ids.join(", ")
+            )))),
+            Event::GoAway { time_left } => self.out.push(Action::Show(Notice::Info(match time_left {
+                Some(t) => format!("the server will close this connection in {:.0} s", t.as_secs_f64()),
+                None => "the server will close this connection soon".to_string(),
+            }))),
+            Event::ResumptionUpdate { .. } => {}
+            Event::ProtocolError(e) => self.out.push(Action::Show(Notice::Warning(format!(
+                "skipped a malformed server frame: {e}"
+            )))),
+            Event::Closed { code, reason } => {
+                self.ended = true;
+                self.out.push(Action::End {
+                    normal: code == Some(1000),
+                    reason,
+                });
+            }
+        }
+    }
+
+    fn on_audio(&mut self, samples: Vec<i16>, rate: u32, received_at: Instant) {
+        if self.reply.silenced {
+            return;
+        }
+        self.begin_reply(received_at);
+        self.reply.audio = true;
+        self.last_play_at = Some(received_at);
+        self.out.push(Action::Play {
+            samples,
+            rate,
+            received_at,
+        });
+        self.set_state(State::AssistantSpeaking);
+    }
+
+    fn on_model_text(&mut self, text: String, at: Instant, transcript: bool) {
+        if self.reply.silenced {
+            return;
+        }
+        self.begin_reply(at);
+        self.reply.text.push_str(&text);
+        let turn = self.turn;
+        self.out.push(Action::Show(if transcript {
+            Notice::ModelTranscript { turn, text }
+        } else {
+            Notice::ModelText { turn, text }
+        }));
+        if self.state == State::WaitingForReply || self.state == State::Listening {
+            self.set_state(State::AssistantSpeaking);
+        }
+    }
+
+    /// The first piece of a reply: measure how long it took after the user's turn ended.
+    fn begin_reply(&mut self, at: Instant) {
+        if !self.reply.first_reply_measured {
+            if let Some(end) = self.user_end.filter(|_| !self.activity_open) {
+                self.reply.first_reply_measured = true;
+                self.out.push(Action::FirstReply(at.saturating_duration_since(end)));
+            }
+        }
+        self.reply.mark(at);
+    }
+
+    /// The reply is over (completed, or `interrupted`): count the turn, write its transcript rows.
+    pub(super) fn close_reply(&mut self, interrupted: bool, at: Instant) {
+        let turn = self.turn;
+        let first_reply = match (self.user_end, self.reply.first_at) {
+            (Some(end), Some(first)) => Some(first.saturating_duration_since(end)),
+            _ => None,
+        };
+        if let Some(start) = self
+            .user_start
+            .filter(|_| !self.user_text.trim().is_empty() || self.user_end.is_some())
+        {
+            let end = self.user_end.unwrap_or(at);
+            let text = std::mem::take(&mut self.user_text).trim().to_string();
+            self.out.push(Action::Transcript(TranscriptRow {
+                turn,
+                role: Role::User,
+                text,
+                start_ms: self.ms(start),
+                end_ms: self.ms(end),
+                interrupted: false,
+            }));
+        }
+        if self.reply.content {
+            let row = TranscriptRow {
+                turn,
+                role: Role::Model,
+                text: self.reply.text.trim().to_string(),
+                start_ms: self.reply.first_at.map_or(0, |t| self.ms(t)),
+                end_ms: self.ms(if interrupted {
+                    at
+                } else {
+                    self.reply.last_at.unwrap_or(at)
+                }),
+                interrupted,
+            };
+            self.out.push(Action::Transcript(row));
+        }
+        self.out.push(Action::Show(Notice::TurnDone {
+            turn,
+            first_reply,
+            interrupted,
+        }));
+        self.turns_done += 1;
+        self.turn += 1;
+        let silenced = self.reply.silenced;
+        self.reply = Reply {
+            silenced,
+            ..Reply::default()
+        };
+        if !self.activity_open {
+            self.user_start = None;
+            self.user_end = None;
+        }
+    }
+
+    /// Back to listening once nothing of the reply is left to hear.
+    pub(super) fn settle(&mut self, at: Instant) {
+        let done = matches!(self.state, State::AssistantSpeaking | State::Interrupted)
+            && !self.reply.streaming()
+            && !self.audible(at)
+            && !self.activity_open;
+        if done {
+            self.set_state(State::Listening);
+        }
+    }
+}
