@@ -87,6 +87,62 @@ pub struct LiveArgs {
     /// Turn off echo cancellation (with headphones there is no echo to cancel).
     #[arg(long)]
     pub no_aec: bool,
+    #[command(flatten)]
+    pub talking: TalkingArgs,
+    /// The push-to-talk key: space (default), enter, tab, f1..f12, a letter or digit, ctrl+LETTER.
+    #[arg(long, value_name = "KEY")]
+    pub ptt_key: Option<String>,
+    /// Plain timestamped lines even on a terminal (no full-screen UI).
+    #[arg(long)]
+    pub no_tui: bool,
+}
+
+/// How turns are taken, shared by the live conversation and `talk`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct TalkingArgs {
+    /// ptt: hold a key to talk (the service's activity detection is off); hands-free: talk any time.
+    #[arg(long, value_enum)]
+    pub mode: Option<ModeArg>,
+    /// Hands-free: who detects the turns: the service (server, default) or voxlive's own VAD (local: activity
+    /// signals, silence never sent).
+    #[arg(long, value_enum)]
+    pub vad: Option<VadArg>,
+    /// Server VAD: how readily the service hears speech start (high, low).
+    #[arg(long, value_enum, value_name = "LEVEL")]
+    pub start_sensitivity: Option<SensitivityArg>,
+    /// Server VAD: how readily the service hears speech end (high, low).
+    #[arg(long, value_enum, value_name = "LEVEL")]
+    pub end_sensitivity: Option<SensitivityArg>,
+    /// Server VAD: audio kept before the detected start of speech, in ms.
+    #[arg(long, value_name = "MS")]
+    pub prefix_padding_ms: Option<u32>,
+    /// Server VAD: silence that ends the user's turn, in ms.
+    #[arg(long, value_name = "MS")]
+    pub silence_ms: Option<u32>,
+    /// Write one JSON line per finished utterance (role, text, start/end ms, turn, interrupted) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub transcript: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ModeArg {
+    Ptt,
+    HandsFree,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VadArg {
+    Server,
+    Local,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SensitivityArg {
+    High,
+    Low,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
@@ -138,10 +194,14 @@ pub struct TalkArgs {
     /// Send the audio as fast as possible instead of in real time.
     #[arg(long)]
     pub fast: bool,
-    /// How the turn ends: `manual` sends activityStart/activityEnd around the file (the file is the turn);
-    /// `auto` streams it and lets the server's voice activity detection find the end (then audioStreamEnd).
-    #[arg(long, value_enum, default_value = "manual")]
-    pub turn: TurnArg,
+    /// Deprecated spelling of --mode: `manual` = `--mode ptt` (the whole file is one held turn), `auto` =
+    /// `--mode hands-free --vad server`.
+    #[arg(long, value_enum, conflicts_with = "mode")]
+    pub turn: Option<TurnArg>,
+    /// With --mode ptt (the default for talk) the file is one turn; with --mode hands-free each utterance
+    /// in the file is a turn (real time only), and the answer WAV keeps the file's timeline.
+    #[command(flatten)]
+    pub talking: TalkingArgs,
     /// Give up if the reply has not completed this many seconds after the question ends.
     #[arg(long, default_value_t = 60)]
     pub reply_timeout: u64,

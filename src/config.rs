@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 
-use crate::cli::{CommonArgs, ModalityArg};
+use crate::cli::{CommonArgs, ModalityArg, ModeArg, SensitivityArg, TalkingArgs, VadArg};
+use crate::conversation::{TalkMode, TextRoute, VadSource};
 use crate::models::{Catalog, ModelError};
 use crate::protocol::{
     AudioTranscriptionConfig, Content, GenerationConfig, Modality, PrebuiltVoiceConfig, SessionResumptionConfig, Setup,
@@ -42,6 +43,34 @@ pub struct FileConfig {
     pub ca_cert: Option<PathBuf>,
     pub temperature: Option<f32>,
     pub language: Option<String>,
+    /// How turns are taken (flags win): "ptt" or "hands-free".
+    pub mode: Option<ModeArg>,
+    /// Hands-free: "server" or "local".
+    pub vad: Option<VadArg>,
+    pub ptt_key: Option<String>,
+    /// Server VAD tuning: "high" or "low".
+    pub start_sensitivity: Option<SensitivityArg>,
+    pub end_sensitivity: Option<SensitivityArg>,
+    pub prefix_padding_ms: Option<u32>,
+    pub silence_ms: Option<u32>,
+}
+
+/// The server's activity detection as tuned by flags and the config file (`None`: the service's default).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VadTuning {
+    pub start_sensitivity: Option<SensitivityArg>,
+    pub end_sensitivity: Option<SensitivityArg>,
+    pub prefix_padding_ms: Option<u32>,
+    pub silence_ms: Option<u32>,
+}
+
+/// How turns are taken, resolved from flags and the config file.
+#[derive(Debug, Clone)]
+pub struct Talking {
+    pub mode: TalkMode,
+    pub tuning: VadTuning,
+    pub ptt_key: Option<String>,
+    pub transcript: Option<PathBuf>,
 }
 
 /// Where the conversation goes.
@@ -67,6 +96,11 @@ pub struct Config {
     pub key_source: Option<String>,
     /// Warnings found while resolving (unknown model or voice), shown once at start.
     pub warnings: Vec<String>,
+    /// How typed lines go up during a voice session, per the model's profile.
+    pub text_route: TextRoute,
+    /// The config file's turn-taking keys (flags override them in [`Config::talking`]).
+    file_talking: TalkingArgs,
+    file_ptt_key: Option<String>,
 }
 
 /// The default config file path: `<config dir>/voxlive/config.toml`.
@@ -168,8 +202,12 @@ impl Config {
             _ => Modality::Audio,
         };
         let voice = args.voice.clone().or(file.voice);
+        let mut text_route = TextRoute::RealtimeInput;
         match catalog.model(&model) {
             Ok(profile) => {
+                if profile.typed_text == crate::models::TypedText::ClientContent {
+                    text_route = TextRoute::ClientContent;
+                }
                 if let Some(v) = &voice {
                     if let Err(e) = catalog.check_voice(profile, v) {
                         warnings.push(e.to_string());
@@ -191,7 +229,81 @@ impl Config {
             language: file.language,
             key_source,
             warnings,
+            text_route,
+            file_talking: TalkingArgs {
+                mode: file.mode,
+                vad: file.vad,
+                start_sensitivity: file.start_sensitivity,
+                end_sensitivity: file.end_sensitivity,
+                prefix_padding_ms: file.prefix_padding_ms,
+                silence_ms: file.silence_ms,
+                transcript: None,
+            },
+            file_ptt_key: file.ptt_key,
         })
+    }
+
+    /// Turn taking: flags, then the config file, then `default_mode` (hands-free with server VAD for the
+    /// live conversation, push-to-talk for a WAV question).
+    pub fn talking(&self, flags: &TalkingArgs, ptt_key: Option<&str>, default_mode: TalkMode) -> Talking {
+        let file = &self.file_talking;
+        let vad = match flags.vad.or(file.vad) {
+            Some(VadArg::Local) => VadSource::Local,
+            Some(VadArg::Server) => VadSource::Server,
+            None => match default_mode {
+                TalkMode::HandsFree(v) => v,
+                TalkMode::PushToTalk => VadSource::Server,
+            },
+        };
+        let mode = match flags.mode.or(file.mode) {
+            Some(ModeArg::Ptt) => TalkMode::PushToTalk,
+            Some(ModeArg::HandsFree) => TalkMode::HandsFree(vad),
+            // --vad alone means hands-free
+            None if flags.vad.is_some() => TalkMode::HandsFree(vad),
+            None => default_mode,
+        };
+        Talking {
+            mode,
+            tuning: VadTuning {
+                start_sensitivity: flags.start_sensitivity.or(file.start_sensitivity),
+                end_sensitivity: flags.end_sensitivity.or(file.end_sensitivity),
+                prefix_padding_ms: flags.prefix_padding_ms.or(file.prefix_padding_ms),
+                silence_ms: flags.silence_ms.or(file.silence_ms),
+            },
+            ptt_key: ptt_key.map(str::to_string).or_else(|| self.file_ptt_key.clone()),
+            transcript: flags.transcript.clone(),
+        }
+    }
+
+    /// The setup for a voice session taking turns as `talking` says: the service's activity detection off
+    /// for push-to-talk and local VAD, tuned for server VAD.
+    pub fn voice_setup(&self, talking: &Talking) -> Setup {
+        let mut setup = self.setup(talking.mode.manual_activity());
+        if !talking.mode.manual_activity() && talking.tuning != VadTuning::default() {
+            let t = &talking.tuning;
+            let level = |s: Option<SensitivityArg>, start: bool| {
+                s.map(|s| {
+                    let (kind, lvl) = match (start, s) {
+                        (true, SensitivityArg::High) => ("START", "HIGH"),
+                        (true, SensitivityArg::Low) => ("START", "LOW"),
+                        (false, SensitivityArg::High) => ("END", "HIGH"),
+                        (false, SensitivityArg::Low) => ("END", "LOW"),
+                    };
+                    format!("{kind}_SENSITIVITY_{lvl}")
+                })
+            };
+            setup.realtime_input_config = Some(crate::protocol::RealtimeInputConfig {
+                automatic_activity_detection: Some(crate::protocol::AutomaticActivityDetection {
+                    disabled: None,
+                    start_of_speech_sensitivity: level(t.start_sensitivity, true),
+                    end_of_speech_sensitivity: level(t.end_sensitivity, false),
+                    prefix_padding_ms: t.prefix_padding_ms,
+                    silence_duration_ms: t.silence_ms,
+                }),
+                ..Default::default()
+            });
+        }
+        setup
     }
 
     /// The setup message for this configuration. `manual_activity` turns off the server's voice activity

@@ -7,11 +7,14 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use clap::Parser;
 
+use tokio::sync::mpsc;
 use voxlive::cli::{ChatArgs, Cli, Command, LiveArgs, ServeArgs, TalkArgs, TurnArg};
-use voxlive::config::Config;
+use voxlive::config::{Config, Talking};
+use voxlive::conversation::{Policy, TalkMode, VadSource};
 use voxlive::modes::{chat, endpoint, live, talk};
 use voxlive::protocol::INPUT_RATE;
 use voxlive::session::SessionOptions;
+use voxlive::ui::{sanitize, PlainRenderer, Renderer, UserInput};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -79,16 +82,24 @@ async fn run_talk(config: &Config, args: TalkArgs) -> Result<()> {
         info.source_format,
         info.duration_secs()
     );
+    let mut talking = config.talking(&args.talking, None, TalkMode::PushToTalk);
+    match args.turn {
+        Some(TurnArg::Manual) => talking.mode = TalkMode::PushToTalk,
+        Some(TurnArg::Auto) => talking.mode = TalkMode::HandsFree(VadSource::Server),
+        None => {}
+    }
     let (endpoint, _server) = endpoint::resolve(config).await?;
-    let manual = args.turn == TurnArg::Manual;
-    let options = SessionOptions::new(endpoint, config.setup(manual));
+    let options = SessionOptions::new(endpoint, config.voice_setup(&talking));
     let reply = talk::talk(
         options,
         talk::TalkOptions {
             question,
+            path: Some(args.input.clone()),
             real_time: !args.fast,
-            manual_turn: manual,
+            mode: talking.mode,
             reply_timeout: Duration::from_secs(args.reply_timeout),
+            transcript: talking.transcript.clone(),
+            text_route: config.text_route,
         },
     )
     .await?;
@@ -96,13 +107,13 @@ async fn run_talk(config: &Config, args: TalkArgs) -> Result<()> {
         eprintln!("voxlive: warning: {w}");
     }
     if !reply.input_transcript.is_empty() {
-        println!("you: {}", reply.input_transcript.trim());
+        println!("you: {}", sanitize(reply.input_transcript.trim()));
     }
     if !reply.output_transcript.is_empty() {
-        println!("voxlive: {}", reply.output_transcript.trim());
+        println!("voxlive: {}", sanitize(reply.output_transcript.trim()));
     }
     if !reply.text.is_empty() {
-        println!("voxlive (text): {}", reply.text.trim());
+        println!("voxlive (text): {}", sanitize(reply.text.trim()));
     }
     if reply.audio.is_empty() && reply.text.is_empty() {
         anyhow::bail!("the server completed the turn without any reply");
@@ -112,14 +123,14 @@ async fn run_talk(config: &Config, args: TalkArgs) -> Result<()> {
         .first_reply_after
         .map(|d| format!("{} ms", d.as_millis()))
         .unwrap_or_else(|| "n/a".into());
-    let tokens = reply
-        .usage
-        .as_ref()
-        .and_then(|u| u.total_token_count)
-        .map(|t| format!(", {t} tokens"))
-        .unwrap_or_default();
+    let tokens = reply.tokens.map(|t| format!(", {t} tokens")).unwrap_or_default();
+    let turns = if reply.turns == 1 {
+        String::new()
+    } else {
+        format!("{} turns, ", reply.turns)
+    };
     println!(
-        "reply: {:.2} s of audio at {} Hz -> {} (first reply {first} after the question ended{tokens})",
+        "reply: {:.2} s of audio at {} Hz -> {} ({turns}first reply {first} after the question ended{tokens})",
         reply.audio.len() as f64 / reply.rate as f64,
         reply.rate,
         args.output.display()
@@ -131,10 +142,15 @@ async fn run_live(config: &Config, args: LiveArgs) -> Result<()> {
     use voxlive::audio::AudioConfig;
     warn_config(config);
     let duration = match args.duration {
-        Some(s) if s.is_finite() && s > 0.0 => Some(Duration::from_secs_f64(s)),
+        Some(s) if s.is_finite() && s > 0.0 && s < 1e9 => Some(Duration::from_secs_f64(s)),
         Some(s) => anyhow::bail!("--duration {s}: give a positive number of seconds"),
         None => None,
     };
+    let talking = config.talking(
+        &args.talking,
+        args.ptt_key.as_deref(),
+        TalkMode::HandsFree(VadSource::Server),
+    );
     let audio = AudioConfig {
         input_device: device_choice(args.input_device.as_deref()),
         output_device: device_choice(args.output_device.as_deref()),
@@ -143,17 +159,24 @@ async fn run_live(config: &Config, args: LiveArgs) -> Result<()> {
         echo_cancellation: !args.no_aec,
         ..AudioConfig::default()
     };
+    let policy = Policy {
+        barge_in: !args.no_barge_in,
+        text_route: config.text_route,
+        ..Policy::new(talking.mode)
+    };
+    let (renderer, user) = front_end(&talking, args.no_tui)?;
     let (endpoint, _server) = endpoint::resolve(config).await?;
-    let options = SessionOptions::new(endpoint, config.setup(false));
-    let mut stdout = std::io::stdout();
+    let options = SessionOptions::new(endpoint, config.voice_setup(&talking));
     let report = live::live(
         options,
         live::LiveOptions {
             audio,
             duration,
-            barge_in: !args.no_barge_in,
+            policy,
+            transcript: talking.transcript.clone(),
         },
-        &mut stdout,
+        renderer,
+        user,
     )
     .await
     .map_err(|e| match e {
@@ -178,6 +201,46 @@ async fn run_live(config: &Config, args: LiveArgs) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// The renderer and the keyboard: the terminal UI on a terminal, else plain lines (and typed lines from
+/// standard input when it is a terminal or a pipe).
+type FrontEnd = (Box<dyn Renderer>, Option<mpsc::Receiver<UserInput>>);
+
+fn front_end(talking: &Talking, no_tui: bool) -> Result<FrontEnd> {
+    use std::io::IsTerminal;
+    let terminal = std::io::stdout().is_terminal() && std::io::stdin().is_terminal();
+    if talking.mode == TalkMode::PushToTalk && (!terminal || no_tui) {
+        anyhow::bail!(
+            "push-to-talk reads the key from the terminal: run it in a terminal without --no-tui, or use --mode hands-free"
+        );
+    }
+    eprintln!(
+        "voxlive: {} - speak any time (Ctrl-C to stop; type a line and Enter to send text)",
+        talking.mode.label()
+    );
+    let renderer = PlainRenderer::new(Box::new(std::io::stdout()), std::time::Instant::now());
+    Ok((Box::new(renderer), Some(stdin_lines())))
+}
+
+/// Lines typed on standard input, each a `Line`; the end of input sends nothing (the conversation goes on).
+fn stdin_lines() -> mpsc::Receiver<UserInput> {
+    let (tx, rx) = mpsc::channel(16);
+    // a std thread, not tokio's stdin: a blocked read must not hold up the runtime's shutdown at exit
+    let spawned = std::thread::Builder::new().name("voxlive-stdin".into()).spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::stdin().lock().lines() {
+            let Ok(text) = line else { break };
+            let at = std::time::Instant::now();
+            if tx.blocking_send(UserInput::Line { text, at }).is_err() {
+                break;
+            }
+        }
+    });
+    if let Err(e) = spawned {
+        tracing::warn!("typed lines are not read: {e}");
+    }
+    rx
 }
 
 fn device_choice(flag: Option<&str>) -> voxlive::audio::DeviceChoice {

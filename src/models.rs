@@ -35,8 +35,21 @@ pub struct ModelProfile {
     pub affective_dialog: bool,
     #[serde(default)]
     pub proactivity: bool,
+    /// How a line typed during a voice session goes up (protocol.md): `client_content` turns (models whose
+    /// clientContent works for the whole session, such as gemini-3.8-live) or `realtime_input` text.
+    #[serde(default)]
+    pub typed_text: TypedText,
     #[serde(default)]
     pub note: Option<String>,
+}
+
+/// See [`ModelProfile::typed_text`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TypedText {
+    #[default]
+    RealtimeInput,
+    ClientContent,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -107,6 +107,11 @@ impl Player {
         }
     }
 
+    /// A local barge-in heard at `onset`: stop playback now and drop everything queued.
+    pub fn barge_in(&self, _onset: Instant) {
+        self.flush();
+    }
+
     /// True while reply audio is queued or playing: what a barge-in would interrupt. It turns false about
     /// a second after the last chunk ran out (the jitter buffer waits that long for a late chunk).
     pub fn is_playing(&self) -> bool {

@@ -35,7 +35,7 @@ use crate::audio::{Frame, VadState};
 use crate::session::Event;
 
 pub use self::core::Conversation;
-pub use transcript::{Role, TranscriptRow, TranscriptWriter};
+pub use transcript::{Role, TranscriptError, TranscriptRow, TranscriptWriter};
 
 /// How the user takes turns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -136,8 +136,13 @@ pub enum Input {
 /// What the front end must do, in order.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
-    /// One 20 ms 16 kHz frame up (real-time: the session may drop it if the network lags).
-    SendAudio(Box<Frame>),
+    /// One 20 ms 16 kHz frame up (real-time: the session may drop it if the network lags). `captured_at` is
+    /// the capture time of a frame sent as it arrives (for the capture -> socket latency), `None` for
+    /// pre-roll frames sent late on purpose.
+    SendAudio {
+        samples: Box<Frame>,
+        captured_at: Option<Instant>,
+    },
     ActivityStart,
     ActivityEnd,
     AudioStreamEnd,
@@ -225,6 +230,8 @@ pub enum Notice {
         turn: u32,
         first_reply: Option<Duration>,
         interrupted: bool,
+        /// Tokens the turn cost, when the server said.
+        tokens: Option<u64>,
     },
     Info(String),
     Warning(String),

@@ -23,6 +23,7 @@ pub(super) struct Reply {
     /// A local barge-in cut this reply: drop what is still on its way.
     silenced: bool,
     first_reply_measured: bool,
+    tokens: Option<u64>,
 }
 
 impl Reply {
@@ -61,7 +62,8 @@ impl Conversation {
             } => self.on_audio(samples, rate, received_at),
             Event::Text(text) => self.on_model_text(text, at, false),
             Event::OutputTranscript(text) => self.on_model_text(text, at, true),
-            Event::Thought(_) | Event::GenerationComplete | Event::Usage(_) => {}
+            Event::Thought(_) | Event::GenerationComplete => {}
+            Event::Usage(u) => self.reply.tokens = u.total_token_count.map(u64::from).or(self.reply.tokens),
             Event::InputTranscript(text) => {
                 self.user_text.push_str(&text);
                 self.out
@@ -79,7 +81,10 @@ impl Conversation {
                     self.set_state(State::Interrupted);
                 }
             }
-            Event::TurnComplete { .. } => {
+            Event::TurnComplete { usage, .. } => {
+                if let Some(t) = usage.and_then(|u| u.total_token_count).map(u64::from) {
+                    self.reply.tokens = Some(t);
+                }
                 // what a barge-in cut is over now: later audio belongs to the next reply
                 self.reply.silenced = false;
                 self.reply.streaming = false;
@@ -199,6 +204,7 @@ impl Conversation {
             turn,
             first_reply,
             interrupted,
+            tokens: self.reply.tokens,
         }));
         self.turns_done += 1;
         self.turn += 1;

@@ -95,7 +95,7 @@ fn trace(actions: &[Action]) -> String {
     actions
         .iter()
         .filter_map(|a| match a {
-            Action::SendAudio(f) => Some(f[0].to_string()),
+            Action::SendAudio { samples, .. } => Some(samples[0].to_string()),
             Action::ActivityStart => Some("start".into()),
             Action::ActivityEnd => Some("end".into()),
             Action::AudioStreamEnd => Some("stream-end".into()),
@@ -414,7 +414,8 @@ fn transcript_rows_carry_turns_roles_and_times() {
     assert!(done.contains(&Action::Show(Notice::TurnDone {
         turn: 1,
         first_reply: Some(Duration::from_millis(200)),
-        interrupted: false
+        interrupted: false,
+        tokens: None
     })));
     s.key_down(3000);
     s.key_up(3100);

@@ -32,7 +32,10 @@ impl Conversation {
             self.keep(samples);
             return;
         }
-        self.out.push(Action::SendAudio(samples));
+        self.out.push(Action::SendAudio {
+            samples,
+            captured_at: Some(at),
+        });
         if self
             .user_start
             .is_some_and(|t| at.saturating_duration_since(t) >= self.policy.max_hold)
@@ -58,7 +61,10 @@ impl Conversation {
             self.end_activity(at);
             self.keep(samples);
         } else {
-            self.out.push(Action::SendAudio(samples));
+            self.out.push(Action::SendAudio {
+                samples,
+                captured_at: Some(at),
+            });
         }
     }
 
@@ -83,7 +89,10 @@ impl Conversation {
             self.keep(samples);
             return;
         }
-        self.out.push(Action::SendAudio(samples));
+        self.out.push(Action::SendAudio {
+            samples,
+            captured_at: Some(at),
+        });
         let quiet_since = *self.silence_since.get_or_insert(at);
         if !self.activity_open && at.saturating_duration_since(quiet_since) >= self.policy.stream_end_after {
             self.out.push(Action::AudioStreamEnd);
@@ -185,6 +194,9 @@ impl Conversation {
     }
 
     fn flush_preroll(&mut self) {
-        self.out.extend(self.preroll.drain(..).map(Action::SendAudio));
+        self.out.extend(self.preroll.drain(..).map(|samples| Action::SendAudio {
+            samples,
+            captured_at: None,
+        }));
     }
 }

@@ -1,23 +1,28 @@
-//! The default mode: a live spoken conversation through a microphone and a speaker, hands-free. The mic
-//! streams continuously; the server's activity detection takes turns; reply audio plays through the jitter
-//! buffer; the user barges in by speaking (local VAD flushes playback at once, `interrupted` does too).
-//! It knows the audio engine and the session only through their handles.
+//! The default mode: a live spoken conversation through a microphone and a speaker. Wiring only: it opens
+//! the session, then the devices, and pumps both through the conversation core ([`super::drive`]) with the
+//! renderer and keyboard the caller chose. Push-to-talk, hands-free with local or server VAD, barge-in and
+//! typed lines are the core's policy, not this file's.
 
-use std::io::Write;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use crate::audio::{AudioConfig, AudioEngine, AudioEvent, AudioStats, Stage};
-use crate::session::{self, Event, SessionMetrics, SessionOptions};
+use crate::audio::{AudioConfig, AudioEngine, AudioStats};
+use crate::conversation::{Conversation, Policy, Status, TranscriptWriter};
+use crate::session::{self, Mark, SessionMetrics, SessionOptions};
+use crate::ui::{Renderer, UserInput};
 
+use super::drive::{drive, Ended, Exit, Io};
+use super::playback::EnginePlayback;
 use super::ModeError;
 
 #[derive(Debug, Clone)]
 pub struct LiveOptions {
     pub audio: AudioConfig,
-    /// Stop after this long (demos, tests); `None` runs until Ctrl-C or the session ends.
+    /// Stop after this long (demos, tests); `None` runs until Ctrl-C, a quit key or the session's end.
     pub duration: Option<Duration>,
-    /// Flush playback as soon as the local VAD hears the user start speaking over a reply.
-    pub barge_in: bool,
+    pub policy: Policy,
+    /// `--transcript FILE`: one JSON line per finished utterance.
+    pub transcript: Option<PathBuf>,
 }
 
 /// What a live session did, for `--stats`.
@@ -30,134 +35,101 @@ pub struct LiveReport {
     pub uplink_count: u64,
     pub frames_sent: u64,
     pub frames_dropped: u64,
+    /// Push-to-talk: (label, p50, p95, count) per measured user action.
+    pub marks: Vec<(&'static str, Option<Duration>, Option<Duration>, u64)>,
     pub ended_by: String,
 }
 
-/// Runs the conversation until Ctrl-C, `duration`, a device failure or the session's end.
+/// Runs the conversation until Ctrl-C, `duration`, a quit from `user`, a device failure or the session's end.
 pub async fn live(
     options: SessionOptions,
     live: LiveOptions,
-    out: &mut (dyn Write + Send),
+    renderer: Box<dyn Renderer>,
+    user: Option<tokio::sync::mpsc::Receiver<UserInput>>,
 ) -> Result<LiveReport, ModeError> {
-    let (session, mut events) = session::start(options).await?;
+    let transcript = live.transcript.as_deref().map(TranscriptWriter::create).transpose()?;
+    let (session, events) = session::start(options).await?;
     // Open the devices only once the server said yes: a bad key never touches the microphone.
-    let (engine, mut frames) = AudioEngine::start(live.audio.clone())?;
-    let player = engine.player();
-    let latency = engine.latency();
-    let mut audio_events = engine.events();
-    writeln!(out, "voxlive: listening - speak any time (Ctrl-C to stop)")?;
-
-    let uplink_session = session.clone();
-    let uplink = tokio::spawn(async move {
-        while let Some(frame) = frames.recv().await {
-            if uplink_session
-                .send_audio(&frame.samples, Some(frame.captured_at))
-                .is_err()
-            {
-                break;
+    let (engine, frames) = AudioEngine::start(live.audio.clone())?;
+    let started = Instant::now();
+    let metrics = session.metrics().clone();
+    let engine_ref = &engine;
+    let mut io = Io {
+        session: session.clone(),
+        events,
+        frames,
+        audio_events: Some(engine.events()),
+        user,
+        playback: Box::new(EnginePlayback::new(engine.player())),
+        renderer,
+        transcript,
+        latency: Some(engine.latency()),
+        status: Some(Box::new(move || {
+            let stats = engine_ref.stats();
+            Status {
+                speaker_dbfs: f32::NEG_INFINITY,
+                underruns: stats.underruns,
+                frames_dropped: stats.frames_dropped + SessionMetrics::get(&metrics.audio_frames_dropped),
+                chunks_dropped: stats.chunks_dropped,
+                ..Status::default()
             }
-        }
-    });
-
-    let stop_at = live.duration.map(|d| tokio::time::Instant::now() + d);
-    let mut speech_ended_at: Option<Instant> = None;
-    let mut reply_playing = false;
-    let mut turns = 0u32;
-    let (mut said, mut heard) = (String::new(), String::new());
-    let ended_by = loop {
-        let until_stop = async {
-            match stop_at {
-                Some(t) => tokio::time::sleep_until(t).await,
+        })),
+        lossless_uplink: false,
+    };
+    let mut conversation = Conversation::new(live.policy.clone(), started);
+    let stop = async {
+        let until = async {
+            match live.duration {
+                Some(d) => tokio::time::sleep(d).await,
                 None => std::future::pending().await,
             }
         };
         tokio::select! {
-            _ = until_stop => break "duration reached".to_string(),
-            _ = tokio::signal::ctrl_c() => break "stopped by Ctrl-C".to_string(),
-            ev = audio_events.recv() => match ev {
-                Ok(AudioEvent::SpeechStart { .. }) => {
-                    if live.barge_in && reply_playing {
-                        player.flush();
-                        reply_playing = false;
-                    }
-                    speech_ended_at = None;
-                }
-                Ok(AudioEvent::SpeechEnd { at }) => speech_ended_at = Some(at),
-                Ok(AudioEvent::DeviceError(e)) => return Err(e.into()),
-                Ok(AudioEvent::SourceEnded) => {}
-                // Lagging behind the broadcast only loses VAD hints, never audio.
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => {
-                    return Err(engine.failure().map(ModeError::from).unwrap_or_else(|| ModeError::EndedEarly("the audio engine stopped".into())));
-                }
-            },
-            ev = events.recv() => match ev {
-                Some(Event::Audio { samples, received_at, .. }) => {
-                    if let Some(end) = speech_ended_at.take() {
-                        latency.record(Stage::SentToFirstReply, received_at.saturating_duration_since(end));
-                    }
-                    reply_playing = true;
-                    player.play(samples, received_at)?;
-                }
-                Some(Event::Interrupted) => {
-                    player.flush();
-                    reply_playing = false;
-                }
-                Some(Event::InputTranscript(t)) => said.push_str(&t),
-                Some(Event::OutputTranscript(t)) | Some(Event::Text(t)) => heard.push_str(&t),
-                Some(Event::TurnComplete { .. }) => {
-                    turns += 1;
-                    reply_playing = false;
-                    print_turn(out, &mut said, &mut heard)?;
-                }
-                Some(Event::ProtocolError(e)) => tracing::warn!("skipped a malformed server frame: {e}"),
-                // A normal close ends the conversation; any other is an error the user must see.
-                Some(Event::Closed { code: Some(1000), reason }) => break format!("the session ended: {reason}"),
-                Some(Event::Closed { reason, .. }) => {
-                    engine.stop();
-                    return Err(ModeError::EndedEarly(reason));
-                }
-                None => break "the session ended".to_string(),
-                Some(_) => {}
-            },
+            _ = until => "duration reached".to_string(),
+            _ = tokio::signal::ctrl_c() => "stopped by Ctrl-C".to_string(),
         }
     };
-    print_turn(out, &mut said, &mut heard)?;
-    uplink.abort();
+    let ended = drive(&mut conversation, &mut io, Exit::OnStop, stop).await;
+    drop(io);
     session.close().await;
-    let metrics = session.metrics().clone();
     let audio = engine.stats();
     engine.stop();
+    let ended_by = match ended? {
+        Ended::Stopped(r) => r,
+        Ended::SourceDone => "the microphone stopped".to_string(),
+        Ended::Closed(r) => format!("the session ended: {r}"),
+    };
+    let metrics = session.metrics().clone();
     Ok(LiveReport {
-        turns,
+        turns: conversation.turns(),
         audio,
         uplink_p50: metrics.uplink_percentile(50.0),
         uplink_p99: metrics.uplink_percentile(99.0),
         uplink_count: metrics.uplink_count(),
         frames_sent: SessionMetrics::get(&metrics.audio_frames_sent),
         frames_dropped: SessionMetrics::get(&metrics.audio_frames_dropped),
+        marks: Mark::ALL
+            .iter()
+            .map(|&m| {
+                (
+                    m.label(),
+                    metrics.mark_percentile(m, 50.0),
+                    metrics.mark_percentile(m, 95.0),
+                    metrics.mark_count(m),
+                )
+            })
+            .collect(),
         ended_by,
     })
 }
 
-fn print_turn(out: &mut (dyn Write + Send), said: &mut String, heard: &mut String) -> std::io::Result<()> {
-    if !said.trim().is_empty() {
-        writeln!(out, "you: {}", said.trim())?;
-    }
-    if !heard.trim().is_empty() {
-        writeln!(out, "voxlive: {}", heard.trim())?;
-    }
-    said.clear();
-    heard.clear();
-    out.flush()
+fn ms(d: Option<Duration>) -> String {
+    d.map(|d| format!("{:.2} ms", d.as_secs_f64() * 1e3))
+        .unwrap_or_else(|| "n/a".into())
 }
 
 impl std::fmt::Display for LiveReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let ms = |d: Option<Duration>| {
-            d.map(|d| format!("{:.2} ms", d.as_secs_f64() * 1e3))
-                .unwrap_or_else(|| "n/a".into())
-        };
         writeln!(f, "session: {} turns, {}", self.turns, self.ended_by)?;
         writeln!(
             f,
@@ -168,6 +140,9 @@ impl std::fmt::Display for LiveReport {
             ms(self.uplink_p99),
             self.uplink_count
         )?;
+        for (label, p50, p95, n) in self.marks.iter().filter(|m| m.3 > 0) {
+            writeln!(f, "{label}: p50 {} p95 {} ({n})", ms(*p50), ms(*p95))?;
+        }
         write!(f, "{}", self.audio)
     }
 }

@@ -1,10 +1,13 @@
-//! Ways of talking, one file each: `live` (microphone and speaker, hands-free), `talk` (a WAV question, a
-//! WAV answer), `chat` (typed turns). They know
-//! the conversation policy, not cpal or WebSocket details. `endpoint` decides where a session goes.
+//! Front ends, wiring only, one file each: `live` (microphone and speaker), `talk` (a WAV question, a WAV
+//! answer), `chat` (typed turns). Each builds an audio source and sink, a session and a renderer, then pumps
+//! them through the conversation core (`drive`); `playback` is where reply audio goes, `endpoint` decides
+//! where a session goes. None of them holds conversation policy (that is [`crate::conversation`]).
 
 pub mod chat;
+pub mod drive;
 pub mod endpoint;
 pub mod live;
+pub mod playback;
 pub mod talk;
 
 use std::time::Duration;
@@ -24,8 +27,12 @@ pub enum ModeError {
     EmbeddedServer(String),
     #[error("the session ended before the reply was complete: {0}")]
     EndedEarly(String),
+    #[error("{0}")]
+    Invalid(String),
     #[error("no complete reply within {0:?} after the question ended")]
     ReplyTimeout(Duration),
     #[error(transparent)]
     Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Transcript(#[from] crate::conversation::TranscriptError),
 }

@@ -13,6 +13,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 use super::connection::{connect, WsStream};
 use super::event::{events_from, Event};
+use super::metrics::Mark;
 use super::metrics::SessionMetrics;
 use super::{SessionError, SessionOptions};
 use crate::protocol::{
@@ -27,6 +28,9 @@ enum Outbound {
     Message {
         msg: ClientMessage,
         captured_at: Option<Instant>,
+        /// A user action this message answers (a key press or release) and when it happened: the time to
+        /// the socket is recorded under the mark.
+        mark: Option<(Mark, Instant)>,
     },
     Close,
 }
@@ -76,8 +80,18 @@ impl Session {
     /// Queues 16 kHz mono audio without waiting; if the network has fallen behind, the frame is dropped
     /// and counted (real-time audio that arrives late is worse than audio that never arrives).
     pub fn send_audio(&self, samples: &[i16], captured_at: Option<Instant>) -> Result<(), SessionError> {
+        self.send_audio_marked(samples, captured_at, None)
+    }
+
+    /// [`Session::send_audio`], recording the time from `mark`'s instant to the socket under its [`Mark`].
+    pub fn send_audio_marked(
+        &self,
+        samples: &[i16],
+        captured_at: Option<Instant>,
+        mark: Option<(Mark, Instant)>,
+    ) -> Result<(), SessionError> {
         let msg = ClientMessage::audio(INPUT_RATE, samples);
-        match self.tx.try_send(Outbound::Message { msg, captured_at }) {
+        match self.tx.try_send(Outbound::Message { msg, captured_at, mark }) {
             Ok(()) => Ok(()),
             Err(mpsc::error::TrySendError::Full(_)) => {
                 let n = self.metrics.audio_frames_dropped.fetch_add(1, Ordering::Relaxed) + 1;
@@ -92,8 +106,17 @@ impl Session {
 
     /// Sends any client message, waiting for queue space (nothing the user typed is dropped).
     pub async fn send(&self, msg: ClientMessage) -> Result<(), SessionError> {
+        self.send_marked(msg, None).await
+    }
+
+    /// [`Session::send`], recording the time from `mark`'s instant to the socket under its [`Mark`].
+    pub async fn send_marked(&self, msg: ClientMessage, mark: Option<(Mark, Instant)>) -> Result<(), SessionError> {
         self.tx
-            .send(Outbound::Message { msg, captured_at: None })
+            .send(Outbound::Message {
+                msg,
+                captured_at: None,
+                mark,
+            })
             .await
             .map_err(|_| SessionError::SessionClosed)
     }
@@ -131,11 +154,16 @@ impl Session {
 
     /// Marks the end of user speech: the server answers.
     pub async fn activity_end(&self) -> Result<(), SessionError> {
-        self.realtime(RealtimeInput {
+        self.activity_end_marked(None).await
+    }
+
+    /// [`Session::activity_end`] answering a key release at `mark`'s instant (timed to the socket).
+    pub async fn activity_end_marked(&self, mark: Option<(Mark, Instant)>) -> Result<(), SessionError> {
+        let end = RealtimeInput {
             activity_end: Some(Empty {}),
             ..Default::default()
-        })
-        .await
+        };
+        self.send_marked(ClientMessage::RealtimeInput(end), mark).await
     }
 
     /// The microphone paused (automatic activity detection): flush cached audio.
@@ -188,8 +216,8 @@ impl SessionActor {
         let closed = loop {
             tokio::select! {
                 cmd = self.rx.recv() => match cmd {
-                    Some(Outbound::Message { msg, captured_at }) => {
-                        if let Err(e) = self.write(msg, captured_at).await {
+                    Some(Outbound::Message { msg, captured_at, mark }) => {
+                        if let Err(e) = self.write(msg, captured_at, mark).await {
                             break Event::Closed { code: None, reason: e.to_string() };
                         }
                     }
@@ -208,7 +236,12 @@ impl SessionActor {
         let _ = self.events.send(closed).await;
     }
 
-    async fn write(&mut self, msg: ClientMessage, captured_at: Option<Instant>) -> Result<(), SessionError> {
+    async fn write(
+        &mut self,
+        msg: ClientMessage,
+        captured_at: Option<Instant>,
+        mark: Option<(Mark, Instant)>,
+    ) -> Result<(), SessionError> {
         let is_audio = matches!(&msg, ClientMessage::RealtimeInput(r) if r.audio.is_some());
         self.ws
             .send(Message::text(msg.to_json()))
@@ -220,6 +253,9 @@ impl SessionActor {
         }
         if let Some(t) = captured_at {
             self.metrics.record_uplink(t.elapsed());
+        }
+        if let Some((m, t)) = mark {
+            self.metrics.record_mark(m, t.elapsed());
         }
         Ok(())
     }

@@ -18,6 +18,51 @@ pub struct SessionMetrics {
     /// From the capture timestamp a frame carries to its bytes written on the socket, in microseconds.
     /// `None` only if hdrhistogram refused the (valid, constant) bounds: then nothing is recorded.
     uplink_us: Mutex<Option<Histogram<u64>>>,
+    /// Per [`Mark`]: from a user action to the message that answers it written on the socket, microseconds.
+    marks_us: [Mutex<Option<Histogram<u64>>>; Mark::ALL.len()],
+}
+
+/// A user action whose time to the socket is measured (push-to-talk latency).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mark {
+    /// Key press -> the first audio frame of the turn (the oldest pre-roll frame) on the socket.
+    PressToFirstFrame,
+    /// Key release -> activityEnd on the socket.
+    ReleaseToActivityEnd,
+}
+
+impl Mark {
+    pub const ALL: [Mark; 2] = [Mark::PressToFirstFrame, Mark::ReleaseToActivityEnd];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Mark::PressToFirstFrame => "key press -> first frame on the socket",
+            Mark::ReleaseToActivityEnd => "key release -> activityEnd on the socket",
+        }
+    }
+}
+
+fn histogram() -> Mutex<Option<Histogram<u64>>> {
+    // 1 us .. 60 s, 3 significant digits.
+    Mutex::new(Histogram::new_with_bounds(1, 60_000_000, 3).ok())
+}
+
+fn record(h: &Mutex<Option<Histogram<u64>>>, latency: Duration) {
+    if let Ok(mut guard) = h.lock() {
+        if let Some(h) = guard.as_mut() {
+            h.saturating_record((latency.as_micros() as u64).clamp(1, 60_000_000));
+        }
+    }
+}
+
+fn percentile(h: &Mutex<Option<Histogram<u64>>>, p: f64) -> Option<Duration> {
+    let guard = h.lock().ok()?;
+    let h = guard.as_ref()?;
+    (!h.is_empty()).then(|| Duration::from_micros(h.value_at_quantile(p / 100.0)))
+}
+
+fn count(h: &Mutex<Option<Histogram<u64>>>) -> u64 {
+    h.lock().ok().and_then(|g| g.as_ref().map(|h| h.len())).unwrap_or(0)
 }
 
 impl Default for SessionMetrics {
@@ -28,34 +73,37 @@ impl Default for SessionMetrics {
             audio_frames_sent: AtomicU64::new(0),
             audio_frames_dropped: AtomicU64::new(0),
             malformed_frames: AtomicU64::new(0),
-            // 1 us .. 60 s, 3 significant digits.
-            uplink_us: Mutex::new(Histogram::new_with_bounds(1, 60_000_000, 3).ok()),
+            uplink_us: histogram(),
+            marks_us: [histogram(), histogram()],
         }
     }
 }
 
 impl SessionMetrics {
     pub(crate) fn record_uplink(&self, latency: Duration) {
-        if let Ok(mut guard) = self.uplink_us.lock() {
-            if let Some(h) = guard.as_mut() {
-                h.saturating_record((latency.as_micros() as u64).clamp(1, 60_000_000));
-            }
-        }
+        record(&self.uplink_us, latency);
+    }
+
+    pub(crate) fn record_mark(&self, mark: Mark, latency: Duration) {
+        record(&self.marks_us[mark as usize], latency);
     }
 
     /// Percentile (0-100) of capture-to-socket latency, if any frame carried a capture time.
     pub fn uplink_percentile(&self, p: f64) -> Option<Duration> {
-        let guard = self.uplink_us.lock().ok()?;
-        let h = guard.as_ref()?;
-        (!h.is_empty()).then(|| Duration::from_micros(h.value_at_quantile(p / 100.0)))
+        percentile(&self.uplink_us, p)
     }
 
     pub fn uplink_count(&self) -> u64 {
-        self.uplink_us
-            .lock()
-            .ok()
-            .and_then(|g| g.as_ref().map(|h| h.len()))
-            .unwrap_or(0)
+        count(&self.uplink_us)
+    }
+
+    /// Percentile (0-100) of a user action's time to the socket, once one was recorded.
+    pub fn mark_percentile(&self, mark: Mark, p: f64) -> Option<Duration> {
+        percentile(&self.marks_us[mark as usize], p)
+    }
+
+    pub fn mark_count(&self, mark: Mark) -> u64 {
+        count(&self.marks_us[mark as usize])
     }
 
     pub fn get(counter: &AtomicU64) -> u64 {

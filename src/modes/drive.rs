@@ -1,0 +1,345 @@
+//! The pump every voice front end shares: it turns uplink frames, audio-engine events, key presses and typed
+//! lines, and session events into [`Input`]s for the [`Conversation`], and carries out the [`Action`]s it
+//! returns (send on the session, play or stop reply audio, render, write transcript rows). What ends the
+//! conversation (Ctrl-C, a duration, the end of a WAV) is the caller's: it passes a `stop` future and an
+//! [`Exit`] rule.
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{broadcast, mpsc};
+
+use crate::audio::{AudioEvent, LatencyRecorder, Stage, UplinkFrame};
+use crate::conversation::{Action, Conversation, Input, Notice, Status, TextRoute, TranscriptWriter};
+use crate::protocol::{ClientMessage, INPUT_RATE};
+use crate::session::{Events, Mark, Session};
+use crate::ui::{Renderer, UserInput};
+
+use super::playback::Playback;
+use super::ModeError;
+
+/// When the pump returns on its own.
+#[derive(Debug, Clone, Copy)]
+pub enum Exit {
+    /// Only on `stop`, a quit from the keyboard, or the session's end.
+    OnStop,
+    /// Once the microphone source has ended and the conversation has been idle for `settle` (the last
+    /// reply heard to its end); a reply not complete `reply_timeout` after the user's turn is an error.
+    WhenSourceDone { settle: Duration, reply_timeout: Duration },
+}
+
+/// How the conversation ended (errors are `Err`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ended {
+    /// `stop` fired or the user quit; the reason says which.
+    Stopped(String),
+    /// The source ended and every reply was heard.
+    SourceDone,
+    /// The server closed the session normally (1000).
+    Closed(String),
+}
+
+/// Meters and counters the front end knows (levels, underruns), asked for at the renderer's frame rate.
+pub type StatusSource<'a> = Box<dyn FnMut() -> Status + 'a>;
+
+/// Everything the pump reads from and writes to.
+pub struct Io<'a> {
+    pub session: Session,
+    pub events: Events,
+    pub frames: mpsc::Receiver<UplinkFrame>,
+    /// The engine's events (end of a file source, device failures); `None` without an engine.
+    pub audio_events: Option<broadcast::Receiver<AudioEvent>>,
+    /// Keys and typed lines; `None` when there is no keyboard.
+    pub user: Option<mpsc::Receiver<UserInput>>,
+    pub playback: Box<dyn Playback>,
+    pub renderer: Box<dyn Renderer>,
+    pub transcript: Option<TranscriptWriter>,
+    pub latency: Option<LatencyRecorder>,
+    pub status: Option<StatusSource<'a>>,
+    /// Wait for queue space instead of dropping audio when the network lags: a file sent faster than real
+    /// time is not a live microphone, and none of it may be lost.
+    pub lossless_uplink: bool,
+}
+
+/// What caused a batch of actions, so the answering messages can be timed from it.
+#[derive(Clone, Copy)]
+enum Cause {
+    Press(Instant),
+    Release(Instant),
+    Other,
+}
+
+/// A step of the pump: keep going or stop with this outcome.
+type Step = Option<Result<Ended, ModeError>>;
+
+/// Runs the conversation until `stop`, the [`Exit`] rule, the user's quit or the session's end.
+pub async fn drive(
+    conversation: &mut Conversation,
+    io: &mut Io<'_>,
+    exit: Exit,
+    stop: impl Future<Output = String>,
+) -> Result<Ended, ModeError> {
+    tokio::pin!(stop);
+    let tick_every = io
+        .renderer
+        .status_interval()
+        .unwrap_or(Duration::from_millis(50))
+        .clamp(Duration::from_millis(10), Duration::from_millis(50));
+    let mut tick = tokio::time::interval(tick_every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut pump = Pump {
+        conversation,
+        io,
+        exit,
+        frames_done: false,
+        idle_since: None,
+        last_first_reply: None,
+        mic: (f32::NEG_INFINITY, false),
+    };
+    let result = loop {
+        let step = tokio::select! {
+            reason = &mut stop => Some(Ok(Ended::Stopped(reason))),
+            f = pump.io.frames.recv(), if !pump.frames_done => pump.on_frame(f).await,
+            ev = recv_audio(&mut pump.io.audio_events) => pump.on_audio_event(ev).await,
+            ev = pump.io.events.recv() => pump.on_session(ev).await,
+            u = recv_user(&mut pump.io.user) => pump.on_user(u).await,
+            _ = tick.tick() => pump.on_tick(),
+        };
+        if let Some(r) = step {
+            break r;
+        }
+    };
+    pump.io.renderer.finish();
+    result
+}
+
+/// Peak level of 16-bit samples in dBFS (-inf for digital silence).
+fn peak_dbfs(samples: &[i16]) -> f32 {
+    let peak = samples.iter().map(|s| s.unsigned_abs()).max().unwrap_or(0);
+    20.0 * (f32::from(peak) / 32768.0).log10()
+}
+
+async fn recv_audio(
+    rx: &mut Option<broadcast::Receiver<AudioEvent>>,
+) -> Result<AudioEvent, broadcast::error::RecvError> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn recv_user(rx: &mut Option<mpsc::Receiver<UserInput>>) -> Option<UserInput> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+struct Pump<'a, 'b> {
+    conversation: &'a mut Conversation,
+    io: &'a mut Io<'b>,
+    exit: Exit,
+    frames_done: bool,
+    idle_since: Option<Instant>,
+    last_first_reply: Option<Duration>,
+    /// Peak level of the latest uplink frame and its VAD state, for the meters.
+    mic: (f32, bool),
+}
+
+impl Pump<'_, '_> {
+    async fn on_frame(&mut self, frame: Option<UplinkFrame>) -> Step {
+        match frame {
+            Some(f) => {
+                self.mic = (peak_dbfs(&f.samples), f.vad == crate::audio::VadState::Speech);
+                let input = Input::Frame {
+                    samples: Box::new(f.samples),
+                    vad: f.vad,
+                    at: f.captured_at,
+                    playing: self.io.playback.is_playing(),
+                };
+                self.feed(input, Cause::Other).await
+            }
+            None => {
+                self.frames_done = true;
+                self.feed(Input::SourceEnded { at: Instant::now() }, Cause::Other).await
+            }
+        }
+    }
+
+    async fn on_audio_event(&mut self, ev: Result<AudioEvent, broadcast::error::RecvError>) -> Step {
+        match ev {
+            Ok(AudioEvent::SourceEnded) if !self.frames_done => {
+                // every frame of the file was queued before this event: take them first
+                while let Ok(f) = self.io.frames.try_recv() {
+                    if let Some(done) = self.on_frame(Some(f)).await {
+                        return Some(done);
+                    }
+                }
+                self.frames_done = true;
+                self.feed(Input::SourceEnded { at: Instant::now() }, Cause::Other).await
+            }
+            Ok(AudioEvent::DeviceError(e)) => Some(Err(e.into())),
+            // lagging behind the broadcast only loses VAD hints; the frames carry the VAD state anyway
+            Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => None,
+            Err(broadcast::error::RecvError::Closed) => {
+                self.io.audio_events = None;
+                None
+            }
+        }
+    }
+
+    async fn on_session(&mut self, ev: Option<crate::session::Event>) -> Step {
+        match ev {
+            Some(event) => {
+                self.feed(
+                    Input::Server {
+                        event,
+                        at: Instant::now(),
+                    },
+                    Cause::Other,
+                )
+                .await
+            }
+            None => Some(Err(ModeError::EndedEarly(
+                "the session's connection task stopped without closing the session".into(),
+            ))),
+        }
+    }
+
+    async fn on_user(&mut self, input: Option<UserInput>) -> Step {
+        match input {
+            Some(UserInput::KeyDown { at }) => self.feed(Input::KeyDown { at }, Cause::Press(at)).await,
+            Some(UserInput::KeyUp { at }) => self.feed(Input::KeyUp { at }, Cause::Release(at)).await,
+            Some(UserInput::Line { text, at }) => self.feed(Input::Typed { text, at }, Cause::Other).await,
+            Some(UserInput::Quit) => Some(Ok(Ended::Stopped("stopped by the user".into()))),
+            // no more keyboard input (standard input closed): the voice conversation goes on
+            None => {
+                self.io.user = None;
+                None
+            }
+        }
+    }
+
+    fn on_tick(&mut self) -> Step {
+        if let Some(source) = self.io.status.as_mut() {
+            let mut status = source();
+            status.state = self.conversation.state();
+            status.mode = Some(self.conversation.policy().mode);
+            status.turns = self.conversation.turns();
+            status.last_first_reply = self.last_first_reply;
+            status.mic_dbfs = self.mic.0;
+            status.vad_speech = self.mic.1;
+            self.io.renderer.status(&status);
+        }
+        let Exit::WhenSourceDone { settle, reply_timeout } = self.exit else {
+            return None;
+        };
+        let now = Instant::now();
+        if let Some(since) = self.conversation.awaiting_since() {
+            if now.saturating_duration_since(since) > reply_timeout {
+                return Some(Err(ModeError::ReplyTimeout(reply_timeout)));
+            }
+        }
+        let idle = self.frames_done && self.conversation.is_idle(now) && !self.io.playback.is_playing();
+        match (idle, self.idle_since) {
+            (false, _) => self.idle_since = None,
+            (true, None) => self.idle_since = Some(now),
+            (true, Some(t)) if now.saturating_duration_since(t) >= settle => return Some(Ok(Ended::SourceDone)),
+            (true, Some(_)) => {}
+        }
+        None
+    }
+
+    async fn feed(&mut self, input: Input, cause: Cause) -> Step {
+        let actions = self.conversation.handle(input);
+        self.apply(actions, cause).await
+    }
+
+    async fn apply(&mut self, actions: Vec<Action>, cause: Cause) -> Step {
+        let mut press = match cause {
+            Cause::Press(at) => Some((Mark::PressToFirstFrame, at)),
+            _ => None,
+        };
+        let release = match cause {
+            Cause::Release(at) => Some((Mark::ReleaseToActivityEnd, at)),
+            _ => None,
+        };
+        for action in actions {
+            if let Some(done) = self.apply_one(action, &mut press, release).await {
+                return Some(done);
+            }
+        }
+        None
+    }
+
+    async fn apply_one(
+        &mut self,
+        action: Action,
+        press: &mut Option<(Mark, Instant)>,
+        release: Option<(Mark, Instant)>,
+    ) -> Step {
+        let session = &self.io.session;
+        // a failed send means the connection is gone: its Closed event ends the conversation with the reason
+        let sent = match action {
+            Action::SendAudio { samples, .. } if self.io.lossless_uplink => {
+                session.send(ClientMessage::audio(INPUT_RATE, &samples[..])).await
+            }
+            Action::SendAudio { samples, captured_at } => {
+                session.send_audio_marked(&samples[..], captured_at, press.take())
+            }
+            Action::ActivityStart => session.activity_start().await,
+            Action::ActivityEnd => session.activity_end_marked(release).await,
+            Action::AudioStreamEnd => session.audio_stream_end().await,
+            Action::SendText { text, route } => match route {
+                TextRoute::RealtimeInput => session.send_realtime_text(&text).await,
+                TextRoute::ClientContent => session.send_text_turn(&text).await,
+            },
+            Action::Play {
+                samples,
+                rate,
+                received_at,
+            } => {
+                self.io.playback.play(samples, rate, received_at);
+                Ok(())
+            }
+            Action::StopPlayback { onset } => {
+                self.io.playback.stop(onset);
+                Ok(())
+            }
+            Action::FirstReply(d) => {
+                self.last_first_reply = Some(d);
+                if let Some(l) = &self.io.latency {
+                    l.record(Stage::SentToFirstReply, d);
+                }
+                Ok(())
+            }
+            Action::Show(notice) => {
+                self.io.renderer.show(&notice);
+                Ok(())
+            }
+            Action::Transcript(row) => {
+                self.write_row(&row);
+                Ok(())
+            }
+            Action::End { normal: true, reason } => return Some(Ok(Ended::Closed(reason))),
+            Action::End { normal: false, reason } => return Some(Err(ModeError::EndedEarly(reason))),
+        };
+        if let Err(e) = sent {
+            tracing::debug!("send failed: {e}");
+        }
+        None
+    }
+
+    fn write_row(&mut self, row: &crate::conversation::TranscriptRow) {
+        let Some(w) = self.io.transcript.as_mut() else {
+            return;
+        };
+        if let Err(e) = w.write(row) {
+            // tell the user once and stop writing; the conversation itself goes on
+            self.io
+                .renderer
+                .show(&Notice::Warning(format!("{e}; no more transcript rows are written")));
+            self.io.transcript = None;
+        }
+    }
+}
