@@ -7,6 +7,8 @@
 //! costs a fraction of the CPU of ALSA's pulse plugin (whose capture thread spins on xruns), but its default
 //! buffers are huge (2 s playback requests): streams on it get [`PULSE_PERIOD`] unless `--buffer-frames`
 //! says otherwise.
+//!
+//! libasound and libjack stay off stderr while devices are probed and opened ([`super::quiet`]).
 
 use std::fmt;
 use std::str::FromStr;
@@ -15,6 +17,7 @@ use std::time::Duration;
 use cpal::traits::{DeviceTrait, HostTrait};
 
 use super::error::Direction;
+use super::quiet::{quiet_jack, AlsaQuiet};
 use super::AudioError;
 
 /// Which device to open: the host's default, the n-th in `voxlive devices`, or by name: the device whose id
@@ -164,7 +167,12 @@ pub fn open_host() -> Result<cpal::Host, AudioError> {
     }
 }
 
+/// The host's devices of one direction, in the host's order. The caller holds an [`AlsaQuiet`].
 fn devices(host: &cpal::Host, dir: Direction) -> Result<Vec<cpal::Device>, AudioError> {
+    if host.id().name() == "ALSA" {
+        // enumerating opens the ALSA jack plugin, which loads libjack
+        quiet_jack();
+    }
     let list = match dir {
         Direction::Input => host.input_devices().map(|it| it.collect()),
         Direction::Output => host.output_devices().map(|it| it.collect()),
@@ -202,6 +210,7 @@ fn describe(host: &cpal::Host, dir: Direction) -> Result<Vec<DeviceInfo>, AudioE
 
 /// Lists every available host with its input and output devices and their default configurations.
 pub fn list_devices() -> Result<DeviceReport, AudioError> {
+    let _quiet = AlsaQuiet::new();
     let default_id = selected_host_id()?;
     let mut hosts = Vec::new();
     let mut errors = Vec::new();
@@ -327,6 +336,7 @@ fn names(list: &[cpal::Device]) -> String {
 
 /// Picks the input or output device `choice` on `host` ([`open_host`]) and reads its default configuration.
 pub fn pick(host: &cpal::Host, dir: Direction, choice: &DeviceChoice) -> Result<OpenedDevice, AudioError> {
+    let _quiet = AlsaQuiet::new();
     let list = devices(host, dir)?;
     let device = match choice {
         DeviceChoice::Default => match dir {

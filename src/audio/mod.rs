@@ -68,6 +68,7 @@ mod error;
 mod framing;
 mod jitter;
 mod playback;
+mod quiet;
 mod recorder;
 mod resample;
 mod ring;
