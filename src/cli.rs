@@ -161,7 +161,14 @@ pub enum Command {
     /// Typed conversation: each line you type is a turn; replies print as text (or transcripts of audio).
     Chat(ChatArgs),
     /// List audio hosts, input and output devices with their default configurations.
-    Devices,
+    Devices(DevicesArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DevicesArgs {
+    /// Also list the devices that did not open (ALSA plugins without their backend). Indexes stay the same.
+    #[arg(long)]
+    pub all: bool,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -59,8 +59,13 @@ async fn run(cli: Cli) -> Result<()> {
         Some(Command::Serve(args)) => serve(&cli.common, args).await,
         Some(Command::Talk(args)) => run_talk(&Config::resolve(&cli.common)?, args).await,
         Some(Command::Chat(args)) => run_chat(&Config::resolve(&cli.common)?, args).await,
-        Some(Command::Devices) => {
-            print!("{}", voxlive::audio::list_devices()?);
+        Some(Command::Devices(args)) => {
+            let listing = if args.all {
+                voxlive::audio::Listing::All
+            } else {
+                voxlive::audio::Listing::Usable
+            };
+            print!("{}", voxlive::audio::list_devices()?.listing(listing));
             Ok(())
         }
         None => run_live(&Config::resolve(&cli.common)?, cli.live).await,

@@ -10,7 +10,7 @@ use std::io::{Read, Write};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use voxlive::audio::{list_devices, AudioConfig, AudioEngine};
+use voxlive::audio::{list_devices, open_host, pick, AudioConfig, AudioEngine, DeviceChoice, Direction};
 
 fn skipped(test: &str) -> bool {
     let skip = std::env::var("VOXLIVE_SKIP_DEVICE_TESTS").is_ok_and(|v| v == "1");
@@ -39,6 +39,143 @@ fn devices_are_listed() {
         "{NO_SERVER}:\n{text}"
     );
     assert!(text.contains("inputs:") && text.contains("outputs:"));
+    // the virtual devices open, so the default listing shows them
+    for name in ["vox_speaker", "vox_mic"] {
+        assert!(text.contains(name), "{name} is not listed:\n{text}");
+    }
+}
+
+/// The index `voxlive devices` prints next to a device is the one `--input-device N` / `--output-device N`
+/// opens, although the default listing leaves devices out.
+#[test]
+fn listed_indexes_are_what_the_device_flags_open() {
+    if skipped("listed_indexes_are_what_the_device_flags_open") {
+        return;
+    }
+    let report = list_devices().unwrap_or_else(|e| panic!("{NO_SERVER}: {e}"));
+    let host = open_host().unwrap_or_else(|e| panic!("{NO_SERVER}: {e}"));
+    let selected = report
+        .hosts
+        .iter()
+        .find(|h| h.is_default)
+        .unwrap_or_else(|| panic!("no host is marked default:\n{report}"));
+    let mut checked = 0;
+    for (dir, list) in [
+        (Direction::Input, &selected.inputs),
+        (Direction::Output, &selected.outputs),
+    ] {
+        for d in list.iter().filter(|d| d.is_usable()) {
+            let opened = pick(&host, dir, &DeviceChoice::Index(d.index))
+                .unwrap_or_else(|e| panic!("{dir} device {} ({}): {e}", d.index, d.id));
+            assert_eq!(opened.id, d.id, "{dir} index {} opens another device", d.index);
+            checked += 1;
+        }
+    }
+    assert!(checked >= 2, "no usable devices on the selected host:\n{report}");
+}
+
+/// Runs the `voxlive` binary offline (no API key, no config file) with extra environment (`None`: removed).
+fn voxlive(args: &[&str], env: &[(&str, Option<&std::ffi::OsStr>)]) -> std::process::Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_voxlive"));
+    cmd.args(args)
+        .env_remove("GEMINI_API_KEY")
+        .env_remove("GOOGLE_API_KEY")
+        .env_remove("RUST_LOG")
+        .env("XDG_CONFIG_HOME", std::env::temp_dir().join("voxlive-no-config"))
+        .stdin(Stdio::null());
+    for (k, v) in env {
+        match v {
+            Some(v) => cmd.env(k, v),
+            None => cmd.env_remove(k),
+        };
+    }
+    cmd.output().unwrap_or_else(|e| panic!("cannot run voxlive: {e}"))
+}
+
+/// What libasound and libjack print on their own when probing fails.
+fn library_noise(stderr: &str) -> Vec<&str> {
+    stderr
+        .lines()
+        .filter(|l| l.contains("ALSA lib") || l.contains("jack") || l.contains("Jack") || l.contains("Cannot connect"))
+        .collect()
+}
+
+#[test]
+fn devices_command_lists_the_virtual_devices_quietly() {
+    if skipped("devices_command_lists_the_virtual_devices_quietly") {
+        return;
+    }
+    let o = voxlive(&["devices"], &[]);
+    let (out, err) = (String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert!(o.status.success(), "{NO_SERVER}: {err}");
+    assert!(err.trim().is_empty(), "stderr should be empty, got:\n{err}");
+    for name in ["vox_speaker", "vox_mic"] {
+        assert!(out.contains(name), "{name} is not listed:\n{out}");
+    }
+    let all = voxlive(&["devices", "--all"], &[]);
+    let all_out = String::from_utf8_lossy(&all.stdout);
+    assert!(all.status.success(), "{}", String::from_utf8_lossy(&all.stderr));
+    assert!(library_noise(&String::from_utf8_lossy(&all.stderr)).is_empty());
+    // every device line of the default listing is in --all with the same index and text (the id column may
+    // be wider there)
+    let squeeze = |l: &str| l.split_whitespace().collect::<Vec<_>>().join(" ");
+    let all_lines: Vec<String> = all_out.lines().map(squeeze).collect();
+    let device_lines: Vec<&str> = out.lines().filter(|l| l.contains(" Hz, ")).collect();
+    assert!(device_lines.len() >= 4, "{out}");
+    for line in device_lines {
+        assert!(
+            all_lines.contains(&squeeze(line)),
+            "{line:?} is not in --all:\n{all_out}"
+        );
+    }
+    assert!(
+        all_out.lines().count() >= out.lines().count(),
+        "--all lists less:\n{all_out}"
+    );
+    if out.contains("hidden") {
+        assert!(out.contains("voxlive devices --all"), "{out}");
+    }
+}
+
+/// With no sound server at all, the user sees voxlive's own lines only: no "ALSA lib ... Connection
+/// refused", no JACK lines. Needs no audio server, so it is never skipped.
+#[test]
+fn without_a_sound_server_only_voxlive_speaks() {
+    let dir = std::env::temp_dir().join(format!("voxlive-no-sound-server-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    // an empty runtime dir has no server socket; the client config keeps libpulse from spawning a server
+    let client_conf = dir.join("client.conf");
+    std::fs::write(&client_conf, "autospawn = no\n").unwrap_or_else(|e| panic!("{}: {e}", client_conf.display()));
+    let env = [
+        ("XDG_RUNTIME_DIR", Some(dir.as_os_str())),
+        ("PULSE_CLIENTCONFIG", Some(client_conf.as_os_str())),
+        ("PULSE_SERVER", None),
+        ("PULSE_RUNTIME_PATH", None),
+        ("VOXLIVE_AUDIO_HOST", None),
+    ];
+    let devices = voxlive(&["devices"], &env);
+    let devices_err = String::from_utf8_lossy(&devices.stderr).into_owned();
+    let live = voxlive(&["--duration", "1"], &env);
+    let live_err = String::from_utf8_lossy(&live.stderr).into_owned();
+    let _ = std::fs::remove_dir_all(&dir);
+
+    assert!(
+        library_noise(&devices_err).is_empty(),
+        "`voxlive devices` stderr:\n{devices_err}"
+    );
+    assert!(library_noise(&live_err).is_empty(), "`voxlive` stderr:\n{live_err}");
+    if !live.status.success() {
+        // the usual case (no sound card either): one error line, and voxlive's notice about the offline server
+        assert!(!live_err.contains("panicked"), "{live_err}");
+        let errors = live_err.lines().filter(|l| l.starts_with("voxlive: error:")).count();
+        assert_eq!(errors, 1, "{live_err}");
+        for line in live_err.lines().filter(|l| !l.trim().is_empty()) {
+            assert!(
+                line.starts_with("voxlive: "),
+                "not voxlive's own line: {line:?}\n{live_err}"
+            );
+        }
+    }
 }
 
 fn rms(x: &[f32]) -> f32 {

@@ -7,6 +7,12 @@
 //! costs a fraction of the CPU of ALSA's pulse plugin (whose capture thread spins on xruns), but its default
 //! buffers are huge (2 s playback requests): streams on it get [`PULSE_PERIOD`] unless `--buffer-frames`
 //! says otherwise.
+//!
+//! `voxlive devices` shows the devices that opened; ALSA lists every plugin of its configuration too (`jack`,
+//! `oss`, rate converters) and those whose backend is missing are hidden unless `--all` ([`Listing`]). A
+//! device keeps its index either way: the index is its place in the host's full enumeration, the one
+//! `--input-device N` / `--output-device N` ([`DeviceChoice::Index`]) resolves in [`pick`]. libasound and
+//! libjack stay off stderr while devices are probed and opened ([`super::quiet`]).
 
 use std::fmt;
 use std::str::FromStr;
@@ -15,6 +21,7 @@ use std::time::Duration;
 use cpal::traits::{DeviceTrait, HostTrait};
 
 use super::error::Direction;
+use super::quiet::{quiet_jack, AlsaQuiet};
 use super::AudioError;
 
 /// Which device to open: the host's default, the n-th in `voxlive devices`, or by name: the device whose id
@@ -60,6 +67,30 @@ pub struct DeviceInfo {
     pub is_default: bool,
     /// `Err` text when the device would not tell (it may still open).
     pub config: Result<DeviceConfig, String>,
+}
+
+impl DeviceInfo {
+    /// Whether the device told its default configuration, i.e. opened. ALSA plugins whose backend is
+    /// missing (`jack` without a JACK server, `oss` without /dev/dsp, rate converters) do not.
+    pub fn is_usable(&self) -> bool {
+        self.config.is_ok()
+    }
+
+    /// Whether `voxlive devices` prints it: usable devices, and the default even when it does not open (the
+    /// user has to see that the device voxlive would pick is broken).
+    fn is_listed(&self, listing: Listing) -> bool {
+        listing == Listing::All || self.is_usable() || self.is_default
+    }
+}
+
+/// Which devices `voxlive devices` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Listing {
+    /// Devices that open, and the defaults ([`DeviceInfo::is_usable`]).
+    #[default]
+    Usable,
+    /// Everything the hosts enumerate (`--all`).
+    All,
 }
 
 /// Devices of one host.
@@ -164,7 +195,13 @@ pub fn open_host() -> Result<cpal::Host, AudioError> {
     }
 }
 
+/// The host's devices of one direction, in the host's order: the order the indexes of `voxlive devices`
+/// and [`DeviceChoice::Index`] both count in. The caller holds an [`AlsaQuiet`].
 fn devices(host: &cpal::Host, dir: Direction) -> Result<Vec<cpal::Device>, AudioError> {
+    if host.id().name() == "ALSA" {
+        // enumerating opens the ALSA jack plugin, which loads libjack
+        quiet_jack();
+    }
     let list = match dir {
         Direction::Input => host.input_devices().map(|it| it.collect()),
         Direction::Output => host.output_devices().map(|it| it.collect()),
@@ -202,6 +239,7 @@ fn describe(host: &cpal::Host, dir: Direction) -> Result<Vec<DeviceInfo>, AudioE
 
 /// Lists every available host with its input and output devices and their default configurations.
 pub fn list_devices() -> Result<DeviceReport, AudioError> {
+    let _quiet = AlsaQuiet::new();
     let default_id = selected_host_id()?;
     let mut hosts = Vec::new();
     let mut errors = Vec::new();
@@ -233,14 +271,21 @@ pub fn list_devices() -> Result<DeviceReport, AudioError> {
     Ok(DeviceReport { hosts })
 }
 
-fn fmt_devices(f: &mut fmt::Formatter<'_>, title: &str, list: &[DeviceInfo]) -> fmt::Result {
+fn fmt_devices(f: &mut fmt::Formatter<'_>, title: &str, list: &[DeviceInfo], listing: Listing) -> fmt::Result {
     writeln!(f, "  {title}:")?;
-    if list.is_empty() {
-        writeln!(f, "    (none)")?;
+    let shown: Vec<&DeviceInfo> = list.iter().filter(|d| d.is_listed(listing)).collect();
+    if shown.is_empty() {
+        let hidden = list.len();
+        if hidden == 0 {
+            writeln!(f, "    (none)")?;
+        } else {
+            writeln!(f, "    (none that open; {hidden} hidden)")?;
+        }
     }
-    let id_width = list.iter().map(|d| d.id.len()).max().unwrap_or(0);
-    for d in list {
+    let id_width = shown.iter().map(|d| d.id.len()).max().unwrap_or(0);
+    for d in shown {
         let mark = if d.is_default { "*" } else { " " };
+        // cpal's reason is the same generic sentence for every plugin; libasound's own words are in -vv
         let config = match &d.config {
             Ok(c) => format!("{} Hz, {} ch, {}", c.sample_rate, c.channels, c.format),
             Err(_) => "unavailable".into(),
@@ -254,23 +299,69 @@ fn fmt_devices(f: &mut fmt::Formatter<'_>, title: &str, list: &[DeviceInfo]) -> 
     Ok(())
 }
 
-impl fmt::Display for DeviceReport {
+impl DeviceReport {
+    /// The report as `voxlive devices` (`Listing::Usable`) or `voxlive devices --all` prints it.
+    pub fn listing(&self, listing: Listing) -> DeviceListing<'_> {
+        DeviceListing { report: self, listing }
+    }
+
+    /// How many devices `Listing::Usable` leaves out.
+    pub fn hidden(&self) -> usize {
+        self.hosts
+            .iter()
+            .flat_map(|h| h.inputs.iter().chain(&h.outputs))
+            .filter(|d| !d.is_listed(Listing::Usable))
+            .count()
+    }
+}
+
+/// A [`DeviceReport`] printed with one [`Listing`].
+pub struct DeviceListing<'a> {
+    report: &'a DeviceReport,
+    listing: Listing,
+}
+
+impl fmt::Display for DeviceListing<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for h in &self.hosts {
+        for h in &self.report.hosts {
             writeln!(f, "host {}{}", h.name, if h.is_default { " (default)" } else { "" })?;
-            fmt_devices(f, "inputs", &h.inputs)?;
-            fmt_devices(f, "outputs", &h.outputs)?;
+            fmt_devices(f, "inputs", &h.inputs, self.listing)?;
+            fmt_devices(f, "outputs", &h.outputs, self.listing)?;
         }
         writeln!(
             f,
             "* = default device; pick one with --input-device / --output-device NAME (substring) or INDEX"
-        )
+        )?;
+        let hidden = self.report.hidden();
+        let devices = if hidden == 1 { "device" } else { "devices" };
+        match self.listing {
+            Listing::Usable if hidden > 0 => writeln!(
+                f,
+                "{hidden} {devices} that did not open are hidden (on ALSA: plugins without their backend); \
+                 `voxlive devices --all` lists them"
+            )?,
+            Listing::All if hidden > 0 => writeln!(
+                f,
+                "{hidden} {devices} did not open (unavailable); `voxlive -vv devices --all` logs why"
+            )?,
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+/// What `voxlive devices` prints: [`Listing::Usable`].
+impl fmt::Display for DeviceReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.listing(Listing::Usable).fmt(f)
     }
 }
 
 /// A device chosen on the selected host, with what it was asked for.
 pub struct OpenedDevice {
     pub device: cpal::Device,
+    /// The backend's id, as `voxlive devices` lists it.
+    pub id: String,
     pub name: String,
     pub config: cpal::SupportedStreamConfig,
     /// The host's name (`ALSA`, `PulseAudio`), for logs.
@@ -327,6 +418,7 @@ fn names(list: &[cpal::Device]) -> String {
 
 /// Picks the input or output device `choice` on `host` ([`open_host`]) and reads its default configuration.
 pub fn pick(host: &cpal::Host, dir: Direction, choice: &DeviceChoice) -> Result<OpenedDevice, AudioError> {
+    let _quiet = AlsaQuiet::new();
     let list = devices(host, dir)?;
     let device = match choice {
         DeviceChoice::Default => match dir {
@@ -362,13 +454,14 @@ pub fn pick(host: &cpal::Host, dir: Direction, choice: &DeviceChoice) -> Result<
     };
     let name = device_name(&device);
     let config = default_config(&device, dir).map_err(|e| AudioError::from_cpal(dir, &name, e))?;
-    let id = host.id();
+    let host_id = host.id();
     Ok(OpenedDevice {
-        default_buffer_frames: host_buffer_frames(id, config.sample_rate()),
+        default_buffer_frames: host_buffer_frames(host_id, config.sample_rate()),
+        id: device_id(&device),
         device,
         name,
         config,
-        host: id.name(),
+        host: host_id.name(),
     })
 }
 
@@ -412,6 +505,129 @@ mod tests {
         assert!(text.contains("host ALSA (default)"));
         assert!(text.contains("*  0  pulse  vox_mic  (48000 Hz, 2 ch, F32)"), "{text}");
         assert!(text.contains("(none)"));
+    }
+
+    /// An ALSA-like host: `null` opens, three plugins do not, `pulse` opens, `default` (the default) does
+    /// or does not.
+    fn alsa_like(default_opens: bool) -> DeviceReport {
+        let dev = |index: usize, id: &str, opens: bool| DeviceInfo {
+            index,
+            id: id.into(),
+            name: format!("{id} plugin"),
+            is_default: id == "default",
+            config: if opens {
+                Ok(DeviceConfig {
+                    sample_rate: 48_000,
+                    channels: 2,
+                    format: "F32".into(),
+                })
+            } else {
+                Err("The requested audio device is not available.".into())
+            },
+        };
+        let list = vec![
+            dev(0, "null", true),
+            dev(1, "lavrate", false),
+            dev(2, "jack", false),
+            dev(3, "oss", false),
+            dev(4, "pulse", true),
+            dev(5, "default", default_opens),
+        ];
+        DeviceReport {
+            hosts: vec![HostReport {
+                name: "ALSA".into(),
+                is_default: true,
+                inputs: list.clone(),
+                outputs: list,
+            }],
+        }
+    }
+
+    /// The device lines of a listing: (index, id) in printed order.
+    fn listed(text: &str) -> Vec<(usize, String)> {
+        text.lines()
+            .filter(|l| l.starts_with("  "))
+            .filter_map(|l| {
+                let mut words = l.trim_start_matches(['*', ' ']).split_whitespace();
+                let index = words.next()?.parse().ok()?;
+                Some((index, words.next()?.to_string()))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn default_listing_hides_what_did_not_open_and_keeps_indexes() {
+        let r = alsa_like(true);
+        let usable = r.listing(Listing::Usable).to_string();
+        let ids = |v: Vec<(usize, String)>| v.into_iter().map(|(i, id)| format!("{i}:{id}")).collect::<Vec<_>>();
+        // inputs then outputs; pulse keeps index 4 and default 5 although three devices before them are hidden
+        assert_eq!(
+            ids(listed(&usable)),
+            ["0:null", "4:pulse", "5:default", "0:null", "4:pulse", "5:default"],
+            "{usable}"
+        );
+        assert!(!usable.contains("unavailable"), "{usable}");
+        assert_eq!(r.hidden(), 6);
+        assert!(
+            usable.contains("6 devices that did not open are hidden") && usable.contains("voxlive devices --all"),
+            "{usable}"
+        );
+        // Display is the default listing
+        assert_eq!(r.to_string(), usable);
+    }
+
+    #[test]
+    fn all_listing_shows_everything_and_the_same_lines() {
+        let r = alsa_like(true);
+        let usable = r.listing(Listing::Usable).to_string();
+        let all = r.listing(Listing::All).to_string();
+        let every: Vec<(usize, String)> = r.hosts[0]
+            .inputs
+            .iter()
+            .chain(&r.hosts[0].outputs)
+            .map(|d| (d.index, d.id.clone()))
+            .collect();
+        assert_eq!(listed(&all), every, "{all}");
+        // a device line reads the same in both listings (same index, same text) but for the id column width
+        let squeeze = |l: &str| l.split_whitespace().collect::<Vec<_>>().join(" ");
+        let all_lines: Vec<String> = all.lines().map(squeeze).collect();
+        assert!(
+            all_lines.contains(&"2 jack jack plugin (unavailable)".to_string()),
+            "{all}"
+        );
+        assert!(all.contains("6 devices did not open"), "{all}");
+        assert!(!all.contains("are hidden"), "{all}");
+        for line in usable.lines().filter(|l| l.contains(" Hz,")) {
+            assert!(all_lines.contains(&squeeze(line)), "{line:?} is not in --all:\n{all}");
+        }
+    }
+
+    #[test]
+    fn a_default_that_does_not_open_is_still_listed() {
+        let r = alsa_like(false);
+        let usable = r.listing(Listing::Usable).to_string();
+        assert!(
+            usable.contains("*  5  default  default plugin  (unavailable)"),
+            "{usable}"
+        );
+        assert!(!usable.contains("jack"), "{usable}");
+        assert_eq!(r.hidden(), 6, "the default is not counted as hidden");
+    }
+
+    #[test]
+    fn nothing_hidden_means_no_footer_and_an_all_hidden_section_says_so() {
+        let mut r = alsa_like(true);
+        for h in &mut r.hosts {
+            h.inputs.retain(|d| d.is_usable());
+            h.outputs.retain(|d| !d.is_usable());
+        }
+        let usable = r.listing(Listing::Usable).to_string();
+        assert!(usable.contains("    (none that open; 3 hidden)"), "{usable}");
+        assert!(usable.contains("3 devices that did not open are hidden"), "{usable}");
+        r.hosts[0].outputs.clear();
+        let usable = r.listing(Listing::Usable).to_string();
+        assert!(usable.contains("    (none)"), "{usable}");
+        assert!(!usable.contains("hidden") && !usable.contains("--all"), "{usable}");
     }
 
     #[test]

@@ -137,6 +137,8 @@ pub struct AudioEngine {
 impl AudioEngine {
     /// Opens the configured devices, starts both streams and the DSP thread.
     pub fn start(config: AudioConfig) -> Result<(AudioEngine, mpsc::Receiver<UplinkFrame>), AudioError> {
+        // libasound's own lines ("ALSA lib pulse.c: ... Connection refused") would precede voxlive's error
+        let _quiet = super::quiet::AlsaQuiet::new();
         // one host for both: the PulseAudio host holds a server connection
         let host = open_host()?;
         let input = pick(&host, Direction::Input, &config.input_device)?;

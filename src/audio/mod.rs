@@ -68,6 +68,7 @@ mod error;
 mod framing;
 mod jitter;
 mod playback;
+mod quiet;
 mod recorder;
 mod resample;
 mod ring;
@@ -81,7 +82,10 @@ mod alloc_tests;
 mod engine_tests;
 
 pub use aec::{AecMetrics, EchoCanceller, AEC_BLOCK};
-pub use device::{list_devices, DeviceChoice, DeviceConfig, DeviceInfo, DeviceReport, HostReport};
+pub use device::{
+    list_devices, open_host, pick, DeviceChoice, DeviceConfig, DeviceInfo, DeviceListing, DeviceReport, HostReport,
+    Listing, OpenedDevice,
+};
 pub use dsp::{AudioEvent, UplinkFrame};
 pub use engine::{AudioConfig, AudioEngine, Player};
 pub use error::{AudioError, Direction};
