@@ -173,7 +173,10 @@ fn spoken_question_is_answered_through_the_virtual_speaker() {
     let from = start.saturating_sub(search);
     let to = (start + search).min(s.len().saturating_sub(q.len()));
     let fine = (from..to).map(|lag| ncc(&s, &q, lag)).fold(f64::MIN, f64::max);
-    assert!(fine > 0.6, "waveform correlation with the question is only {fine:.3}");
+    assert!(
+        fine > 0.6,
+        "waveform correlation with the question is only {fine:.3}\n{stdout}"
+    );
 
     // Level: the answer plays back at the question's level (within 6 dB).
     let seg = &speaker[start..(start + question.len()).min(speaker.len())];

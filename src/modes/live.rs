@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use crate::audio::{AudioConfig, AudioEngine, AudioStats};
-use crate::conversation::{Conversation, Policy, Status, TranscriptWriter};
+use crate::conversation::{Conversation, Notice, Policy, Status, TranscriptWriter};
 use crate::session::{self, Mark, SessionMetrics, SessionOptions};
 use crate::ui::{Renderer, UserInput};
 
@@ -76,6 +76,14 @@ pub async fn live(
         })),
         lossless_uplink: false,
     };
+    let talk_hint = match live.policy.mode {
+        crate::conversation::TalkMode::PushToTalk => "hold the key to talk",
+        crate::conversation::TalkMode::HandsFree(_) => "speak any time",
+    };
+    io.renderer.show(&Notice::Info(format!(
+        "listening, {}: {talk_hint}; type a line and Enter to send text; Ctrl-C to stop",
+        live.policy.mode.label()
+    )));
     let mut conversation = Conversation::new(live.policy.clone(), started);
     let stop = async {
         let until = async {
