@@ -2,6 +2,7 @@
 
 mod audio_devices;
 mod cli_tests;
+mod conversation_tests;
 mod live_e2e;
 mod server_tests;
 mod session_tests;

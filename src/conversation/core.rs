@@ -85,6 +85,10 @@ impl Conversation {
             Input::KeyUp { at } => self.on_key_up(at),
             Input::Typed { text, at } => self.on_typed(text, at),
             Input::SourceEnded { at } => self.on_source_ended(at),
+            Input::Playback { playing, at } => {
+                self.note_playing(playing, at);
+                self.settle(at);
+            }
             Input::Server { event, at } => self.on_server(event, at),
         }
         std::mem::take(&mut self.out)
@@ -128,6 +132,15 @@ impl Conversation {
             self.state = state;
             self.out.push(Action::Show(Notice::State(state)));
         }
+    }
+
+    /// Takes the player's report; "not playing" right after a chunk was queued may only mean it has not
+    /// reached the DSP thread yet, so it is trusted only [`PLAY_GRACE`] after the last chunk.
+    pub(super) fn note_playing(&mut self, playing: bool, at: Instant) {
+        let trusted = self
+            .last_play_at
+            .is_none_or(|t| at.saturating_duration_since(t) >= PLAY_GRACE);
+        self.playing = playing || (self.playing && !trusted);
     }
 
     /// Reply audio is (or is about to be) heard at `now`.

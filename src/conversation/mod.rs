@@ -129,6 +129,9 @@ pub enum Input {
     Typed { text: String, at: Instant },
     /// The microphone source ended (a WAV file): close any open turn.
     SourceEnded { at: Instant },
+    /// The player's state, refreshed by the front end between frames (after a file source has ended no
+    /// frames carry it).
+    Playback { playing: bool, at: Instant },
     /// The session said something.
     Server { event: Event, at: Instant },
 }

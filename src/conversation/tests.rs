@@ -238,6 +238,27 @@ fn tail_ends_when_the_player_reports_silence_not_at_turn_complete() {
 }
 
 #[test]
+fn playback_reports_between_frames_end_the_tail() {
+    let mut s = Script::new(TalkMode::HandsFree(VadSource::Local));
+    s.frames(0, 3, 1, Speech, false);
+    s.frame(60, 9, Silence, false);
+    s.audio(100);
+    s.turn_complete(150);
+    s.frame(400, 2, Silence, true);
+    let at = s.at(500);
+    s.c.handle(Input::SourceEnded { at });
+    assert_eq!(s.c.state(), State::AssistantSpeaking);
+    let at = s.at(900);
+    let done = s.c.handle(Input::Playback { playing: false, at });
+    assert_eq!(
+        states(&done),
+        vec![State::Listening],
+        "no frame needed to see the tail end"
+    );
+    assert!(s.c.is_idle(at));
+}
+
+#[test]
 fn local_vad_onset_sends_preroll_and_speech_end_closes_the_activity() {
     let mut policy = Policy::new(TalkMode::HandsFree(VadSource::Local));
     policy.preroll_frames = 4;

@@ -11,11 +11,7 @@ use super::{Action, Notice, State, TalkMode, VadSource};
 
 impl Conversation {
     pub(super) fn on_frame(&mut self, samples: Box<Frame>, vad: VadState, at: Instant, playing: bool) {
-        // "not playing" right after a chunk was queued may only mean it has not reached the DSP thread yet
-        let trusted = self
-            .last_play_at
-            .is_none_or(|t| at.saturating_duration_since(t) >= super::core::PLAY_GRACE);
-        self.playing = playing || (self.playing && !trusted);
+        self.note_playing(playing, at);
         let onset = vad == VadState::Speech && self.vad == VadState::Silence;
         let end = vad == VadState::Silence && self.vad == VadState::Speech;
         self.vad = vad;

@@ -103,7 +103,10 @@ pub async fn drive(
             ev = recv_audio(&mut pump.io.audio_events) => pump.on_audio_event(ev).await,
             ev = pump.io.events.recv() => pump.on_session(ev).await,
             u = recv_user(&mut pump.io.user) => pump.on_user(u).await,
-            _ = tick.tick() => pump.on_tick(),
+            _ = tick.tick() => match pump.refresh_playback().await {
+                None => pump.on_tick(),
+                done => done,
+            },
         };
         if let Some(r) = step {
             break r;
@@ -220,6 +223,15 @@ impl Pump<'_, '_> {
         }
     }
 
+    /// The player's state between frames (no frames come after a file source ended).
+    async fn refresh_playback(&mut self) -> Step {
+        let input = Input::Playback {
+            playing: self.io.playback.is_playing(),
+            at: Instant::now(),
+        };
+        self.feed(input, Cause::Other).await
+    }
+
     fn on_tick(&mut self) -> Step {
         if let Some(source) = self.io.status.as_mut() {
             let mut status = source();
@@ -314,6 +326,7 @@ impl Pump<'_, '_> {
                 Ok(())
             }
             Action::Show(notice) => {
+                tracing::debug!(?notice, "conversation");
                 self.io.renderer.show(&notice);
                 Ok(())
             }

@@ -13,6 +13,32 @@ use super::tls::TlsIdentity;
 /// Builds a responder for one connection, given the turns its conversation already completed.
 pub type ResponderFactory = Arc<dyn Fn(u64) -> Box<dyn Responder> + Send + Sync>;
 
+/// Every client message the server received after setup, with its arrival time: tests check what a client
+/// sent (nothing during silence, activity signals in order) and benchmarks time it. Bounded: past
+/// [`MessageLog::CAPACITY`] messages the oldest are dropped.
+#[derive(Clone, Default)]
+pub struct MessageLog(
+    Arc<std::sync::Mutex<std::collections::VecDeque<(std::time::Instant, crate::protocol::ClientMessage)>>>,
+);
+
+impl MessageLog {
+    pub const CAPACITY: usize = 100_000;
+
+    pub(crate) fn push(&self, message: &crate::protocol::ClientMessage) {
+        if let Ok(mut log) = self.0.lock() {
+            if log.len() >= Self::CAPACITY {
+                log.pop_front();
+            }
+            log.push_back((std::time::Instant::now(), message.clone()));
+        }
+    }
+
+    /// A copy of what was received so far, oldest first.
+    pub fn snapshot(&self) -> Vec<(std::time::Instant, crate::protocol::ClientMessage)> {
+        self.0.lock().map(|l| l.iter().cloned().collect()).unwrap_or_default()
+    }
+}
+
 /// Which responder answers user turns.
 #[derive(Clone, Default)]
 pub enum ResponderKind {
@@ -60,6 +86,8 @@ pub struct ServerConfig {
     /// Serve wss with this certificate instead of ws.
     pub tls: Option<TlsIdentity>,
     pub faults: Faults,
+    /// Record every client message received (tests, benchmarks); `None` keeps nothing.
+    pub message_log: Option<MessageLog>,
 }
 
 impl Default for ServerConfig {
@@ -71,6 +99,7 @@ impl Default for ServerConfig {
             pace_replies: true,
             tls: None,
             faults: Faults::default(),
+            message_log: None,
         }
     }
 }

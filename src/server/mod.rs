@@ -34,7 +34,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::{JoinHandle, JoinSet};
 
-pub use config::{ResponderFactory, ResponderKind, ServerConfig};
+pub use config::{MessageLog, ResponderFactory, ResponderKind, ServerConfig};
 pub use faults::{CloseMidTurn, Faults};
 pub use reply::{Reply, ReplyPart, UserTurn};
 pub use responder::echo::echo_reply_samples;

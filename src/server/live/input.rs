@@ -23,6 +23,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Live<S> {
             }
         };
         self.received += 1;
+        if let Some(log) = &self.shared.config.message_log {
+            log.push(&message);
+        }
         match message {
             ClientMessage::Setup(_) => {
                 close(&mut self.ws, 1007, "setup may be sent only once per connection").await?;
