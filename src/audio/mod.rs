@@ -82,7 +82,7 @@ mod engine_tests;
 
 pub use aec::{AecMetrics, EchoCanceller, AEC_BLOCK};
 pub use device::{list_devices, DeviceChoice, DeviceConfig, DeviceInfo, DeviceReport, HostReport};
-pub use dsp::{AudioEvent, UplinkFrame};
+pub use dsp::{AudioEvent, ChainFrame, DownlinkChain, UplinkChain, UplinkFrame, DOWN_STEP, READ_STEP};
 pub use engine::{AudioConfig, AudioEngine, Player};
 pub use error::{AudioError, Direction};
 pub use framing::{Frame, Framer, FRAME_SAMPLES, UPLINK_RATE};
