@@ -67,7 +67,14 @@ fn callback_bodies_do_not_allocate() {
         counters
             .flush_requested
             .store(true, std::sync::atomic::Ordering::Release);
-        fill_output(&mut cons, &mut out_f32, &counters, &epoch); // flush path
+        fill_output(&mut cons, &mut out_f32, &counters, &epoch); // flush path (hard cut)
+        push_input(&mut prod, &in_i16, &counters, &epoch);
+        counters.flush_fade.store(480, std::sync::atomic::Ordering::Relaxed);
+        counters.channels.store(2, std::sync::atomic::Ordering::Relaxed);
+        counters
+            .flush_requested
+            .store(true, std::sync::atomic::Ordering::Release);
+        fill_output(&mut cons, &mut out_i32, &counters, &epoch); // flush path with the barge-in fade
         fill_output(&mut cons, &mut out_f32, &counters, &epoch); // underrun path
         let _ = prod.try_push(0.0);
     });

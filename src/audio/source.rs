@@ -51,8 +51,14 @@ pub trait AudioSink: Send {
     fn wanted(&self) -> usize;
     /// Writes samples; returns how many were taken.
     fn write(&mut self, samples: &[f32]) -> usize;
-    /// Drops what is queued and not yet played (barge-in).
+    /// Drops what is queued and not yet played (barge-in), after ramping the first
+    /// [`super::ring::FLUSH_FADE`] of it down to silence so the cut does not click.
     fn flush(&mut self);
+    /// True while a requested flush has not yet reached the device (a device sink applies it in its next
+    /// output callback); a sink that flushes at once never is.
+    fn flush_pending(&self) -> bool {
+        false
+    }
     /// Samples written and not yet handed to the device.
     fn queued(&self) -> u64;
     /// When the device last took samples (the output callback's latest run).
@@ -189,6 +195,8 @@ pub struct ClockSink {
     target: usize,
     started: Option<Instant>,
     written: u64,
+    /// Interleaved samples a flush keeps, ramped down ([`super::ring::FLUSH_FADE`]).
+    fade: usize,
     kept: Option<Arc<Mutex<Vec<f32>>>>,
 }
 
@@ -202,11 +210,12 @@ impl ClockSink {
             target,
             started: None,
             written: 0,
+            fade: due(format, super::ring::FLUSH_FADE) as usize,
             kept: None,
         }
     }
 
-    /// Keeps everything written; the returned handle reads it.
+    /// Keeps everything played (written, minus what a flush dropped); the returned handle reads it.
     pub fn keep(mut self) -> (Self, Arc<Mutex<Vec<f32>>>) {
         let kept = Arc::new(Mutex::new(Vec::new()));
         self.kept = Some(kept.clone());
@@ -244,8 +253,25 @@ impl AudioSink for ClockSink {
         samples.len()
     }
 
+    /// Keeps the first [`super::ring::FLUSH_FADE`] of the queue, ramped down to silence, and drops the
+    /// rest (also from what it keeps: the kept audio is what a listener would have heard).
     fn flush(&mut self) {
-        self.written = self.consumed();
+        let consumed = self.consumed();
+        let queued = self.written - consumed;
+        let keep = queued.min(self.fade as u64);
+        if let Some(kept) = &self.kept {
+            if let Ok(mut k) = kept.lock() {
+                let ch = usize::from(self.format.channels.max(1));
+                let start = k.len().saturating_sub(queued as usize);
+                let end = (start + keep as usize).min(k.len());
+                let frames = ((end - start) / ch).max(1) as f32;
+                for (i, s) in k[start..end].iter_mut().enumerate() {
+                    *s *= 1.0 - (i / ch + 1) as f32 / frames;
+                }
+                k.truncate(end);
+            }
+        }
+        self.written = consumed + keep;
     }
 
     fn queued(&self) -> u64 {

@@ -32,6 +32,10 @@ pub struct DownlinkChain {
     written: u64,
     /// (sink position of a chunk's first sample, its arrival)
     marks: VecDeque<(u64, Instant)>,
+    /// Reply samples in the step last pulled.
+    step_audio: usize,
+    /// Sink position by which the last reply sample written so far has been handed to the device.
+    reply_end: u64,
 }
 
 impl DownlinkChain {
@@ -53,6 +57,8 @@ impl DownlinkChain {
             step_out,
             written: 0,
             marks: VecDeque::with_capacity(MARKS),
+            step_audio: 0,
+            reply_end: 0,
         })
     }
 
@@ -84,12 +90,22 @@ impl DownlinkChain {
         self.to_device.reset();
         self.to_reference.reset();
         self.marks.clear();
+        self.step_audio = 0;
+        // what the sink still holds after its own flush is the fade-out: heard until played
+        self.reply_end = self.written;
+    }
+
+    /// True while reply audio remains to be heard: samples wait in the jitter buffer, or the sink has not
+    /// yet handed the last reply sample written to the device (`played`: interleaved samples it has).
+    pub fn reply_pending(&self, played: u64) -> bool {
+        self.jitter.has_audio() || played < self.reply_end
     }
 
     /// One 10 ms step: pulls 24 kHz audio (or silence) from the jitter buffer into the step buffer and
     /// returns it (the recorder keeps it), remembering where a chunk starts.
     pub fn pull(&mut self, now: Instant) -> &[f32; DOWN_STEP] {
         let info = self.jitter.pull(&mut self.step, now);
+        self.step_audio = info.audio;
         if let Some((offset, at)) = info.chunk_start {
             let pos = self.written
                 + (offset as u64 * u64::from(self.device_rate) / u64::from(DOWNLINK_RATE)) * self.channels as u64;
@@ -119,6 +135,11 @@ impl DownlinkChain {
             wrote += write(&out[..n]) as u64;
         })?;
         self.written += wrote;
+        if self.step_audio > 0 {
+            // a sample's output lies up to the filter delay past the step, and its filter tail as far again
+            let delay = 2 * self.to_device.delay() as u64 * self.channels as u64;
+            self.reply_end = self.written + delay;
+        }
         Ok(())
     }
 

@@ -23,7 +23,9 @@ use tokio::sync::{broadcast, mpsc};
 
 use super::framing::Frame;
 use super::jitter::JitterConfig;
+use super::levels::{peak_dbfs, peak_dbfs_i16, LevelMeter};
 use super::recorder::Recorder;
+use super::ring::Epoch;
 use super::source::{AudioSink, AudioSource, SourceRead};
 use super::stats::{DspCounters, LatencyRecorder, Stage};
 use super::vad::{VadConfig, VadState, VadTransition};
@@ -86,8 +88,17 @@ pub(crate) struct Shared {
     /// was still queued in the channel, in order, without a lock.
     pub generation: AtomicU64,
     pub counters: DspCounters,
-    /// True while reply audio is queued or playing (the jitter buffer is active).
+    /// The DSP thread's part of [`super::Player::is_playing`]: reply samples wait in the jitter buffer or
+    /// the sink has not yet played the last one written.
     pub playing: AtomicBool,
+    /// Chunks `Player::play` queued that the DSP thread has not yet taken (pushed or dropped as stale).
+    pub in_flight: AtomicU64,
+    /// The onset of the latest [`super::Player::barge_in`] ([`Epoch`] nanoseconds, at least 1), 0 = none;
+    /// the DSP thread takes it when it applies the flush.
+    pub barge_onset: AtomicU64,
+    /// The time origin of `barge_onset`.
+    pub epoch: Epoch,
+    pub levels: LevelMeter,
     pub latency: LatencyRecorder,
     /// Why the DSP thread ended, if it failed.
     pub failure: std::sync::Mutex<Option<AudioError>>,
@@ -120,6 +131,8 @@ struct State {
     waiting: Option<Downlink>,
     /// Arrival time of the chunk that started the current reply (pushed into an idle jitter buffer).
     reply_start: Option<Instant>,
+    /// The onset of a barge-in whose flush has not yet reached the device.
+    barge_in: Option<Instant>,
     watches: Watches,
     tick: Duration,
 }
@@ -149,6 +162,7 @@ impl Outlets<'_> {
             rec.mic(frame.samples);
         }
         let shared = self.shared;
+        shared.levels.set_mic(peak_dbfs_i16(frame.samples));
         shared
             .latency
             .record(Stage::CaptureToFrame, now.saturating_duration_since(captured_at));
@@ -192,6 +206,7 @@ impl Dsp {
             self.take_downlink(&mut st);
             self.fill_sink(&mut st)?;
             self.record_playout(&mut st);
+            self.watch_barge_in(&mut st);
             self.publish(&mut st);
             if !busy {
                 self.idle(&mut st);
@@ -224,6 +239,7 @@ impl Dsp {
             source_ended: false,
             waiting: None,
             reply_start: None,
+            barge_in: None,
             watches: Watches::new(in_counters, out_counters),
             tick,
         };
@@ -283,16 +299,43 @@ impl Dsp {
             if d.generation > st.generation {
                 flush_to = d.generation;
                 st.waiting = Some(d);
-            } else if d.generation == st.generation && st.down.push(&d.samples, d.received_at) {
-                st.reply_start = Some(d.received_at);
+                continue;
             }
+            if d.generation == st.generation {
+                if st.down.push(&d.samples, d.received_at) {
+                    st.reply_start = Some(d.received_at);
+                }
+                // playing before the chunk stops counting as in flight: is_playing never blinks false
+                let audible = st.down.jitter().has_audio();
+                self.shared.playing.fetch_or(audible, Ordering::AcqRel);
+            }
+            self.shared.in_flight.fetch_sub(1, Ordering::AcqRel);
         }
     }
 
-    /// Drops the queued reply everywhere: jitter buffer, resamplers, chunk marks, the sink.
+    /// Drops the queued reply everywhere: jitter buffer, resamplers, chunk marks, the sink (which fades out
+    /// what it was about to play). A barge-in's onset is kept until the sink reports the flush applied.
     fn apply_flush(&mut self, st: &mut State) {
         st.down.flush();
         self.sink.flush();
+        let onset = self.shared.barge_onset.swap(0, Ordering::AcqRel);
+        if onset != 0 {
+            st.barge_in = Some(self.shared.epoch.instant(onset));
+        }
+    }
+
+    /// Records barge-in -> silence once the sink has applied the flush: on a device, the output callback
+    /// that played the fade-out and the silence after it ran at `last_played`.
+    fn watch_barge_in(&mut self, st: &mut State) {
+        let Some(onset) = st.barge_in else { return };
+        if self.sink.flush_pending() {
+            return;
+        }
+        st.barge_in = None;
+        let silent_at = self.sink.last_played().unwrap_or_else(Instant::now);
+        self.shared
+            .latency
+            .record(Stage::BargeInToSilence, silent_at.saturating_duration_since(onset));
     }
 
     /// Downlink output: steps the chain while the sink wants audio, bounded by what it wanted at the start
@@ -303,6 +346,7 @@ impl Dsp {
         while budget >= step {
             budget -= step;
             let pulled = st.down.pull(Instant::now());
+            self.shared.levels.set_speaker(peak_dbfs(pulled));
             if let Some(rec) = self.recorder.as_mut() {
                 rec.speaker(pulled);
             }
@@ -333,8 +377,11 @@ impl Dsp {
     fn publish(&mut self, st: &mut State) {
         let c = &self.shared.counters;
         st.watches.check(c);
+        let played = st.down.written().saturating_sub(self.sink.queued());
+        self.shared
+            .playing
+            .store(st.down.reply_pending(played), Ordering::Release);
         let jitter = st.down.jitter();
-        self.shared.playing.store(jitter.is_active(), Ordering::Release);
         c.jitter_underruns.store(jitter.underruns(), Ordering::Relaxed);
         c.jitter_target_us
             .store(jitter.target_depth().as_micros() as u64, Ordering::Relaxed);
