@@ -96,4 +96,4 @@ pub use resample::{downmix, upmix, StreamResampler};
 pub use ring::{fill_output, push_input, Epoch, StreamCounters, FLUSH_FADE};
 pub use source::{AudioSink, AudioSource, BufferSource, ClockSink, Pacing, SourceRead, StreamFormat};
 pub use stats::{AudioStats, LatencyRecorder, Stage, StageSummary};
-pub use vad::{VadConfig, VadMode, VadState, VadTransition, VoiceDetector};
+pub use vad::{FrameClassifier, Smoother, VadConfig, VadMode, VadState, VadTransition, VoiceDetector};
