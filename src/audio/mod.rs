@@ -92,7 +92,7 @@ pub use error::{AudioError, Direction};
 pub use framing::{Frame, Framer, FRAME_SAMPLES, UPLINK_RATE};
 pub use jitter::{JitterBuffer, JitterConfig, DOWNLINK_RATE};
 pub use levels::{peak_dbfs, peak_dbfs_i16, Levels, SILENCE_DBFS};
-pub use resample::{downmix, upmix, StreamResampler};
+pub use resample::{downmix, resample_all, upmix, StreamResampler};
 pub use ring::{fill_output, push_input, Epoch, StreamCounters, FLUSH_FADE};
 pub use source::{AudioSink, AudioSource, BufferSource, ClockSink, Pacing, SourceRead, StreamFormat};
 pub use stats::{AudioStats, LatencyRecorder, Stage, StageSummary};

@@ -2,7 +2,6 @@
 //! and generators implement the same two traits, so the whole pipeline runs unchanged in tests, in the
 //! latency benchmark and on a headless machine.
 
-use std::io::BufReader;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -120,34 +119,15 @@ impl BufferSource {
         Self::new(format, samples, pacing)
     }
 
-    /// Loads a WAV file (any integer or float format hound reads) as a source.
+    /// Loads a WAV file as a source through [`crate::wav::read_interleaved`] (the crate's one WAV reader:
+    /// 8/16/24/32-bit integer PCM or 32-bit float; truncated files and hostile headers are errors).
     pub fn wav(path: &Path, pacing: Pacing) -> Result<Self, AudioError> {
-        let err = |e: hound::Error| AudioError::File {
-            path: path.display().to_string(),
-            reason: e.to_string(),
-        };
-        let file = std::fs::File::open(path).map_err(|e| AudioError::File {
-            path: path.display().to_string(),
-            reason: e.to_string(),
-        })?;
-        let mut reader = hound::WavReader::new(BufReader::new(file)).map_err(err)?;
-        let spec = reader.spec();
-        let samples: Vec<f32> = match spec.sample_format {
-            hound::SampleFormat::Float => reader.samples::<f32>().collect::<Result<_, _>>().map_err(err)?,
-            hound::SampleFormat::Int => {
-                let scale = 1.0 / (1u64 << (spec.bits_per_sample.clamp(1, 32) - 1)) as f32;
-                reader
-                    .samples::<i32>()
-                    .map(|s| s.map(|v| v as f32 * scale))
-                    .collect::<Result<_, _>>()
-                    .map_err(err)?
-            }
-        };
+        let audio = crate::wav::read_interleaved(path)?;
         let format = StreamFormat {
-            sample_rate: spec.sample_rate,
-            channels: spec.channels,
+            sample_rate: audio.rate,
+            channels: audio.channels,
         };
-        Ok(Self::new(format, samples, pacing))
+        Ok(Self::new(format, audio.samples, pacing))
     }
 }
 
@@ -330,6 +310,15 @@ mod tests {
         let mut buf = [0.0f32; 8];
         assert_eq!(s.read(&mut buf).ok(), Some(SourceRead::Data(4)));
         assert_eq!(&buf[..3], &[0.0, 0.5, -0.5]);
+        // the same checked reader as `crate::wav`: a cut data chunk is an error, not a short source
+        let bytes = std::fs::read(&path).unwrap();
+        let cut = dir.join("cut.wav");
+        std::fs::write(&cut, &bytes[..bytes.len() - 3]).unwrap();
+        let err = BufferSource::wav(&cut, Pacing::AsFastAsPossible).err();
+        assert!(
+            matches!(err, Some(AudioError::Wav(crate::wav::WavError::Truncated { .. }))),
+            "{err:?}"
+        );
         std::fs::remove_dir_all(&dir).ok();
     }
 }
