@@ -9,6 +9,12 @@
 //! `Player::play`/`flush` (reply audio, barge-in), and polls every [`TICK`] only when an end cannot wake it,
 //! so a completed frame leaves without waiting for a poll: polling alone added 1-2 ms (p99 ~3 ms) between
 //! the capture callback and the socket.
+//!
+//! The stages themselves are two chains the benches drive too: [`UplinkChain`] (`uplink.rs`: downmix ->
+//! 16 kHz -> frames -> AEC -> VAD) and [`DownlinkChain`] (`downlink.rs`: jitter buffer -> AEC reference ->
+//! device rate -> upmix); this file is the loop that joins them to the source, the sink, the channels and
+//! the shared state: one turn = pump the uplink, take reply chunks and flushes, fill the sink, record
+//! playout and barge-in latencies, publish counters, sleep if idle.
 
 mod downlink;
 mod uplink;
