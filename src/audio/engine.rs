@@ -133,7 +133,11 @@ impl Player {
     /// it once the short fade-out has played. It does not wait for a possible late chunk: if the jitter
     /// buffer runs dry mid-reply (an underrun), this turns false once the sink drained and true again when
     /// the late chunk is queued. Audio still inside the device's own buffer (one period) is not counted.
+    /// False once the engine has stopped.
     pub fn is_playing(&self) -> bool {
+        if self.shared.finished.load(Ordering::Acquire) {
+            return false; // chunks left in the channel of a stopped engine will never be heard
+        }
         self.shared.in_flight.load(Ordering::Acquire) > 0 || self.shared.playing.load(Ordering::Acquire)
     }
 

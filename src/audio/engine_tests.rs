@@ -157,6 +157,7 @@ fn device_loss_is_reported_and_closes_the_uplink() {
         engine.player().play(vec![0; 10], Instant::now()),
         Err(AudioError::Stopped)
     ));
+    assert!(!engine.player().is_playing(), "a stopped engine plays nothing");
 }
 
 #[test]

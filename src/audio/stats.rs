@@ -195,7 +195,7 @@ impl fmt::Display for AudioStats {
             let ms = |d: Duration| d.as_secs_f64() * 1e3;
             writeln!(
                 f,
-                "  {:<20} n={:<6} p50 {:>7.1} ms  p90 {:>7.1} ms  p99 {:>7.1} ms  max {:>7.1} ms",
+                "  {:<22} n={:<6} p50 {:>7.1} ms  p90 {:>7.1} ms  p99 {:>7.1} ms  max {:>7.1} ms",
                 s.stage.name(),
                 s.count,
                 ms(s.p50),
@@ -230,5 +230,12 @@ mod tests {
         }
         .to_string();
         assert!(text.contains("frame -> sent"));
+        r.record(Stage::BargeInToSilence, Duration::from_millis(7));
+        let text = AudioStats {
+            latency: r.summary(),
+            ..Default::default()
+        }
+        .to_string();
+        assert!(text.contains("barge-in -> silence"), "{text}");
     }
 }

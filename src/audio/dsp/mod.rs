@@ -105,6 +105,8 @@ pub(crate) struct Shared {
     /// The time origin of `barge_onset`.
     pub epoch: Epoch,
     pub levels: LevelMeter,
+    /// Set when the DSP thread has ended: nothing will be played any more (is_playing is false).
+    pub finished: AtomicBool,
     pub latency: LatencyRecorder,
     /// Why the DSP thread ended, if it failed.
     pub failure: std::sync::Mutex<Option<AudioError>>,
@@ -202,6 +204,7 @@ impl Dsp {
             }
             let _ = self.events.send(AudioEvent::DeviceError(e));
         }
+        self.shared.finished.store(true, Ordering::Release);
     }
 
     fn run_inner(&mut self) -> Result<(), AudioError> {
