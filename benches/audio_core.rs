@@ -1,19 +1,27 @@
-//! Throughput of the audio core's DSP stages, per second of audio (so "time per iteration" below 1 s means
-//! faster than real time; the summary line prints the factor). Run: `cargo bench --bench audio_core`.
-//! - uplink: 48 kHz stereo f32 in 512-frame device callbacks -> downmix -> 16 kHz -> 20 ms frames (-> VAD)
-//! - downlink: 24 kHz reply through the jitter buffer -> 48 kHz -> stereo
-//! - AEC: 1 s of 16 kHz echo reference in, 50 capture frames of 20 ms cleaned (the echo of that reference)
+//! Criterion benches of the audio core, per stage and for the whole uplink frame path, on the very types the
+//! DSP thread and the session run (`UplinkChain`, `DownlinkChain`, `StreamResampler`, `Framer`,
+//! `EchoCanceller`, `VoiceDetector`, `JitterBuffer`, `ClientMessage::audio(..).to_json()`,
+//! `ServerMessage::from_slice` + `events_from`): nothing here re-implements a stage.
+//! Throughput is in samples, so `elem/s` divided by the stage's sample rate is its real-time factor.
+//! Quick run: `cargo bench --bench audio_core -- --warm-up-time 1 --measurement-time 3`.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion, Throughput};
 use voxlive::audio::{
-    downmix, upmix, EchoCanceller, Frame, Framer, JitterBuffer, JitterConfig, StreamResampler, VadConfig,
-    VoiceDetector, FRAME_SAMPLES, UPLINK_RATE,
+    downmix, DownlinkChain, EchoCanceller, Frame, Framer, JitterBuffer, JitterConfig, StreamFormat, StreamResampler,
+    UplinkChain, VadConfig, VoiceDetector, DOWN_STEP, FRAME_SAMPLES, UPLINK_RATE,
 };
+use voxlive::protocol::{Blob, ClientMessage, ServerMessage, INPUT_RATE, OUTPUT_RATE};
+use voxlive::session::events_from;
 
-const CALLBACK: usize = 512;
+/// Interleaved samples per 48 kHz stereo device callback (512 frames, as measured on PulseAudio).
+const CALLBACK: usize = 512 * 2;
+const STEREO_48K: StreamFormat = StreamFormat {
+    sample_rate: 48_000,
+    channels: 2,
+};
 
 fn stereo_48k(secs: usize) -> Vec<f32> {
     (0..48_000 * secs)
@@ -24,62 +32,9 @@ fn stereo_48k(secs: usize) -> Vec<f32> {
         .collect()
 }
 
-struct Uplink {
-    rs: StreamResampler,
-    framer: Framer,
-    vad: Option<VoiceDetector>,
-    mono: Vec<f32>,
-    pre: Vec<[i16; 320]>,
-}
-
-impl Uplink {
-    fn new(vad: bool) -> Self {
-        Uplink {
-            rs: StreamResampler::new(48_000, UPLINK_RATE).unwrap(),
-            framer: Framer::new(),
-            vad: vad.then(|| VoiceDetector::new(VadConfig::default())),
-            mono: vec![0.0; CALLBACK],
-            pre: Vec::with_capacity(32),
-        }
-    }
-
-    fn run(&mut self, input: &[f32]) -> usize {
-        let mut frames = 0;
-        for chunk in input.chunks(CALLBACK * 2) {
-            let n = downmix(chunk, 2, &mut self.mono);
-            let (framer, vad, pre) = (&mut self.framer, &mut self.vad, &mut self.pre);
-            self.rs
-                .process(&self.mono[..n], |out| {
-                    framer.push(out, |f| {
-                        if let Some(v) = vad.as_mut() {
-                            black_box(v.process(f, pre));
-                            pre.clear();
-                        }
-                        frames += 1;
-                    })
-                })
-                .unwrap();
-        }
-        frames
-    }
-}
-
-fn downlink(jb: &mut JitterBuffer, rs: &mut StreamResampler, reply: &[i16], out: &mut [f32]) -> usize {
-    let t0 = Instant::now();
-    jb.push(reply, t0);
-    let mut step = [0.0f32; 240];
-    let mut written = 0;
-    for k in 0..reply.len() / 240 {
-        jb.pull(&mut step, t0 + Duration::from_millis(10 * k as u64));
-        rs.process(&step, |dev| written += upmix(dev, 2, out)).unwrap();
-    }
-    written
-}
-
-/// 1 s of a voiced, syllable-like 16 kHz signal (harmonics of 140 Hz under a 4 Hz envelope) as the echo
-/// reference, and the capture frames holding its echo (40 ms late, -6 dB).
-fn aec_signals() -> (Vec<f32>, Vec<Frame>) {
-    let render: Vec<f32> = (0..16_000)
+/// A voiced, syllable-like 16 kHz signal (harmonics of 140 Hz under a 4 Hz envelope), `n` samples.
+fn voiced_16k(n: usize) -> Vec<f32> {
+    (0..n)
         .map(|i| {
             let t = i as f32 / 16_000.0;
             let env = (std::f32::consts::PI * 4.0 * t).sin().abs();
@@ -88,97 +43,173 @@ fn aec_signals() -> (Vec<f32>, Vec<Frame>) {
                 .sum();
             0.2 * env * v
         })
-        .collect();
-    let capture = (0..16_000 / FRAME_SAMPLES)
-        .map(|f| {
-            let mut frame = [0i16; FRAME_SAMPLES];
-            for (k, s) in frame.iter_mut().enumerate() {
-                let i = (f * FRAME_SAMPLES + k + 16_000 - 640) % 16_000;
-                *s = (render[i] * 0.5 * 32767.0) as i16;
-            }
-            frame
-        })
-        .collect();
-    (render, capture)
+        .collect()
 }
 
-fn aec(ec: &mut EchoCanceller, render: &[f32], capture: &[Frame]) -> i64 {
-    let mut sum = 0i64;
-    for (r, c) in render.chunks(FRAME_SAMPLES).zip(capture) {
-        let mut frame = *c;
-        ec.render(r);
-        ec.process(&mut frame);
-        sum += i64::from(frame[0]);
+fn frame_of(x: &[f32]) -> Frame {
+    let mut f = [0i16; FRAME_SAMPLES];
+    for (d, s) in f.iter_mut().zip(x) {
+        *d = (s * 32767.0) as i16;
     }
-    sum
+    f
 }
 
-fn x_real_time(name: &str, audio_secs: f64, mut f: impl FnMut()) {
-    let t = Instant::now();
-    let mut runs = 0;
-    while t.elapsed() < Duration::from_secs(2) {
-        f();
-        runs += 1;
-    }
-    let per_run = t.elapsed().as_secs_f64() / runs as f64;
-    println!(
-        "{name}: {:.0}x real time ({:.3} ms per audio second)",
-        audio_secs / per_run,
-        per_run / audio_secs * 1e3
+/// The whole uplink frame path: 1 s of 48 kHz stereo in 512-frame callbacks through `UplinkChain`.
+fn uplink(g: &mut BenchmarkGroup<'_, criterion::measurement::WallTime>, input: &[f32], aec: bool) {
+    let name = format!(
+        "uplink chain 48k stereo -> frames (AEC {})",
+        if aec { "on" } else { "off" }
     );
+    g.throughput(Throughput::Elements(48_000));
+    g.bench_function(name, |b| {
+        let mut chain = UplinkChain::new(STEREO_48K, VadConfig::default(), aec).unwrap();
+        b.iter(|| {
+            let mut frames = 0;
+            for cb in input.chunks(CALLBACK) {
+                chain
+                    .process(cb, |f| {
+                        f.preroll.clear();
+                        frames += usize::from(black_box(f.samples)[0] != i16::MIN);
+                    })
+                    .unwrap();
+            }
+            frames
+        })
+    });
 }
 
-fn benches(c: &mut Criterion) {
+fn dsp_stages(c: &mut Criterion) {
+    let mut g = c.benchmark_group("dsp");
     let input = stereo_48k(1);
-    let mut g = c.benchmark_group("audio_core (1 s of audio per iteration)");
-    g.throughput(Throughput::Elements(48_000));
-    g.bench_function("uplink 48k stereo f32 -> 16k frames", |b| {
-        let mut up = Uplink::new(false);
-        b.iter(|| black_box(up.run(&input)))
+    g.throughput(Throughput::Elements(960));
+    g.bench_function("resample down 48k stereo -> 16k (20 ms)", |b| {
+        let mut rs = StreamResampler::new(48_000, UPLINK_RATE).unwrap();
+        let mut mono = vec![0.0f32; 960];
+        let block = &input[..1920];
+        b.iter(|| {
+            let n = downmix(block, 2, &mut mono);
+            let mut out = 0;
+            rs.process(&mono[..n], |o| out += o.len()).unwrap();
+            out
+        })
     });
-    g.bench_function("uplink 48k stereo f32 -> 16k frames + VAD", |b| {
-        let mut up = Uplink::new(true);
-        b.iter(|| black_box(up.run(&input)))
+    let reply_24k: Vec<f32> = (0..480).map(|i| (i as f32 * 0.05).sin() * 0.3).collect();
+    g.throughput(Throughput::Elements(480));
+    g.bench_function("resample up 24k -> 48k (20 ms)", |b| {
+        let mut rs = StreamResampler::new(OUTPUT_RATE, 48_000).unwrap();
+        b.iter(|| {
+            let mut out = 0;
+            rs.process(black_box(&reply_24k), |o| out += o.len()).unwrap();
+            out
+        })
     });
-    let reply: Vec<i16> = (0..24_000).map(|i| ((i * 37) % 2000) as i16).collect();
-    let mut out = vec![0.0f32; 2048];
-    g.bench_function("downlink 24k -> jitter -> 48k stereo", |b| {
-        let mut jb = JitterBuffer::new(JitterConfig::default());
-        let mut rs = StreamResampler::new(24_000, 48_000).unwrap();
-        b.iter(|| black_box(downlink(&mut jb, &mut rs, &reply, &mut out)))
+    let speech = voiced_16k(16_000);
+    g.throughput(Throughput::Elements(FRAME_SAMPLES as u64));
+    g.bench_function("framing (one 20 ms frame)", |b| {
+        let mut framer = Framer::new();
+        let piece = &speech[..FRAME_SAMPLES];
+        b.iter(|| {
+            let mut n = 0;
+            framer.push(black_box(piece), |f| n += usize::from(f[0] != i16::MIN));
+            n
+        })
     });
-    // built here, like on the DSP thread (`EchoCanceller` is !Send)
-    let (render, capture) = aec_signals();
-    g.throughput(Throughput::Elements(16_000));
-    g.bench_function("AEC 16k: render 1 s + 50 capture frames", |b| {
+    let echo: Vec<f32> = speech.iter().map(|s| s * 0.5).collect();
+    g.bench_function("AEC render + capture (one 20 ms frame)", |b| {
         let mut ec = EchoCanceller::new();
-        b.iter(|| black_box(aec(&mut ec, &render, &capture)))
+        let mut k = 0;
+        b.iter(|| {
+            // the microphone hears the reference 40 ms (640 samples) late at -6 dB
+            let at = FRAME_SAMPLES * (2 + k % 45);
+            k += 1;
+            ec.render(&speech[at..at + FRAME_SAMPLES]);
+            let mut frame = frame_of(&echo[at - 640..at - 640 + FRAME_SAMPLES]);
+            ec.process(&mut frame);
+            frame[0]
+        })
+    });
+    g.bench_function("VAD (one 20 ms frame)", |b| {
+        let mut vad = VoiceDetector::new(VadConfig::default());
+        let frame = frame_of(&speech[4000..4000 + FRAME_SAMPLES]);
+        let mut pre = Vec::with_capacity(32);
+        b.iter(|| {
+            pre.clear();
+            vad.process(black_box(&frame), &mut pre)
+        })
+    });
+    uplink(&mut g, &input, false);
+    uplink(&mut g, &input, true);
+    g.finish();
+}
+
+fn downlink_stages(c: &mut Criterion) {
+    let mut g = c.benchmark_group("downlink");
+    let chunk: Vec<i16> = (0..480).map(|i| ((i * 37) % 2000) as i16).collect();
+    g.throughput(Throughput::Elements(480));
+    g.bench_function("jitter buffer push + pull (20 ms)", |b| {
+        let mut jb = JitterBuffer::new(JitterConfig::default());
+        let mut out = [0.0f32; DOWN_STEP];
+        let t0 = Instant::now();
+        let mut k = 0u64;
+        b.iter(|| {
+            let now = t0 + Duration::from_millis(20 * k);
+            k += 1;
+            jb.push(black_box(&chunk), now);
+            jb.pull(&mut out, now);
+            jb.pull(&mut out, now + Duration::from_millis(10));
+            out[0]
+        })
+    });
+    g.bench_function("downlink chain 20 ms: jitter -> AEC reference -> 48k stereo", |b| {
+        let mut chain = DownlinkChain::new(STEREO_48K, JitterConfig::default()).unwrap();
+        let mut ec = EchoCanceller::new();
+        let t0 = Instant::now();
+        let mut k = 0u64;
+        b.iter(|| {
+            let now = t0 + Duration::from_millis(20 * k);
+            k += 1;
+            chain.push(&chunk, now);
+            let mut written = 0;
+            for _ in 0..2 {
+                chain.pull(now);
+                chain.render_reference(Some(&mut ec)).unwrap();
+                chain
+                    .to_sink(|s| {
+                        written += s.len();
+                        s.len()
+                    })
+                    .unwrap();
+            }
+            written
+        })
     });
     g.finish();
-
-    // `cargo test --all-targets` runs this binary once as a smoke test (unoptimised, without --bench):
-    // no throughput figures from such a run.
-    if !std::env::args().any(|a| a == "--bench") {
-        return;
-    }
-    let mut up = Uplink::new(false);
-    x_real_time("uplink 48k stereo -> 16k frames", 1.0, || {
-        black_box(up.run(&input));
-    });
-    let mut up = Uplink::new(true);
-    x_real_time("uplink 48k stereo -> 16k frames + VAD", 1.0, || {
-        black_box(up.run(&input));
-    });
-    let mut jb = JitterBuffer::new(JitterConfig::default());
-    let mut rs = StreamResampler::new(24_000, 48_000).unwrap();
-    x_real_time("downlink 24k -> 48k stereo", 1.0, || {
-        black_box(downlink(&mut jb, &mut rs, &reply, &mut out));
-    });
-    let mut ec = EchoCanceller::new();
-    x_real_time("AEC 16k (render + capture)", 1.0, || {
-        black_box(aec(&mut ec, &render, &capture));
-    });
 }
 
-criterion_group!(audio, benches);
+fn wire(c: &mut Criterion) {
+    let mut g = c.benchmark_group("wire");
+    let frame = frame_of(&voiced_16k(FRAME_SAMPLES));
+    g.throughput(Throughput::Elements(FRAME_SAMPLES as u64));
+    g.bench_function("encode one 20 ms frame (base64 + JSON, as the session sends it)", |b| {
+        b.iter(|| ClientMessage::audio(INPUT_RATE, black_box(&frame)).to_json())
+    });
+    // one 40 ms reply chunk as the Live API sends it
+    let reply: Vec<i16> = (0..960).map(|i| ((i * 37) % 2000) as i16).collect();
+    let blob = serde_json::to_string(&Blob::pcm16(OUTPUT_RATE, &reply)).unwrap();
+    let msg = format!(r#"{{"serverContent":{{"modelTurn":{{"role":"model","parts":[{{"inlineData":{blob}}}]}}}}}}"#);
+    assert!(!events_from(ServerMessage::from_slice(msg.as_bytes()).unwrap(), Instant::now()).is_empty());
+    g.throughput(Throughput::Elements(960));
+    g.bench_function(
+        "decode one 40 ms server audio message (from_slice + events_from)",
+        |b| {
+            b.iter(|| {
+                let m = ServerMessage::from_slice(black_box(msg.as_bytes())).unwrap();
+                events_from(m, Instant::now())
+            })
+        },
+    );
+    g.finish();
+}
+
+criterion_group!(audio, dsp_stages, downlink_stages, wire);
 criterion_main!(audio);

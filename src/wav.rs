@@ -4,9 +4,13 @@
 
 use std::path::{Path, PathBuf};
 
-use rubato::{FftFixedInOut, Resampler};
+/// The highest sample rate accepted: far above any real recording, low enough that a resampler sized
+/// from it stays small. A hostile header naming 4 GHz is rejected before anything is allocated.
+pub const MAX_RATE: u32 = 768_000;
+/// The most channels accepted (every consumer sizes per-channel buffers).
+pub const MAX_CHANNELS: u16 = 32;
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum WavError {
     #[error("{path}: no such file")]
     NotFound { path: PathBuf },
@@ -26,6 +30,16 @@ pub enum WavError {
     Resample { from: u32, to: u32, detail: String },
 }
 
+/// Decoded audio as the file holds it: interleaved samples in [-1, 1], its rate and channel count.
+#[derive(Debug, Clone)]
+pub struct WavAudio {
+    pub samples: Vec<f32>,
+    pub rate: u32,
+    pub channels: u16,
+    /// e.g. "44100 Hz, 2 ch, 16-bit int", for messages.
+    pub source_format: String,
+}
+
 /// Decoded audio: mono samples in [-1, 1] and their rate, plus what the file was.
 #[derive(Debug, Clone)]
 pub struct MonoAudio {
@@ -43,11 +57,25 @@ impl MonoAudio {
 
 /// Reads a WAV file and downmixes it to mono (the average of its channels).
 pub fn read_mono(path: &Path) -> Result<MonoAudio, WavError> {
+    let audio = read_interleaved(path)?;
+    let channels = usize::from(audio.channels);
+    let mut samples = vec![0.0; audio.samples.len() / channels];
+    crate::audio::downmix(&audio.samples, channels, &mut samples);
+    Ok(MonoAudio {
+        samples,
+        rate: audio.rate,
+        source_channels: audio.channels,
+        source_format: audio.source_format,
+    })
+}
+
+/// Reads a WAV file as interleaved f32 (8/16/24/32-bit integer PCM or 32-bit float). Never panics on a
+/// hostile header: a rate of 0 or above [`MAX_RATE`], 0 or more than [`MAX_CHANNELS`] channels, or a data
+/// size the file cannot hold are errors found before any buffer is sized from them.
+pub fn read_interleaved(path: &Path) -> Result<WavAudio, WavError> {
     let p = || path.to_path_buf();
     let reader = hound::WavReader::open(path).map_err(|e| classify(path, e))?;
     let spec = reader.spec();
-    let channels = spec.channels.max(1) as usize;
-    let promised = reader.len() as u64;
     let format = format!(
         "{} Hz, {} ch, {}-bit {}",
         spec.sample_rate,
@@ -58,11 +86,29 @@ pub fn read_mono(path: &Path) -> Result<MonoAudio, WavError> {
             hound::SampleFormat::Float => "float",
         }
     );
-    let interleaved: Vec<f32> = match (spec.sample_format, spec.bits_per_sample) {
-        (hound::SampleFormat::Float, 32) => collect(path, reader.into_samples::<f32>(), promised, |s| s)?,
+    if spec.sample_rate == 0 || spec.sample_rate > MAX_RATE {
+        return Err(WavError::Unsupported {
+            path: p(),
+            detail: format!("{format}: sample rate outside 1..={MAX_RATE} Hz"),
+        });
+    }
+    if spec.channels == 0 || spec.channels > MAX_CHANNELS {
+        return Err(WavError::Unsupported {
+            path: p(),
+            detail: format!("{format}: channel count outside 1..={MAX_CHANNELS}"),
+        });
+    }
+    let promised = u64::from(reader.len());
+    // what the file can hold at most: the buffer is sized from this, not from the header's claim alone
+    let file_len = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    let capacity = promised.min(file_len / u64::from(spec.bits_per_sample.div_ceil(8).max(1)));
+    let samples: Vec<f32> = match (spec.sample_format, spec.bits_per_sample) {
+        (hound::SampleFormat::Float, 32) => collect(path, reader.into_samples::<f32>(), promised, capacity, |s| s)?,
         (hound::SampleFormat::Int, bits @ (8 | 16 | 24 | 32)) => {
             let scale = 1.0 / (1u64 << (bits - 1)) as f32;
-            collect(path, reader.into_samples::<i32>(), promised, |s| s as f32 * scale)?
+            collect(path, reader.into_samples::<i32>(), promised, capacity, |s| {
+                s as f32 * scale
+            })?
         }
         _ => {
             return Err(WavError::Unsupported {
@@ -71,17 +117,13 @@ pub fn read_mono(path: &Path) -> Result<MonoAudio, WavError> {
             })
         }
     };
-    if interleaved.is_empty() || spec.sample_rate == 0 {
+    if samples.len() < usize::from(spec.channels) {
         return Err(WavError::Empty { path: p() });
     }
-    let samples = interleaved
-        .chunks_exact(channels)
-        .map(|frame| frame.iter().sum::<f32>() / channels as f32)
-        .collect();
-    Ok(MonoAudio {
+    Ok(WavAudio {
         samples,
         rate: spec.sample_rate,
-        source_channels: spec.channels,
+        channels: spec.channels,
         source_format: format,
     })
 }
@@ -90,12 +132,13 @@ fn collect<S, R: std::io::Read>(
     path: &Path,
     samples: hound::WavIntoSamples<R, S>,
     promised: u64,
+    capacity: u64,
     convert: impl Fn(S) -> f32,
 ) -> Result<Vec<f32>, WavError>
 where
     S: hound::Sample,
 {
-    let mut out = Vec::with_capacity(promised.min(1 << 28) as usize);
+    let mut out = Vec::with_capacity(usize::try_from(capacity).unwrap_or(0));
     for s in samples {
         match s {
             Ok(v) => out.push(convert(v)),
@@ -149,35 +192,14 @@ fn classify(path: &Path, e: hound::Error) -> WavError {
     }
 }
 
-/// Resamples mono audio with rubato's FFT resampler; output length is `len * to / from`, delay removed.
+/// Resamples mono audio with the audio core's resampler ([`crate::audio::resample_all`]: the same
+/// rubato FFT resampler the DSP thread streams through); output length is `len * to / from`, delay removed.
 pub fn resample(samples: &[f32], from: u32, to: u32) -> Result<Vec<f32>, WavError> {
-    if from == to || samples.is_empty() {
-        return Ok(samples.to_vec());
-    }
-    let err = |e: &dyn std::fmt::Display| WavError::Resample {
+    crate::audio::resample_all(samples, from, to).map_err(|e| WavError::Resample {
         from,
         to,
         detail: e.to_string(),
-    };
-    let mut r = FftFixedInOut::<f32>::new(from as usize, to as usize, 1024, 1).map_err(|e| err(&e))?;
-    let delay = r.output_delay();
-    let expected = (samples.len() as u64 * to as u64 / from as u64) as usize;
-    let mut out = Vec::with_capacity(expected + delay + r.output_frames_max());
-    let mut pos = 0;
-    while out.len() < expected + delay {
-        let need = r.input_frames_next();
-        let chunk = if pos + need <= samples.len() {
-            r.process(&[&samples[pos..pos + need]], None)
-        } else if pos < samples.len() {
-            r.process_partial(Some(&[&samples[pos..]]), None)
-        } else {
-            r.process_partial::<&[f32]>(None, None)
-        }
-        .map_err(|e| err(&e))?;
-        pos += need;
-        out.extend_from_slice(&chunk[0]);
-    }
-    Ok(out[delay..delay + expected].to_vec())
+    })
 }
 
 /// Converts [-1, 1] floats to 16-bit samples, clamping.
@@ -269,6 +291,57 @@ mod tests {
         let back = read_mono(&out).unwrap();
         assert_eq!(back.rate, 24_000);
         assert_eq!(back.samples.len(), 8_000);
+    }
+
+    /// A canonical 44-byte PCM header claiming `data_len` bytes, followed by `body` bytes of zeros.
+    fn hostile(name: &str, rate: u32, channels: u16, data_len: u32, body: usize) -> PathBuf {
+        let bits = 16u16;
+        let mut b = Vec::new();
+        b.extend_from_slice(b"RIFF");
+        b.extend_from_slice(&data_len.saturating_add(36).to_le_bytes());
+        b.extend_from_slice(b"WAVEfmt ");
+        b.extend_from_slice(&16u32.to_le_bytes());
+        b.extend_from_slice(&1u16.to_le_bytes());
+        b.extend_from_slice(&channels.to_le_bytes());
+        b.extend_from_slice(&rate.to_le_bytes());
+        let align = u32::from(channels) * u32::from(bits / 8);
+        b.extend_from_slice(&rate.wrapping_mul(align).to_le_bytes());
+        b.extend_from_slice(&(align as u16).to_le_bytes());
+        b.extend_from_slice(&bits.to_le_bytes());
+        b.extend_from_slice(b"data");
+        b.extend_from_slice(&data_len.to_le_bytes());
+        b.resize(b.len() + body, 0);
+        let path = std::env::temp_dir().join(format!("voxlive-hostile-{}-{name}.wav", std::process::id()));
+        std::fs::write(&path, b).unwrap();
+        path
+    }
+
+    #[test]
+    fn hostile_headers_are_errors_not_panics_or_huge_buffers() {
+        let cases = [
+            ("rate0", 0, 1, 64, 64),
+            ("rate-huge", 2_000_000_000, 1, 64, 64),
+            ("ch0", 16_000, 0, 64, 64),
+            ("ch-many", 16_000, 1000, 2000, 2000),
+            // claims 4 GB of audio in an 8-byte body: truncated, and no 4 GB buffer is reserved first
+            ("size-huge", 16_000, 1, u32::MAX - 65, 8),
+        ];
+        for (name, rate, ch, len, body) in cases {
+            let path = hostile(name, rate, ch, len, body);
+            let err = read_interleaved(&path).unwrap_err();
+            let ok = match name {
+                "size-huge" => matches!(err, WavError::Truncated { found: 4, .. }),
+                "ch0" => matches!(err, WavError::NotWav { .. } | WavError::Unsupported { .. }),
+                _ => matches!(err, WavError::Unsupported { .. }),
+            };
+            assert!(ok, "{name}: {err:?}");
+            assert!(err.to_string().contains(&path.display().to_string()), "{err}");
+            std::fs::remove_file(&path).ok();
+        }
+        let path = hostile("fine", 8_000, 2, 8, 8);
+        let audio = read_interleaved(&path).unwrap();
+        assert_eq!((audio.rate, audio.channels, audio.samples.len()), (8_000, 2, 4));
+        std::fs::remove_file(&path).ok();
     }
 
     #[test]

@@ -314,3 +314,54 @@ fn tones_go_through_the_real_microphone_and_speaker() {
     let db = 20.0 * (levels[levels.len() / 2] / (amp / 2f32.sqrt())).log10();
     assert!(db.abs() < 1.0, "speaker tone played {db:.2} dB off (median block)");
 }
+
+/// Polls `f` until it holds; false after `secs` (a broken engine fails the test instead of hanging it).
+fn eventually(secs: u64, mut f: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < end {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    false
+}
+
+#[test]
+fn barge_in_on_the_real_speaker_goes_silent_and_is_measured() {
+    let _devices = crate::util::devices_lock();
+    if skipped("barge_in_on_the_real_speaker_goes_silent_and_is_measured") {
+        return;
+    }
+    let (engine, _rx) = AudioEngine::start(AudioConfig::default()).unwrap_or_else(|e| panic!("{NO_SERVER}: {e}"));
+    let player = engine.player();
+    player
+        .play(tone_i16(500.0, 24_000, 3.0, 0.316), Instant::now())
+        .unwrap_or_else(|e| panic!("play: {e}"));
+    assert!(player.is_playing());
+    assert!(
+        eventually(5, || player.levels().speaker_dbfs > -20.0),
+        "the reply never reached the speaker: {}",
+        engine.stats()
+    );
+    player.barge_in(Instant::now());
+    assert!(
+        eventually(5, || !player.is_playing()),
+        "still playing after the barge-in: {}",
+        engine.stats()
+    );
+    assert!(
+        eventually(5, || player.levels().speaker_dbfs <= voxlive::audio::SILENCE_DBFS),
+        "the speaker is not silent: {:?}",
+        player.levels()
+    );
+    let stats = engine.stats();
+    engine.stop();
+    let barge = stats
+        .latency
+        .iter()
+        .find(|s| s.stage == voxlive::audio::Stage::BargeInToSilence)
+        .unwrap_or_else(|| panic!("no barge-in latency recorded: {stats}"));
+    assert_eq!(barge.count, 1);
+    eprintln!("{stats}");
+}

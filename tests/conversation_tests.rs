@@ -28,7 +28,7 @@ fn silence(secs: f32) -> Vec<i16> {
     vec![0; (RATE as f32 * secs) as usize]
 }
 
-/// Low white noise (about -50 dBFS): a quiet room, not digital silence.
+/// Low white noise (about -60 dBFS RMS): a quiet room, not digital silence.
 fn room(secs: f32) -> Vec<i16> {
     let mut x: u32 = 0x1234_5678;
     (0..(RATE as f32 * secs) as usize)
@@ -36,7 +36,7 @@ fn room(secs: f32) -> Vec<i16> {
             x ^= x << 13;
             x ^= x >> 17;
             x ^= x << 5;
-            ((x >> 16) as i16) / 300
+            ((x >> 16) as i16) / 600
         })
         .collect()
 }
@@ -185,8 +185,8 @@ async fn speaking_over_a_reply_silences_it_at_once_and_drops_the_rest() {
         "barge.wav",
         &[
             silence(0.3),
-            question("kyoto_trip_16k.wav"),
-            silence(1.6),
+            question("what_time_tokyo_16k.wav"),
+            silence(0.9),
             question("joke_computers_16k.wav"),
             silence(1.0),
         ],

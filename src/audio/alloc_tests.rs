@@ -67,7 +67,14 @@ fn callback_bodies_do_not_allocate() {
         counters
             .flush_requested
             .store(true, std::sync::atomic::Ordering::Release);
-        fill_output(&mut cons, &mut out_f32, &counters, &epoch); // flush path
+        fill_output(&mut cons, &mut out_f32, &counters, &epoch); // flush path (hard cut)
+        push_input(&mut prod, &in_i16, &counters, &epoch);
+        counters.flush_fade.store(480, std::sync::atomic::Ordering::Relaxed);
+        counters.channels.store(2, std::sync::atomic::Ordering::Relaxed);
+        counters
+            .flush_requested
+            .store(true, std::sync::atomic::Ordering::Release);
+        fill_output(&mut cons, &mut out_i32, &counters, &epoch); // flush path with the barge-in fade
         fill_output(&mut cons, &mut out_f32, &counters, &epoch); // underrun path
         let _ = prod.try_push(0.0);
     });
@@ -108,4 +115,51 @@ fn echo_canceller_allocations_stay_bounded() {
     eprintln!("aec3 allocations per second: render {r}, capture {c}");
     assert!(r <= 50 * 10, "{r} allocations per second of render");
     assert!(c <= 50 * 150, "{c} allocations per second of capture");
+}
+
+/// The DSP thread's own per-frame work (uplink without AEC, whose crate allocates; downlink steps; levels)
+/// allocates nothing once built: every buffer, the barge-in fade's included, is sized in `new`.
+#[test]
+fn dsp_chains_do_not_allocate_per_frame() {
+    use super::dsp::{DownlinkChain, UplinkChain};
+    use super::jitter::JitterConfig;
+    use super::levels::{peak_dbfs, peak_dbfs_i16};
+    use super::source::StreamFormat;
+    use super::vad::VadConfig;
+    use std::time::{Duration, Instant};
+    let fmt = StreamFormat {
+        sample_rate: 48_000,
+        channels: 2,
+    };
+    let mut up = UplinkChain::new(fmt, VadConfig::default(), false).unwrap();
+    let mut down = DownlinkChain::new(fmt, JitterConfig::default()).unwrap();
+    let input: Vec<f32> = (0..1024).map(|i| (i as f32 * 0.03).sin() * 0.2).collect();
+    let reply = vec![3000i16; 480];
+    let t0 = Instant::now();
+    let mut frames = 0;
+    let mut run = |k: u64, frames: &mut usize| {
+        up.process(&input, |f| {
+            *frames += 1;
+            std::hint::black_box(peak_dbfs_i16(f.samples));
+        })
+        .unwrap();
+        let now = t0 + Duration::from_millis(10 * k);
+        if k % 2 == 0 {
+            down.push(&reply, now);
+        }
+        std::hint::black_box(peak_dbfs(down.pull(now)));
+        down.render_reference(None).unwrap();
+        down.to_sink(|s| s.len()).unwrap();
+        down.take_played(down.written(), |_| {});
+    };
+    for k in 0..20 {
+        run(k, &mut frames); // warm-up: fills the resamplers' and the framer's steady state
+    }
+    let n = allocations(|| {
+        for k in 20..120 {
+            run(k, &mut frames);
+        }
+    });
+    assert_eq!(n, 0, "the DSP chains allocated {n} times in 100 steps");
+    assert!(frames > 40, "the uplink produced frames ({frames})");
 }

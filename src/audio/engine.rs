@@ -17,6 +17,7 @@ use super::device::{open_host, pick, DeviceChoice};
 use super::dsp::{AudioEvent, Downlink, Dsp, Shared, UplinkFrame};
 use super::error::Direction;
 use super::jitter::JitterConfig;
+use super::levels::Levels;
 use super::playback::open_playback;
 use super::recorder::Recorder;
 use super::ring::{kind_text, Epoch, StreamCounters, NO_ERROR};
@@ -79,6 +80,8 @@ impl Player {
     /// `Err(QueueFull)` drops the chunk (counted); `Err(Stopped)` means the engine is gone.
     pub fn play(&self, samples_24k: Vec<i16>, received_at: Instant) -> Result<(), AudioError> {
         let generation = self.shared.generation.load(Ordering::Acquire);
+        // counted before it can be taken, so is_playing is true as soon as this returns Ok
+        self.shared.in_flight.fetch_add(1, Ordering::AcqRel);
         match self.tx.try_send(Downlink {
             samples: samples_24k,
             received_at,
@@ -91,15 +94,20 @@ impl Player {
                 Ok(())
             }
             Err(TrySendError::Full(_)) => {
+                self.shared.in_flight.fetch_sub(1, Ordering::AcqRel);
                 self.shared.counters.chunks_dropped.fetch_add(1, Ordering::Relaxed);
                 Err(AudioError::QueueFull)
             }
-            Err(TrySendError::Disconnected(_)) => Err(AudioError::Stopped),
+            Err(TrySendError::Disconnected(_)) => {
+                self.shared.in_flight.fetch_sub(1, Ordering::AcqRel);
+                Err(AudioError::Stopped)
+            }
         }
     }
 
-    /// Stops playback now and drops everything queued (barge-in, server `interrupted`). Audio passed to
-    /// `play` after this call plays normally.
+    /// Stops playback now and drops everything queued (server `interrupted`): the sink plays a
+    /// [`super::FLUSH_FADE`] ramp of what it was about to play, then silence. Audio passed to `play` after
+    /// this call plays normally.
     pub fn flush(&self) {
         self.shared.generation.fetch_add(1, Ordering::AcqRel);
         if let Some(dsp) = self.shared.thread.get() {
@@ -107,15 +115,36 @@ impl Player {
         }
     }
 
-    /// A local barge-in heard at `onset`: stop playback now and drop everything queued.
-    pub fn barge_in(&self, _onset: Instant) {
+    /// The user started talking over the reply: [`Player::flush`] (same generation mechanism: every queued
+    /// chunk is dropped, later `play`s play), and the DSP thread records [`super::Stage::BargeInToSilence`]
+    /// from `onset` (when the VAD heard the user start) to the moment playback is silent: for a device
+    /// sink, when the output callback has applied the flush (played the [`super::FLUSH_FADE`] ramp and
+    /// silence after it) and taken its buffer; for a [`super::ClockSink`], when the flush and fade were written.
+    pub fn barge_in(&self, onset: Instant) {
+        let nanos = self.shared.epoch.nanos(onset).max(1);
+        // stored before the generation bump that the DSP thread acts on
+        self.shared.barge_onset.store(nanos, Ordering::Release);
         self.flush();
     }
 
-    /// True while reply audio is queued or playing: what a barge-in would interrupt. It turns false about
-    /// a second after the last chunk ran out (the jitter buffer waits that long for a late chunk).
+    /// True exactly while reply audio remains to be heard: from the moment `play` queued a chunk (true as
+    /// soon as `play` returns `Ok`) until the last reply sample has left the jitter buffer and the sink's
+    /// queue (handed to the device, or consumed by a [`super::ClockSink`]'s clock); a flush or barge-in ends
+    /// it once the short fade-out has played. It does not wait for a possible late chunk: if the jitter
+    /// buffer runs dry mid-reply (an underrun), this turns false once the sink drained and true again when
+    /// the late chunk is queued. Audio still inside the device's own buffer (one period) is not counted.
+    /// False once the engine has stopped.
     pub fn is_playing(&self) -> bool {
-        self.shared.playing.load(Ordering::Acquire)
+        if self.shared.finished.load(Ordering::Acquire) {
+            return false; // chunks left in the channel of a stopped engine will never be heard
+        }
+        self.shared.in_flight.load(Ordering::Acquire) > 0 || self.shared.playing.load(Ordering::Acquire)
+    }
+
+    /// Peak levels of the latest uplink frame and the latest ~10 ms sent to the sink (lock-free; cheap
+    /// enough for a meter redrawn 30 times a second).
+    pub fn levels(&self) -> Levels {
+        self.shared.levels.get()
     }
 
     /// Latency histograms shared with the engine, for the session's own stages.
@@ -225,6 +254,11 @@ impl AudioEngine {
     /// Speech start/end, end of a file source, device failures.
     pub fn events(&self) -> broadcast::Receiver<AudioEvent> {
         self.events.subscribe()
+    }
+
+    /// Peak levels of mic and speaker, as [`Player::levels`].
+    pub fn levels(&self) -> Levels {
+        self.shared.levels.get()
     }
 
     /// Latency histograms; the session records its stages here too.

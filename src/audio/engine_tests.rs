@@ -51,6 +51,8 @@ fn generator_source_becomes_16k_frames_with_the_same_tone() {
         49 * FRAME_SAMPLES,
         "1 s at 48 kHz gives 49-50 frames of 20 ms"
     );
+    let mic = engine.levels().mic_dbfs;
+    assert!((-9.0..=-3.0).contains(&mic), "a 0.5 tone peaks near -6 dBFS, got {mic}");
     let body = &samples[1600..samples.len() - 1600];
     assert!((zero_cross_freq(body, 16_000) - 1000.0).abs() < 10.0);
     assert!((20.0 * (rms(body) / (0.5 / 2f32.sqrt())).log10()).abs() < 0.5);
@@ -155,6 +157,7 @@ fn device_loss_is_reported_and_closes_the_uplink() {
         engine.player().play(vec![0; 10], Instant::now()),
         Err(AudioError::Stopped)
     ));
+    assert!(!engine.player().is_playing(), "a stopped engine plays nothing");
 }
 
 #[test]
@@ -289,5 +292,127 @@ fn echo_of_the_played_reply_is_removed_from_the_uplink() {
         off - on,
         without.1,
         with.1
+    );
+}
+
+#[test]
+fn barge_in_fades_out_then_silence_and_records_its_latency() {
+    let silence = BufferSource::new(fmt(16_000, 1), vec![0.0; 16_000 * 10], Pacing::RealTime);
+    let (snk, kept) = sink(48_000, 1);
+    let (engine, _rx) = AudioEngine::start_with(Box::new(silence), Box::new(snk), AudioConfig::default()).unwrap();
+    let player = engine.player();
+    player.play(vec![8000; 120_000], Instant::now()).unwrap();
+    let audible = |k: &Vec<f32>| k.iter().filter(|s| s.abs() > 0.01).count();
+    assert!(wait_until(5, || kept
+        .lock()
+        .map(|k| audible(&k) > 4_800)
+        .unwrap_or(false)));
+    assert!(engine.levels().speaker_dbfs > -20.0, "{:?}", engine.levels());
+    let onset = Instant::now();
+    player.barge_in(onset);
+    assert!(
+        wait_until(5, || !player.is_playing()),
+        "still playing after the barge-in"
+    );
+    assert!(wait_until(5, || engine
+        .stats()
+        .latency
+        .iter()
+        .any(|s| s.stage == Stage::BargeInToSilence)));
+    engine.stop();
+    let k = kept.lock().unwrap();
+    let last = k.iter().rposition(|s| s.abs() > 0.001).unwrap_or(0);
+    assert!(last + 1 < k.len(), "silence follows the barge-in");
+    // the constant reply dies away in a ramp: no sample-to-sample step anywhere (a hard cut is 0.24)
+    let step = k.windows(2).map(|w| (w[1] - w[0]).abs()).fold(0.0f32, f32::max);
+    assert!(step < 0.02, "largest step {step}");
+    let old = k.iter().filter(|&&s| s > 0.01).count();
+    assert!(old < 48_000 * 2, "{old} samples of the flushed reply were played");
+}
+
+/// A sink whose clock the test moves: it "plays" exactly what the test consumes.
+struct ManualSink {
+    written: Arc<Mutex<Vec<f32>>>,
+    consumed: Arc<std::sync::atomic::AtomicU64>,
+    target: usize,
+}
+
+impl ManualSink {
+    fn len(&self) -> u64 {
+        self.written.lock().map(|w| w.len() as u64).unwrap_or(0)
+    }
+    fn queued_now(&self) -> u64 {
+        self.len()
+            .saturating_sub(self.consumed.load(std::sync::atomic::Ordering::Acquire))
+    }
+}
+
+impl AudioSink for ManualSink {
+    fn format(&self) -> StreamFormat {
+        fmt(48_000, 1)
+    }
+    fn wanted(&self) -> usize {
+        self.target.saturating_sub(self.queued_now() as usize)
+    }
+    fn write(&mut self, samples: &[f32]) -> usize {
+        self.written.lock().unwrap().extend_from_slice(samples);
+        samples.len()
+    }
+    fn flush(&mut self) {
+        let consumed = self.consumed.load(std::sync::atomic::Ordering::Acquire);
+        self.written.lock().unwrap().truncate(consumed as usize);
+    }
+    fn queued(&self) -> u64 {
+        self.queued_now()
+    }
+    fn last_played(&self) -> Option<Instant> {
+        Some(Instant::now())
+    }
+}
+
+#[test]
+fn is_playing_until_the_last_reply_sample_has_been_played_and_no_longer() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let written = Arc::new(Mutex::new(Vec::new()));
+    let consumed = Arc::new(AtomicU64::new(0));
+    let target = 1440; // 30 ms at 48 kHz
+    let snk = ManualSink {
+        written: written.clone(),
+        consumed: consumed.clone(),
+        target,
+    };
+    let silence = BufferSource::new(fmt(16_000, 1), vec![0.0; 16_000 * 30], Pacing::RealTime);
+    let (engine, _rx) = AudioEngine::start_with(Box::new(silence), Box::new(snk), AudioConfig::default()).unwrap();
+    let player = engine.player();
+    assert!(!player.is_playing());
+    player.play(vec![8000; 7_200], Instant::now()).unwrap(); // 300 ms
+    assert!(player.is_playing(), "true as soon as play returns");
+    let topped_up = || {
+        let len = written.lock().map(|w| w.len() as u64).unwrap_or(0);
+        len + 720 >= consumed.load(Ordering::Acquire) + target as u64
+    };
+    let mut went_quiet_at = None;
+    for _ in 0..400 {
+        // (a DSP turn that has topped up but not yet published is_playing can only delay `false` by a step)
+        assert!(wait_until(5, topped_up), "the DSP thread stopped feeding the sink");
+        if !player.is_playing() {
+            went_quiet_at = Some(consumed.load(Ordering::Acquire));
+            break;
+        }
+        consumed.fetch_add(480, Ordering::AcqRel); // 10 ms played
+    }
+    engine.stop();
+    let quiet = went_quiet_at.expect("is_playing never turned false");
+    let w = written.lock().unwrap();
+    let last = w.iter().rposition(|s| s.abs() > 1e-4).unwrap() as u64;
+    assert!(
+        quiet > last,
+        "false at sample {quiet}, but the reply plays until {last}"
+    );
+    // the resampler's tail and one step of slack, not the jitter buffer's 1 s wait for a late chunk
+    assert!(
+        quiet <= last + 4_800,
+        "false only at {quiet}, {} ms after the reply",
+        (quiet - last) / 48
     );
 }

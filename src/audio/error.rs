@@ -37,6 +37,10 @@ pub enum AudioError {
     /// A source or sink file could not be read or written (WAV source, `--record`).
     #[error("audio file {path}: {reason}")]
     File { path: String, reason: String },
+    /// A WAV source could not be read (missing, malformed, unsupported, truncated): the text names the file
+    /// and the problem. Retrying will not help.
+    #[error(transparent)]
+    Wav(#[from] crate::wav::WavError),
     /// Building a resampler or another DSP stage failed: a configuration bug, retrying will not help.
     #[error("audio pipeline setup: {0}")]
     Setup(String),

@@ -51,6 +51,8 @@ enum State {
 pub struct PullInfo {
     /// The first chunk whose first sample was output: its offset in `out` and its arrival time.
     pub chunk_start: Option<(usize, Instant)>,
+    /// Samples of `out` that came from the queue (reply audio); the rest is silence or the fade to it.
+    pub audio: usize,
 }
 
 pub struct JitterBuffer {
@@ -105,7 +107,12 @@ impl JitterBuffer {
         self.underruns
     }
 
-    /// True while a reply is queued or playing.
+    /// True while reply samples wait in the queue (a reply still has audio to hand out).
+    pub fn has_audio(&self) -> bool {
+        !self.queue.is_empty()
+    }
+
+    /// True while a reply is queued or playing, including a dry spell of up to [`STARVE_LIMIT`] after it.
     pub fn is_active(&self) -> bool {
         self.state != State::Idle
     }
@@ -221,6 +228,7 @@ impl JitterBuffer {
         if i < out.len() {
             self.last_out = 0.0;
         }
+        info.audio = i;
         info
     }
 }

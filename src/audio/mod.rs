@@ -1,7 +1,7 @@
 //! The low-latency audio core: devices, capture and playback streams, resampling, 20 ms framing, voice
 //! activity, the downlink jitter buffer and the DSP thread joining them. The session glues to it through
-//! [`AudioEngine`] (uplink [`UplinkFrame`]s on a tokio channel), [`Player`] (reply audio in, flush on
-//! barge-in), [`AudioEvent`]s and [`AudioStats`].
+//! [`AudioEngine`] (uplink [`UplinkFrame`]s on a tokio channel), [`Player`] (reply audio in, flush or
+//! faded barge-in, `is_playing`), [`Levels`] for a meter, [`AudioEvent`]s and [`AudioStats`].
 //!
 //! ```text
 //! mic -> cpal input callback -> SPSC ring -> DSP thread: downmix -> 16 kHz -> 20 ms frames -> AEC -> VAD
@@ -50,7 +50,10 @@
 //! // server audio (base64-decoded inlineData) and barge-in:
 //! # let decoded: Vec<u8> = Vec::new();
 //! player.play(pcm16_from_bytes(&decoded), Instant::now())?;
+//! player.barge_in(Instant::now()); // the local VAD heard the user: fade out, measure barge-in -> silence
 //! player.flush(); // on `interrupted`
+//! let _meter = engine.levels(); // mic / speaker peak dBFS, lock-free
+//! let _audible = player.is_playing(); // reply audio left to hear
 //! if let Ok(AudioEvent::DeviceError(e)) = events.try_recv() {
 //!     return Err(e);
 //! }
@@ -67,6 +70,7 @@ mod engine;
 mod error;
 mod framing;
 mod jitter;
+mod levels;
 mod playback;
 mod quiet;
 mod recorder;
@@ -86,13 +90,14 @@ pub use device::{
     list_devices, open_host, pick, DeviceChoice, DeviceConfig, DeviceInfo, DeviceListing, DeviceReport, HostReport,
     Listing, OpenedDevice,
 };
-pub use dsp::{AudioEvent, UplinkFrame};
+pub use dsp::{AudioEvent, ChainFrame, DownlinkChain, UplinkChain, UplinkFrame, DOWN_STEP, READ_STEP};
 pub use engine::{AudioConfig, AudioEngine, Player};
 pub use error::{AudioError, Direction};
 pub use framing::{Frame, Framer, FRAME_SAMPLES, UPLINK_RATE};
 pub use jitter::{JitterBuffer, JitterConfig, DOWNLINK_RATE};
-pub use resample::{downmix, upmix, StreamResampler};
-pub use ring::{fill_output, push_input, Epoch, StreamCounters};
+pub use levels::{peak_dbfs, peak_dbfs_i16, Levels, SILENCE_DBFS};
+pub use resample::{downmix, resample_all, upmix, StreamResampler};
+pub use ring::{fill_output, push_input, Epoch, StreamCounters, FLUSH_FADE};
 pub use source::{AudioSink, AudioSource, BufferSource, ClockSink, Pacing, SourceRead, StreamFormat};
 pub use stats::{AudioStats, LatencyRecorder, Stage, StageSummary};
-pub use vad::{VadConfig, VadMode, VadState, VadTransition, VoiceDetector};
+pub use vad::{FrameClassifier, Smoother, VadConfig, VadMode, VadState, VadTransition, VoiceDetector};

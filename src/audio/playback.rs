@@ -14,7 +14,7 @@ use ringbuf::{HeapCons, HeapProd, HeapRb};
 
 use super::device::OpenedDevice;
 use super::error::Direction;
-use super::ring::{fill_output, on_stream_error, with_sample_type, Epoch, StreamCounters};
+use super::ring::{fill_output, on_stream_error, with_sample_type, Epoch, StreamCounters, FLUSH_FADE};
 use super::source::{AudioSink, StreamFormat};
 use super::AudioError;
 
@@ -66,6 +66,9 @@ pub fn open_playback(
     // created (corked), before `build` returns; an empty ring there counted as an underrun.
     prod.push_iter(std::iter::repeat_n(0.0, target));
     let counters = Arc::new(StreamCounters::default());
+    let fade = (FLUSH_FADE.as_secs_f64() * f64::from(format.sample_rate)) as usize * ch;
+    counters.flush_fade.store(fade, Ordering::Relaxed);
+    counters.channels.store(ch, Ordering::Relaxed);
     let c = counters.clone();
     let unsupported = |other| Err(dev.unsupported_format(Direction::Output, other));
     let stream = with_sample_type!(
@@ -126,8 +129,13 @@ impl AudioSink for CpalSink {
         self.prod.push_slice(samples)
     }
 
+    /// The output callback applies it (with the [`FLUSH_FADE`] ramp) on its next run.
     fn flush(&mut self) {
         self.counters.flush_requested.store(true, Ordering::Release);
+    }
+
+    fn flush_pending(&self) -> bool {
+        self.flushing()
     }
 
     fn queued(&self) -> u64 {

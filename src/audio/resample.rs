@@ -107,6 +107,30 @@ impl StreamResampler {
     }
 }
 
+/// Resamples a whole mono buffer (a file, a reply) with a [`StreamResampler`]: the crate's one resampling
+/// path, so offline conversion and the DSP thread's streaming produce the same audio. The output holds
+/// exactly `len * to / from` samples, with the resampler's delay removed (so it lines up with the input).
+/// Allocates the output; not for the DSP thread.
+pub fn resample_all(samples: &[f32], from: u32, to: u32) -> Result<Vec<f32>, AudioError> {
+    let mut rs = StreamResampler::new(from, to)?;
+    if from == to || samples.is_empty() {
+        return Ok(samples.to_vec());
+    }
+    let delay = rs.delay();
+    let expected = usize::try_from(samples.len() as u64 * u64::from(to) / u64::from(from))
+        .map_err(|_| AudioError::Setup(format!("resampling {} samples: too long", samples.len())))?;
+    let mut out = Vec::with_capacity(expected + delay + 2 * rs.max_out_per_chunk());
+    rs.process(samples, |o| out.extend_from_slice(o))?;
+    // flush the filter: feed silence until the delayed tail of the input is out
+    let silence = vec![0.0; rs.chunk_in()];
+    while out.len() < expected + delay {
+        rs.process(&silence, |o| out.extend_from_slice(o))?;
+    }
+    out.drain(..delay);
+    out.truncate(expected);
+    Ok(out)
+}
+
 /// Averages interleaved `channels` into mono `out`; returns the frames written (bounded by `out.len()`).
 /// Averaging keeps the level of a signal that is the same on every channel (the usual microphone case).
 pub fn downmix(interleaved: &[f32], channels: usize, out: &mut [f32]) -> usize {
@@ -201,6 +225,23 @@ pub(crate) mod tests {
         let mut stereo = vec![0.0; out.len() * 2];
         assert_eq!(upmix(&out, 2, &mut stereo), out.len() * 2);
         assert_eq!(stereo[200], stereo[201]);
+    }
+
+    #[test]
+    fn whole_buffer_resampling_is_aligned_and_exact_in_length() {
+        let x = sine(440.0, 48_000, 1.0, 0.5);
+        let out = resample_all(&x, 48_000, 16_000).unwrap();
+        assert_eq!(out.len(), 16_000);
+        let want = sine(440.0, 16_000, 1.0, 0.5);
+        let err = out[1000..15_000]
+            .iter()
+            .zip(&want[1000..15_000])
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f32::max);
+        assert!(err < 0.01, "delay not removed: max error {err}");
+        assert_eq!(resample_all(&x[..7], 48_000, 48_000).unwrap(), x[..7].to_vec());
+        assert!(resample_all(&x, 0, 16_000).is_err());
+        assert_eq!(resample_all(&[0.5], 8_000, 24_000).unwrap().len(), 3);
     }
 
     #[test]

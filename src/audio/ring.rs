@@ -3,7 +3,7 @@
 //! the clock; nothing else (no allocation, lock, log, resampling or tokio), because anything that can block
 //! in a real-time callback turns into an audible glitch.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::OnceLock;
 use std::thread::Thread;
 use std::time::{Duration, Instant};
@@ -37,6 +37,9 @@ impl Default for Epoch {
         Self::new()
     }
 }
+
+/// How long a flush ramps down what was about to play before the silence, so a barge-in does not click.
+pub const FLUSH_FADE: Duration = Duration::from_millis(5);
 
 /// No error reported by the stream's error callback.
 pub const NO_ERROR: u8 = 0;
@@ -109,6 +112,11 @@ pub struct StreamCounters {
     /// Playback: the DSP thread asks the output callback to drop what the ring holds (barge-in); the callback
     /// clears the ring and resets the flag. The DSP thread writes nothing while it is set, so no new audio is lost.
     pub flush_requested: AtomicBool,
+    /// Playback: interleaved samples at the head of the ring the callback plays ramped down to silence when
+    /// it honours a flush (set once at open, [`FLUSH_FADE`] at the stream's rate; 0 = a hard cut).
+    pub flush_fade: AtomicUsize,
+    /// Playback: the stream's channel count (the fade ramps whole frames).
+    pub channels: AtomicUsize,
     /// The DSP thread, woken after each capture push (a new frame waits for no poll tick) and each playback
     /// pop (the ring is topped up without polling for room). Set once by the DSP thread before it runs; `unpark` is an atomic swap plus, only if the thread sleeps, a futex wake:
     /// no allocation and no lock.
@@ -214,13 +222,14 @@ where
     counters.callbacks.fetch_add(1, Ordering::Relaxed);
     counters.max_request.fetch_max(out.len() as u64, Ordering::Relaxed);
     let flushed = counters.flush_requested.load(Ordering::Acquire);
+    let (mut start, mut taken) = (0, 0);
     if flushed {
+        (start, taken) = fade_out_head(cons, out, counters);
         cons.clear();
         counters.flush_requested.store(false, Ordering::Release);
     }
     let mut step = [0.0f32; STEP];
-    let mut taken = 0;
-    for chunk in out.chunks_mut(STEP) {
+    for chunk in out[start..].chunks_mut(STEP) {
         let n = cons.pop_slice(&mut step[..chunk.len()]);
         for (dst, src) in chunk.iter_mut().zip(&step[..n]) {
             *dst = T::from_sample_(*src);
@@ -241,6 +250,32 @@ where
         dsp.unpark();
     }
     taken
+}
+
+/// The start of a flush: plays the first [`StreamCounters::flush_fade`] samples of the ring ramped linearly
+/// down to silence (what was about to play, so the waveform continues and then dies away instead of
+/// jumping to zero). Returns (samples of `out` filled, samples taken from the ring).
+fn fade_out_head<T, C>(cons: &mut C, out: &mut [T], counters: &StreamCounters) -> (usize, usize)
+where
+    T: Sample + FromSample<f32>,
+    C: Consumer<Item = f32>,
+{
+    let ch = counters.channels.load(Ordering::Relaxed).max(1);
+    let len = counters.flush_fade.load(Ordering::Relaxed).min(out.len()) / ch * ch;
+    let frames = (len / ch).max(1) as f32;
+    let mut step = [0.0f32; STEP];
+    let mut popped = 0;
+    for (c, chunk) in out[..len].chunks_mut(STEP).enumerate() {
+        let n = chunk.len();
+        let got = cons.pop_slice(&mut step[..n]);
+        step[got..n].fill(0.0);
+        for (k, (dst, &src)) in chunk.iter_mut().zip(&step[..n]).enumerate() {
+            let frame = (c * STEP + k) / ch;
+            *dst = T::from_sample_(src * (1.0 - (frame + 1) as f32 / frames));
+        }
+        popped += got;
+    }
+    (len, popped)
 }
 
 /// Error callback body: a vanished device or invalidated stream is fatal (cpal's ALSA worker stops on
@@ -347,6 +382,26 @@ mod tests {
             0,
             "silence after a flush is wanted, not an underrun"
         );
+    }
+
+    #[test]
+    fn flush_fades_out_what_was_about_to_play() {
+        let (mut prod, mut cons) = HeapRb::<f32>::new(1024).split();
+        let c = StreamCounters::default();
+        c.flush_fade.store(8, Ordering::Relaxed);
+        c.channels.store(2, Ordering::Relaxed);
+        let e = Epoch::new();
+        prod.push_slice(&[0.8; 600]);
+        c.flush_requested.store(true, Ordering::Release);
+        let mut out = vec![1.0f32; 16];
+        assert_eq!(fill_output(&mut cons, &mut out, &c, &e), 8);
+        let left: Vec<f32> = out.chunks_exact(2).map(|f| f[0]).collect();
+        assert!(out.chunks_exact(2).all(|f| f[0] == f[1]), "both channels ramp together");
+        assert!((left[0] - 0.6).abs() < 1e-6, "the ramp starts from what was queued");
+        assert!(left[..4].windows(2).all(|w| w[1] < w[0]), "{left:?}");
+        assert!(left[3..].iter().all(|&s| s == 0.0), "silence after the ramp: {left:?}");
+        assert_eq!(cons.occupied_len(), 0, "the rest of the ring is dropped");
+        assert_eq!(c.underruns.load(Ordering::Relaxed), 0);
     }
 
     #[test]

@@ -2,7 +2,6 @@
 //! and generators implement the same two traits, so the whole pipeline runs unchanged in tests, in the
 //! latency benchmark and on a headless machine.
 
-use std::io::BufReader;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -51,8 +50,14 @@ pub trait AudioSink: Send {
     fn wanted(&self) -> usize;
     /// Writes samples; returns how many were taken.
     fn write(&mut self, samples: &[f32]) -> usize;
-    /// Drops what is queued and not yet played (barge-in).
+    /// Drops what is queued and not yet played (barge-in), after ramping the first
+    /// [`super::ring::FLUSH_FADE`] of it down to silence so the cut does not click.
     fn flush(&mut self);
+    /// True while a requested flush has not yet reached the device (a device sink applies it in its next
+    /// output callback); a sink that flushes at once never is.
+    fn flush_pending(&self) -> bool {
+        false
+    }
     /// Samples written and not yet handed to the device.
     fn queued(&self) -> u64;
     /// When the device last took samples (the output callback's latest run).
@@ -114,34 +119,15 @@ impl BufferSource {
         Self::new(format, samples, pacing)
     }
 
-    /// Loads a WAV file (any integer or float format hound reads) as a source.
+    /// Loads a WAV file as a source through [`crate::wav::read_interleaved`] (the crate's one WAV reader:
+    /// 8/16/24/32-bit integer PCM or 32-bit float; truncated files and hostile headers are errors).
     pub fn wav(path: &Path, pacing: Pacing) -> Result<Self, AudioError> {
-        let err = |e: hound::Error| AudioError::File {
-            path: path.display().to_string(),
-            reason: e.to_string(),
-        };
-        let file = std::fs::File::open(path).map_err(|e| AudioError::File {
-            path: path.display().to_string(),
-            reason: e.to_string(),
-        })?;
-        let mut reader = hound::WavReader::new(BufReader::new(file)).map_err(err)?;
-        let spec = reader.spec();
-        let samples: Vec<f32> = match spec.sample_format {
-            hound::SampleFormat::Float => reader.samples::<f32>().collect::<Result<_, _>>().map_err(err)?,
-            hound::SampleFormat::Int => {
-                let scale = 1.0 / (1u64 << (spec.bits_per_sample.clamp(1, 32) - 1)) as f32;
-                reader
-                    .samples::<i32>()
-                    .map(|s| s.map(|v| v as f32 * scale))
-                    .collect::<Result<_, _>>()
-                    .map_err(err)?
-            }
-        };
+        let audio = crate::wav::read_interleaved(path)?;
         let format = StreamFormat {
-            sample_rate: spec.sample_rate,
-            channels: spec.channels,
+            sample_rate: audio.rate,
+            channels: audio.channels,
         };
-        Ok(Self::new(format, samples, pacing))
+        Ok(Self::new(format, audio.samples, pacing))
     }
 }
 
@@ -189,6 +175,8 @@ pub struct ClockSink {
     target: usize,
     started: Option<Instant>,
     written: u64,
+    /// Interleaved samples a flush keeps, ramped down ([`super::ring::FLUSH_FADE`]).
+    fade: usize,
     kept: Option<Arc<Mutex<Vec<f32>>>>,
 }
 
@@ -202,11 +190,12 @@ impl ClockSink {
             target,
             started: None,
             written: 0,
+            fade: due(format, super::ring::FLUSH_FADE) as usize,
             kept: None,
         }
     }
 
-    /// Keeps everything written; the returned handle reads it.
+    /// Keeps everything played (written, minus what a flush dropped); the returned handle reads it.
     pub fn keep(mut self) -> (Self, Arc<Mutex<Vec<f32>>>) {
         let kept = Arc::new(Mutex::new(Vec::new()));
         self.kept = Some(kept.clone());
@@ -244,8 +233,25 @@ impl AudioSink for ClockSink {
         samples.len()
     }
 
+    /// Keeps the first [`super::ring::FLUSH_FADE`] of the queue, ramped down to silence, and drops the
+    /// rest (also from what it keeps: the kept audio is what a listener would have heard).
     fn flush(&mut self) {
-        self.written = self.consumed();
+        let consumed = self.consumed();
+        let queued = self.written - consumed;
+        let keep = queued.min(self.fade as u64);
+        if let Some(kept) = &self.kept {
+            if let Ok(mut k) = kept.lock() {
+                let ch = usize::from(self.format.channels.max(1));
+                let start = k.len().saturating_sub(queued as usize);
+                let end = (start + keep as usize).min(k.len());
+                let frames = ((end - start) / ch).max(1) as f32;
+                for (i, s) in k[start..end].iter_mut().enumerate() {
+                    *s *= 1.0 - (i / ch + 1) as f32 / frames;
+                }
+                k.truncate(end);
+            }
+        }
+        self.written = consumed + keep;
     }
 
     fn queued(&self) -> u64 {
@@ -304,6 +310,15 @@ mod tests {
         let mut buf = [0.0f32; 8];
         assert_eq!(s.read(&mut buf).ok(), Some(SourceRead::Data(4)));
         assert_eq!(&buf[..3], &[0.0, 0.5, -0.5]);
+        // the same checked reader as `crate::wav`: a cut data chunk is an error, not a short source
+        let bytes = std::fs::read(&path).unwrap();
+        let cut = dir.join("cut.wav");
+        std::fs::write(&cut, &bytes[..bytes.len() - 3]).unwrap();
+        let err = BufferSource::wav(&cut, Pacing::AsFastAsPossible).err();
+        assert!(
+            matches!(err, Some(AudioError::Wav(crate::wav::WavError::Truncated { .. }))),
+            "{err:?}"
+        );
         std::fs::remove_dir_all(&dir).ok();
     }
 }

@@ -24,15 +24,20 @@ pub enum Stage {
     /// The first chunk of a reply (pushed into an idle jitter buffer) -> its first sample handed to the output
     /// callback: what the user waits for once the reply has arrived.
     FirstReplyToPlayout,
+    /// [`super::Player::barge_in`]'s onset (when the VAD heard the user start) -> playback silent: the flush
+    /// applied and, on a device, the output callback has taken its next buffer (which holds the short
+    /// fade-out, then silence); on a [`super::ClockSink`], the flush and fade written.
+    BargeInToSilence,
 }
 
 impl Stage {
-    pub const ALL: [Stage; 5] = [
+    pub const ALL: [Stage; 6] = [
         Stage::CaptureToFrame,
         Stage::FrameToSent,
         Stage::SentToFirstReply,
         Stage::ReplyToPlayout,
         Stage::FirstReplyToPlayout,
+        Stage::BargeInToSilence,
     ];
 
     pub fn name(self) -> &'static str {
@@ -42,6 +47,7 @@ impl Stage {
             Stage::SentToFirstReply => "sent -> first reply",
             Stage::ReplyToPlayout => "reply -> speaker",
             Stage::FirstReplyToPlayout => "first reply -> speaker",
+            Stage::BargeInToSilence => "barge-in -> silence",
         }
     }
 
@@ -54,7 +60,7 @@ impl Stage {
 #[derive(Clone)]
 pub struct LatencyRecorder {
     /// `None` only if hdrhistogram refused the (valid, constant) bounds: then nothing is recorded.
-    hists: Arc<[Mutex<Option<Histogram<u64>>>; 5]>,
+    hists: Arc<[Mutex<Option<Histogram<u64>>>; Stage::ALL.len()]>,
 }
 
 impl Default for LatencyRecorder {
@@ -67,7 +73,7 @@ impl LatencyRecorder {
     pub fn new() -> Self {
         let mk = || Mutex::new(Histogram::new_with_bounds(1, 60_000_000, 3).ok());
         LatencyRecorder {
-            hists: Arc::new([mk(), mk(), mk(), mk(), mk()]),
+            hists: Arc::new(std::array::from_fn(|_| mk())),
         }
     }
 
@@ -189,7 +195,7 @@ impl fmt::Display for AudioStats {
             let ms = |d: Duration| d.as_secs_f64() * 1e3;
             writeln!(
                 f,
-                "  {:<20} n={:<6} p50 {:>7.1} ms  p90 {:>7.1} ms  p99 {:>7.1} ms  max {:>7.1} ms",
+                "  {:<22} n={:<6} p50 {:>7.1} ms  p90 {:>7.1} ms  p99 {:>7.1} ms  max {:>7.1} ms",
                 s.stage.name(),
                 s.count,
                 ms(s.p50),
@@ -224,5 +230,12 @@ mod tests {
         }
         .to_string();
         assert!(text.contains("frame -> sent"));
+        r.record(Stage::BargeInToSilence, Duration::from_millis(7));
+        let text = AudioStats {
+            latency: r.summary(),
+            ..Default::default()
+        }
+        .to_string();
+        assert!(text.contains("barge-in -> silence"), "{text}");
     }
 }

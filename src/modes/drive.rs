@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{broadcast, mpsc};
 
-use crate::audio::{AudioEvent, LatencyRecorder, Stage, UplinkFrame};
+use crate::audio::{peak_dbfs_i16, AudioEvent, LatencyRecorder, Stage, UplinkFrame, SILENCE_DBFS};
 use crate::conversation::{Action, Conversation, Input, Notice, Status, TextRoute, TranscriptWriter};
 use crate::protocol::{ClientMessage, INPUT_RATE};
 use crate::session::{Events, Mark, Session};
@@ -94,7 +94,7 @@ pub async fn drive(
         frames_done: false,
         idle_since: None,
         last_first_reply: None,
-        mic: (f32::NEG_INFINITY, false),
+        mic: (SILENCE_DBFS, false),
     };
     let result = loop {
         let step = tokio::select! {
@@ -114,12 +114,6 @@ pub async fn drive(
     };
     pump.io.renderer.finish();
     result
-}
-
-/// Peak level of 16-bit samples in dBFS (-inf for digital silence).
-fn peak_dbfs(samples: &[i16]) -> f32 {
-    let peak = samples.iter().map(|s| s.unsigned_abs()).max().unwrap_or(0);
-    20.0 * (f32::from(peak) / 32768.0).log10()
 }
 
 async fn recv_audio(
@@ -153,7 +147,7 @@ impl Pump<'_, '_> {
     async fn on_frame(&mut self, frame: Option<UplinkFrame>) -> Step {
         match frame {
             Some(f) => {
-                self.mic = (peak_dbfs(&f.samples), f.vad == crate::audio::VadState::Speech);
+                self.mic = (peak_dbfs_i16(&f.samples), f.vad == crate::audio::VadState::Speech);
                 let input = Input::Frame {
                     samples: Box::new(f.samples),
                     vad: f.vad,

@@ -54,6 +54,7 @@ pub async fn live(
     let started = Instant::now();
     let metrics = session.metrics().clone();
     let engine_ref = &engine;
+    let player = engine.player();
     let mut io = Io {
         session: session.clone(),
         events,
@@ -67,7 +68,7 @@ pub async fn live(
         status: Some(Box::new(move || {
             let stats = engine_ref.stats();
             Status {
-                speaker_dbfs: f32::NEG_INFINITY,
+                speaker_dbfs: player.levels().speaker_dbfs,
                 underruns: stats.underruns,
                 frames_dropped: stats.frames_dropped + SessionMetrics::get(&metrics.audio_frames_dropped),
                 chunks_dropped: stats.chunks_dropped,

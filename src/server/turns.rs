@@ -102,15 +102,21 @@ impl TurnTracker {
         self.take()
     }
 
-    /// audioStreamEnd: flush what is buffered, if anything, unless it is only the silence after a turn
-    /// the VAD already ended.
+    /// audioStreamEnd: flush what is buffered, if anything. With automatic detection only speech makes a
+    /// turn, as on the real service: a stream that ends mid-speech is answered, while the silence after a
+    /// turn the VAD already ended, or a quiet room in which no speech was ever heard, is not.
     pub fn audio_stream_end(&mut self) -> Option<Vec<i16>> {
-        if let Some(vad) = self.vad.as_mut() {
-            vad.reset_state();
-        }
+        let heard_speech = match self.vad.as_mut() {
+            Some(vad) => {
+                let speaking = vad.in_speech();
+                vad.reset_state();
+                speaking
+            }
+            None => true,
+        };
         let quiet = std::mem::take(&mut self.quiet_since_vad_end);
         let audio = self.take();
-        (!audio.is_empty() && !quiet).then_some(audio)
+        (!audio.is_empty() && !quiet && heard_speech).then_some(audio)
     }
 
     fn take(&mut self) -> Vec<i16> {
@@ -166,7 +172,13 @@ mod tests {
         t.push(&[0; 8_000]);
         assert_eq!(t.audio_stream_end(), None);
         t.push(&[5; 100]);
-        assert_eq!(t.audio_stream_end(), Some(vec![5; 100]));
+        assert_eq!(t.audio_stream_end(), None, "no speech heard: nothing to answer");
+        // a stream that ends mid-speech is answered
+        t.push(&voiced(16_000));
+        let Some(audio) = t.audio_stream_end() else {
+            panic!("speech cut by audioStreamEnd is a turn")
+        };
+        assert!(audio.len() >= 16_000);
     }
 
     #[test]

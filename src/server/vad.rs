@@ -1,23 +1,17 @@
 //! The server's own end-of-speech detector for automatic activity detection: webrtc-vad (Aggressive) on
-//! 20 ms 16 kHz frames, with onset and hangover smoothing. Speech starts after [`ONSET_FRAMES`] voiced
-//! frames in a row and ends after [`HANGOVER_FRAMES`] unvoiced frames in a row (500 ms).
+//! 20 ms 16 kHz frames, smoothed by the audio core's [`Smoother`]: speech starts after [`ONSET_FRAMES`]
+//! voiced frames in a row and ends after [`HANGOVER_FRAMES`] unvoiced frames in a row (500 ms). What it
+//! adds is the server's view: audio arrives in pieces of any length, and a start is reported with the
+//! absolute sample index where the voiced run began.
 
-use webrtc_vad::{SampleRate, Vad, VadMode};
+use crate::audio::{FrameClassifier, Smoother, VadMode, VadTransition, FRAME_SAMPLES};
 
 /// 20 ms at 16 kHz.
-pub const FRAME: usize = 320;
+pub const FRAME: usize = FRAME_SAMPLES;
 /// Voiced frames in a row that start speech (60 ms).
 pub const ONSET_FRAMES: u32 = 3;
 /// Unvoiced frames in a row that end speech (500 ms).
 pub const HANGOVER_FRAMES: u32 = 25;
-
-/// `webrtc_vad::Vad` owns a raw pointer to its C state, so it is `!Send`. The state has no thread affinity
-/// (no thread-locals, no callbacks): moving it between threads is sound as long as only one thread uses it
-/// at a time, which `&mut self` on every method guarantees.
-struct SendVad(Vad);
-
-// SAFETY: see the type's doc comment: exclusive ownership, no thread affinity in libfvad.
-unsafe impl Send for SendVad {}
 
 /// A change in the speech state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,24 +24,20 @@ pub enum VadEvent {
 }
 
 pub struct SpeechDetector {
-    vad: SendVad,
+    vad: FrameClassifier,
+    smoother: Smoother,
     pending: Vec<i16>,
     /// Absolute index of the first sample in `pending`.
     pending_start: u64,
-    voiced_run: u32,
-    unvoiced_run: u32,
-    in_speech: bool,
 }
 
 impl Default for SpeechDetector {
     fn default() -> Self {
         SpeechDetector {
-            vad: SendVad(Vad::new_with_rate_and_mode(SampleRate::Rate16kHz, VadMode::Aggressive)),
+            vad: FrameClassifier::new(VadMode::Aggressive),
+            smoother: Smoother::new(ONSET_FRAMES, HANGOVER_FRAMES),
             pending: Vec::with_capacity(FRAME * 2),
             pending_start: 0,
-            voiced_run: 0,
-            unvoiced_run: 0,
-            in_speech: false,
         }
     }
 }
@@ -59,25 +49,15 @@ impl SpeechDetector {
         self.pending.extend_from_slice(samples);
         let mut offset = 0;
         while self.pending.len() - offset >= FRAME {
-            let frame = &self.pending[offset..offset + FRAME];
-            // An error only means a wrong frame length, which FRAME rules out: count it as unvoiced.
-            let voiced = self.vad.0.is_voice_segment(frame).unwrap_or(false);
+            let voiced = self.vad.is_voice(&self.pending[offset..offset + FRAME]);
             let frame_start = self.pending_start + offset as u64;
-            if voiced {
-                self.voiced_run += 1;
-                self.unvoiced_run = 0;
-                if !self.in_speech && self.voiced_run >= ONSET_FRAMES {
-                    self.in_speech = true;
+            match self.smoother.update(voiced) {
+                Some(VadTransition::SpeechStart) => {
                     let at = frame_start.saturating_sub(u64::from(ONSET_FRAMES - 1) * FRAME as u64);
                     events.push(VadEvent::SpeechStart { at });
                 }
-            } else {
-                self.voiced_run = 0;
-                self.unvoiced_run += 1;
-                if self.in_speech && self.unvoiced_run >= HANGOVER_FRAMES {
-                    self.in_speech = false;
-                    events.push(VadEvent::SpeechEnd);
-                }
+                Some(VadTransition::SpeechEnd) => events.push(VadEvent::SpeechEnd),
+                None => {}
             }
             offset += FRAME;
         }
@@ -86,16 +66,14 @@ impl SpeechDetector {
         events
     }
 
-    #[cfg(test)]
+    /// Speech started and has not ended yet.
     pub fn in_speech(&self) -> bool {
-        self.in_speech
+        self.smoother.state() == crate::audio::VadState::Speech
     }
 
     /// Forgets the speech state (after audioStreamEnd); sample numbering continues.
     pub fn reset_state(&mut self) {
-        self.in_speech = false;
-        self.voiced_run = 0;
-        self.unvoiced_run = 0;
+        self.smoother.reset();
     }
 }
 
@@ -108,5 +86,48 @@ mod tests {
         let mut d = SpeechDetector::default();
         assert!(d.push(&vec![0i16; 16_000]).is_empty());
         assert!(!d.in_speech());
+    }
+
+    /// A 200 Hz harmonic-rich tone with 4 Hz amplitude modulation: speech to webrtc-vad.
+    fn voiced(n: usize) -> Vec<i16> {
+        let tau = std::f64::consts::TAU;
+        (0..n)
+            .map(|k| {
+                let t = k as f64 / 16_000.0;
+                let v: f64 = (1..=15).map(|h| (tau * 200.0 * h as f64 * t).sin() / h as f64).sum();
+                (7000.0 * v * (0.6 + 0.4 * (tau * 4.0 * t).sin())).clamp(-30000.0, 30000.0) as i16
+            })
+            .collect()
+    }
+
+    #[test]
+    fn start_reports_the_first_sample_of_the_voiced_run_and_end_waits_500_ms() {
+        let mut d = SpeechDetector::default();
+        let mut audio = vec![0i16; 10 * FRAME];
+        audio.extend(voiced(25 * FRAME));
+        // odd piece sizes: frames straddle pushes
+        let mut events = Vec::new();
+        for piece in audio.chunks(777) {
+            events.extend(d.push(piece));
+        }
+        let Some(VadEvent::SpeechStart { at }) = events.first().copied() else {
+            panic!("no start: {events:?}")
+        };
+        assert_eq!(at % FRAME as u64, 0, "a frame boundary");
+        assert!((10 * FRAME as u64..=13 * FRAME as u64).contains(&at), "start at {at}");
+        assert!(d.in_speech());
+        // the end needs HANGOVER_FRAMES unvoiced frames in a row (webrtc-vad itself holds "voice" a bit)
+        let end = (0..80).find(|_| d.push(&[0i16; FRAME]).contains(&VadEvent::SpeechEnd));
+        let end = end.expect("no end of speech");
+        assert!(end + 1 >= HANGOVER_FRAMES as usize, "ended after {} frames", end + 1);
+        assert!(
+            end < HANGOVER_FRAMES as usize + 30,
+            "ended only after {} frames",
+            end + 1
+        );
+        d.push(&voiced(2 * FRAME));
+        d.reset_state();
+        assert!(!d.in_speech());
+        assert!(d.push(&voiced(FRAME)).is_empty(), "reset forgets the voiced run");
     }
 }

@@ -61,15 +61,31 @@ async fn activity_end_echoes_the_exact_samples_in_40ms_chunks_with_usage() {
 async fn audio_stream_end_flushes_the_turn_and_other_rates_are_resampled() {
     let server = start(fast()).await;
     let mut c = session(&server, json!({})).await;
-    let input = ramp(3200);
+    // the stream ends mid-speech: the turn is flushed and answered
+    let input = voiced(3200);
     send(&mut c, audio(&input)).await;
     send(&mut c, json!({"realtimeInput": {"audioStreamEnd": true}})).await;
     assert_eq!(read_turn(&mut c).await.audio, echo_reply_samples(&input));
 
-    let blob = json!({"mimeType": "audio/pcm;rate=48000", "data": encode_base64(&pcm16_to_bytes(&[0; 4800]))});
+    // 48 kHz speech (each 16 kHz sample three times) is heard at 16 kHz and echoed at 24 kHz
+    let at_48k: Vec<i16> = voiced(16_000).iter().flat_map(|&s| [s, s, s]).collect();
+    let blob = json!({"mimeType": "audio/pcm;rate=48000", "data": encode_base64(&pcm16_to_bytes(&at_48k))});
     send(&mut c, json!({"realtimeInput": {"audio": blob}})).await;
     send(&mut c, json!({"realtimeInput": {"audioStreamEnd": true}})).await;
-    assert_eq!(read_turn(&mut c).await.audio.len(), 2400);
+    assert_eq!(read_turn(&mut c).await.audio.len(), 24_000);
+}
+
+#[tokio::test]
+async fn audio_stream_end_without_speech_is_not_a_turn() {
+    let server = start(fast()).await;
+    let mut c = session(&server, json!({})).await;
+    send(&mut c, audio(&ramp(3200))).await;
+    send(&mut c, json!({"realtimeInput": {"audioStreamEnd": true}})).await;
+    // the next thing the server says is the answer to real speech, not an echo of the ramp
+    let input = voiced(3200);
+    send(&mut c, audio(&input)).await;
+    send(&mut c, json!({"realtimeInput": {"audioStreamEnd": true}})).await;
+    assert_eq!(read_turn(&mut c).await.audio, echo_reply_samples(&input));
 }
 
 #[tokio::test]
