@@ -2,6 +2,8 @@
 //! timestamped lines otherwise. Both implement [`Renderer`]; key presses and typed lines come back as
 //! [`UserInput`] on a channel the front end folds into the conversation.
 
+mod error;
+mod keys;
 mod plain;
 mod sanitize;
 
@@ -9,6 +11,8 @@ use std::time::{Duration, Instant};
 
 use crate::conversation::{Notice, Status};
 
+pub use error::UiError;
+pub use keys::{KeyMapper, KeyMode, KeySpec, TAP_REPEAT_DELAY, TAP_REPEAT_GAP};
 pub use plain::PlainRenderer;
 pub use sanitize::sanitize;
 
