@@ -6,6 +6,7 @@ mod error;
 mod keys;
 mod plain;
 mod sanitize;
+mod screen;
 
 use std::time::{Duration, Instant};
 
@@ -15,6 +16,7 @@ pub use error::UiError;
 pub use keys::{KeyMapper, KeyMode, KeySpec, TAP_REPEAT_DELAY, TAP_REPEAT_GAP};
 pub use plain::PlainRenderer;
 pub use sanitize::sanitize;
+pub use screen::Screen;
 
 /// Shows the conversation. Called from the front end's task: implementations must not block for long
 /// (a terminal UI hands the work to its own thread).
