@@ -4,9 +4,12 @@
 
 mod error;
 mod keys;
+mod log;
 mod plain;
 mod sanitize;
 mod screen;
+mod stdin;
+mod terminal;
 
 use std::time::{Duration, Instant};
 
@@ -14,9 +17,12 @@ use crate::conversation::{Notice, Status};
 
 pub use error::UiError;
 pub use keys::{KeyMapper, KeyMode, KeySpec, TAP_REPEAT_DELAY, TAP_REPEAT_GAP};
+pub use log::{LogLine, UiLogWriter, HELD_LINES};
 pub use plain::PlainRenderer;
 pub use sanitize::sanitize;
 pub use screen::Screen;
+pub use stdin::{lines_from, stdin_lines, StdinEof};
+pub use terminal::{is_terminal, TerminalOptions, TerminalUi};
 
 /// Shows the conversation. Called from the front end's task: implementations must not block for long
 /// (a terminal UI hands the work to its own thread).

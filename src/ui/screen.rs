@@ -65,6 +65,12 @@ impl Screen {
         Screen {
             mode: Some(mode),
             key_label,
+            // no status yet: empty meters, not Status::default()'s 0 dBFS (full scale)
+            status: Status {
+                mic_dbfs: f32::NEG_INFINITY,
+                speaker_dbfs: f32::NEG_INFINITY,
+                ..Status::default()
+            },
             ..Screen::default()
         }
     }
@@ -75,8 +81,11 @@ impl Screen {
         self.input.push_str(&sanitize(line));
     }
 
+    /// A fresh snapshot; a latency already reported by a `TurnDone` stays if the snapshot has none.
     pub fn set_status(&mut self, status: &Status) {
+        let last = self.status.last_first_reply;
         self.status = status.clone();
+        self.status.last_first_reply = status.last_first_reply.or(last);
         self.state = status.state;
     }
 

@@ -165,3 +165,25 @@ fn wrap_splits_on_words_and_width() {
     assert_eq!(wrap("日本語", 4), vec!["日本", "語"]);
     assert_eq!(wrap("", 4), vec![""]);
 }
+
+#[test]
+fn meters_start_empty_and_turn_latency_survives_a_status_without_one() {
+    let mut s = ptt_screen();
+    let rows = draw(&s, 100, 20);
+    assert!(
+        !rows.iter().any(|r| r.contains('█')),
+        "no status yet: empty meters {rows:#?}"
+    );
+    s.apply(&Notice::TurnDone {
+        turn: 1,
+        first_reply: Some(Duration::from_millis(321)),
+        interrupted: true,
+    });
+    s.set_status(&Status::default());
+    let rows = draw(&s, 100, 20);
+    assert!(has(&rows, "first reply 321 ms"), "{rows:#?}");
+    assert!(
+        has(&rows, "(turn 1: first reply after 321 ms, interrupted)"),
+        "{rows:#?}"
+    );
+}
