@@ -5,4 +5,5 @@ mod cli_tests;
 mod live_e2e;
 mod server_tests;
 mod session_tests;
+mod ui_pty;
 mod util;
