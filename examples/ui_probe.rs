@@ -1,7 +1,7 @@
 //! Starts the live terminal UI on its own (no audio, no session) and writes every [`UserInput`] it receives
 //! to a file, one line each: `ready <key mode>`, `KeyDown`, `KeyUp`, `Line <text>`, `Quit`. It plays the
 //! conversation core's part just enough for the screen to move (key down: you are speaking; key up: a fake
-//! reply) and exits on Quit. The pseudo-terminal test (tests/ui_pty.rs) drives it through tmux.
+//! reply), exits on Quit and panics on the typed line `panic`. The pseudo-terminal test (tests/ui_pty.rs) drives it through tmux.
 //!
 //! ```text
 //! cargo run --example ui_probe -- OUT_FILE [ptt|hands-free] [KEY] [--tap]
@@ -96,6 +96,10 @@ fn react(ui: &mut TerminalUi, status: &mut Status, turn: &mut u32, got: UserInpu
                 first_reply: Some(Duration::from_millis(321)),
                 interrupted: false,
             });
+        }
+        UserInput::Line { text, .. } if text == "panic" => {
+            // tests/ui_pty.rs checks the panic hook gives the shell its terminal back
+            panic!("ui_probe panics on purpose");
         }
         UserInput::Line { text, .. } => {
             *turn += 1;

@@ -5,6 +5,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use voxlive::ui::TAP_REPEAT_DELAY;
@@ -22,13 +23,25 @@ impl Tmux {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos());
-        let unique = format!("voxlive-ui-pty-{}-{nanos}", std::process::id());
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let unique = format!("voxlive-ui-pty-{}-{n}-{nanos}", std::process::id());
         let dir = std::env::temp_dir().join(unique);
         std::fs::create_dir_all(&dir).unwrap();
         let tmux = Tmux { dir };
         let (w, h) = (width.to_string(), height.to_string());
         let ok = tmux
-            .cmd(&["new-session", "-d", "-x", &w, "-y", &h, "-s", "t", "env PS1='pty$ ' sh"])
+            .cmd(&[
+                "new-session",
+                "-d",
+                "-x",
+                &w,
+                "-y",
+                &h,
+                "-s",
+                "t",
+                "env RUST_BACKTRACE=0 PS1='pty$ ' sh",
+            ])
             .status()
             .expect("tmux is not installed: run scripts/setup.sh (or apt-get install -y tmux)");
         assert!(ok.success(), "tmux new-session failed");
@@ -122,25 +135,58 @@ fn probe_binary() -> PathBuf {
     probe
 }
 
+/// A probe run in the tmux shell: `stty -a` before and after it, then `probe finished` (a marker that the
+/// command line itself does not contain).
+struct Run {
+    out: PathBuf,
+    before: PathBuf,
+    after: PathBuf,
+}
+
+impl Run {
+    fn start(tmux: &Tmux, args: &[&str]) -> Run {
+        let probe = probe_binary();
+        let run = Run {
+            out: tmux.path("out"),
+            before: tmux.path("before"),
+            after: tmux.path("after"),
+        };
+        let line = format!(
+            "stty -a > {}; {} {} {}; stty -a > {}; echo \"probe\" \"finished\"",
+            run.before.display(),
+            probe.display(),
+            run.out.display(),
+            args.join(" "),
+            run.after.display()
+        );
+        wait_screen(tmux, "pty$");
+        tmux.text(&line);
+        tmux.keys(&["Enter"]);
+        wait_for("the probe to start", || {
+            received(&run.out).first().filter(|l| l.starts_with("ready")).cloned()
+        });
+        run
+    }
+
+    /// After the probe exited: the alternate screen is gone and stty's settings are as before.
+    fn assert_restored(&self, tmux: &Tmux) -> String {
+        let screen = wait_screen(tmux, "probe finished");
+        assert!(!screen.contains("LISTENING"), "the alternate screen is gone: {screen}");
+        let before = std::fs::read_to_string(&self.before).unwrap();
+        let after = std::fs::read_to_string(&self.after).unwrap();
+        assert_eq!(before, after, "stty settings differ after the UI exited");
+        let words: Vec<&str> = after.split_whitespace().collect();
+        assert!(words.contains(&"icanon") && words.contains(&"echo"), "{after}");
+        screen
+    }
+}
+
 #[test]
 fn tap_to_toggle_typing_and_quit_in_a_real_terminal_then_the_terminal_is_restored() {
-    let probe = probe_binary();
     let tmux = Tmux::start(100, 30);
-    let (out, before, after) = (tmux.path("out"), tmux.path("before"), tmux.path("after"));
-    let line = format!(
-        "stty -a > {}; {} {}; stty -a > {}; echo probe-done",
-        before.display(),
-        probe.display(),
-        out.display(),
-        after.display()
-    );
-    wait_screen(&tmux, "pty$");
-    tmux.text(&line);
-    tmux.keys(&["Enter"]);
-    wait_for("the probe to start", || {
-        received(&out).first().filter(|l| l.starts_with("ready")).cloned()
-    });
-    assert_eq!(received(&out)[0], "ready tap space to start and stop talking");
+    let run = Run::start(&tmux, &[]);
+    let out = &run.out;
+    assert_eq!(received(out)[0], "ready tap space to start and stop talking");
     let screen = wait_screen(&tmux, "tap space to start and stop talking");
     assert!(
         screen.contains("LISTENING") && screen.contains("push-to-talk"),
@@ -148,12 +194,12 @@ fn tap_to_toggle_typing_and_quit_in_a_real_terminal_then_the_terminal_is_restore
     );
 
     tmux.keys(&["Space"]);
-    wait_received(&tmux, &out, &["KeyDown"]);
+    wait_received(&tmux, out, &["KeyDown"]);
     wait_screen(&tmux, "YOU ARE SPEAKING");
     // the user's pause between the taps: a press sooner than this is taken as the held key's auto-repeat
     std::thread::sleep(TAP_REPEAT_DELAY + Duration::from_millis(100));
     tmux.keys(&["Space"]);
-    wait_received(&tmux, &out, &["KeyDown", "KeyUp"]);
+    wait_received(&tmux, out, &["KeyDown", "KeyUp"]);
     let screen = wait_screen(&tmux, "voxlive: a reply with [2Jan escape in it");
     assert!(screen.contains("you: spoken turn 1"), "{screen}");
 
@@ -162,19 +208,42 @@ fn tap_to_toggle_typing_and_quit_in_a_real_terminal_then_the_terminal_is_restore
     tmux.keys(&["BSpace"]);
     wait_screen(&tmux, "> hi there_");
     tmux.keys(&["Enter"]);
-    wait_received(&tmux, &out, &["KeyDown", "KeyUp", "Line hi there"]);
+    wait_received(&tmux, out, &["KeyDown", "KeyUp", "Line hi there"]);
     wait_screen(&tmux, "you (typed): hi there");
 
     tmux.keys(&["C-c"]);
-    wait_received(&tmux, &out, &["KeyDown", "KeyUp", "Line hi there", "Quit"]);
-    let screen = wait_screen(&tmux, "probe-done");
+    wait_received(&tmux, out, &["KeyDown", "KeyUp", "Line hi there", "Quit"]);
+    let screen = run.assert_restored(&tmux);
     assert!(screen.contains("ui_probe: terminal restored"), "{screen}");
-    assert!(!screen.contains("LISTENING"), "the alternate screen is gone: {screen}");
-    let (before, after) = (
-        std::fs::read_to_string(before).unwrap(),
-        std::fs::read_to_string(after).unwrap(),
+}
+
+#[test]
+fn hands_free_has_no_key_everything_types_and_esc_quits() {
+    let tmux = Tmux::start(100, 30);
+    let run = Run::start(&tmux, &["hands-free"]);
+    assert_eq!(received(&run.out)[0], "ready hands-free");
+    let screen = wait_screen(&tmux, "hands-free (local VAD)");
+    assert!(screen.contains("just talk"), "{screen}");
+    tmux.text(" hello");
+    wait_screen(&tmux, ">  hello_");
+    tmux.keys(&["Enter"]);
+    wait_received(&tmux, &run.out, &["Line  hello"]);
+    tmux.keys(&["Escape"]);
+    wait_received(&tmux, &run.out, &["Line  hello", "Quit"]);
+    run.assert_restored(&tmux);
+}
+
+#[test]
+fn a_panic_restores_the_terminal_before_its_message_prints() {
+    let tmux = Tmux::start(100, 30);
+    let run = Run::start(&tmux, &[]);
+    wait_screen(&tmux, "LISTENING");
+    tmux.text("panic");
+    tmux.keys(&["Enter"]);
+    let screen = run.assert_restored(&tmux);
+    assert!(
+        screen.contains("ui_probe panics on purpose"),
+        "the message is on the normal screen: {screen}"
     );
-    assert_eq!(before, after, "stty settings differ after the UI exited");
-    let words: Vec<&str> = after.split_whitespace().collect();
-    assert!(words.contains(&"icanon") && words.contains(&"echo"), "{after}");
+    assert!(!screen.contains("ui_probe: terminal restored"), "{screen}");
 }

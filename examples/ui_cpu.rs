@@ -1,0 +1,68 @@
+//! What the live terminal UI costs: drives [`TerminalUi`] as a busy conversation would (a fresh status with
+//! moving meters at the UI's own rate, 30 fps, and a streaming transcript), for N seconds, then reports the
+//! process's CPU time (getrusage: user + system, all threads) per second of wall time. The process does
+//! nothing else, so that is the UI's cost plus a few channel sends. Run it in a real terminal:
+//!
+//! ```text
+//! cargo run --release --example ui_cpu -- 20 [REPORT_FILE]
+//! ```
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use voxlive::conversation::{Notice, State, Status, TalkMode};
+use voxlive::ui::{Renderer, TerminalOptions, TerminalUi, UserInput};
+
+fn cpu_time() -> Duration {
+    // SAFETY: getrusage only writes the struct we hand it
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
+    let tv = |t: libc::timeval| Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64);
+    tv(usage.ru_utime) + tv(usage.ru_stime)
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let seconds: u64 = args.first().map(|s| s.parse()).transpose()?.unwrap_or(10);
+    let (mut ui, mut input) = TerminalUi::start(TerminalOptions::new(TalkMode::PushToTalk))?;
+    let frame = ui.status_interval().unwrap_or(Duration::from_millis(33));
+    let mut tick = tokio::time::interval(frame);
+    let (wall0, cpu0) = (Instant::now(), cpu_time());
+    let mut status = Status::default();
+    let mut frames = 0u64;
+    while wall0.elapsed() < Duration::from_secs(seconds) {
+        tokio::select! {
+            _ = tick.tick() => {}
+            Some(UserInput::Quit) = input.recv() => break,
+        }
+        frames += 1;
+        let t = wall0.elapsed().as_secs_f32();
+        status.mic_dbfs = -35.0 + 25.0 * (t * 2.0).sin();
+        status.speaker_dbfs = -30.0 + 20.0 * (t * 5.0).cos();
+        status.vad_speech = (t as u32) % 2 == 0;
+        status.state = [State::UserSpeaking, State::AssistantSpeaking][(t as usize / 3) % 2];
+        ui.status(&status);
+        if frames % 10 == 0 {
+            let turn = (frames / 90) as u32;
+            ui.show(&Notice::ModelTranscript {
+                turn,
+                text: format!("word{frames} "),
+            });
+        }
+    }
+    let (wall, cpu) = (wall0.elapsed(), cpu_time() - cpu0);
+    ui.finish();
+    let report = format!(
+        "ui_cpu: {frames} status updates in {:.1} s wall, {:.3} s CPU: {:.2}% of one core ({:.0} us CPU per frame)",
+        wall.as_secs_f64(),
+        cpu.as_secs_f64(),
+        100.0 * cpu.as_secs_f64() / wall.as_secs_f64(),
+        1e6 * cpu.as_secs_f64() / frames.max(1) as f64,
+    );
+    println!("{report}");
+    if let Some(path) = args.get(1) {
+        writeln!(std::fs::File::create(path)?, "{report}")?;
+    }
+    Ok(())
+}
