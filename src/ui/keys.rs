@@ -167,6 +167,9 @@ pub const TAP_REPEAT_DELAY: Duration = Duration::from_millis(700);
 /// Both are swallowed, so holding the key toggles once; no release is ever inferred from them.
 pub const TAP_REPEAT_GAP: Duration = Duration::from_millis(120);
 
+/// The input line stops growing here (a paste of a whole file is not a message).
+pub const MAX_LINE_BYTES: usize = 8 * 1024;
+
 /// The pure key state machine: key events in, [`UserInput`] out, and the input line being typed.
 #[derive(Debug, Clone)]
 pub struct KeyMapper {
@@ -229,7 +232,9 @@ impl KeyMapper {
                 None
             }
             KeyCode::Char(c) if !ctrl && !ev.modifiers.contains(KeyModifiers::ALT) => {
-                self.line.push(typed_char(c, ev.modifiers));
+                if self.line.len() < MAX_LINE_BYTES {
+                    self.line.push(typed_char(c, ev.modifiers));
+                }
                 None
             }
             _ => None,

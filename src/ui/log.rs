@@ -72,13 +72,55 @@ impl Drop for LogLine {
 
 /// The terminal is back to normal: print what was held. `try_lock`: this also runs from the panic hook.
 pub(crate) fn terminal_restored() {
+    release_to(&mut io::stderr().lock());
+}
+
+fn release_to(out: &mut impl Write) {
     let Ok(mut held) = HELD.try_lock() else { return };
-    let mut err = io::stderr().lock();
     if held.dropped > 0 {
-        let _ = writeln!(err, "({} earlier log lines dropped while the UI was up)", held.dropped);
+        let _ = writeln!(out, "({} earlier log lines dropped while the UI was up)", held.dropped);
         held.dropped = 0;
     }
     for line in held.lines.drain(..) {
-        let _ = err.write_all(&line);
+        let _ = out.write_all(&line);
+    }
+    let _ = out.flush();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn held() -> Vec<String> {
+        let held = HELD.lock().unwrap();
+        held.lines
+            .iter()
+            .map(|l| String::from_utf8_lossy(l).into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn lines_are_held_while_the_ui_is_up_and_released_after() {
+        super::super::terminal::set_active_for_test(true);
+        for i in 0..HELD_LINES + 3 {
+            let mut w = UiLogWriter.make_writer();
+            write!(w, "log line {i}").unwrap();
+            writeln!(w, " (whole)").unwrap();
+        }
+        let lines = held();
+        assert_eq!(lines.len(), HELD_LINES);
+        assert_eq!(
+            lines[0], "log line 3 (whole)\n",
+            "the oldest are dropped, each event is one line"
+        );
+        assert_eq!(HELD.lock().unwrap().dropped, 3);
+        super::super::terminal::set_active_for_test(false);
+        let mut out = Vec::new();
+        release_to(&mut out);
+        let out = String::from_utf8(out).unwrap();
+        assert!(out.starts_with("(3 earlier log lines dropped while the UI was up)\nlog line 3 (whole)\n"));
+        assert!(out.ends_with(&format!("log line {} (whole)\n", HELD_LINES + 2)));
+        assert!(held().is_empty());
+        assert_eq!(HELD.lock().unwrap().dropped, 0);
     }
 }

@@ -168,7 +168,7 @@ impl Screen {
         self.render_transcript(frame, transcript);
         let prompt = Line::from(vec![
             Span::styled("> ", Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD)),
-            Span::raw(self.input.as_str()),
+            Span::raw(tail_fitting(&self.input, (input.width as usize).saturating_sub(3))),
             Span::styled("_", Style::new().add_modifier(Modifier::SLOW_BLINK)),
         ]);
         frame.render_widget(Paragraph::new(prompt), input);
@@ -322,6 +322,18 @@ fn meter_line<'a>(name: &'a str, dbfs: f32, width: usize, colour: Color, tail: S
         Span::raw(format!(" {db:>4.0} dBFS ")),
         tail,
     ])
+}
+
+/// The end of `text` that fits in `width` columns: what is being typed stays in view.
+fn tail_fitting(text: &str, width: usize) -> &str {
+    let mut used = 0;
+    for (i, c) in text.char_indices().rev() {
+        used += c.width().unwrap_or(0);
+        if used > width {
+            return &text[i + c.len_utf8()..];
+        }
+    }
+    text
 }
 
 /// Greedy word wrap by display width; words longer than a line are split.

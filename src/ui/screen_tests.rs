@@ -187,3 +187,14 @@ fn meters_start_empty_and_turn_latency_survives_a_status_without_one() {
         "{rows:#?}"
     );
 }
+
+#[test]
+fn a_long_input_line_shows_its_end() {
+    let mut s = ptt_screen();
+    s.set_input(&format!("{}THE END", "x".repeat(200)));
+    let rows = draw(&s, 40, 12);
+    assert!(has(&rows, "xxTHE END_"), "{rows:#?}");
+    assert_eq!(tail_fitting("abcdef", 3), "def");
+    assert_eq!(tail_fitting("ab", 3), "ab");
+    assert_eq!(tail_fitting("日本語", 4), "本語");
+}

@@ -79,6 +79,12 @@ pub(crate) fn is_active() -> bool {
     ACTIVE.load(Ordering::SeqCst)
 }
 
+/// Pretends the UI owns the terminal (the log writer's tests), without touching the terminal.
+#[cfg(test)]
+pub(crate) fn set_active_for_test(active: bool) {
+    ACTIVE.store(active, Ordering::SeqCst);
+}
+
 /// Puts the terminal back as it was; idempotent, safe from a panic hook.
 pub(crate) fn restore_terminal() {
     if !ACTIVE.swap(false, Ordering::SeqCst) {
