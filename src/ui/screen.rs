@@ -82,11 +82,14 @@ impl Screen {
     }
 
     /// A fresh snapshot; a latency already reported by a `TurnDone` stays if the snapshot has none.
-    pub fn set_status(&mut self, status: &Status) {
+    /// Returns whether anything on screen changes, so a steady status 30 times a second costs no redraw.
+    pub fn set_status(&mut self, status: &Status) -> bool {
+        let before = visible(&self.status, self.state);
         let last = self.status.last_first_reply;
         self.status = status.clone();
         self.status.last_first_reply = status.last_first_reply.or(last);
         self.state = status.state;
+        visible(&self.status, self.state) != before
     }
 
     pub fn apply(&mut self, notice: &Notice) {
@@ -258,6 +261,44 @@ impl Screen {
     }
 }
 
+/// What a status snapshot puts on screen: meters to the whole dB they are printed with.
+fn visible(s: &Status, state: State) -> impl PartialEq {
+    let db = |v: f32| {
+        if v.is_finite() {
+            v.clamp(-99.0, 0.0).round() as i32
+        } else {
+            -99
+        }
+    };
+    (
+        (
+            state,
+            s.mode,
+            s.key_mode.clone(),
+            db(s.mic_dbfs),
+            db(s.speaker_dbfs),
+            s.vad_speech,
+        ),
+        (
+            s.turns,
+            s.last_first_reply,
+            s.underruns,
+            s.frames_dropped,
+            s.chunks_dropped,
+            s.reconnects,
+        ),
+    )
+}
+
+/// A level as printed: whole dB from -99 (silence, or no level yet) to 0.
+fn whole_db(dbfs: f32) -> i32 {
+    if dbfs.is_finite() {
+        dbfs.clamp(-99.0, 0.0).round() as i32
+    } else {
+        -99
+    }
+}
+
 fn row(kind: RowKind, text: String) -> Row {
     Row { kind, text }
 }
@@ -308,11 +349,8 @@ fn state_colour(state: State) -> Color {
 
 /// `mic     ████████░░░░░░░░  -23 dBFS`
 fn meter_line<'a>(name: &'a str, dbfs: f32, width: usize, colour: Color, tail: Span<'a>) -> Line<'a> {
-    let db = if dbfs.is_finite() {
-        dbfs.clamp(-99.0, 0.0)
-    } else {
-        -99.0
-    };
+    // the bar follows the printed whole dB, so `visible` knows exactly when this line changes
+    let db = whole_db(dbfs) as f32;
     let ratio = ((db - METER_FLOOR_DBFS) / -METER_FLOOR_DBFS).clamp(0.0, 1.0);
     let filled = (ratio * width as f32).round() as usize;
     Line::from(vec![

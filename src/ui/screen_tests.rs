@@ -198,3 +198,26 @@ fn a_long_input_line_shows_its_end() {
     assert_eq!(tail_fitting("ab", 3), "ab");
     assert_eq!(tail_fitting("日本語", 4), "本語");
 }
+
+#[test]
+fn a_steady_status_changes_nothing_on_screen() {
+    let mut s = ptt_screen();
+    let st = Status {
+        mic_dbfs: -40.2,
+        ..Status::default()
+    };
+    assert!(s.set_status(&st), "the first snapshot moves the meters");
+    assert!(!s.set_status(&st));
+    let same_db = Status {
+        mic_dbfs: -40.4,
+        ..st.clone()
+    };
+    assert!(!s.set_status(&same_db), "printed as -40 dBFS either way");
+    let louder = Status {
+        mic_dbfs: -20.0,
+        ..st.clone()
+    };
+    assert!(s.set_status(&louder));
+    let counted = Status { underruns: 1, ..louder };
+    assert!(s.set_status(&counted));
+}

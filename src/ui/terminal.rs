@@ -255,14 +255,19 @@ fn render_loop(mut term: Term, mut screen: Screen, rx: std_mpsc::Receiver<UiMsg>
             Err(std_mpsc::RecvTimeoutError::Disconnected) => return,
         };
         for msg in first.into_iter().chain(std::iter::from_fn(|| rx.try_recv().ok())) {
-            match msg {
+            dirty |= match msg {
                 UiMsg::Stop => return,
-                UiMsg::Notice(n) => screen.apply(&n),
+                UiMsg::Notice(n) => {
+                    screen.apply(&n);
+                    true
+                }
                 UiMsg::Status(s) => screen.set_status(&s),
-                UiMsg::Input(line) => screen.set_input(&line),
-                UiMsg::Resize => {}
-            }
-            dirty = true;
+                UiMsg::Input(line) => {
+                    screen.set_input(&line);
+                    true
+                }
+                UiMsg::Resize => true,
+            };
         }
         let now = Instant::now();
         if dirty && now >= next_frame {
