@@ -216,7 +216,8 @@ impl Drop for TerminalUi {
     }
 }
 
-type Term = ratatui::Terminal<CrosstermBackend<io::Stdout>>;
+/// Buffered: stdout is line-buffered with a small buffer, which would cost several writes per frame.
+type Term = ratatui::Terminal<CrosstermBackend<io::BufWriter<io::Stdout>>>;
 
 /// Raw mode, the capability query, alternate screen, hidden cursor, enhancement flags. Returns the ratatui
 /// terminal and whether key releases will be reported. On error the caller restores the terminal.
@@ -235,6 +236,7 @@ fn setup_terminal(want_release: bool) -> Result<(Term, bool), UiError> {
         execute!(out, PushKeyboardEnhancementFlags(flags)).map_err(UiError::Setup)?;
         ENHANCED.store(true, Ordering::SeqCst);
     }
+    let out = io::BufWriter::with_capacity(64 * 1024, out);
     let mut term = ratatui::Terminal::new(CrosstermBackend::new(out)).map_err(UiError::Setup)?;
     term.clear().map_err(UiError::Setup)?;
     Ok((term, enhanced))
