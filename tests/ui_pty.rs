@@ -119,18 +119,31 @@ fn wait_screen(tmux: &Tmux, needle: &str) -> String {
     })
 }
 
-/// target/debug/examples/ui_probe beside this test binary (target/debug/deps/tests-*); built if missing.
+/// target/debug/examples/ui_probe beside this test binary (target/debug/deps/tests-*). `cargo test
+/// --all-targets` builds it; `cargo test --test tests` does not, so a missing probe, or one older than the
+/// UI's sources, fails with what to run (building it from here would wait on the lock cargo test holds).
 fn probe_binary() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let profile_dir = exe.parent().and_then(Path::parent).unwrap();
     let probe = profile_dir.join("examples").join("ui_probe");
-    if !probe.exists() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let ok = Command::new(cargo)
-            .args(["build", "--example", "ui_probe"])
-            .status()
-            .unwrap();
-        assert!(ok.success(), "cannot build the ui_probe example");
+    let hint = "run `cargo build --example ui_probe` (or `cargo test --all-targets`)";
+    let built = std::fs::metadata(&probe)
+        .and_then(|m| m.modified())
+        .unwrap_or_else(|_| panic!("{} is missing: {hint}", probe.display()));
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let ui_dir = std::fs::read_dir(root.join("src/ui")).unwrap();
+    let sources = ui_dir
+        .flatten()
+        .map(|e| e.path())
+        .chain([root.join("examples/ui_probe.rs")]);
+    for src in sources {
+        let changed = std::fs::metadata(&src).and_then(|m| m.modified()).unwrap();
+        assert!(
+            changed <= built,
+            "{} is older than {}: {hint}",
+            probe.display(),
+            src.display()
+        );
     }
     probe
 }
