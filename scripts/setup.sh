@@ -9,10 +9,11 @@ cd "$(dirname "$0")/.."
 
 # Build: a C compiler (ring, webrtc-vad), pkg-config + ALSA headers (cpal).
 # Run/test: PulseAudio virtual devices (scripts/virtual-audio.sh), sox/espeak-ng (scripts/make-samples.sh),
-# python3 + venv (tests/sdk, Google's official Python SDK as an external client), ca-certificates (PyPI, crates.io).
+# python3 + venv (tests/sdk, Google's official Python SDK as an external client), ca-certificates (PyPI, crates.io),
+# tmux (tests/ui_pty.rs drives the terminal UI in a real pseudo-terminal).
 packages=(build-essential pkg-config libasound2-dev ca-certificates git
           pulseaudio pulseaudio-utils libasound2-plugins alsa-utils
-          sox espeak-ng python3 python3-venv)
+          sox espeak-ng python3 python3-venv tmux)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -6,4 +6,5 @@ mod conversation_tests;
 mod live_e2e;
 mod server_tests;
 mod session_tests;
+mod ui_pty;
 mod util;

@@ -1,16 +1,66 @@
-//! What the user sees and types: the live terminal UI (ratatui + crossterm) when stdout is a terminal, plain
-//! timestamped lines otherwise. Both implement [`Renderer`]; key presses and typed lines come back as
-//! [`UserInput`] on a channel the front end folds into the conversation.
+//! What the user sees and types: the live terminal UI (ratatui + crossterm) when stdin and stdout are a
+//! terminal, plain timestamped lines otherwise. Both implement [`Renderer`]; key presses and typed lines come
+//! back as [`UserInput`] on a tokio channel the front end folds into the conversation.
+//!
+//! - `terminal.rs`: [`TerminalUi`], which owns the terminal (a key thread and a render thread) and restores
+//!   it on every exit path, panics included.
+//! - `keys.rs`: the push-to-talk key ([`KeySpec`]), hold-release vs tap-toggle ([`KeyMode`]), and the pure
+//!   key-event mapping with the input line ([`KeyMapper`]).
+//! - `screen.rs`: what the UI shows ([`Screen`]), drawn with ratatui; `plain.rs`: [`PlainRenderer`].
+//! - `stdin.rs`: typed lines from a non-terminal stdin; `log.rs`: [`UiLogWriter`], which keeps `tracing`
+//!   lines off the UI's screen; `sanitize.rs`: server text is printed, never interpreted.
+//!
+//! A front end picks one at start and then drives it the same way:
+//!
+//! ```no_run
+//! # async fn front_end() -> Result<(), voxlive::ui::UiError> {
+//! use voxlive::conversation::{Notice, State, Status, TalkMode};
+//! use voxlive::ui::{self, Renderer, StdinEof, TerminalOptions, TerminalUi, UserInput};
+//!
+//! let mode = TalkMode::PushToTalk;
+//! let (mut renderer, mut input): (Box<dyn Renderer>, _) = if ui::is_terminal() {
+//!     let mut opts = TerminalOptions::new(mode);
+//!     opts.ptt_key = Some("space".parse()?); // --ptt-key; a bad name is UiError::UnknownKey
+//!     let (tui, input) = TerminalUi::start(opts)?;
+//!     (Box::new(tui), input)
+//! } else {
+//!     let plain = ui::PlainRenderer::new(Box::new(std::io::stdout()), std::time::Instant::now());
+//!     (Box::new(plain), ui::stdin_lines(StdinEof::Quit)) // hands-free: StdinEof::Ignore
+//! };
+//! renderer.show(&Notice::State(State::Listening));
+//! renderer.status(&Status { mic_dbfs: -30.0, ..Status::default() });
+//! while let Some(got) = input.recv().await {
+//!     match got {
+//!         UserInput::KeyDown { at } | UserInput::KeyUp { at } => { let _ = at; /* Input::KeyDown/KeyUp */ }
+//!         UserInput::Line { text, at } => { let _ = (text, at); /* Input::Typed */ }
+//!         UserInput::Quit => break,
+//!     }
+//! }
+//! renderer.finish(); // restores the terminal (so does dropping it, and a panic)
+//! # Ok(()) }
+//! ```
 
+mod error;
+mod keys;
+mod log;
 mod plain;
 mod sanitize;
+mod screen;
+mod stdin;
+mod terminal;
 
 use std::time::{Duration, Instant};
 
 use crate::conversation::{Notice, Status};
 
+pub use error::UiError;
+pub use keys::{KeyMapper, KeyMode, KeySpec, TAP_REPEAT_DELAY, TAP_REPEAT_GAP};
+pub use log::{LogLine, UiLogWriter, HELD_LINES};
 pub use plain::PlainRenderer;
 pub use sanitize::sanitize;
+pub use screen::Screen;
+pub use stdin::{lines_from, stdin_lines, StdinEof};
+pub use terminal::{is_terminal, TerminalOptions, TerminalUi};
 
 /// Shows the conversation. Called from the front end's task: implementations must not block for long
 /// (a terminal UI hands the work to its own thread).

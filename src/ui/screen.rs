@@ -1,0 +1,408 @@
+//! What the live terminal UI shows, as plain data ([`Screen`]) folded from notices and status snapshots, and
+//! how it is drawn on a ratatui frame. No terminal here: tests draw it into ratatui's `TestBackend`.
+
+use std::collections::VecDeque;
+
+use ratatui::layout::{Alignment, Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Paragraph};
+use ratatui::Frame;
+use unicode_width::UnicodeWidthChar;
+
+use crate::conversation::{Notice, State, Status, TalkMode};
+
+use super::sanitize;
+
+/// Finished transcript rows kept for scrolling back (older ones are dropped).
+const HISTORY_ROWS: usize = 1000;
+/// The meters' range: -60 dBFS and below shows an empty bar.
+const METER_FLOOR_DBFS: f32 = -60.0;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RowKind {
+    You,
+    Typed,
+    Model,
+    Tool,
+    Meta,
+    Info,
+    Warning,
+}
+
+#[derive(Debug, Clone)]
+struct Row {
+    kind: RowKind,
+    /// Already sanitized.
+    text: String,
+}
+
+/// The turn being spoken now: shown live below the history, moved into it when the turn is done.
+#[derive(Debug, Clone, Default)]
+struct TurnView {
+    turn: u32,
+    user: String,
+    model: String,
+    /// Typed lines and tool calls, in order.
+    extra: Vec<Row>,
+}
+
+/// The screen's content.
+#[derive(Debug, Clone, Default)]
+pub struct Screen {
+    mode: Option<TalkMode>,
+    key_label: Option<String>,
+    state: State,
+    status: Status,
+    history: VecDeque<Row>,
+    current: Option<TurnView>,
+    input: String,
+}
+
+impl Screen {
+    /// `key_label`: the push-to-talk key mode's label (`None` in hands-free mode).
+    pub fn new(mode: TalkMode, key_label: Option<String>) -> Self {
+        Screen {
+            mode: Some(mode),
+            key_label,
+            // no status yet: empty meters, not Status::default()'s 0 dBFS (full scale)
+            status: Status {
+                mic_dbfs: f32::NEG_INFINITY,
+                speaker_dbfs: f32::NEG_INFINITY,
+                ..Status::default()
+            },
+            ..Screen::default()
+        }
+    }
+
+    /// The text being typed (not yet sent).
+    pub fn set_input(&mut self, line: &str) {
+        self.input.clear();
+        self.input.push_str(&sanitize(line));
+    }
+
+    /// A fresh snapshot; a latency already reported by a `TurnDone` stays if the snapshot has none.
+    /// Returns whether anything on screen changes, so a steady status 30 times a second costs no redraw.
+    pub fn set_status(&mut self, status: &Status) -> bool {
+        let before = visible(&self.status, self.state);
+        let last = self.status.last_first_reply;
+        self.status = status.clone();
+        self.status.last_first_reply = status.last_first_reply.or(last);
+        self.state = status.state;
+        visible(&self.status, self.state) != before
+    }
+
+    pub fn apply(&mut self, notice: &Notice) {
+        match notice {
+            Notice::State(s) => self.state = *s,
+            Notice::UserTranscript { turn, text } => self.turn(*turn).user.push_str(&sanitize(text)),
+            Notice::ModelTranscript { turn, text } | Notice::ModelText { turn, text } => {
+                self.turn(*turn).model.push_str(&sanitize(text))
+            }
+            Notice::UserTyped { turn, text } => {
+                let row = row(RowKind::Typed, sanitize(text));
+                self.turn(*turn).extra.push(row)
+            }
+            Notice::ToolCall { turn, names } => {
+                let row = row(RowKind::Tool, sanitize(&names.join(", ")));
+                self.turn(*turn).extra.push(row)
+            }
+            Notice::TurnDone {
+                turn,
+                first_reply,
+                interrupted,
+            } => {
+                if self.current.as_ref().is_some_and(|t| t.turn == *turn) {
+                    self.flush_turn();
+                }
+                let mut text = format!("(turn {turn}");
+                if let Some(d) = first_reply {
+                    text.push_str(&format!(": first reply after {} ms", d.as_millis()));
+                    self.status.last_first_reply = Some(*d);
+                }
+                if *interrupted {
+                    text.push_str(", interrupted");
+                }
+                text.push(')');
+                self.push(row(RowKind::Meta, text));
+            }
+            Notice::Info(t) => self.push(row(RowKind::Info, sanitize(t))),
+            Notice::Warning(t) => self.push(row(RowKind::Warning, format!("warning: {}", sanitize(t)))),
+        }
+    }
+
+    fn turn(&mut self, turn: u32) -> &mut TurnView {
+        if self.current.as_ref().is_some_and(|t| t.turn != turn) {
+            self.flush_turn();
+        }
+        self.current.get_or_insert_with(|| TurnView {
+            turn,
+            ..TurnView::default()
+        })
+    }
+
+    fn flush_turn(&mut self) {
+        if let Some(t) = self.current.take() {
+            for r in turn_rows(&t) {
+                self.push(r);
+            }
+        }
+    }
+
+    fn push(&mut self, r: Row) {
+        if self.history.len() == HISTORY_ROWS {
+            self.history.pop_front();
+        }
+        self.history.push_back(r);
+    }
+
+    /// Draws the whole screen on `frame`.
+    pub fn render(&self, frame: &mut Frame) {
+        let [top, meters, transcript, input, help] = Layout::vertical([
+            Constraint::Length(3),
+            Constraint::Length(2),
+            Constraint::Min(1),
+            Constraint::Length(1),
+            Constraint::Length(1),
+        ])
+        .areas(frame.area());
+        self.render_top(frame, top);
+        self.render_meters(frame, meters);
+        self.render_transcript(frame, transcript);
+        let prompt = Line::from(vec![
+            Span::styled("> ", Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD)),
+            Span::raw(tail_fitting(&self.input, (input.width as usize).saturating_sub(3))),
+            Span::styled("_", Style::new().add_modifier(Modifier::SLOW_BLINK)),
+        ]);
+        frame.render_widget(Paragraph::new(prompt), input);
+        let help_text = match &self.key_label {
+            Some(_) => "push-to-talk key: talk | type + Enter: send text | Esc: clear line / quit | Ctrl-C: quit",
+            None => "just talk | type + Enter: send text | Esc: clear line / quit | Ctrl-C: quit",
+        };
+        frame.render_widget(Paragraph::new(help_text).style(Style::new().fg(Color::DarkGray)), help);
+    }
+
+    fn render_top(&self, frame: &mut Frame, area: Rect) {
+        let [banner, info] = Layout::horizontal([Constraint::Length(28), Constraint::Min(10)]).areas(area);
+        let style = Style::new()
+            .fg(Color::Black)
+            .bg(state_colour(self.state))
+            .add_modifier(Modifier::BOLD);
+        let label = self.state.label().to_uppercase();
+        let big = Paragraph::new(vec![Line::raw(""), Line::raw(label), Line::raw("")])
+            .alignment(Alignment::Center)
+            .style(style);
+        frame.render_widget(big, banner);
+        let s = &self.status;
+        let mode = self.mode.or(s.mode).map_or("", TalkMode::label);
+        let key = self
+            .key_label
+            .as_deref()
+            .or(s.key_mode.as_deref())
+            .unwrap_or("no push-to-talk key: just talk");
+        let reply = s
+            .last_first_reply
+            .map_or("-".to_string(), |d| format!("{} ms", d.as_millis()));
+        let counters = format!(
+            "turns {} | first reply {} | underruns {} | drops {}/{} | reconnects {}",
+            s.turns, reply, s.underruns, s.frames_dropped, s.chunks_dropped, s.reconnects
+        );
+        let bold = Style::new().add_modifier(Modifier::BOLD);
+        let lines = vec![
+            Line::from(vec![Span::styled(format!(" {mode}"), bold)]),
+            Line::raw(format!(" {}", sanitize(key))),
+            Line::styled(format!(" {counters}"), Style::new().fg(Color::Gray)),
+        ];
+        frame.render_widget(Paragraph::new(lines), info);
+    }
+
+    fn render_meters(&self, frame: &mut Frame, area: Rect) {
+        let bar_width = (area.width as usize).saturating_sub(32).clamp(4, 40);
+        let vad = if self.status.vad_speech {
+            Span::styled(" VAD speech ", Style::new().fg(Color::Black).bg(Color::Green))
+        } else {
+            Span::styled(" VAD quiet ", Style::new().fg(Color::DarkGray))
+        };
+        let mic = meter_line("mic    ", self.status.mic_dbfs, bar_width, Color::Green, vad);
+        let spk = meter_line(
+            "speaker",
+            self.status.speaker_dbfs,
+            bar_width,
+            Color::Magenta,
+            Span::raw(""),
+        );
+        frame.render_widget(Paragraph::new(vec![mic, spk]), area);
+    }
+
+    fn render_transcript(&self, frame: &mut Frame, area: Rect) {
+        let block = Block::new()
+            .borders(Borders::TOP)
+            .title(" conversation ")
+            .border_style(Style::new().fg(Color::DarkGray));
+        let inner = block.inner(area);
+        frame.render_widget(block, area);
+        let width = inner.width as usize;
+        let height = inner.height as usize;
+        let live: Vec<Row> = self.current.as_ref().map(turn_rows).unwrap_or_default();
+        // newest last: wrap from the end until the area is full, so cost does not grow with the history
+        let mut lines: Vec<Line> = Vec::with_capacity(height);
+        for r in live.iter().rev().chain(self.history.iter().rev()) {
+            if lines.len() >= height {
+                break;
+            }
+            let text = format!("{}{}", prefix(r.kind), r.text);
+            for piece in wrap(&text, width).into_iter().rev() {
+                lines.push(Line::styled(piece, row_style(r.kind)));
+            }
+        }
+        lines.truncate(height);
+        lines.reverse();
+        frame.render_widget(Paragraph::new(lines), inner);
+    }
+}
+
+/// What a status snapshot puts on screen: meters to the whole dB they are printed with.
+fn visible(s: &Status, state: State) -> impl PartialEq {
+    let db = |v: f32| {
+        if v.is_finite() {
+            v.clamp(-99.0, 0.0).round() as i32
+        } else {
+            -99
+        }
+    };
+    (
+        (
+            state,
+            s.mode,
+            s.key_mode.clone(),
+            db(s.mic_dbfs),
+            db(s.speaker_dbfs),
+            s.vad_speech,
+        ),
+        (
+            s.turns,
+            s.last_first_reply,
+            s.underruns,
+            s.frames_dropped,
+            s.chunks_dropped,
+            s.reconnects,
+        ),
+    )
+}
+
+/// A level as printed: whole dB from -99 (silence, or no level yet) to 0.
+fn whole_db(dbfs: f32) -> i32 {
+    if dbfs.is_finite() {
+        dbfs.clamp(-99.0, 0.0).round() as i32
+    } else {
+        -99
+    }
+}
+
+fn row(kind: RowKind, text: String) -> Row {
+    Row { kind, text }
+}
+
+fn turn_rows(t: &TurnView) -> Vec<Row> {
+    let mut rows = Vec::new();
+    if !t.user.trim().is_empty() {
+        rows.push(row(RowKind::You, t.user.trim().to_string()));
+    }
+    rows.extend(t.extra.iter().cloned());
+    if !t.model.trim().is_empty() {
+        rows.push(row(RowKind::Model, t.model.trim().to_string()));
+    }
+    rows
+}
+
+fn prefix(kind: RowKind) -> &'static str {
+    match kind {
+        RowKind::You => "you: ",
+        RowKind::Typed => "you (typed): ",
+        RowKind::Model => "voxlive: ",
+        RowKind::Tool => "tool call: ",
+        RowKind::Meta => "  ",
+        RowKind::Info => "voxlive: ",
+        RowKind::Warning => "voxlive: ",
+    }
+}
+
+fn row_style(kind: RowKind) -> Style {
+    match kind {
+        RowKind::You | RowKind::Typed => Style::new().fg(Color::Cyan),
+        RowKind::Model => Style::new(),
+        RowKind::Tool => Style::new().fg(Color::Yellow),
+        RowKind::Meta | RowKind::Info => Style::new().fg(Color::DarkGray),
+        RowKind::Warning => Style::new().fg(Color::Red),
+    }
+}
+
+fn state_colour(state: State) -> Color {
+    match state {
+        State::Listening => Color::Blue,
+        State::UserSpeaking => Color::Green,
+        State::WaitingForReply => Color::Yellow,
+        State::AssistantSpeaking => Color::Magenta,
+        State::Interrupted => Color::Red,
+    }
+}
+
+/// `mic     ████████░░░░░░░░  -23 dBFS`
+fn meter_line<'a>(name: &'a str, dbfs: f32, width: usize, colour: Color, tail: Span<'a>) -> Line<'a> {
+    // the bar follows the printed whole dB, so `visible` knows exactly when this line changes
+    let db = whole_db(dbfs) as f32;
+    let ratio = ((db - METER_FLOOR_DBFS) / -METER_FLOOR_DBFS).clamp(0.0, 1.0);
+    let filled = (ratio * width as f32).round() as usize;
+    Line::from(vec![
+        Span::raw(format!(" {name} ")),
+        Span::styled("█".repeat(filled), Style::new().fg(colour)),
+        Span::styled("░".repeat(width - filled), Style::new().fg(Color::DarkGray)),
+        Span::raw(format!(" {db:>4.0} dBFS ")),
+        tail,
+    ])
+}
+
+/// The end of `text` that fits in `width` columns: what is being typed stays in view.
+fn tail_fitting(text: &str, width: usize) -> &str {
+    let mut used = 0;
+    for (i, c) in text.char_indices().rev() {
+        used += c.width().unwrap_or(0);
+        if used > width {
+            return &text[i + c.len_utf8()..];
+        }
+    }
+    text
+}
+
+/// Greedy word wrap by display width; words longer than a line are split.
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(1);
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    let mut used = 0;
+    for word in text.split(' ') {
+        let w: usize = word.chars().map(|c| c.width().unwrap_or(0)).sum();
+        if used > 0 && used + 1 + w <= width {
+            line.push(' ');
+            used += 1;
+        } else if used > 0 {
+            lines.push(std::mem::take(&mut line));
+            used = 0;
+        }
+        for c in word.chars() {
+            let cw = c.width().unwrap_or(0);
+            if used + cw > width {
+                lines.push(std::mem::take(&mut line));
+                used = 0;
+            }
+            line.push(c);
+            used += cw;
+        }
+    }
+    lines.push(line);
+    lines
+}
+
+#[cfg(test)]
+#[path = "screen_tests.rs"]
+mod tests;
