@@ -95,6 +95,7 @@ fn react(ui: &mut TerminalUi, status: &mut Status, turn: &mut u32, got: UserInpu
                 turn: *turn,
                 first_reply: Some(Duration::from_millis(321)),
                 interrupted: false,
+                tokens: None,
             });
         }
         UserInput::Line { text, .. } if text == "panic" => {

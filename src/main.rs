@@ -14,7 +14,7 @@ use voxlive::conversation::{Policy, TalkMode, VadSource};
 use voxlive::modes::{chat, endpoint, live, talk};
 use voxlive::protocol::INPUT_RATE;
 use voxlive::session::SessionOptions;
-use voxlive::ui::{sanitize, PlainRenderer, Renderer, UserInput};
+use voxlive::ui::{self, sanitize, KeySpec, PlainRenderer, Renderer, StdinEof, TerminalOptions, TerminalUi, UserInput};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -48,7 +48,8 @@ fn init_logging(verbose: u8) {
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        // held back while the terminal UI owns the screen, printed after it exits
+        .with_writer(ui::UiLogWriter)
         .with_ansi(ansi)
         .with_target(false)
         .init();
@@ -169,8 +170,9 @@ async fn run_live(config: &Config, args: LiveArgs) -> Result<()> {
         text_route: config.text_route,
         ..Policy::new(talking.mode)
     };
-    let (renderer, user) = front_end(&talking, args.no_tui)?;
+    // the endpoint first: starting the embedded server prints a line the UI would otherwise tear
     let (endpoint, _server) = endpoint::resolve(config).await?;
+    let (renderer, user) = front_end(&talking, args.no_tui)?;
     let options = SessionOptions::new(endpoint, config.voice_setup(&talking));
     let report = live::live(
         options,
@@ -208,44 +210,31 @@ async fn run_live(config: &Config, args: LiveArgs) -> Result<()> {
     Ok(())
 }
 
-/// The renderer and the keyboard: the terminal UI on a terminal, else plain lines (and typed lines from
-/// standard input when it is a terminal or a pipe).
 type FrontEnd = (Box<dyn Renderer>, Option<mpsc::Receiver<UserInput>>);
 
+/// The renderer and the keyboard: the terminal UI when stdin and stdout are a terminal (unless --no-tui),
+/// else plain timestamped lines with typed lines read from standard input (its end does not stop a
+/// hands-free conversation).
 fn front_end(talking: &Talking, no_tui: bool) -> Result<FrontEnd> {
-    use std::io::IsTerminal;
-    let terminal = std::io::stdout().is_terminal() && std::io::stdin().is_terminal();
-    if talking.mode == TalkMode::PushToTalk && (!terminal || no_tui) {
-        anyhow::bail!(
-            "push-to-talk reads the key from the terminal: run it in a terminal without --no-tui, or use --mode hands-free"
-        );
-    }
-    eprintln!(
-        "voxlive: {} - speak any time (Ctrl-C to stop; type a line and Enter to send text)",
-        talking.mode.label()
-    );
-    let renderer = PlainRenderer::new(Box::new(std::io::stdout()), std::time::Instant::now());
-    Ok((Box::new(renderer), Some(stdin_lines())))
-}
-
-/// Lines typed on standard input, each a `Line`; the end of input sends nothing (the conversation goes on).
-fn stdin_lines() -> mpsc::Receiver<UserInput> {
-    let (tx, rx) = mpsc::channel(16);
-    // a std thread, not tokio's stdin: a blocked read must not hold up the runtime's shutdown at exit
-    let spawned = std::thread::Builder::new().name("voxlive-stdin".into()).spawn(move || {
-        use std::io::BufRead;
-        for line in std::io::stdin().lock().lines() {
-            let Ok(text) = line else { break };
-            let at = std::time::Instant::now();
-            if tx.blocking_send(UserInput::Line { text, at }).is_err() {
-                break;
-            }
+    let ptt = talking.mode == TalkMode::PushToTalk;
+    let ptt_key = match talking.ptt_key.as_deref() {
+        Some(name) => Some(name.parse::<KeySpec>().with_context(|| format!("--ptt-key {name}"))?),
+        None => None,
+    };
+    if !ui::is_terminal() || no_tui {
+        if ptt {
+            anyhow::bail!(
+                "push-to-talk reads the key from the terminal: run it in a terminal without --no-tui, or use --mode hands-free"
+            );
         }
-    });
-    if let Err(e) = spawned {
-        tracing::warn!("typed lines are not read: {e}");
+        let renderer = PlainRenderer::new(Box::new(std::io::stdout()), std::time::Instant::now());
+        return Ok((Box::new(renderer), Some(ui::stdin_lines(StdinEof::Ignore))));
     }
-    rx
+    let mut options = TerminalOptions::new(talking.mode);
+    options.ptt_key = ptt_key;
+    // it may wait for the terminal to answer its capability query: not on a runtime worker's time
+    let (tui, input) = tokio::task::block_in_place(|| TerminalUi::start(options))?;
+    Ok((Box::new(tui), Some(input)))
 }
 
 fn device_choice(flag: Option<&str>) -> voxlive::audio::DeviceChoice {

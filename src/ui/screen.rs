@@ -111,6 +111,7 @@ impl Screen {
                 turn,
                 first_reply,
                 interrupted,
+                ..
             } => {
                 if self.current.as_ref().is_some_and(|t| t.turn == *turn) {
                     self.flush_turn();

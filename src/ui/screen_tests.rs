@@ -85,6 +85,7 @@ fn transcripts_stream_live_and_are_sanitized() {
         turn: 1,
         first_reply: Some(Duration::from_millis(420)),
         interrupted: false,
+        tokens: None,
     });
     s.apply(&Notice::UserTyped {
         turn: 2,
@@ -178,6 +179,7 @@ fn meters_start_empty_and_turn_latency_survives_a_status_without_one() {
         turn: 1,
         first_reply: Some(Duration::from_millis(321)),
         interrupted: true,
+        tokens: None,
     });
     s.set_status(&Status::default());
     let rows = draw(&s, 100, 20);
