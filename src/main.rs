@@ -112,14 +112,18 @@ async fn run_talk(config: &Config, args: TalkArgs) -> Result<()> {
     for w in &reply.warnings {
         eprintln!("voxlive: warning: {w}");
     }
-    if !reply.input_transcript.is_empty() {
-        println!("you: {}", sanitize(reply.input_transcript.trim()));
-    }
-    if !reply.output_transcript.is_empty() {
-        println!("voxlive: {}", sanitize(reply.output_transcript.trim()));
-    }
-    if !reply.text.is_empty() {
-        println!("voxlive (text): {}", sanitize(reply.text.trim()));
+    // one line per turn: "you" and the spoken reply side by side
+    let (said, heard, text) = (
+        lines(&reply.input_transcript),
+        lines(&reply.output_transcript),
+        lines(&reply.text),
+    );
+    for turn in 0..said.len().max(heard.len()).max(text.len()) {
+        for (who, lines) in [("you", &said), ("voxlive", &heard), ("voxlive (text)", &text)] {
+            if let Some(line) = lines.get(turn).filter(|l| !l.is_empty()) {
+                println!("{who}: {}", sanitize(line));
+            }
+        }
     }
     if reply.audio.is_empty() && reply.text.is_empty() {
         anyhow::bail!("the server completed the turn without any reply");
@@ -208,6 +212,11 @@ async fn run_live(config: &Config, args: LiveArgs) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// A transcript's turns, one per line, trimmed.
+fn lines(text: &str) -> Vec<&str> {
+    text.lines().map(str::trim).collect()
 }
 
 type FrontEnd = (Box<dyn Renderer>, Option<mpsc::Receiver<UserInput>>);

@@ -50,6 +50,7 @@ pub struct TalkReply {
     pub audio: Vec<i16>,
     pub rate: u32,
     pub text: String,
+    /// Transcripts of all turns, one line per turn ("\n" between turns).
     pub input_transcript: String,
     pub output_transcript: String,
     /// Tokens of all turns, when the server said.
@@ -78,6 +79,12 @@ impl Renderer for Gather {
                 first_reply, tokens, ..
             } => {
                 r.turns += 1;
+                let r = &mut *r;
+                for t in [&mut r.input_transcript, &mut r.output_transcript, &mut r.text] {
+                    if !t.is_empty() && !t.ends_with('\n') {
+                        t.push('\n');
+                    }
+                }
                 if r.first_reply_after.is_none() {
                     r.first_reply_after = *first_reply;
                 }
