@@ -66,7 +66,7 @@ pub async fn live(
         transcript,
         latency: Some(engine.latency()),
         status: Some(Box::new(move || {
-            let stats = engine_ref.stats();
+            let stats = engine_ref.counters();
             Status {
                 speaker_dbfs: player.levels().speaker_dbfs,
                 underruns: stats.underruns,
