@@ -55,6 +55,21 @@ pub struct FileConfig {
     pub silence_ms: Option<u32>,
 }
 
+impl FileConfig {
+    /// The turn-taking keys, shaped like the flags they stand behind.
+    fn talking(&self) -> TalkingArgs {
+        TalkingArgs {
+            mode: self.mode,
+            vad: self.vad,
+            start_sensitivity: self.start_sensitivity,
+            end_sensitivity: self.end_sensitivity,
+            prefix_padding_ms: self.prefix_padding_ms,
+            silence_ms: self.silence_ms,
+            transcript: None,
+        }
+    }
+}
+
 /// The server's activity detection as tuned by flags and the config file (`None`: the service's default).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct VadTuning {
@@ -156,6 +171,7 @@ pub fn api_key(env_var: Option<&str>) -> Result<Option<(Secret, String)>, Config
 impl Config {
     pub fn resolve(args: &CommonArgs) -> Result<Config, ConfigError> {
         let file = load_file(args.config.as_deref())?;
+        let file_talking = file.talking();
         let catalog = Catalog::builtin();
         let mut warnings = Vec::new();
         let api_version = args.api_version.or(file.api_version).unwrap_or_default();
@@ -230,15 +246,7 @@ impl Config {
             key_source,
             warnings,
             text_route,
-            file_talking: TalkingArgs {
-                mode: file.mode,
-                vad: file.vad,
-                start_sensitivity: file.start_sensitivity,
-                end_sensitivity: file.end_sensitivity,
-                prefix_padding_ms: file.prefix_padding_ms,
-                silence_ms: file.silence_ms,
-                transcript: None,
-            },
+            file_talking,
             file_ptt_key: file.ptt_key,
         })
     }

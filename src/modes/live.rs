@@ -86,18 +86,7 @@ pub async fn live(
         live.policy.mode.label()
     )));
     let mut conversation = Conversation::new(live.policy.clone(), started);
-    let stop = async {
-        let until = async {
-            match live.duration {
-                Some(d) => tokio::time::sleep(d).await,
-                None => std::future::pending().await,
-            }
-        };
-        tokio::select! {
-            _ = until => "duration reached".to_string(),
-            _ = tokio::signal::ctrl_c() => "stopped by Ctrl-C".to_string(),
-        }
-    };
+    let stop = until_stopped(live.duration);
     let ended = drive(&mut conversation, &mut io, Exit::OnStop, stop).await;
     drop(io);
     session.close().await;
@@ -108,28 +97,52 @@ pub async fn live(
         Ended::SourceDone => "the microphone stopped".to_string(),
         Ended::Closed(r) => format!("the session ended: {r}"),
     };
-    let metrics = session.metrics().clone();
-    Ok(LiveReport {
-        turns: conversation.turns(),
+    Ok(LiveReport::new(
+        conversation.turns(),
         audio,
-        uplink_p50: metrics.uplink_percentile(50.0),
-        uplink_p99: metrics.uplink_percentile(99.0),
-        uplink_count: metrics.uplink_count(),
-        frames_sent: SessionMetrics::get(&metrics.audio_frames_sent),
-        frames_dropped: SessionMetrics::get(&metrics.audio_frames_dropped),
-        marks: Mark::ALL
-            .iter()
-            .map(|&m| {
-                (
-                    m.label(),
-                    metrics.mark_percentile(m, 50.0),
-                    metrics.mark_percentile(m, 95.0),
-                    metrics.mark_count(m),
-                )
-            })
-            .collect(),
+        session.metrics(),
         ended_by,
-    })
+    ))
+}
+
+/// Ctrl-C or the end of `duration`, whichever comes first; the reason says which.
+async fn until_stopped(duration: Option<Duration>) -> String {
+    let until = async {
+        match duration {
+            Some(d) => tokio::time::sleep(d).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = until => "duration reached".to_string(),
+        _ = tokio::signal::ctrl_c() => "stopped by Ctrl-C".to_string(),
+    }
+}
+
+impl LiveReport {
+    fn new(turns: u32, audio: AudioStats, metrics: &SessionMetrics, ended_by: String) -> Self {
+        LiveReport {
+            turns,
+            audio,
+            uplink_p50: metrics.uplink_percentile(50.0),
+            uplink_p99: metrics.uplink_percentile(99.0),
+            uplink_count: metrics.uplink_count(),
+            frames_sent: SessionMetrics::get(&metrics.audio_frames_sent),
+            frames_dropped: SessionMetrics::get(&metrics.audio_frames_dropped),
+            marks: Mark::ALL
+                .iter()
+                .map(|&m| {
+                    (
+                        m.label(),
+                        metrics.mark_percentile(m, 50.0),
+                        metrics.mark_percentile(m, 95.0),
+                        metrics.mark_count(m),
+                    )
+                })
+                .collect(),
+            ended_by,
+        }
+    }
 }
 
 fn ms(d: Option<Duration>) -> String {
