@@ -4,94 +4,18 @@
 //! the tap-to-toggle path; the hold-and-release path is covered by the key mapping's unit tests.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use voxlive::ui::TAP_REPEAT_DELAY;
+
+use crate::tmux::{wait_until, Tmux};
 
 /// Generous: the probe's first start may wait on a cold disk on a loaded 2-core machine.
 const DEADLINE: Duration = Duration::from_secs(30);
 
-/// A tmux server of our own (its socket in a fresh directory), killed when the test ends, pass or fail.
-struct Tmux {
-    dir: PathBuf,
-}
-
-impl Tmux {
-    fn start(width: u16, height: u16) -> Tmux {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
-        static NEXT: AtomicU32 = AtomicU32::new(0);
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let unique = format!("voxlive-ui-pty-{}-{n}-{nanos}", std::process::id());
-        let dir = std::env::temp_dir().join(unique);
-        std::fs::create_dir_all(&dir).unwrap();
-        let tmux = Tmux { dir };
-        let (w, h) = (width.to_string(), height.to_string());
-        let ok = tmux
-            .cmd(&[
-                "new-session",
-                "-d",
-                "-x",
-                &w,
-                "-y",
-                &h,
-                "-s",
-                "t",
-                "env RUST_BACKTRACE=0 PS1='pty$ ' sh",
-            ])
-            .status()
-            .expect("tmux is not installed: run scripts/setup.sh (or apt-get install -y tmux)");
-        assert!(ok.success(), "tmux new-session failed");
-        tmux
-    }
-
-    fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new("tmux");
-        c.arg("-S").arg(self.dir.join("sock")).args(args);
-        c.env_remove("TMUX");
-        c
-    }
-
-    fn keys(&self, keys: &[&str]) {
-        let mut args = vec!["send-keys", "-t", "t"];
-        args.extend_from_slice(keys);
-        assert!(self.cmd(&args).status().unwrap().success(), "send-keys {keys:?}");
-    }
-
-    fn text(&self, text: &str) {
-        self.keys(&["-l", text]);
-    }
-
-    fn screen(&self) -> String {
-        let out = self.cmd(&["capture-pane", "-p", "-t", "t"]).output().unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.join(name)
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = self.cmd(&["kill-server"]).status();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
 /// Polls `cond` until it holds (this is waiting for an event, with a deadline, not a fixed sleep).
-fn wait_for(what: &str, mut cond: impl FnMut() -> Option<String>) -> String {
-    let start = Instant::now();
-    loop {
-        if let Some(v) = cond() {
-            return v;
-        }
-        assert!(start.elapsed() < DEADLINE, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+fn wait_for(what: &str, cond: impl FnMut() -> Option<String>) -> String {
+    wait_until(what, DEADLINE, cond)
 }
 
 fn received(path: &Path) -> Vec<String> {

@@ -1,0 +1,440 @@
+//! Push-to-talk end to end, as a user has it: the real `voxlive --mode ptt` (embedded echo server, no API key)
+//! in a real pseudo-terminal (tmux, so tap-to-toggle: tmux reports no key release) on the PulseAudio virtual
+//! devices. A question played into the microphone before any tap must not go up; a question spoken between
+//! two taps of space is echoed back and heard on the speaker (found in the speaker's monitor by correlation
+//! with the question); the transcript holds that one turn; the screen follows the states; after the session
+//! ends the shell is back with its terminal settings. Needs `source scripts/virtual-audio.sh start`
+//! (scripts/test.sh and CI do it); without an audio server it fails unless VOXLIVE_SKIP_DEVICE_TESTS=1.
+
+use std::io::Read;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use voxlive::ui::TAP_REPEAT_DELAY;
+
+use crate::tmux::{sh_quote, wait_until, Tmux};
+use crate::util::sample;
+
+const RATE: usize = 16_000;
+/// Peak level of a 10 ms window that counts as sound starting (-40 dBFS).
+const LOUD: i32 = 328;
+/// Below this peak level the speaker is silent (-50 dBFS).
+const SILENT: i32 = 104;
+/// Start-up on a loaded 2-core machine (debug build, cold disk) and other waits on the program.
+const DEADLINE: Duration = Duration::from_secs(20);
+/// The session's length: long enough for the whole script below with room for a loaded machine.
+const SESSION_SECS: &str = "15";
+/// The pre-roll sent before the held span (Policy::preroll_frames: 15 frames of 20 ms).
+const PREROLL: Duration = Duration::from_millis(300);
+
+fn audio_server_running() -> bool {
+    let up = Command::new("pactl")
+        .arg("info")
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !up {
+        assert!(
+            std::env::var("VOXLIVE_SKIP_DEVICE_TESTS").as_deref() == Ok("1"),
+            "no PulseAudio server: run `source scripts/virtual-audio.sh start` first (or set VOXLIVE_SKIP_DEVICE_TESTS=1)"
+        );
+    }
+    up
+}
+
+fn peak(x: &[i16]) -> i32 {
+    x.iter().map(|&s| i32::from(s).abs()).max().unwrap_or(0)
+}
+
+fn rms(x: &[i16]) -> f64 {
+    (x.iter().map(|&s| (s as f64).powi(2)).sum::<f64>() / x.len().max(1) as f64).sqrt()
+}
+
+fn secs(samples: usize) -> Duration {
+    Duration::from_secs_f64(samples as f64 / RATE as f64)
+}
+
+/// RMS envelope in 10 ms windows.
+fn envelope(x: &[i16]) -> Vec<f64> {
+    x.chunks(RATE / 100)
+        .map(|w| (w.iter().map(|&s| (s as f64).powi(2)).sum::<f64>() / w.len() as f64).sqrt())
+        .collect()
+}
+
+/// Normalised correlation of `needle` against `hay` at offset `lag` (both zero-mean over the window).
+fn ncc(hay: &[f64], needle: &[f64], lag: usize) -> f64 {
+    let h = &hay[lag..lag + needle.len()];
+    let (mh, mn) = (
+        h.iter().sum::<f64>() / h.len() as f64,
+        needle.iter().sum::<f64>() / needle.len() as f64,
+    );
+    let (mut num, mut dh, mut dn) = (0.0, 0.0, 0.0);
+    for (a, b) in h.iter().zip(needle) {
+        num += (a - mh) * (b - mn);
+        dh += (a - mh).powi(2);
+        dn += (b - mn).powi(2);
+    }
+    if dh == 0.0 || dn == 0.0 {
+        0.0
+    } else {
+        num / (dh * dn).sqrt()
+    }
+}
+
+/// The best envelope correlation of `needle` in `hay` from sample `from` on: (sample index, correlation).
+fn best_envelope_match(hay: &[i16], needle: &[i16], from: usize) -> (usize, f64) {
+    let (env_h, env_n) = (envelope(&hay[from.min(hay.len())..]), envelope(needle));
+    let (lag, best) = (0..env_h.len().saturating_sub(env_n.len()))
+        .map(|lag| (lag, ncc(&env_h, &env_n, lag)))
+        .fold((0, f64::MIN), |a, b| if b.1 > a.1 { b } else { a });
+    (from + lag * RATE / 100, best)
+}
+
+struct Killed(Child);
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A PulseAudio source (a monitor) recorded by `pacat` into memory at 16 kHz mono, readable while it runs
+/// (the same recorder as tests/live_e2e.rs, without its clock).
+struct Monitor {
+    pacat: Killed,
+    samples: Arc<Mutex<Vec<i16>>>,
+    reader: Option<JoinHandle<()>>,
+}
+
+impl Monitor {
+    fn start(source: &str) -> Monitor {
+        let mut pacat = Command::new("pacat")
+            .args([
+                "--record",
+                "-d",
+                source,
+                "--format=s16le",
+                "--rate=16000",
+                "--channels=1",
+                "--raw",
+            ])
+            .arg("--latency-msec=10")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("pacat runs");
+        let mut out = pacat.stdout.take().unwrap();
+        let samples = Arc::new(Mutex::new(Vec::new()));
+        let shared = samples.clone();
+        let reader = std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            let mut odd = None;
+            loop {
+                let n = match out.read(&mut buf) {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => n,
+                };
+                let mut bytes = &buf[..n];
+                let mut s = shared.lock().unwrap();
+                if let Some(lo) = odd.take() {
+                    s.push(i16::from_le_bytes([lo, bytes[0]]));
+                    bytes = &bytes[1..];
+                }
+                let pairs = bytes.chunks_exact(2);
+                odd = pairs.remainder().first().copied();
+                s.extend(pairs.map(|c| i16::from_le_bytes([c[0], c[1]])));
+            }
+        });
+        Monitor {
+            pacat: Killed(pacat),
+            samples,
+            reader: Some(reader),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.samples.lock().unwrap().len()
+    }
+
+    fn peak_since(&self, from: usize) -> i32 {
+        let s = self.samples.lock().unwrap();
+        peak(&s[from.min(s.len())..])
+    }
+
+    /// Waits for the first 10 ms window from sample `from` whose peak is at least `level`; its first sample.
+    fn wait_loud(&self, from: usize, timeout: Duration) -> Option<usize> {
+        let deadline = Instant::now() + timeout;
+        let mut i = from;
+        loop {
+            {
+                let s = self.samples.lock().unwrap();
+                while i + RATE / 100 <= s.len() {
+                    if peak(&s[i..i + RATE / 100]) >= LOUD {
+                        return Some(i);
+                    }
+                    i += RATE / 100;
+                }
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// Waits until the latest `quiet` of the recording was silent.
+    fn wait_quiet(&self, quiet: Duration, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let k = (quiet.as_secs_f64() * RATE as f64) as usize;
+        while Instant::now() < deadline {
+            {
+                let s = self.samples.lock().unwrap();
+                if s.len() >= k && peak(&s[s.len() - k..]) < SILENT {
+                    return true;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        false
+    }
+
+    fn finish(mut self) -> Vec<i16> {
+        let _ = self.pacat.0.kill();
+        let _ = self.pacat.0.wait();
+        if let Some(r) = self.reader.take() {
+            let _ = r.join();
+        }
+        std::mem::take(&mut *self.samples.lock().unwrap())
+    }
+}
+
+/// Plays `wav` into the virtual microphone; the screens captured every 20 ms while it played.
+fn speak(tmux: &Tmux, wav: &Path) -> Vec<String> {
+    let mut paplay = Command::new("paplay")
+        .args(["-d", "vox_mic_feed"])
+        .arg(wav)
+        .spawn()
+        .expect("paplay runs");
+    let mut screens = Vec::new();
+    let status = loop {
+        screens.push(tmux.screen());
+        if let Some(status) = paplay.try_wait().unwrap() {
+            break status;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "paplay into the virtual microphone failed");
+    screens
+}
+
+fn wait_screen(tmux: &Tmux, what: &str, cond: impl Fn(&str) -> bool) -> String {
+    wait_until(what, DEADLINE, || {
+        let s = tmux.screen();
+        cond(&s).then_some(s)
+    })
+}
+
+/// The microphone meter's VAD reading on the screen ("VAD speech" or "VAD quiet").
+fn vad_quiet(screen: &str) -> bool {
+    screen.contains("VAD quiet")
+}
+
+fn transcript_rows(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("transcript row {l:?}: {e}")))
+        .collect()
+}
+
+fn ms(row: &serde_json::Value, key: &str) -> u64 {
+    row[key].as_u64().unwrap_or_else(|| panic!("{key} in {row}"))
+}
+
+/// The `voxlive` command line typed into the tmux shell: offline (no key, an empty config directory), the
+/// runtime directory of this environment's audio server, `stty -a` before and after, then a marker.
+fn command_line(dir: &Path, transcript: &Path, before: &Path, after: &Path) -> String {
+    let q = |p: &Path| sh_quote(p.to_str().expect("a UTF-8 temp path"));
+    let config = dir.join("no-config");
+    std::fs::create_dir_all(&config).unwrap();
+    let runtime = std::env::var("XDG_RUNTIME_DIR")
+        .map(|d| format!(" XDG_RUNTIME_DIR={}", sh_quote(&d)))
+        .unwrap_or_default();
+    format!(
+        "stty -a > {}; env -u GEMINI_API_KEY -u GOOGLE_API_KEY XDG_CONFIG_HOME={}{runtime} {} --mode ptt \
+         --duration {SESSION_SECS} --stats --transcript {}; stty -a > {}; echo \"ptt\" \"finished\"",
+        q(before),
+        q(&config),
+        sh_quote(env!("CARGO_BIN_EXE_voxlive")),
+        q(transcript),
+        q(after),
+    )
+}
+
+#[test]
+fn push_to_talk_in_a_real_terminal_sends_only_the_tapped_span_and_the_echo_is_heard() {
+    let _devices = crate::util::devices_lock();
+    if !audio_server_running() {
+        return;
+    }
+    let tmux = Tmux::start(100, 30);
+    let dir = tmux.path("run");
+    std::fs::create_dir_all(&dir).unwrap();
+    let (transcript, before, after) = (dir.join("transcript.jsonl"), dir.join("before"), dir.join("after"));
+    let untapped_path = sample("joke_computers_16k.wav");
+    let question_path = sample("what_time_tokyo_16k.wav");
+    let (question, _) = voxlive::wav::read_pcm16(&question_path, RATE as u32).unwrap();
+
+    let speaker = Monitor::start("vox_speaker.monitor");
+    wait_screen(&tmux, "the shell prompt", |s| s.contains("pty$"));
+    tmux.text(&command_line(&dir, &transcript, &before, &after));
+    tmux.keys(&["Enter"]);
+    let screen = wait_screen(&tmux, "the push-to-talk screen", |s| {
+        s.contains("tap space to start and stop talking") && s.contains("LISTENING")
+    });
+    assert!(screen.contains("push-to-talk"), "{screen}");
+
+    // A question before any tap: the microphone hears it (the meter's VAD), nothing goes up, nothing plays.
+    let untapped_at = speaker.len();
+    let screens = speak(&tmux, &untapped_path);
+    assert!(
+        screens.iter().any(|s| s.contains("VAD speech")),
+        "the microphone never heard the untapped question:\n{}",
+        screens.last().unwrap()
+    );
+    if let Some(s) = screens.iter().find(|s| !s.contains("LISTENING")) {
+        panic!("the state changed without a tap:\n{s}");
+    }
+    // its end has reached the VAD, then a pause of a pre-roll so the pre-roll of the tap is silence
+    wait_screen(&tmux, "the microphone to be quiet again", vad_quiet);
+    std::thread::sleep(PREROLL + Duration::from_millis(200));
+
+    // Tap, speak, tap.
+    let tap_down = Instant::now();
+    tmux.keys(&["Space"]);
+    wait_screen(&tmux, "YOU ARE SPEAKING after the first tap", |s| {
+        s.contains("YOU ARE SPEAKING")
+    });
+    let question_at = speaker.len();
+    assert!(
+        speaker.peak_since(untapped_at) < SILENT,
+        "the speaker played something for the untapped question"
+    );
+    let screens = speak(&tmux, &question_path);
+    if let Some(s) = screens.iter().find(|s| !s.contains("YOU ARE SPEAKING")) {
+        panic!("the state left YOU ARE SPEAKING while the key was toggled on:\n{s}");
+    }
+    wait_screen(&tmux, "the microphone to be quiet after the question", vad_quiet);
+    // the user's pause between the taps: a sooner press would be taken as the held key's auto-repeat
+    std::thread::sleep(
+        (tap_down + TAP_REPEAT_DELAY + Duration::from_millis(100)).saturating_duration_since(Instant::now()),
+    );
+    let tap_up = Instant::now();
+    tmux.keys(&["Space"]);
+    let held = tap_up - tap_down;
+
+    // The echo: the screen says so and the speaker plays it to its end.
+    wait_screen(&tmux, "ASSISTANT SPEAKING", |s| s.contains("ASSISTANT SPEAKING"));
+    let reply = speaker.wait_loud(question_at, Duration::from_secs(10));
+    assert!(reply.is_some(), "no reply was heard on the speaker");
+    assert!(
+        speaker.wait_quiet(Duration::from_millis(600), Duration::from_secs(15)),
+        "the reply never ended"
+    );
+    wait_screen(&tmux, "LISTENING with one turn after the reply", |s| {
+        s.contains("LISTENING") && s.contains("turns 1 ")
+    });
+
+    // The session ends (--duration): the shell is back, the terminal restored, the stats printed.
+    let screen = wait_until("the session to end", Duration::from_secs(30), || {
+        let s = tmux.screen();
+        s.contains("ptt finished").then_some(s)
+    });
+    let speaker = speaker.finish();
+    assert!(!screen.contains("LISTENING"), "the alternate screen is gone:\n{screen}");
+    assert!(
+        screen.trim_end().ends_with("pty$"),
+        "the shell prompt is back:\n{screen}"
+    );
+    let (before, after) = (
+        std::fs::read_to_string(&before).unwrap(),
+        std::fs::read_to_string(&after).unwrap(),
+    );
+    assert_eq!(before, after, "stty settings differ after voxlive exited");
+    let words: Vec<&str> = after.split_whitespace().collect();
+    assert!(words.contains(&"icanon") && words.contains(&"echo"), "{after}");
+    let printed = tmux.history(200);
+    assert!(!printed.contains("panicked"), "{printed}");
+    assert!(printed.contains("session: 1 turns"), "--stats: one turn:\n{printed}");
+    for mark in [
+        "key press -> first frame on the socket",
+        "key release -> activityEnd on the socket",
+    ] {
+        let line = printed
+            .lines()
+            .find(|l| l.starts_with(mark))
+            .unwrap_or_else(|| panic!("--stats printed {mark:?}:\n{printed}"));
+        assert!(line.ends_with("(1)"), "one press measured: {line}");
+    }
+
+    // The transcript: exactly the tapped turn, about as long as the key was on (plus the pre-roll).
+    let rows = transcript_rows(&transcript);
+    assert_eq!(rows.len(), 2, "one user row and one model row: {rows:?}");
+    let (user, model) = (&rows[0], &rows[1]);
+    assert!(
+        user["role"] == "user" && user["turn"] == 1,
+        "the user row of turn 1 first: {rows:?}"
+    );
+    assert!(
+        model["role"] == "model" && model["turn"] == 1,
+        "then the model row of turn 1: {rows:?}"
+    );
+    assert_eq!(model["interrupted"], false, "{rows:?}");
+    assert!(
+        ms(model, "start_ms") >= ms(user, "end_ms"),
+        "the reply follows the turn: {rows:?}"
+    );
+    let spoken = Duration::from_millis(ms(user, "end_ms") - ms(user, "start_ms"));
+    assert!(
+        spoken + Duration::from_millis(300) >= held && spoken <= held + PREROLL + Duration::from_millis(300),
+        "the user's turn lasted {spoken:?}, the key was on for {held:?}: {rows:?}"
+    );
+
+    // The speaker: the question's loudness contour comes back after it was asked, at its level.
+    assert!(
+        speaker.len() > question_at + 2 * question.len(),
+        "the speaker monitor recorded only {} samples",
+        speaker.len()
+    );
+    let (start, best) = best_envelope_match(&speaker, &question, question_at);
+    eprintln!(
+        "echo found at {:?} (question played at {:?}), envelope correlation {best:.3}",
+        secs(start),
+        secs(question_at)
+    );
+    assert!(
+        best > 0.8,
+        "the reply's loudness contour does not match the question (best {best:.3})"
+    );
+    let seg = &speaker[start..(start + question.len()).min(speaker.len())];
+    let db = 20.0 * (rms(seg) / rms(&question)).log10();
+    assert!(
+        db.abs() < 6.0,
+        "the echo's level differs from the question's by {db:.1} dB"
+    );
+    // The untapped question's contour is not there (speech against other speech scores about 0.4).
+    let (untapped, _) = voxlive::wav::read_pcm16(&untapped_path, RATE as u32).unwrap();
+    let (_, other) = best_envelope_match(&speaker, &untapped, untapped_at);
+    assert!(
+        other < 0.65,
+        "the untapped question was played back (envelope correlation {other:.3})"
+    );
+    // Nothing else played: before the echo (from the untapped question on) the speaker was silent.
+    assert!(
+        peak(&speaker[untapped_at..start.saturating_sub(RATE / 2).max(untapped_at)]) < SILENT,
+        "the speaker played something before the echo"
+    );
+}
