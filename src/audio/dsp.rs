@@ -211,6 +211,9 @@ impl Dsp {
                 up_rs.process(&mono[..frames], |out16k| {
                     framer.push(out16k, |raw| {
                         let mut frame = *raw;
+                        if let Some(rec) = recorder.as_mut() {
+                            rec.mic_raw(raw);
+                        }
                         if let Some(aec) = aec.as_mut() {
                             aec.process(&mut frame);
                         }
