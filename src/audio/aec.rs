@@ -42,6 +42,7 @@ use aec3::audio_processing::aec3::echo_canceller3::EchoCanceller3;
 use aec3::audio_processing::audio_buffer::AudioBuffer;
 use aec3::audio_processing::high_pass_filter::HighPassFilter;
 
+use super::echo_gate::EchoGate;
 use super::framing::{Frame, FRAME_SAMPLES, UPLINK_RATE};
 
 /// AEC3's frame: 10 ms at 16 kHz.
@@ -58,6 +59,15 @@ pub struct AecMetrics {
     pub erl_db: f64,
     /// The echo delay AEC3 has found (ms).
     pub delay_ms: i32,
+    /// Most render (speaker) calls in a row between two capture calls: AEC3 copes with bursts, but a
+    /// reference fed far ahead of the capture makes it reset its render buffer and lose the delay.
+    pub render_jitter_max: i32,
+    /// Most capture calls in a row between two render calls.
+    pub capture_jitter_max: i32,
+    /// Uplink frames the residual-echo gate silenced (see [`super::echo_gate`]).
+    pub gated_frames: u64,
+    /// The residual echo the gate expects now, relative to the speaker level (dB).
+    pub residual_db: f32,
 }
 
 /// Echo canceller for the 16 kHz uplink. `!Send`: create it on the DSP thread.
@@ -71,7 +81,14 @@ pub struct EchoCanceller {
     render_fill: usize,
     /// The capture block in the shape `HighPassFilter::process` takes (one channel).
     hpf_block: Vec<Vec<f32>>,
+    /// Capture frames processed (for the periodic debug log).
+    frames: u64,
+    /// Silences what AEC3 leaves of the echo (its leak before it locks, its residue after).
+    gate: EchoGate,
 }
+
+/// How often AEC3's own metrics go to the debug log: every 2 s of capture.
+const LOG_EVERY_FRAMES: u64 = 100;
 
 impl Default for EchoCanceller {
     fn default() -> Self {
@@ -91,6 +108,8 @@ impl EchoCanceller {
             render_pending: [0.0; AEC_BLOCK],
             render_fill: 0,
             hpf_block: vec![vec![0.0; AEC_BLOCK]],
+            frames: 0,
+            gate: EchoGate::default(),
         }
     }
 
@@ -105,6 +124,8 @@ impl EchoCanceller {
             {
                 *dst = s * S16;
             }
+            self.gate
+                .reference(&self.render_pending[self.render_fill..self.render_fill + take]);
             self.render_fill += take;
             far_end = &far_end[take..];
             if self.render_fill == AEC_BLOCK {
@@ -116,10 +137,17 @@ impl EchoCanceller {
         }
     }
 
-    /// Removes the echo of the rendered audio from one 20 ms capture frame, in place.
+    /// Removes the echo of the rendered audio from one 20 ms capture frame, in place; a frame that holds
+    /// only (residual) echo while the speaker plays comes out as silence.
     pub fn process(&mut self, frame: &mut Frame) {
+        let raw = *frame;
         for block in frame.chunks_exact_mut(AEC_BLOCK) {
             self.process_block(block);
+        }
+        self.gate.apply(&raw, frame);
+        self.frames += 1;
+        if self.frames % LOG_EVERY_FRAMES == 0 {
+            tracing::debug!(metrics = ?self.metrics(), "echo canceller");
         }
     }
 
@@ -147,6 +175,10 @@ impl EchoCanceller {
             erle_db: m.echo_return_loss_enhancement,
             erl_db: m.echo_return_loss,
             delay_ms: m.delay_ms,
+            render_jitter_max: m.render_jitter_max,
+            capture_jitter_max: m.capture_jitter_max,
+            gated_frames: self.gate.gated(),
+            residual_db: self.gate.residual_db(),
         }
     }
 }

@@ -63,6 +63,7 @@ mod aec;
 mod capture;
 mod device;
 mod dsp;
+mod echo_gate;
 mod engine;
 mod error;
 mod framing;
