@@ -2,6 +2,7 @@
 
 mod audio_devices;
 mod cli_tests;
+mod echo_path;
 mod live_e2e;
 mod server_tests;
 mod session_tests;

@@ -68,6 +68,10 @@ pub struct AecMetrics {
     pub gated_frames: u64,
     /// The residual echo the gate expects now, relative to the speaker level (dB).
     pub residual_db: f32,
+    /// Echo AEC3 removed, measured (dB): microphone energy over AEC3's output energy in the frames the gate
+    /// found to hold echo only (before the gate silenced them), with a floor of 1 LSB per sample. AEC3's own
+    /// `erle_db` estimate is not filled in by aec3 0.4; this one is.
+    pub measured_erle_db: f64,
 }
 
 /// Echo canceller for the 16 kHz uplink. `!Send`: create it on the DSP thread.
@@ -85,6 +89,10 @@ pub struct EchoCanceller {
     frames: u64,
     /// Silences what AEC3 leaves of the echo (its leak before it locks, its residue after).
     gate: EchoGate,
+    /// Energy before and after AEC3, and samples, over the echo-only frames (for `measured_erle_db`).
+    echo_in: f64,
+    echo_left: f64,
+    echo_n: f64,
 }
 
 /// How often AEC3's own metrics go to the debug log: every 2 s of capture.
@@ -110,6 +118,9 @@ impl EchoCanceller {
             hpf_block: vec![vec![0.0; AEC_BLOCK]],
             frames: 0,
             gate: EchoGate::default(),
+            echo_in: 0.0,
+            echo_left: 0.0,
+            echo_n: 0.0,
         }
     }
 
@@ -144,10 +155,23 @@ impl EchoCanceller {
         for block in frame.chunks_exact_mut(AEC_BLOCK) {
             self.process_block(block);
         }
-        self.gate.apply(&raw, frame);
+        let (e_in, e_left) = (energy(&raw), energy(frame));
+        if self.gate.apply(&raw, frame) {
+            self.echo_in += e_in;
+            self.echo_left += e_left;
+            self.echo_n += FRAME_SAMPLES as f64;
+        }
         self.frames += 1;
         if self.frames % LOG_EVERY_FRAMES == 0 {
-            tracing::debug!(metrics = ?self.metrics(), "echo canceller");
+            let m = self.metrics();
+            tracing::debug!(
+                measured_erle_db = m.measured_erle_db,
+                delay_ms = m.delay_ms,
+                gated_frames = m.gated_frames,
+                residual_db = m.residual_db,
+                render_jitter_max = m.render_jitter_max,
+                "echo canceller"
+            );
         }
     }
 
@@ -179,8 +203,13 @@ impl EchoCanceller {
             capture_jitter_max: m.capture_jitter_max,
             gated_frames: self.gate.gated(),
             residual_db: self.gate.residual_db(),
+            measured_erle_db: 10.0 * ((self.echo_in + self.echo_n) / (self.echo_left + self.echo_n)).log10(),
         }
     }
+}
+
+fn energy(frame: &Frame) -> f64 {
+    frame.iter().map(|&s| f64::from(s).powi(2)).sum()
 }
 
 const _: () = assert!(FRAME_SAMPLES % AEC_BLOCK == 0);
