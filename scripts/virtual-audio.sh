@@ -9,6 +9,10 @@
 #   scripts/virtual-audio.sh start          # same, but the caller must export XDG_RUNTIME_DIR itself
 #   scripts/virtual-audio.sh stop           # stops the keep-alive streams and the server it started
 #   scripts/virtual-audio.sh status         # exit 0 when the virtual devices are up
+#   scripts/virtual-audio.sh echo-path on [DELAY_MS] [LEVEL_DB]   # a real echo path: what vox_speaker plays
+#                                           # comes back into vox_mic DELAY_MS later (default 40), LEVEL_DB quieter
+#                                           # (default -12), through module-loopback (adaptive resampling: real drift)
+#   scripts/virtual-audio.sh echo-path off  # removes it
 #
 # Devices (both defaults, so cpal's default input/output devices are real streams through them):
 #   vox_speaker    default output (null sink); record what was played from vox_speaker.monitor
@@ -108,12 +112,51 @@ _vox_va_stop() {
   echo "virtual audio: stopped"
 }
 
+# The loopback's sink input carries this name, so `off` and a second `on` find exactly ours.
+_vox_va_echo_name=vox_echo_path
+
+_vox_va_echo_off() {
+  local m
+  for m in $(pactl list short modules 2>/dev/null | awk -v n="$_vox_va_echo_name" '$2 == "module-loopback" && index($0, n) {print $1}'); do
+    pactl unload-module "$m" || return 1
+  done
+  return 0
+}
+
+# A room's echo, as PulseAudio can make one: module-loopback from the speaker's monitor into the microphone's
+# feed sink, attenuated on its sink input. The loopback resamples adaptively to hold its latency, which gives
+# the small, varying clock drift of a real speaker-to-microphone path.
+_vox_va_echo_on() {
+  local delay=${1:-40} level=${2:--12} m si _
+  case "$delay" in ''|*[!0-9]*) echo "echo-path: DELAY_MS must be a whole number of ms" >&2; return 2 ;; esac
+  case "$level" in -[0-9]*|0) ;; *) echo "echo-path: LEVEL_DB must be 0 or negative (e.g. -12)" >&2; return 2 ;; esac
+  _vox_va_running || { echo "echo-path: the virtual devices are not running (start first)" >&2; return 1; }
+  _vox_va_echo_off || return 1
+  m=$(pactl load-module module-loopback source=vox_speaker.monitor sink=vox_mic_feed latency_msec="$delay" \
+    source_dont_move=true sink_dont_move=true remix=true \
+    sink_input_properties=media.name=$_vox_va_echo_name source_output_properties=media.name=$_vox_va_echo_name) || return 1
+  for _ in $(seq 50); do
+    si=$(pactl list sink-inputs | awk -v m="$m" '/^Sink Input #/ {i = substr($3, 2)} $1 == "Owner" && $3 == m {print i; exit}')
+    [ -n "$si" ] && break; sleep 0.1
+  done
+  [ -n "$si" ] || { echo "echo-path: the loopback has no sink input" >&2; pactl unload-module "$m"; return 1; }
+  # pactl reads a leading '-' as "lower by", so pass the level as a linear factor
+  pactl set-sink-input-volume "$si" "$(awk -v db="$level" 'BEGIN {printf "%.4f", 10 ^ (db / 20)}')" || return 1
+  echo "echo-path: on (vox_speaker -> vox_mic, ${delay} ms, ${level} dB; module $m)"
+}
+
 _vox_va_main() {
   case "${1:-start}" in
     start) _vox_va_start ;;
     stop) _vox_va_stop ;;
+    echo-path)
+      case "${2:-}" in
+        on) _vox_va_echo_on "${3:-}" "${4:-}" ;;
+        off) _vox_va_echo_off && echo "echo-path: off" ;;
+        *) echo "usage: virtual-audio.sh echo-path on [DELAY_MS] [LEVEL_DB] | echo-path off" >&2; return 2 ;;
+      esac ;;
     status) if _vox_va_running; then echo "virtual audio: running"; else echo "virtual audio: not running"; return 1; fi ;;
-    *) echo "usage: virtual-audio.sh start|stop|status" >&2; return 2 ;;
+    *) echo "usage: virtual-audio.sh start|stop|status|echo-path" >&2; return 2 ;;
   esac
 }
 

@@ -3,6 +3,7 @@
 mod audio_devices;
 mod cli_tests;
 mod conversation_tests;
+mod echo_path;
 mod live_e2e;
 mod ptt_e2e;
 mod server_tests;

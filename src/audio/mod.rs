@@ -9,6 +9,7 @@
 //! session -> Player (bounded, try_send) -> DSP thread: jitter buffer -> device rate -> upmix -> SPSC ring
 //!         -> cpal output callback -> speaker
 //!                    jitter buffer output -> 16 kHz -> AEC's echo reference (what the speaker plays)
+//!                    (AEC = AEC3, then a residual-echo gate: see `echo_gate.rs`)
 //! ```
 //!
 //! # What runs where
@@ -66,6 +67,7 @@ mod aec;
 mod capture;
 mod device;
 mod dsp;
+mod echo_gate;
 mod engine;
 mod error;
 mod framing;

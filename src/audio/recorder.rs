@@ -1,5 +1,6 @@
-//! `--record DIR`: keeps what the microphone sent (`mic-16k.wav`, the 16 kHz frames as the session got them)
-//! and what the speaker played (`speaker-24k.wav`, the jitter buffer's 24 kHz output including silence, so
+//! `--record DIR`: keeps what the microphone sent (`mic-16k.wav`, the 16 kHz frames as the session got them),
+//! what it heard before echo cancellation (`mic-raw-16k.wav`, the same frames before AEC: the two files give the
+//! echo removed on a real echo path, which AEC3's own ERLE estimate only guesses) and what the speaker played (`speaker-24k.wav`, the jitter buffer's 24 kHz output including silence, so
 //! both files share one timeline). The DSP thread hands blocks over with `try_send` on a bounded channel (no
 //! allocation per block); a writer thread does the file I/O. Blocks that do not fit are dropped and counted.
 
@@ -18,6 +19,7 @@ pub const SPEAKER_BLOCK: usize = 240;
 
 enum Block {
     Mic(Frame),
+    MicRaw(Frame),
     Speaker([i16; SPEAKER_BLOCK]),
 }
 
@@ -51,6 +53,7 @@ impl Recorder {
             reason: e.to_string(),
         })?;
         let mut mic = create(&dir.join("mic-16k.wav"), UPLINK_RATE)?;
+        let mut mic_raw = create(&dir.join("mic-raw-16k.wav"), UPLINK_RATE)?;
         let mut speaker = create(&dir.join("speaker-24k.wav"), DOWNLINK_RATE)?;
         // ~4 s of blocks of either kind
         let (tx, rx) = sync_channel::<Block>(512);
@@ -61,6 +64,7 @@ impl Recorder {
                 for block in rx {
                     let res = match &block {
                         Block::Mic(f) => f.iter().try_for_each(|&s| mic.write_sample(s)),
+                        Block::MicRaw(f) => f.iter().try_for_each(|&s| mic_raw.write_sample(s)),
                         Block::Speaker(b) => b.iter().try_for_each(|&s| speaker.write_sample(s)),
                     };
                     if let Err(e) = res {
@@ -70,7 +74,8 @@ impl Recorder {
                         failed = true;
                     }
                 }
-                if let Err(e) = mic.finalize().and_then(|()| speaker.finalize()) {
+                let finished = mic.finalize().and_then(|()| mic_raw.finalize());
+                if let Err(e) = finished.and_then(|()| speaker.finalize()) {
                     tracing::warn!(error = %e, "could not finish the recording");
                 }
             })
@@ -97,6 +102,11 @@ impl Recorder {
     pub fn mic(&mut self, frame: &Frame) {
         debug_assert_eq!(frame.len(), FRAME_SAMPLES);
         self.send(Block::Mic(*frame));
+    }
+
+    /// Records one uplink frame as captured, before echo cancellation.
+    pub fn mic_raw(&mut self, frame: &Frame) {
+        self.send(Block::MicRaw(*frame));
     }
 
     /// Records one block of what goes to the speaker (24 kHz mono).
@@ -133,11 +143,14 @@ mod tests {
         let mut r = Recorder::start(&dir).unwrap();
         r.mic(&[1000; FRAME_SAMPLES]);
         r.mic(&[-1000; FRAME_SAMPLES]);
+        r.mic_raw(&[7; FRAME_SAMPLES]);
         r.speaker(&[0.5; SPEAKER_BLOCK]);
         drop(r);
         let mic = hound::WavReader::open(dir.join("mic-16k.wav")).unwrap();
         assert_eq!(mic.spec().sample_rate, 16_000);
         assert_eq!(mic.len(), 640);
+        let raw = hound::WavReader::open(dir.join("mic-raw-16k.wav")).unwrap();
+        assert_eq!(raw.len(), 320);
         let spk: Vec<i16> = hound::WavReader::open(dir.join("speaker-24k.wav"))
             .unwrap()
             .into_samples()

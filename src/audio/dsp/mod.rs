@@ -167,6 +167,7 @@ impl Outlets<'_> {
             None => {}
         }
         if let Some(rec) = self.recorder.as_mut() {
+            rec.mic_raw(frame.raw);
             rec.mic(frame.samples);
         }
         let shared = self.shared;

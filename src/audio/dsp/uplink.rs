@@ -17,6 +17,8 @@ pub const READ_STEP: usize = 4096;
 pub struct ChainFrame<'a> {
     /// The cleaned frame (after AEC, what the VAD saw and what goes to the session).
     pub samples: &'a Frame,
+    /// The same frame as the microphone delivered it, before echo cancellation (`--record` keeps both).
+    pub raw: &'a Frame,
     /// Smoothed voice activity of this frame.
     pub vad: VadState,
     /// The change of state this frame caused, if any.
@@ -77,6 +79,7 @@ impl UplinkChain {
                 let (state, transition) = vad.process(&frame, preroll);
                 emit(ChainFrame {
                     samples: &frame,
+                    raw,
                     vad: state,
                     transition,
                     preroll,
