@@ -88,13 +88,17 @@ def kill_all():
 
 
 class Recorder:
-    """parec of one monitor; every read is timestamped on time.monotonic() to place samples on one clock."""
+    """parec of one monitor; every read is timestamped on time.monotonic() to place samples on one clock.
+    A monitor's sample clock drifts from time.monotonic() (up to ~0.1 % measured here: 100 ms over a run), so
+    sample i is placed by the reads within 2.5 s of it: t0 near i = min(arrival - samples so far / rate)."""
 
     def __init__(self, source):
         self.p = spawn(["parec", "-d", source, "--format=s16le", f"--rate={RATE}", "--channels=1", "--raw",
                         "--latency-msec=5"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         self.buf = bytearray()
+        self.lock = threading.Lock()
         self.t0 = float("inf")  # monotonic time of sample 0: min over reads of (arrival - samples so far / rate)
+        self.ns, self.arrivals = [], []  # per read: samples so far, arrival time
         self.thread = threading.Thread(target=self.run, daemon=True)
         self.thread.start()
 
@@ -105,21 +109,49 @@ class Recorder:
             now = time.monotonic()
             if not b:
                 return
-            self.buf += b
-            n = len(self.buf) // 2
+            with self.lock:
+                self.buf += b
+                n = len(self.buf) // 2
             self.t0 = min(self.t0, now - n / RATE)
+            self.ns.append(n)
+            self.arrivals.append(now)
+
+    def stop(self):
+        self.p.kill()
+        self.p.wait()
+        self.thread.join(5)
+
+    def t0_near(self, i, span=int(2.5 * RATE)):
+        import bisect
+        ns = self.ns[:]
+        a, b = bisect.bisect_left(ns, i - span), bisect.bisect_right(ns, i + span)
+        if a >= b:
+            return self.t0
+        return min(self.arrivals[k] - ns[k] / RATE for k in range(a, b))
+
+    def drift_ppm(self):
+        """How much faster than time.monotonic() the monitor delivers samples, from the first and last 5 s."""
+        if not self.ns or self.ns[-1] < 20 * RATE:
+            return float("nan")
+        first, last = self.t0_near(int(2.5 * RATE)), self.t0_near(self.ns[-1] - int(2.5 * RATE))
+        return (first - last) / ((self.ns[-1] - 5 * RATE) / RATE) * 1e6
 
     def n(self):
         return len(self.buf) // 2
 
     def samples(self, a, b):
-        return array.array("h", bytes(self.buf[2 * a:2 * b]))
+        with self.lock:
+            chunk = bytes(self.buf[2 * a:2 * b])
+        return array.array("h", chunk)
 
     def index(self, t):
-        return max(0, int(round((t - self.t0) * RATE)))
+        i = max(0, int(round((t - self.t0) * RATE)))
+        for _ in range(2):
+            i = max(0, int(round((t - self.t0_near(i)) * RATE)))
+        return i
 
     def time(self, i):
-        return self.t0 + i / RATE
+        return self.t0_near(i) + i / RATE
 
     def wait(self, pred, timeout, start=None, win=160):
         """Scans 10 ms windows from sample `start` (default: now) until pred(peak) holds; returns its index."""
@@ -225,6 +257,8 @@ def main():
         vox.kill()
     reader.join(5)
     time.sleep(0.1)
+    mic.stop()
+    spk.stop()
     stdout = "".join(lines)
     with open(os.path.join(OUT, "stdout.txt"), "w") as f:
         f.write(stdout)
@@ -274,6 +308,7 @@ def main():
         "interrupted_turns": sum(1 for r in rows if r["role"] == "model" and r["interrupted"]),
         "interrupted_lines": stdout.count("interrupted)"),
         "rounds": per_round, "clock_offset_ms": (spk.t0 - mic.t0) * 1e3,
+        "drift_ppm": {"mic": mic.drift_ppm(), "speaker": spk.drift_ppm()},
         "wall_s": time.monotonic() - started,
     }
     with open(os.path.join(OUT, "result.json"), "w") as f:
@@ -325,8 +360,10 @@ for vad, rs in by_vad.items():
         s = r["voxlive"]
         vs = (f"p50 {s['p50']:.1f} p90 {s['p90']:.1f} p99 {s['p99']:.1f} max {s['max']:.1f} ms (n={s['count']})"
               if s else "no barge-in -> silence line in --stats")
+        d = r.get("drift_ppm", {})
         print(f"run {n}: {r['rounds_played']} rounds in {r['wall_s']:.0f} s; turns {r['turns']}, interrupted "
-              f"{r['interrupted_turns']} (transcript) / {r['interrupted_lines']} (stdout)")
+              f"{r['interrupted_turns']} (transcript) / {r['interrupted_lines']} (stdout); monitor clocks vs "
+              f"monotonic: mic {d.get('mic', float('nan')):+.0f} ppm, speaker {d.get('speaker', float('nan')):+.0f} ppm")
         print(f"  voxlive --stats barge-in -> silence: {vs}")
         print(f"  mic-feed onset -> speaker silent:    {fmt(ok)}" + (f"; not measured: {bad}" if bad else ""))
     print(f"-- {vad} VAD, all rounds pooled, mic-feed onset -> speaker silent: {fmt(pooled)}")

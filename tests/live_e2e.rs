@@ -468,8 +468,10 @@ fn speaking_over_a_reply_silences_the_virtual_speaker() {
     speak_over_a_reply("barge-in", &["--vad", "server", "--no-aec"]);
 }
 
-/// Found by scripts/measure-barge-in.sh: with echo cancellation on (the default) the user's voice over a
-/// playing reply is not heard at all (no onset, no turn, no interrupted), with local and with server VAD.
+/// Found by scripts/measure-barge-in.sh (benches/runs/barge-in-2026-12-02.md): with echo cancellation on (the
+/// default) the user's voice over a playing reply is not heard at all, with local and with server VAD: the
+/// uplink frames leave the echo canceller and residual-echo gate as silence although the microphone holds no
+/// echo (the virtual devices have no speaker-to-microphone path unless `echo-path on`).
 #[test]
 #[ignore = "known bug: with echo cancellation on, speech over a playing reply is not detected"]
 fn speaking_over_a_reply_silences_the_virtual_speaker_with_echo_cancellation() {
