@@ -79,14 +79,31 @@ impl Player {
     /// Queues a chunk that arrived at `received_at` (the jitter buffer measures network jitter from these).
     /// `Err(QueueFull)` drops the chunk (counted); `Err(Stopped)` means the engine is gone.
     pub fn play(&self, samples_24k: Vec<i16>, received_at: Instant) -> Result<(), AudioError> {
-        let generation = self.shared.generation.load(Ordering::Acquire);
-        // counted before it can be taken, so is_playing is true as soon as this returns Ok
-        self.shared.in_flight.fetch_add(1, Ordering::AcqRel);
-        match self.tx.try_send(Downlink {
+        self.send(Downlink {
             samples: samples_24k,
             received_at,
-            generation,
-        }) {
+            generation: self.shared.generation.load(Ordering::Acquire),
+            end_of_reply: false,
+        })
+    }
+
+    /// The server completed the reply queued so far: once it has played, the next chunk starts a new reply
+    /// (no dry spell counted as an underrun between two replies, the next reply's first sample timed).
+    pub fn end_of_reply(&self) {
+        let marker = Downlink {
+            samples: Vec::new(),
+            received_at: Instant::now(),
+            generation: self.shared.generation.load(Ordering::Acquire),
+            end_of_reply: true,
+        };
+        // a full queue only costs the marker: the buffer then idles after its usual wait
+        let _ = self.send(marker);
+    }
+
+    fn send(&self, chunk: Downlink) -> Result<(), AudioError> {
+        // counted before it can be taken, so is_playing is true as soon as this returns Ok
+        self.shared.in_flight.fetch_add(1, Ordering::AcqRel);
+        match self.tx.try_send(chunk) {
             Ok(()) => {
                 if let Some(dsp) = self.shared.thread.get() {
                     dsp.unpark();

@@ -70,6 +70,8 @@ pub struct JitterBuffer {
     last_out: f32,
     fade_in: usize,
     underruns: u64,
+    /// The reply in the queue is complete ([`JitterBuffer::end_of_reply`]).
+    ending: bool,
 }
 
 impl JitterBuffer {
@@ -88,6 +90,7 @@ impl JitterBuffer {
             last_out: 0.0,
             fade_in: 0,
             underruns: 0,
+            ending: false,
         }
     }
 
@@ -117,11 +120,24 @@ impl JitterBuffer {
         self.state != State::Idle
     }
 
+    /// The server completed the reply: once what is queued has played, the buffer goes idle instead of
+    /// waiting [`STARVE_LIMIT`] for a late chunk, so the next reply starts a stream of its own (its jitter
+    /// measured from its own first chunk, its first sample timed) and no underrun is counted between the two.
+    pub fn end_of_reply(&mut self) {
+        match self.state {
+            State::Starved(_) => self.state = State::Idle,
+            State::Idle => {}
+            _ => self.ending = true,
+        }
+    }
+
     /// Queues a 24 kHz chunk that arrived at `received_at` and updates the jitter estimate.
     pub fn push(&mut self, samples: &[i16], received_at: Instant) {
         if samples.is_empty() {
             return;
         }
+        // audio queued behind a completed reply continues the stream
+        self.ending = false;
         match self.state {
             State::Idle => {
                 self.stream_start = None;
@@ -217,7 +233,11 @@ impl JitterBuffer {
                 i += 1;
             }
             if i < out.len() {
-                self.state = State::Starved(now);
+                self.state = if std::mem::take(&mut self.ending) {
+                    State::Idle
+                } else {
+                    State::Starved(now)
+                };
             }
         }
         // fade from the last sample played to silence so the step does not click

@@ -159,6 +159,8 @@ pub enum Action {
         rate: u32,
         received_at: Instant,
     },
+    /// The server completed the reply: what is queued plays to its end, and the next audio is a new reply.
+    EndOfReply,
     /// Stop playback now and drop everything queued. `onset`: a local barge-in heard at that time (fade out,
     /// measured from it); `None`: the server's `interrupted`.
     StopPlayback {

@@ -87,6 +87,9 @@ impl Conversation {
                 }
                 // what a barge-in cut is over now: later audio belongs to the next reply
                 self.reply.silenced = false;
+                if self.reply.audio {
+                    self.out.push(Action::EndOfReply);
+                }
                 self.reply.streaming = false;
                 if self.reply.is_open() {
                     self.close_reply(false, at);

@@ -102,6 +102,7 @@ fn trace(actions: &[Action]) -> String {
             Action::StopPlayback { onset: Some(_) } => Some("barge-in".into()),
             Action::StopPlayback { onset: None } => Some("flush".into()),
             Action::Play { .. } => Some("play".into()),
+            Action::EndOfReply => Some("eor".into()),
             Action::SendText { text, .. } => Some(format!("text:{text}")),
             _ => None,
         })

@@ -95,6 +95,7 @@ pub async fn drive(
         idle_since: None,
         last_first_reply: None,
         mic: (SILENCE_DBFS, false),
+        press: None,
     };
     let result = loop {
         let step = tokio::select! {
@@ -141,6 +142,9 @@ struct Pump<'a, 'b> {
     last_first_reply: Option<Duration>,
     /// Peak level of the latest uplink frame and its VAD state, for the meters.
     mic: (f32, bool),
+    /// A key press whose first frame has not gone up yet (the pre-roll was empty): the next frame sent
+    /// answers it, so a press is always measured, the slow case included.
+    press: Option<(Mark, Instant)>,
 }
 
 impl Pump<'_, '_> {
@@ -262,19 +266,22 @@ impl Pump<'_, '_> {
     }
 
     async fn apply(&mut self, actions: Vec<Action>, cause: Cause) -> Step {
-        let mut press = match cause {
-            Cause::Press(at) => Some((Mark::PressToFirstFrame, at)),
-            _ => None,
-        };
+        if let Cause::Press(at) = cause {
+            self.press = Some((Mark::PressToFirstFrame, at));
+        }
         let release = match cause {
             Cause::Release(at) => Some((Mark::ReleaseToActivityEnd, at)),
             _ => None,
         };
+        let mut press = self.press.take();
         for action in actions {
             if let Some(done) = self.apply_one(action, &mut press, release).await {
                 return Some(done);
             }
         }
+        // still unanswered (no frame went up yet): the next batch's first frame answers it, unless the key
+        // is already up again (a press too short to send anything is not a press to time)
+        self.press = press.filter(|_| release.is_none());
         None
     }
 
@@ -306,6 +313,10 @@ impl Pump<'_, '_> {
                 received_at,
             } => {
                 self.io.playback.play(samples, rate, received_at);
+                Ok(())
+            }
+            Action::EndOfReply => {
+                self.io.playback.end_of_reply();
                 Ok(())
             }
             Action::StopPlayback { onset } => {

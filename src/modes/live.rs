@@ -78,7 +78,7 @@ pub async fn live(
         lossless_uplink: false,
     };
     let talk_hint = match live.policy.mode {
-        crate::conversation::TalkMode::PushToTalk => "hold the key to talk",
+        crate::conversation::TalkMode::PushToTalk => "press the push-to-talk key to talk (the screen says hold or tap)",
         crate::conversation::TalkMode::HandsFree(_) => "speak any time",
     };
     io.renderer.show(&Notice::Info(format!(

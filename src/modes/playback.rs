@@ -14,6 +14,8 @@ pub const REPLY_RATES: std::ops::RangeInclusive<u32> = 8_000..=96_000;
 pub trait Playback: Send {
     /// Queues a chunk of mono 16-bit samples at `rate`. Never blocks; a full queue drops (counted).
     fn play(&mut self, samples: Vec<i16>, rate: u32, received_at: Instant);
+    /// The reply queued so far is complete (the next chunk starts a new one).
+    fn end_of_reply(&mut self) {}
     /// Stops now and drops what is queued: `onset` of a local barge-in (fade, measured), `None` for the
     /// server's `interrupted`.
     fn stop(&mut self, onset: Option<Instant>);
@@ -90,6 +92,10 @@ impl Playback for EnginePlayback {
                 }
             }
         }
+    }
+
+    fn end_of_reply(&mut self) {
+        self.player.end_of_reply();
     }
 
     fn stop(&mut self, onset: Option<Instant>) {

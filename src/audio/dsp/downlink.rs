@@ -84,6 +84,11 @@ impl DownlinkChain {
         starts
     }
 
+    /// The server completed the reply (see [`JitterBuffer::end_of_reply`]).
+    pub fn end_of_reply(&mut self) {
+        self.jitter.end_of_reply();
+    }
+
     /// Drops every queued sample and the resamplers' state, so nothing of the old reply comes out later.
     pub fn flush(&mut self) {
         self.jitter.flush();

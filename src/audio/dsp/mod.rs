@@ -84,6 +84,8 @@ pub(crate) struct Downlink {
     pub samples: Vec<i16>,
     pub received_at: Instant,
     pub generation: u64,
+    /// No samples: the reply before this marker is complete.
+    pub end_of_reply: bool,
 }
 
 /// State the engine, the players and the DSP thread share.
@@ -311,7 +313,9 @@ impl Dsp {
                 st.waiting = Some(d);
                 continue;
             }
-            if d.generation == st.generation {
+            if d.generation == st.generation && d.end_of_reply {
+                st.down.end_of_reply();
+            } else if d.generation == st.generation {
                 if st.down.push(&d.samples, d.received_at) {
                     st.reply_start = Some(d.received_at);
                 }
