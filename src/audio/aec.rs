@@ -313,6 +313,34 @@ pub(crate) mod tests {
     }
 
     #[test]
+    #[ignore = "known bug: with no echo path at all (digital silence on the microphone) the canceller and its residual-echo gate take 9 dB off a voice over the reply; see tests/live_e2e.rs's ignored AEC barge-in test"]
+    fn near_end_speech_survives_a_reply_with_no_echo_path() {
+        // a headset, or virtual devices: the reply plays, the microphone hears nothing of it (digital
+        // silence), then the user talks over it
+        let render = reply();
+        let near = sample("joke_computers_16k.wav");
+        let start = 2 * RATE;
+        let mut capture = vec![0.0f32; render.len()];
+        for (c, &n) in capture[start..].iter_mut().zip(&near) {
+            *c += n;
+        }
+        let mut aec = EchoCanceller::new();
+        let out = cancel(Some(&mut aec), &render, &capture);
+        let shift = 128;
+        let end = start + near.len().min(out.len() - start - shift);
+        let kept = energy_db(&out[start + shift..end + shift]) - energy_db(&near[..end - start]);
+        let first = energy_db(&out[start + shift..start + shift + RATE / 2]) - energy_db(&near[..RATE / 2]);
+        eprintln!(
+            "no echo path: near-end changed by {kept:.1} dB, first 500 ms by {first:.1} dB, {:?}",
+            aec.metrics()
+        );
+        assert!(
+            kept.abs() <= 6.0 && first.abs() <= 6.0,
+            "near-end changed by {kept:.1} dB ({first:.1} dB in its first 500 ms)"
+        );
+    }
+
+    #[test]
     fn near_end_speech_survives_double_talk() {
         let render = reply();
         let echo = room_echo(&render, 40, 0.5);
