@@ -41,20 +41,22 @@ test_status=0
 # a busy 2-core machine cannot starve the PulseAudio server under them (a starved null sink drops audio, which a
 # device test would rightly call a broken echo). A FILTER given after -- runs as one phase.
 device_modules=(audio_devices live_e2e echo_path ptt_e2e ui_pty)
+# cargo test TARGETS... -- FILTERS...; keeps the first failing status
 run_tests() {
-  timeout --signal=INT --kill-after=30 "${VOXLIVE_TEST_TIMEOUT:-1200}" \
-    cargo test --all-targets -- "$@" 2>&1 </dev/null | tee -a "$log"
-  return "${PIPESTATUS[0]}"
+  local status=0
+  timeout --signal=INT --kill-after=30 "${VOXLIVE_TEST_TIMEOUT:-1200}" cargo test "$@" 2>&1 </dev/null | tee -a "$log" \
+    || status=${PIPESTATUS[0]}
+  [ "$test_status" -ne 0 ] || test_status=$status
 }
 if [ ${#cargo_args[@]} -gt 0 ]; then
-  run_tests "${cargo_args[@]}" || test_status=$?
+  run_tests --all-targets -- "${cargo_args[@]}"
 else
+  # libtest filters go to the integration binary only (the criterion bench takes no --skip)
+  run_tests --lib --bins --benches --examples
   skips=(); for m in "${device_modules[@]}"; do skips+=(--skip "$m::"); done
-  run_tests "${skips[@]}" || test_status=$?
+  run_tests --test tests -- "${skips[@]}"
   step "device and terminal tests"
-  timeout --signal=INT --kill-after=30 "${VOXLIVE_TEST_TIMEOUT:-1200}" \
-    cargo test --test tests -- "${device_modules[@]/%/::}" 2>&1 </dev/null | tee -a "$log" \
-    || { s=${PIPESTATUS[0]}; [ "$test_status" -ne 0 ] || test_status=$s; }
+  run_tests --test tests -- "${device_modules[@]/%/::}"
 fi
 [ "$test_status" -ne 124 ] || echo "scripts/test.sh: cargo test timed out after ${VOXLIVE_TEST_TIMEOUT:-1200} s"
 

@@ -8,81 +8,23 @@
 
 use std::io::Read;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use voxlive::ui::TAP_REPEAT_DELAY;
 
+use crate::speaker::{audio_server_running, envelope, ncc, peak, rms, secs, Killed, LOUD, RATE, SILENT};
 use crate::tmux::{sh_quote, wait_until, Tmux};
 use crate::util::sample;
 
-const RATE: usize = 16_000;
-/// Peak level of a 10 ms window that counts as sound starting (-40 dBFS).
-const LOUD: i32 = 328;
-/// Below this peak level the speaker is silent (-50 dBFS).
-const SILENT: i32 = 104;
 /// Start-up on a loaded 2-core machine (debug build, cold disk) and other waits on the program.
 const DEADLINE: Duration = Duration::from_secs(20);
 /// The session's length: long enough for the whole script below with room for a loaded machine.
 const SESSION_SECS: &str = "15";
 /// The pre-roll sent before the held span (Policy::preroll_frames: 15 frames of 20 ms).
 const PREROLL: Duration = Duration::from_millis(300);
-
-fn audio_server_running() -> bool {
-    let up = Command::new("pactl")
-        .arg("info")
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    if !up {
-        assert!(
-            std::env::var("VOXLIVE_SKIP_DEVICE_TESTS").as_deref() == Ok("1"),
-            "no PulseAudio server: run `source scripts/virtual-audio.sh start` first (or set VOXLIVE_SKIP_DEVICE_TESTS=1)"
-        );
-    }
-    up
-}
-
-fn peak(x: &[i16]) -> i32 {
-    x.iter().map(|&s| i32::from(s).abs()).max().unwrap_or(0)
-}
-
-fn rms(x: &[i16]) -> f64 {
-    (x.iter().map(|&s| (s as f64).powi(2)).sum::<f64>() / x.len().max(1) as f64).sqrt()
-}
-
-fn secs(samples: usize) -> Duration {
-    Duration::from_secs_f64(samples as f64 / RATE as f64)
-}
-
-/// RMS envelope in 10 ms windows.
-fn envelope(x: &[i16]) -> Vec<f64> {
-    x.chunks(RATE / 100)
-        .map(|w| (w.iter().map(|&s| (s as f64).powi(2)).sum::<f64>() / w.len() as f64).sqrt())
-        .collect()
-}
-
-/// Normalised correlation of `needle` against `hay` at offset `lag` (both zero-mean over the window).
-fn ncc(hay: &[f64], needle: &[f64], lag: usize) -> f64 {
-    let h = &hay[lag..lag + needle.len()];
-    let (mh, mn) = (
-        h.iter().sum::<f64>() / h.len() as f64,
-        needle.iter().sum::<f64>() / needle.len() as f64,
-    );
-    let (mut num, mut dh, mut dn) = (0.0, 0.0, 0.0);
-    for (a, b) in h.iter().zip(needle) {
-        num += (a - mh) * (b - mn);
-        dh += (a - mh).powi(2);
-        dn += (b - mn).powi(2);
-    }
-    if dh == 0.0 || dn == 0.0 {
-        0.0
-    } else {
-        num / (dh * dn).sqrt()
-    }
-}
 
 /// The best envelope correlation of `needle` in `hay` from sample `from` on: (sample index, correlation).
 fn best_envelope_match(hay: &[i16], needle: &[i16], from: usize) -> (usize, f64) {
@@ -141,14 +83,6 @@ fn echo_pieces(speaker: &[i16], question: &[i16], from: usize) -> Vec<(usize, us
         piece += PIECE;
     }
     found
-}
-
-struct Killed(Child);
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 /// A PulseAudio source (a monitor) recorded by `pacat` into memory at 16 kHz mono, readable while it runs

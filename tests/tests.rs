@@ -8,6 +8,7 @@ mod live_e2e;
 mod ptt_e2e;
 mod server_tests;
 mod session_tests;
+mod speaker;
 mod tmux;
 mod ui_pty;
 mod util;
