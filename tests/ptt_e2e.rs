@@ -6,16 +6,13 @@
 //! ends the shell is back with its terminal settings. Needs `source scripts/virtual-audio.sh start`
 //! (scripts/test.sh and CI do it); without an audio server it fails unless VOXLIVE_SKIP_DEVICE_TESTS=1.
 
-use std::io::Read;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use voxlive::ui::TAP_REPEAT_DELAY;
 
-use crate::speaker::{audio_server_running, envelope, ncc, peak, rms, secs, Killed, LOUD, RATE, SILENT};
+use crate::speaker::{audio_server_running, envelope, ncc, peak, rms, secs, Monitor, LOUD, RATE, SILENT};
 use crate::tmux::{sh_quote, wait_until, Tmux};
 use crate::util::sample;
 
@@ -83,116 +80,6 @@ fn echo_pieces(speaker: &[i16], question: &[i16], from: usize) -> Vec<(usize, us
         piece += PIECE;
     }
     found
-}
-
-/// A PulseAudio source (a monitor) recorded by `pacat` into memory at 16 kHz mono, readable while it runs
-/// (the same recorder as tests/live_e2e.rs, without its clock).
-struct Monitor {
-    pacat: Killed,
-    samples: Arc<Mutex<Vec<i16>>>,
-    reader: Option<JoinHandle<()>>,
-}
-
-impl Monitor {
-    fn start(source: &str) -> Monitor {
-        let mut pacat = Command::new("pacat")
-            .args([
-                "--record",
-                "-d",
-                source,
-                "--format=s16le",
-                "--rate=16000",
-                "--channels=1",
-                "--raw",
-            ])
-            .arg("--latency-msec=10")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("pacat runs");
-        let mut out = pacat.stdout.take().unwrap();
-        let samples = Arc::new(Mutex::new(Vec::new()));
-        let shared = samples.clone();
-        let reader = std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            let mut odd = None;
-            loop {
-                let n = match out.read(&mut buf) {
-                    Ok(0) | Err(_) => return,
-                    Ok(n) => n,
-                };
-                let mut bytes = &buf[..n];
-                let mut s = shared.lock().unwrap();
-                if let Some(lo) = odd.take() {
-                    s.push(i16::from_le_bytes([lo, bytes[0]]));
-                    bytes = &bytes[1..];
-                }
-                let pairs = bytes.chunks_exact(2);
-                odd = pairs.remainder().first().copied();
-                s.extend(pairs.map(|c| i16::from_le_bytes([c[0], c[1]])));
-            }
-        });
-        Monitor {
-            pacat: Killed(pacat),
-            samples,
-            reader: Some(reader),
-        }
-    }
-
-    fn len(&self) -> usize {
-        self.samples.lock().unwrap().len()
-    }
-
-    fn peak_since(&self, from: usize) -> i32 {
-        let s = self.samples.lock().unwrap();
-        peak(&s[from.min(s.len())..])
-    }
-
-    /// Waits for the first 10 ms window from sample `from` whose peak is at least `level`; its first sample.
-    fn wait_loud(&self, from: usize, timeout: Duration) -> Option<usize> {
-        let deadline = Instant::now() + timeout;
-        let mut i = from;
-        loop {
-            {
-                let s = self.samples.lock().unwrap();
-                while i + RATE / 100 <= s.len() {
-                    if peak(&s[i..i + RATE / 100]) >= LOUD {
-                        return Some(i);
-                    }
-                    i += RATE / 100;
-                }
-            }
-            if Instant::now() >= deadline {
-                return None;
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
-    }
-
-    /// Waits until the latest `quiet` of the recording was silent.
-    fn wait_quiet(&self, quiet: Duration, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
-        let k = (quiet.as_secs_f64() * RATE as f64) as usize;
-        while Instant::now() < deadline {
-            {
-                let s = self.samples.lock().unwrap();
-                if s.len() >= k && peak(&s[s.len() - k..]) < SILENT {
-                    return true;
-                }
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        false
-    }
-
-    fn finish(mut self) -> Vec<i16> {
-        let _ = self.pacat.0.kill();
-        let _ = self.pacat.0.wait();
-        if let Some(r) = self.reader.take() {
-            let _ = r.join();
-        }
-        std::mem::take(&mut *self.samples.lock().unwrap())
-    }
 }
 
 /// Plays `wav` into the virtual microphone; the screens captured every 20 ms while it played.
@@ -322,7 +209,7 @@ fn push_to_talk_in_a_real_terminal_sends_only_the_tapped_span_and_the_echo_is_he
 
     // The echo: the screen says so and the speaker plays it to its end.
     wait_screen(&tmux, "ASSISTANT SPEAKING", |s| s.contains("ASSISTANT SPEAKING"));
-    let reply = speaker.wait_loud(question_at, Duration::from_secs(10));
+    let reply = speaker.wait_for(question_at, Duration::from_secs(10), |p| p >= LOUD);
     assert!(reply.is_some(), "no reply was heard on the speaker");
     assert!(
         speaker.wait_quiet(Duration::from_millis(600), Duration::from_secs(15)),
@@ -337,7 +224,7 @@ fn push_to_talk_in_a_real_terminal_sends_only_the_tapped_span_and_the_echo_is_he
         let s = tmux.screen();
         s.contains("ptt finished").then_some(s)
     });
-    let speaker = speaker.finish();
+    let (speaker, _) = speaker.finish();
     assert!(!screen.contains("LISTENING"), "the alternate screen is gone:\n{screen}");
     assert!(
         screen.trim_end().ends_with("pty$"),
