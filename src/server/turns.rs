@@ -128,6 +128,7 @@ impl TurnTracker {
 
 #[cfg(test)]
 mod tests {
+    use super::super::vad::tests::voiced;
     use super::*;
 
     #[test]
@@ -138,18 +139,6 @@ mod tests {
         assert!(t.push(&[4, 5]).is_empty());
         assert_eq!(t.activity_end(), vec![4, 5]);
         assert_eq!(t.audio_stream_end(), None);
-    }
-
-    /// A 200 Hz harmonic-rich tone with 4 Hz amplitude modulation: speech to webrtc-vad.
-    fn voiced(n: usize) -> Vec<i16> {
-        let tau = std::f64::consts::TAU;
-        (0..n)
-            .map(|k| {
-                let t = k as f64 / 16_000.0;
-                let v: f64 = (1..=15).map(|h| (tau * 200.0 * h as f64 * t).sin() / h as f64).sum();
-                (7000.0 * v * (0.6 + 0.4 * (tau * 4.0 * t).sin())).clamp(-30000.0, 30000.0) as i16
-            })
-            .collect()
     }
 
     #[test]

@@ -78,7 +78,7 @@ impl SpeechDetector {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -89,7 +89,7 @@ mod tests {
     }
 
     /// A 200 Hz harmonic-rich tone with 4 Hz amplitude modulation: speech to webrtc-vad.
-    fn voiced(n: usize) -> Vec<i16> {
+    pub(crate) fn voiced(n: usize) -> Vec<i16> {
         let tau = std::f64::consts::TAU;
         (0..n)
             .map(|k| {
