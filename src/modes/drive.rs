@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{broadcast, mpsc};
 
-use crate::audio::{peak_dbfs_i16, AudioEvent, LatencyRecorder, Stage, UplinkFrame, SILENCE_DBFS};
+use crate::audio::{AudioEvent, LatencyRecorder, Stage, UplinkFrame};
 use crate::conversation::{Action, Conversation, Input, Notice, Status, TextRoute, TranscriptWriter};
 use crate::protocol::{ClientMessage, INPUT_RATE};
 use crate::session::{Events, Mark, Session};
@@ -94,7 +94,7 @@ pub async fn drive(
         frames_done: false,
         idle_since: None,
         last_first_reply: None,
-        mic: (SILENCE_DBFS, false),
+        vad_speech: false,
         press: None,
     };
     let result = loop {
@@ -140,8 +140,8 @@ struct Pump<'a, 'b> {
     frames_done: bool,
     idle_since: Option<Instant>,
     last_first_reply: Option<Duration>,
-    /// Peak level of the latest uplink frame and its VAD state, for the meters.
-    mic: (f32, bool),
+    /// The latest uplink frame's VAD state, for the screen (levels come from the status source).
+    vad_speech: bool,
     /// A key press whose first frame has not gone up yet (the pre-roll was empty): the next frame sent
     /// answers it, so a press is always measured, the slow case included.
     press: Option<(Mark, Instant)>,
@@ -151,7 +151,7 @@ impl Pump<'_, '_> {
     async fn on_frame(&mut self, frame: Option<UplinkFrame>) -> Step {
         match frame {
             Some(f) => {
-                self.mic = (peak_dbfs_i16(&f.samples), f.vad == crate::audio::VadState::Speech);
+                self.vad_speech = f.vad == crate::audio::VadState::Speech;
                 let input = Input::Frame {
                     samples: Box::new(f.samples),
                     vad: f.vad,
@@ -237,8 +237,7 @@ impl Pump<'_, '_> {
             status.mode = Some(self.conversation.policy().mode);
             status.turns = self.conversation.turns();
             status.last_first_reply = self.last_first_reply;
-            status.mic_dbfs = self.mic.0;
-            status.vad_speech = self.mic.1;
+            status.vad_speech = self.vad_speech;
             self.io.renderer.status(&status);
         }
         let Exit::WhenSourceDone { settle, reply_timeout } = self.exit else {

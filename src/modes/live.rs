@@ -67,8 +67,11 @@ pub async fn live(
         latency: Some(engine.latency()),
         status: Some(Box::new(move || {
             let stats = engine_ref.counters();
+            // the DSP thread keeps both levels: the mic's after echo cancellation, the speaker's as played
+            let levels = player.levels();
             Status {
-                speaker_dbfs: player.levels().speaker_dbfs,
+                mic_dbfs: levels.mic_dbfs,
+                speaker_dbfs: levels.speaker_dbfs,
                 underruns: stats.underruns,
                 frames_dropped: stats.frames_dropped + SessionMetrics::get(&metrics.audio_frames_dropped),
                 chunks_dropped: stats.chunks_dropped,
