@@ -1,5 +1,6 @@
-//! What the live terminal UI costs: drives [`TerminalUi`] as a busy conversation would (a fresh status with
-//! moving meters at the UI's own rate, 30 fps, and a streaming transcript), for N seconds, then reports the
+//! What the live terminal UI costs: drives [`TerminalUi`] as a busy conversation would (meters moving every
+//! frame at 30 fps, read by the render thread as in live mode; state and VAD changing, status snapshots at the
+//! pump's tick, and a streaming transcript), for N seconds, then reports the
 //! process's CPU time (getrusage: user + system, all threads) per second of wall time. The process does
 //! nothing else, so that is the UI's cost plus a few channel sends. Run it in a real terminal:
 //!
@@ -11,7 +12,7 @@ use std::io::Write;
 use std::time::{Duration, Instant};
 
 use voxlive::conversation::{Notice, State, Status, TalkMode};
-use voxlive::ui::{Renderer, Screen, TerminalOptions, TerminalUi, UserInput};
+use voxlive::ui::{Frames, Levels, Redraw, Renderer, Screen, TerminalOptions, TerminalUi, UserInput};
 
 fn cpu_time() -> Duration {
     // SAFETY: getrusage only writes the struct we hand it
@@ -26,7 +27,8 @@ fn cpu_time() -> Duration {
 fn headless_draw_cost(frames: u32) -> Duration {
     use ratatui::backend::TestBackend;
     let mut screen = Screen::new(TalkMode::PushToTalk, Some("tap space to start and stop talking".into()));
-    let mut term = ratatui::Terminal::new(TestBackend::new(100, 30)).expect("a test backend");
+    let area = ratatui::layout::Rect::new(0, 0, 100, 30);
+    let mut term = Frames::new(TestBackend::new(100, 30), area).expect("a test backend");
     let cpu0 = cpu_time();
     for i in 0..frames {
         let t = i as f32 / 30.0;
@@ -35,14 +37,20 @@ fn headless_draw_cost(frames: u32) -> Duration {
             speaker_dbfs: -30.0 + 20.0 * (t * 5.0).cos(),
             ..Status::default()
         };
-        screen.set_status(&status);
+        let mut change = screen.set_status(&status);
         if i % 10 == 0 {
             screen.apply(&Notice::ModelTranscript {
                 turn: i / 90,
                 text: format!("word{i} "),
             });
+            change = Redraw::Everything;
         }
-        term.draw(|f| screen.render(f)).expect("drawing in memory");
+        // as the render thread does: the meters alone when only they moved
+        match (i, change) {
+            (1.., Redraw::Meters) => term.draw_meters(&screen).expect("drawing in memory"),
+            (_, Redraw::Nothing) if i > 0 => {}
+            _ => term.draw_full(&screen).expect("drawing in memory"),
+        }
     }
     (cpu_time() - cpu0) / frames
 }
@@ -76,7 +84,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // --steady: the same status every frame (a quiet room): the UI should not redraw at all
     let steady = args.iter().any(|a| a == "--steady");
     let (mut ui, mut input) = TerminalUi::start(TerminalOptions::new(TalkMode::PushToTalk))?;
-    let frame = ui.status_interval().unwrap_or(Duration::from_millis(33));
+    // as live mode does: the render thread reads the levels itself each frame (here moving sines, there the
+    // DSP thread's atomics); the pump sends state, VAD and counters at its own tick
+    let start = Instant::now();
+    ui.levels_from(Box::new(move || {
+        let t = if steady { 0.0 } else { start.elapsed().as_secs_f32() };
+        Levels {
+            mic_dbfs: -35.0 + 25.0 * (t * 2.0).sin(),
+            speaker_dbfs: -30.0 + 20.0 * (t * 5.0).cos(),
+        }
+    }));
+    let frame = ui.status_interval().unwrap_or(Duration::from_millis(50));
     let mut tick = tokio::time::interval(frame);
     let (wall0, cpu0) = (Instant::now(), cpu_time());
     let mut status = Status::default();
@@ -88,12 +106,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         frames += 1;
         let t = if steady { 0.0 } else { wall0.elapsed().as_secs_f32() };
-        status.mic_dbfs = -35.0 + 25.0 * (t * 2.0).sin();
-        status.speaker_dbfs = -30.0 + 20.0 * (t * 5.0).cos();
         status.vad_speech = (t as u32) % 2 == 0;
         status.state = [State::UserSpeaking, State::AssistantSpeaking][(t as usize / 3) % 2];
         ui.status(&status);
-        if frames % 10 == 0 && !steady {
+        // a streaming transcript: a word every 1/3 s, as speech is transcribed
+        if frames % (Duration::from_millis(333).as_millis() / frame.as_millis().max(1)).max(1) as u64 == 0 && !steady {
             let turn = (frames / 90) as u32;
             ui.show(&Notice::ModelTranscript {
                 turn,
@@ -105,8 +122,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let threads = per_thread();
     ui.finish();
     let report = format!(
-        "ui_cpu{}: {frames} status updates in {:.1} s wall, {:.3} s CPU: {:.2}% of one core ({:.0} us CPU per frame)",
+        "ui_cpu{}: {frames} status ticks ({} ms) in {:.1} s wall, {:.3} s CPU: {:.2}% of one core ({:.0} us CPU per tick)",
         if steady { " --steady" } else { "" },
+        frame.as_millis(),
         wall.as_secs_f64(),
         cpu.as_secs_f64(),
         100.0 * cpu.as_secs_f64() / wall.as_secs_f64(),

@@ -243,7 +243,7 @@ pub enum Notice {
 }
 
 /// A snapshot for meters and counters, refreshed by the front end at the renderer's frame rate.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Status {
     pub state: State,
     pub mode: Option<TalkMode>,

@@ -80,6 +80,15 @@ pub async fn live(
         })),
         lossless_uplink: false,
     };
+    // the UI's render thread reads the levels itself, each frame, from what the DSP thread keeps
+    let meters = engine.player();
+    io.renderer.levels_from(Box::new(move || {
+        let l = meters.levels();
+        crate::ui::Levels {
+            mic_dbfs: l.mic_dbfs,
+            speaker_dbfs: l.speaker_dbfs,
+        }
+    }));
     let talk_hint = match live.policy.mode {
         crate::conversation::TalkMode::PushToTalk => "press the push-to-talk key to talk (the screen says hold or tap)",
         crate::conversation::TalkMode::HandsFree(_) => "speak any time",

@@ -6,7 +6,8 @@
 //!   it on every exit path, panics included.
 //! - `keys.rs`: the push-to-talk key ([`KeySpec`]), hold-release vs tap-toggle ([`KeyMode`]), and the pure
 //!   key-event mapping with the input line ([`KeyMapper`]).
-//! - `screen.rs`: what the UI shows ([`Screen`]), drawn with ratatui; `plain.rs`: [`PlainRenderer`].
+//! - `screen.rs`: what the UI shows ([`Screen`]), drawn with ratatui; `frames.rs`: [`Frames`], which sends
+//!   the terminal only what changed (the meters alone when only they moved); `plain.rs`: [`PlainRenderer`].
 //! - `stdin.rs`: typed lines from a non-terminal stdin; `log.rs`: [`UiLogWriter`], which keeps `tracing`
 //!   lines off the UI's screen; `sanitize.rs`: server text is printed, never interpreted.
 //!
@@ -41,6 +42,7 @@
 //! ```
 
 mod error;
+mod frames;
 mod keys;
 mod log;
 mod plain;
@@ -54,11 +56,12 @@ use std::time::{Duration, Instant};
 use crate::conversation::{Notice, Status};
 
 pub use error::UiError;
+pub use frames::Frames;
 pub use keys::{KeyMapper, KeyMode, KeySpec, TAP_REPEAT_DELAY, TAP_REPEAT_GAP};
 pub use log::{LogLine, UiLogWriter, HELD_LINES};
 pub use plain::PlainRenderer;
 pub use sanitize::sanitize;
-pub use screen::Screen;
+pub use screen::{Redraw, Screen};
 pub use stdin::{lines_from, stdin_lines, StdinEof};
 pub use terminal::{is_terminal, TerminalOptions, TerminalUi};
 
@@ -72,8 +75,24 @@ pub trait Renderer: Send {
     fn status_interval(&self) -> Option<Duration> {
         None
     }
+    /// Where to read the mic and speaker levels from, for a renderer that shows them at its own frame rate:
+    /// the terminal UI's render thread calls it itself each frame, so moving meters wake one thread, not two
+    /// (on this kind of VM a thread's wake-up alone costs about 60 us). Levels in [`Renderer::status`] are
+    /// then ignored.
+    fn levels_from(&mut self, _source: LevelSource) {}
     /// The conversation is over: restore the terminal, print what is left.
     fn finish(&mut self) {}
+}
+
+/// The mic and speaker levels now, in dBFS (the audio engine keeps them; reading them must be cheap and must
+/// never block the audio threads).
+pub type LevelSource = Box<dyn FnMut() -> Levels + Send>;
+
+/// Levels as the meters show them.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Levels {
+    pub mic_dbfs: f32,
+    pub speaker_dbfs: f32,
 }
 
 /// What the user did at the keyboard.

@@ -3,10 +3,11 @@
 
 use std::collections::VecDeque;
 
+use ratatui::buffer::Buffer;
 use ratatui::layout::{Alignment, Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Paragraph};
+use ratatui::widgets::{Block, Borders, Paragraph, Widget};
 use ratatui::Frame;
 use unicode_width::UnicodeWidthChar;
 
@@ -47,6 +48,23 @@ struct TurnView {
     extra: Vec<Row>,
 }
 
+/// What a change of status needs redrawn. The meters move on almost every status (30 a second while anyone
+/// speaks) and are two lines: redrawing only them over the last full frame costs a fraction of a full draw
+/// (the transcript's wrapping and the blocks' styling are most of that).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Redraw {
+    Nothing,
+    /// Only the meter lines (levels, VAD) changed.
+    Meters,
+    Everything,
+}
+
+impl Redraw {
+    pub fn any(self) -> bool {
+        self != Redraw::Nothing
+    }
+}
+
 /// The screen's content.
 #[derive(Debug, Clone, Default)]
 pub struct Screen {
@@ -57,6 +75,8 @@ pub struct Screen {
     history: VecDeque<Row>,
     current: Option<TurnView>,
     input: String,
+    /// Levels come from [`Screen::set_levels`], not from status snapshots.
+    levels_pulled: bool,
 }
 
 impl Screen {
@@ -82,14 +102,38 @@ impl Screen {
     }
 
     /// A fresh snapshot; a latency already reported by a `TurnDone` stays if the snapshot has none.
-    /// Returns whether anything on screen changes, so a steady status 30 times a second costs no redraw.
-    pub fn set_status(&mut self, status: &Status) -> bool {
-        let before = visible(&self.status, self.state);
+    /// Returns what on screen changes, so a steady status 30 times a second costs no redraw and moving meters
+    /// cost only theirs.
+    pub fn set_status(&mut self, status: &Status) -> Redraw {
+        let (meters, rest) = (visible_meters(&self.status), visible_rest(&self.status, self.state));
         let last = self.status.last_first_reply;
+        let levels = (self.status.mic_dbfs, self.status.speaker_dbfs);
         self.status = status.clone();
+        if self.levels_pulled {
+            (self.status.mic_dbfs, self.status.speaker_dbfs) = levels;
+        }
         self.status.last_first_reply = status.last_first_reply.or(last);
         self.state = status.state;
-        visible(&self.status, self.state) != before
+        if visible_rest(&self.status, self.state) != rest {
+            Redraw::Everything
+        } else if visible_meters(&self.status) != meters {
+            Redraw::Meters
+        } else {
+            Redraw::Nothing
+        }
+    }
+
+    /// Levels read by the renderer itself; from now on status snapshots' levels are ignored.
+    pub fn set_levels(&mut self, levels: super::Levels) -> Redraw {
+        self.levels_pulled = true;
+        let before = visible_meters(&self.status);
+        self.status.mic_dbfs = levels.mic_dbfs;
+        self.status.speaker_dbfs = levels.speaker_dbfs;
+        if visible_meters(&self.status) != before {
+            Redraw::Meters
+        } else {
+            Redraw::Nothing
+        }
     }
 
     pub fn apply(&mut self, notice: &Notice) {
@@ -157,33 +201,46 @@ impl Screen {
         self.history.push_back(r);
     }
 
-    /// Draws the whole screen on `frame`.
-    pub fn render(&self, frame: &mut Frame) {
-        let [top, meters, transcript, input, help] = Layout::vertical([
+    /// The screen's parts, top to bottom: state and counters, meters, transcript, input line, help line.
+    fn layout(area: Rect) -> [Rect; 5] {
+        Layout::vertical([
             Constraint::Length(3),
             Constraint::Length(2),
             Constraint::Min(1),
             Constraint::Length(1),
             Constraint::Length(1),
         ])
-        .areas(frame.area());
-        self.render_top(frame, top);
-        self.render_meters(frame, meters);
-        self.render_transcript(frame, transcript);
+        .areas(area)
+    }
+
+    /// Draws the whole screen on `frame`.
+    pub fn render(&self, frame: &mut Frame) {
+        let area = frame.area();
+        self.render_into(area, frame.buffer_mut());
+    }
+
+    /// Draws the whole screen on `buf` (whose area is `area`).
+    pub fn render_into(&self, area: Rect, buf: &mut Buffer) {
+        let [top, meters, transcript, input, help] = Self::layout(area);
+        self.render_top(top, buf);
+        self.render_meters(meters, buf);
+        self.render_transcript(transcript, buf);
         let prompt = Line::from(vec![
             Span::styled("> ", Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD)),
             Span::raw(tail_fitting(&self.input, (input.width as usize).saturating_sub(3))),
             Span::styled("_", Style::new().add_modifier(Modifier::SLOW_BLINK)),
         ]);
-        frame.render_widget(Paragraph::new(prompt), input);
+        Paragraph::new(prompt).render(input, buf);
         let help_text = match &self.key_label {
             Some(_) => "push-to-talk key: talk | type + Enter: send text | Esc: clear line / quit | Ctrl-C: quit",
             None => "just talk | type + Enter: send text | Esc: clear line / quit | Ctrl-C: quit",
         };
-        frame.render_widget(Paragraph::new(help_text).style(Style::new().fg(Color::DarkGray)), help);
+        Paragraph::new(help_text)
+            .style(Style::new().fg(Color::DarkGray))
+            .render(help, buf);
     }
 
-    fn render_top(&self, frame: &mut Frame, area: Rect) {
+    fn render_top(&self, area: Rect, buf: &mut Buffer) {
         let [banner, info] = Layout::horizontal([Constraint::Length(28), Constraint::Min(10)]).areas(area);
         let style = Style::new()
             .fg(Color::Black)
@@ -193,7 +250,7 @@ impl Screen {
         let big = Paragraph::new(vec![Line::raw(""), Line::raw(label), Line::raw("")])
             .alignment(Alignment::Center)
             .style(style);
-        frame.render_widget(big, banner);
+        big.render(banner, buf);
         let s = &self.status;
         let mode = self.mode.or(s.mode).map_or("", TalkMode::label);
         let key = self
@@ -214,10 +271,17 @@ impl Screen {
             Line::raw(format!(" {}", sanitize(key))),
             Line::styled(format!(" {counters}"), Style::new().fg(Color::Gray)),
         ];
-        frame.render_widget(Paragraph::new(lines), info);
+        Paragraph::new(lines).render(info, buf);
     }
 
-    fn render_meters(&self, frame: &mut Frame, area: Rect) {
+    /// Where the meter lines are on a screen of `area`.
+    pub fn meters_area(area: Rect) -> Rect {
+        let [_, meters, ..] = Self::layout(area);
+        meters
+    }
+
+    /// Draws the meter lines (at [`Screen::meters_area`]) on `buf`.
+    pub fn render_meters(&self, area: Rect, buf: &mut Buffer) {
         let bar_width = (area.width as usize).saturating_sub(32).clamp(4, 40);
         let vad = if self.status.vad_speech {
             Span::styled(" VAD speech ", Style::new().fg(Color::Black).bg(Color::Green))
@@ -232,16 +296,16 @@ impl Screen {
             Color::Magenta,
             Span::raw(""),
         );
-        frame.render_widget(Paragraph::new(vec![mic, spk]), area);
+        Paragraph::new(vec![mic, spk]).render(area, buf);
     }
 
-    fn render_transcript(&self, frame: &mut Frame, area: Rect) {
+    fn render_transcript(&self, area: Rect, buf: &mut Buffer) {
         let block = Block::new()
             .borders(Borders::TOP)
             .title(" conversation ")
             .border_style(Style::new().fg(Color::DarkGray));
         let inner = block.inner(area);
-        frame.render_widget(block, area);
+        block.render(area, buf);
         let width = inner.width as usize;
         let height = inner.height as usize;
         let live: Vec<Row> = self.current.as_ref().map(turn_rows).unwrap_or_default();
@@ -258,28 +322,19 @@ impl Screen {
         }
         lines.truncate(height);
         lines.reverse();
-        frame.render_widget(Paragraph::new(lines), inner);
+        Paragraph::new(lines).render(inner, buf);
     }
 }
 
-/// What a status snapshot puts on screen: meters to the whole dB they are printed with.
-fn visible(s: &Status, state: State) -> impl PartialEq {
-    let db = |v: f32| {
-        if v.is_finite() {
-            v.clamp(-99.0, 0.0).round() as i32
-        } else {
-            -99
-        }
-    };
+/// What a status snapshot puts in the meter lines: levels to the whole dB they are printed with, and the VAD.
+fn visible_meters(s: &Status) -> impl PartialEq {
+    (whole_db(s.mic_dbfs), whole_db(s.speaker_dbfs), s.vad_speech)
+}
+
+/// What a status snapshot puts on screen outside the meter lines.
+fn visible_rest(s: &Status, state: State) -> impl PartialEq {
     (
-        (
-            state,
-            s.mode,
-            s.key_mode.clone(),
-            db(s.mic_dbfs),
-            db(s.speaker_dbfs),
-            s.vad_speech,
-        ),
+        (state, s.mode, s.key_mode.clone()),
         (
             s.turns,
             s.last_first_reply,

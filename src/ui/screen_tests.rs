@@ -5,6 +5,7 @@ use ratatui::Terminal;
 
 use super::*;
 use crate::conversation::VadSource;
+use crate::ui::{Frames, Levels};
 
 /// The screen drawn on a `w`x`h` test terminal, one string per row.
 fn draw(screen: &Screen, w: u16, h: u16) -> Vec<String> {
@@ -208,18 +209,101 @@ fn a_steady_status_changes_nothing_on_screen() {
         mic_dbfs: -40.2,
         ..Status::default()
     };
-    assert!(s.set_status(&st), "the first snapshot moves the meters");
-    assert!(!s.set_status(&st));
+    assert_eq!(s.set_status(&st), Redraw::Meters, "the first snapshot moves the meters");
+    assert_eq!(s.set_status(&st), Redraw::Nothing);
     let same_db = Status {
         mic_dbfs: -40.4,
         ..st.clone()
     };
-    assert!(!s.set_status(&same_db), "printed as -40 dBFS either way");
+    assert_eq!(
+        s.set_status(&same_db),
+        Redraw::Nothing,
+        "printed as -40 dBFS either way"
+    );
     let louder = Status {
         mic_dbfs: -20.0,
         ..st.clone()
     };
-    assert!(s.set_status(&louder));
-    let counted = Status { underruns: 1, ..louder };
-    assert!(s.set_status(&counted));
+    assert_eq!(s.set_status(&louder), Redraw::Meters);
+    let speech = Status {
+        vad_speech: true,
+        ..louder.clone()
+    };
+    assert_eq!(s.set_status(&speech), Redraw::Meters);
+    let counted = Status { underruns: 1, ..speech };
+    assert_eq!(s.set_status(&counted), Redraw::Everything);
+    let speaking = Status {
+        state: State::AssistantSpeaking,
+        ..counted
+    };
+    assert_eq!(s.set_status(&speaking), Redraw::Everything);
+}
+
+/// Meter-only redraws between full frames must leave on the terminal exactly what full draws would.
+#[test]
+fn meter_only_redraws_show_what_full_draws_show() {
+    let mut s = ptt_screen();
+    s.apply(&Notice::UserTranscript {
+        turn: 1,
+        text: "what time is it in Tokyo".into(),
+    });
+    let quiet = Status {
+        mic_dbfs: -50.0,
+        speaker_dbfs: -58.0,
+        ..Status::default()
+    };
+    s.set_status(&quiet);
+    let area = Rect::new(0, 0, 80, 16);
+    let mut frames = Frames::new(TestBackend::new(80, 16), area).unwrap();
+    frames.draw_full(&s).unwrap();
+    let steps = [
+        (-20.0, -58.0, true, false),
+        (-3.0, -12.5, true, true),
+        (-60.0, -90.0, false, false),
+    ];
+    for (mic, spk, vad, more_text) in steps {
+        let st = Status {
+            mic_dbfs: mic,
+            speaker_dbfs: spk,
+            vad_speech: vad,
+            ..quiet.clone()
+        };
+        assert_eq!(s.set_status(&st), Redraw::Meters);
+        frames.draw_meters(&s).unwrap();
+        let mut full = Terminal::new(TestBackend::new(80, 16)).unwrap();
+        full.draw(|f| s.render(f)).unwrap();
+        assert_eq!(
+            frames.backend().buffer(),
+            full.backend().buffer(),
+            "mic {mic}, speaker {spk}"
+        );
+        if more_text {
+            // a full frame after meter-only ones: its diff must start from what the meters left shown
+            s.apply(&Notice::ModelTranscript {
+                turn: 1,
+                text: "It is nine in the evening.".into(),
+            });
+            frames.draw_full(&s).unwrap();
+            let mut full = Terminal::new(TestBackend::new(80, 16)).unwrap();
+            full.draw(|f| s.render(f)).unwrap();
+            assert_eq!(frames.backend().buffer(), full.backend().buffer());
+        }
+    }
+}
+
+/// Levels read by the render thread replace those in status snapshots, and only their changes redraw.
+#[test]
+fn pulled_levels_win_over_snapshot_levels() {
+    let mut s = ptt_screen();
+    let l = Levels {
+        mic_dbfs: -20.0,
+        speaker_dbfs: -30.0,
+    };
+    assert_eq!(s.set_levels(l), Redraw::Meters);
+    assert_eq!(s.set_levels(l), Redraw::Nothing);
+    // a snapshot whose levels are stale changes nothing on screen
+    assert_eq!(s.set_status(&Status::default()), Redraw::Nothing);
+    let rows = draw(&s, 100, 20);
+    assert!(has(&rows, "-20 dBFS"), "{rows:#?}");
+    assert!(has(&rows, "-30 dBFS"), "{rows:#?}");
 }

@@ -3,7 +3,8 @@
 //! - the key thread reads crossterm events, folds them through [`KeyMapper`] and sends [`UserInput`] on a
 //!   tokio channel (stamped with `Instant::now()` as each event is read);
 //! - the render thread owns the ratatui terminal and redraws [`Screen`] when something changed, at most
-//!   `max_fps` times a second.
+//!   `max_fps` times a second; when only the meters moved (most frames while anyone speaks) it redraws only
+//!   them over the last full frame.
 //!
 //! Raw mode, the alternate screen, the hidden cursor and the keyboard enhancement flags are undone on every
 //! exit path: [`Renderer::finish`], `Drop`, and a panic hook (on any thread) that restores the terminal
@@ -24,10 +25,12 @@ use tokio::sync::mpsc;
 
 use crate::conversation::{Notice, Status, TalkMode};
 
-use super::{KeyMapper, KeyMode, KeySpec, Renderer, Screen, UiError, UserInput};
+use super::{Frames, KeyMapper, KeyMode, KeySpec, LevelSource, Redraw, Renderer, Screen, UiError, UserInput};
 
 /// How long the key thread waits for an event before it looks at the stop flag (bounds shutdown time).
-const KEY_POLL: Duration = Duration::from_millis(50);
+const KEY_POLL: Duration = Duration::from_millis(100);
+/// How often the front end sends a status when the render thread reads the levels itself.
+const PULLED_STATUS_EVERY: Duration = Duration::from_millis(50);
 /// Key presses waiting for the front end; beyond this they are dropped (with a warning), never blocking.
 const INPUT_QUEUE: usize = 256;
 
@@ -64,7 +67,10 @@ enum UiMsg {
     Notice(Notice),
     Status(Box<Status>),
     Input(String),
-    Resize,
+    /// The render thread reads the levels itself from now on.
+    Levels(LevelSource),
+    /// The terminal's new size in columns and rows.
+    Resize(u16, u16),
     Stop,
 }
 
@@ -118,6 +124,10 @@ pub struct TerminalUi {
     key_mode: Option<KeyMode>,
     key_label: Option<String>,
     frame: Duration,
+    /// The render thread reads the levels itself ([`Renderer::levels_from`]).
+    levels_pulled: bool,
+    /// The last status sent to the render thread: an unchanged one is not sent (no wake-up).
+    last_status: Option<Status>,
 }
 
 impl TerminalUi {
@@ -154,6 +164,8 @@ impl TerminalUi {
             key_mode: ptt.map(|(_, m)| m),
             key_label,
             frame,
+            levels_pulled: false,
+            last_status: None,
         };
         let render = std::thread::Builder::new()
             .name("voxlive-ui".into())
@@ -198,11 +210,30 @@ impl Renderer for TerminalUi {
     }
 
     fn status(&mut self, status: &Status) {
-        let _ = self.tx.send(UiMsg::Status(Box::new(status.clone())));
+        let mut status = status.clone();
+        if self.levels_pulled {
+            // the render thread has fresher ones; these must not make every snapshot look new
+            (status.mic_dbfs, status.speaker_dbfs) = (f32::NEG_INFINITY, f32::NEG_INFINITY);
+        }
+        if self.last_status.as_ref() == Some(&status) {
+            return;
+        }
+        self.last_status = Some(status.clone());
+        let _ = self.tx.send(UiMsg::Status(Box::new(status)));
     }
 
     fn status_interval(&self) -> Option<Duration> {
-        Some(self.frame)
+        // with levels pulled, snapshots only carry state, VAD and counters: the pump's own 50 ms tick will do
+        Some(if self.levels_pulled {
+            PULLED_STATUS_EVERY.max(self.frame)
+        } else {
+            self.frame
+        })
+    }
+
+    fn levels_from(&mut self, source: LevelSource) {
+        self.levels_pulled = true;
+        let _ = self.tx.send(UiMsg::Levels(source));
     }
 
     fn finish(&mut self) {
@@ -217,7 +248,7 @@ impl Drop for TerminalUi {
 }
 
 /// Buffered: stdout is line-buffered with a small buffer, which would cost several writes per frame.
-type Term = ratatui::Terminal<CrosstermBackend<io::BufWriter<io::Stdout>>>;
+type Term = Frames<CrosstermBackend<io::BufWriter<io::Stdout>>>;
 
 /// Raw mode, the capability query, alternate screen, hidden cursor, enhancement flags. Returns the ratatui
 /// terminal and whether key releases will be reported. On error the caller restores the terminal.
@@ -237,16 +268,30 @@ fn setup_terminal(want_release: bool) -> Result<(Term, bool), UiError> {
         ENHANCED.store(true, Ordering::SeqCst);
     }
     let out = io::BufWriter::with_capacity(64 * 1024, out);
-    let mut term = ratatui::Terminal::new(CrosstermBackend::new(out)).map_err(UiError::Setup)?;
-    term.clear().map_err(UiError::Setup)?;
+    // the size is asked once here, then follows the terminal's resize events (see frames.rs)
+    let (w, h) = terminal::size().map_err(UiError::Setup)?;
+    let term = Frames::new(CrosstermBackend::new(out), screen_area(w, h)).map_err(UiError::Setup)?;
     Ok((term, enhanced))
 }
 
+/// The largest screen drawn, in columns and rows: a terminal (or a peer on a pty) reporting an absurd size
+/// must not size the frame buffers (two cells per position, a few dozen bytes each) by it.
+const MAX_COLUMNS: u16 = 1000;
+const MAX_ROWS: u16 = 500;
+
+fn screen_area(columns: u16, rows: u16) -> ratatui::layout::Rect {
+    ratatui::layout::Rect::new(0, 0, columns.min(MAX_COLUMNS), rows.min(MAX_ROWS))
+}
+
 fn render_loop(mut term: Term, mut screen: Screen, rx: std_mpsc::Receiver<UiMsg>, frame: Duration) {
-    let mut dirty = true;
+    let mut pending = Redraw::Everything;
+    // meter-only redraws need a full frame of this size under them
+    let mut full_shown = false;
+    let mut levels: Option<LevelSource> = None;
     let mut next_frame = Instant::now();
     loop {
-        let wait = if dirty {
+        // with a level source the thread wakes every frame to read it; else only when told something changed
+        let wait = if pending.any() || levels.is_some() {
             next_frame.saturating_duration_since(Instant::now())
         } else {
             Duration::from_secs(1)
@@ -257,27 +302,57 @@ fn render_loop(mut term: Term, mut screen: Screen, rx: std_mpsc::Receiver<UiMsg>
             Err(std_mpsc::RecvTimeoutError::Disconnected) => return,
         };
         for msg in first.into_iter().chain(std::iter::from_fn(|| rx.try_recv().ok())) {
-            dirty |= match msg {
+            let change = match msg {
                 UiMsg::Stop => return,
                 UiMsg::Notice(n) => {
                     screen.apply(&n);
-                    true
+                    Redraw::Everything
                 }
                 UiMsg::Status(s) => screen.set_status(&s),
                 UiMsg::Input(line) => {
                     screen.set_input(&line);
-                    true
+                    Redraw::Everything
                 }
-                UiMsg::Resize => true,
+                UiMsg::Levels(source) => {
+                    levels = Some(source);
+                    Redraw::Nothing
+                }
+                UiMsg::Resize(w, h) => {
+                    if let Err(e) = term.resize(screen_area(w, h)) {
+                        tracing::warn!(error = %e, "terminal UI cannot resize; it stops");
+                        return;
+                    }
+                    full_shown = false;
+                    Redraw::Everything
+                }
             };
+            pending = pending.max(change);
         }
         let now = Instant::now();
-        if dirty && now >= next_frame {
-            if let Err(e) = term.draw(|f| screen.render(f)) {
+        if now < next_frame {
+            continue;
+        }
+        if let Some(read) = levels.as_mut() {
+            let l = read();
+            pending = pending.max(screen.set_levels(l));
+        }
+        let polled = levels.is_some();
+        let draw = pending.any();
+        if draw {
+            let drawn = if full_shown && pending == Redraw::Meters {
+                term.draw_meters(&screen)
+            } else {
+                full_shown = true;
+                term.draw_full(&screen)
+            };
+            if let Err(e) = drawn {
                 tracing::warn!(error = %e, "terminal UI cannot draw; it stops");
                 return;
             }
-            dirty = false;
+            pending = Redraw::Nothing;
+        }
+        // a notice after a quiet spell draws at once; after a draw or a level read, the next comes a frame on
+        if draw || polled {
             next_frame = now + frame;
         }
     }
@@ -303,8 +378,8 @@ fn key_loop(mut mapper: KeyMapper, input: mpsc::Sender<UserInput>, ui: std_mpsc:
         };
         let key = match ev {
             Event::Key(key) => key,
-            Event::Resize(..) => {
-                let _ = ui.send(UiMsg::Resize);
+            Event::Resize(w, h) => {
+                let _ = ui.send(UiMsg::Resize(w, h));
                 continue;
             }
             _ => continue,
