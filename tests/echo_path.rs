@@ -405,7 +405,6 @@ fn one_question_is_one_turn_over_a_quieter_echo_path() {
 
 /// A real voice over the reply still barges in: the reply stops, and what the user said is a turn.
 #[test]
-#[ignore = "known bug, open on issue 6: with echo cancellation on, a voice over the reply is held back (gate and AEC3); passed 2 of 3 CI runs, once merged with the question into one turn"]
 fn a_voice_over_the_reply_still_barges_in() {
     let _devices = crate::util::devices_lock();
     if !audio_server_running() {

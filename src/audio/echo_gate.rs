@@ -118,6 +118,11 @@ impl EchoGate {
         self.pending_n += far_end_s16.len();
     }
 
+    /// The speaker's level over the reference fed since the last frame (dB re 1 LSB).
+    pub fn pending_level_db(&self) -> f32 {
+        level_db(self.pending_energy, self.pending_n)
+    }
+
     /// Decides one frame: `raw` as captured, `clean` after AEC3 (silenced in place when it is echo).
     /// Returns true when the frame was silenced.
     pub fn apply(&mut self, raw: &Frame, clean: &mut Frame) -> bool {
@@ -199,7 +204,8 @@ impl EchoGate {
         best
     }
 
-    /// Frames silenced so far.
+    /// Frames silenced so far (the canceller counts those it really silenced: some are passed through).
+    #[cfg(test)]
     pub fn gated(&self) -> u64 {
         self.gated
     }

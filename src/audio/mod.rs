@@ -9,7 +9,8 @@
 //! session -> Player (bounded, try_send) -> DSP thread: jitter buffer -> device rate -> upmix -> SPSC ring
 //!         -> cpal output callback -> speaker
 //!                    jitter buffer output -> 16 kHz -> AEC's echo reference (what the speaker plays)
-//!                    (AEC = AEC3, then a residual-echo gate: see `echo_gate.rs`)
+//!                    (AEC = AEC3, then a residual-echo gate: see `echo_gate.rs`; both bypassed while
+//!                    no echo path can exist, as with a headset: see `echo_path.rs`)
 //! ```
 //!
 //! # What runs where
@@ -68,6 +69,7 @@ mod capture;
 mod device;
 mod dsp;
 mod echo_gate;
+mod echo_path;
 mod engine;
 mod error;
 mod framing;
