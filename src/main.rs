@@ -19,7 +19,15 @@ use voxlive::ui::{self, sanitize, KeySpec, PlainRenderer, Renderer, StdinEof, Te
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.common.verbose);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    // A live conversation is one pump and one session on one thread: the DSP thread's frames wake it, and
+    // nothing else needs a second worker (measured: tasks handed between two workers cost wake-ups on every
+    // 20 ms frame). The server and the file front ends keep the multi-threaded runtime.
+    let mut builder = if cli.command.is_none() {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+    };
+    let runtime = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("voxlive: error: cannot start the async runtime: {e}");
@@ -241,8 +249,12 @@ fn front_end(talking: &Talking, no_tui: bool) -> Result<FrontEnd> {
     }
     let mut options = TerminalOptions::new(talking.mode);
     options.ptt_key = ptt_key;
-    // it may wait for the terminal to answer its capability query: not on a runtime worker's time
-    let (tui, input) = tokio::task::block_in_place(|| TerminalUi::start(options))?;
+    // it may wait (up to 2 s) for the terminal to answer its capability query: off a worker's time where
+    // there are workers; on the live front end's single thread nothing else runs yet
+    let (tui, input) = match tokio::runtime::Handle::current().runtime_flavor() {
+        tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(|| TerminalUi::start(options))?,
+        _ => TerminalUi::start(options)?,
+    };
     Ok((Box::new(tui), Some(input)))
 }
 
