@@ -17,6 +17,8 @@ use super::sanitize;
 
 /// Finished transcript rows kept for scrolling back (older ones are dropped).
 const HISTORY_ROWS: usize = 1000;
+/// How far a meter falls per level read (at the render thread's 30 reads a second: 45 dB/s).
+pub const METER_FALL_DB: f32 = 1.5;
 /// The meters' range: -60 dBFS and below shows an empty bar.
 const METER_FLOOR_DBFS: f32 = -60.0;
 
@@ -124,11 +126,15 @@ impl Screen {
     }
 
     /// Levels read by the renderer itself; from now on status snapshots' levels are ignored.
+    ///
+    /// The meters rise at once and fall by at most [`METER_FALL_DB`] per read, as a level meter's ballistics
+    /// do: the DSP thread's speaker level is that of the last block it handed to the device, and between the
+    /// reply's chunks that is often silence, which made the bar flicker to the floor mid-sentence.
     pub fn set_levels(&mut self, levels: super::Levels) -> Redraw {
         self.levels_pulled = true;
         let before = visible_meters(&self.status);
-        self.status.mic_dbfs = levels.mic_dbfs;
-        self.status.speaker_dbfs = levels.speaker_dbfs;
+        self.status.mic_dbfs = ballistics(self.status.mic_dbfs, levels.mic_dbfs);
+        self.status.speaker_dbfs = ballistics(self.status.speaker_dbfs, levels.speaker_dbfs);
         if visible_meters(&self.status) != before {
             Redraw::Meters
         } else {
@@ -344,6 +350,15 @@ fn visible_rest(s: &Status, state: State) -> impl PartialEq {
             s.reconnects,
         ),
     )
+}
+
+/// A meter's next reading: up at once, down by at most [`METER_FALL_DB`].
+fn ballistics(shown: f32, now: f32) -> f32 {
+    if shown.is_finite() && now < shown {
+        now.max(shown - METER_FALL_DB)
+    } else {
+        now
+    }
 }
 
 /// A level as printed: whole dB from -99 (silence, or no level yet) to 0.

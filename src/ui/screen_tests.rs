@@ -307,3 +307,29 @@ fn pulled_levels_win_over_snapshot_levels() {
     assert!(has(&rows, "-20 dBFS"), "{rows:#?}");
     assert!(has(&rows, "-30 dBFS"), "{rows:#?}");
 }
+
+/// Meters rise at once and fall slowly, so a gap between reply chunks does not flash the bar to the floor.
+#[test]
+fn meters_fall_slowly_and_rise_at_once() {
+    let mut s = ptt_screen();
+    let loud = Levels {
+        mic_dbfs: -60.0,
+        speaker_dbfs: -10.0,
+    };
+    s.set_levels(loud);
+    let gap = Levels {
+        mic_dbfs: -60.0,
+        speaker_dbfs: -90.0,
+    };
+    s.set_levels(gap);
+    let rows = draw(&s, 100, 20);
+    assert!(has(&rows, "-12 dBFS"), "one step down, not to the floor: {rows:#?}");
+    for _ in 0..100 {
+        s.set_levels(gap);
+    }
+    let rows = draw(&s, 100, 20);
+    assert!(has(&rows, "-90 dBFS"), "{rows:#?}");
+    s.set_levels(loud);
+    let rows = draw(&s, 100, 20);
+    assert!(has(&rows, "-10 dBFS"), "{rows:#?}");
+}
