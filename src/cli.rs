@@ -162,6 +162,50 @@ pub enum Command {
     Chat(ChatArgs),
     /// List audio hosts, input and output devices with their default configurations.
     Devices(DevicesArgs),
+    /// Latency benchmark: replay WAVs through the real audio engine and conversation core, in real time,
+    /// and report per-turn and per-stage percentiles (table, JSON, CSV, SVG).
+    Bench(BenchArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BenchArgs {
+    /// WAV files or directories of them (every *.wav inside, in name order).
+    #[arg(long, short, required = true, num_args = 1.., value_name = "WAV_OR_DIR")]
+    pub input: Vec<PathBuf>,
+    /// Replay the whole set this many times (1..=1000).
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub runs: u32,
+    /// Sessions at once (1..=64), through a bounded pool.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub concurrency: u32,
+    /// Network conditions on the embedded server's replies: delay=40ms,jitter=20ms,loss=1%,burst=100ms,seed=1
+    /// (each part optional; delay/jitter/burst up to 10 s, loss up to 50%). Not with --endpoint.
+    #[arg(long, value_name = "SPEC")]
+    pub net: Option<String>,
+    /// The embedded server waits this long before each reply (a model's thinking time), in ms (0..=30000).
+    #[arg(long, value_name = "MS")]
+    pub reply_delay: Option<u64>,
+    /// Turn off echo cancellation (default on, as in a live conversation).
+    #[arg(long)]
+    pub no_aec: bool,
+    /// Give up on a session whose reply has not completed this many seconds after a turn (1..=600).
+    #[arg(long, default_value_t = 30, value_name = "SECS")]
+    pub reply_timeout: u64,
+    /// Write the whole report as JSON (every turn, stage, the settings, the machine).
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Write stage summaries and per-turn values as CSV.
+    #[arg(long, value_name = "FILE")]
+    pub csv: Option<PathBuf>,
+    /// Write the latency distributions and the per-turn waterfall as SVG.
+    #[arg(long, value_name = "FILE")]
+    pub svg: Option<PathBuf>,
+    /// Print every metric's change against an earlier --json report.
+    #[arg(long, value_name = "OLD.json")]
+    pub compare: Option<PathBuf>,
+    /// Hands-free (default) or push-to-talk (the key goes down before each utterance and up at its end).
+    #[command(flatten)]
+    pub talking: TalkingArgs,
 }
 
 #[derive(Debug, Clone, Args)]

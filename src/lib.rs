@@ -16,8 +16,10 @@
 //! - [`conversation`]: the conversation policy, pure: events in, actions out (push-to-talk, hands-free, barge-in).
 //! - [`modes`]: wiring, one front end each (`live`, `talk`, `chat`): devices or files, a session, a renderer.
 //! - [`ui`]: the terminal UI and the plain-lines renderer.
+//! - [`bench`]: `voxlive bench`, latency of the real pipeline on recorded WAVs: per-stage percentiles, reports.
 //! - [`cli`], [`config`]: the flags as typed, and the resolved configuration.
 pub mod audio;
+pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod conversation;

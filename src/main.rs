@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use clap::Parser;
 
 use tokio::sync::mpsc;
-use voxlive::cli::{ChatArgs, Cli, Command, LiveArgs, ServeArgs, TalkArgs, TurnArg};
+use voxlive::cli::{BenchArgs, ChatArgs, Cli, Command, LiveArgs, ServeArgs, TalkArgs, TurnArg};
 use voxlive::config::{Config, Talking};
 use voxlive::conversation::{Policy, TalkMode, VadSource};
 use voxlive::modes::{chat, endpoint, live, talk};
@@ -68,6 +68,7 @@ async fn run(cli: Cli) -> Result<()> {
         Some(Command::Serve(args)) => serve(&cli.common, args).await,
         Some(Command::Talk(args)) => run_talk(&Config::resolve(&cli.common)?, args).await,
         Some(Command::Chat(args)) => run_chat(&Config::resolve(&cli.common)?, args).await,
+        Some(Command::Bench(args)) => run_bench(&Config::resolve(&cli.common)?, args).await,
         Some(Command::Devices(args)) => {
             let listing = if args.all {
                 voxlive::audio::Listing::All
@@ -324,4 +325,94 @@ async fn serve(common: &voxlive::cli::CommonArgs, args: ServeArgs) -> Result<()>
     tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
     handle.shutdown().await?;
     Ok(())
+}
+
+/// `voxlive bench`: flags checked, the bench run, the reports written.
+async fn run_bench(config: &Config, args: BenchArgs) -> Result<()> {
+    use voxlive::bench::{self, report, BenchOptions, Target};
+    use voxlive::config::Target as ConfigTarget;
+    warn_config(config);
+    let net = args
+        .net
+        .as_deref()
+        .map(str::parse::<voxlive::server::NetShape>)
+        .transpose()?;
+    if !(1..=600).contains(&args.reply_timeout) {
+        anyhow::bail!("--reply-timeout {}: give 1 to 600 seconds", args.reply_timeout);
+    }
+    let reply_delay = match args.reply_delay {
+        Some(ms) if ms > bench::MAX_REPLY_DELAY.as_millis() as u64 => {
+            anyhow::bail!(
+                "--reply-delay {ms}: give 0 to {} ms",
+                bench::MAX_REPLY_DELAY.as_millis()
+            )
+        }
+        Some(ms) => Some(Duration::from_millis(ms)),
+        None => None,
+    };
+    let target = match &config.target {
+        ConfigTarget::Embedded => Target::Embedded {
+            net,
+            reply_delay,
+            api_version: config.api_version,
+        },
+        ConfigTarget::Remote(_) if net.is_some() || reply_delay.is_some() => {
+            anyhow::bail!(
+                "--net and --reply-delay shape the embedded server: drop --endpoint (or the API key) to use them"
+            )
+        }
+        ConfigTarget::Remote(endpoint) => Target::Remote(endpoint.clone()),
+    };
+    let talking = config.talking(&args.talking, None, TalkMode::HandsFree(VadSource::Server));
+    // the old report first: a bad --compare file is an error before minutes of benchmarking
+    let old = args.compare.as_deref().map(report::json::read).transpose()?;
+    let options = BenchOptions {
+        inputs: args.input.clone(),
+        runs: args.runs,
+        concurrency: args.concurrency,
+        mode: talking.mode,
+        echo_cancellation: !args.no_aec,
+        reply_timeout: Duration::from_secs(args.reply_timeout),
+        setup: config.voice_setup(&talking),
+        target,
+        progress: true,
+        command: std::env::args()
+            .skip(1)
+            .map(|a| redact_key(&a))
+            .collect::<Vec<_>>()
+            .join(" "),
+    };
+    let report = bench::run(options).await?;
+    print!("{}", report::table::to_table(&report));
+    if let Some(path) = &args.json {
+        report::write(path, &report::json::to_json(&report))?;
+    }
+    if let Some(path) = &args.csv {
+        report::write(path, &report::csv::to_csv(&report))?;
+    }
+    if let Some(path) = &args.svg {
+        report::write(path, &report::svg::to_svg(&report))?;
+    }
+    if let Some(old) = &old {
+        println!(
+            "\ncompared with {}:",
+            args.compare.as_deref().unwrap_or(std::path::Path::new("")).display()
+        );
+        print!("{}", bench::compare::compare(old, &report));
+    }
+    Ok(())
+}
+
+/// `key=SECRET` inside an argument (an endpoint URL with its key) becomes `key=***`: a report never holds a key.
+fn redact_key(arg: &str) -> String {
+    let mut out = String::with_capacity(arg.len());
+    let mut rest = arg;
+    while let Some(i) = rest.find("key=") {
+        out.push_str(&rest[..i + 4]);
+        out.push_str("***");
+        rest = &rest[i + 4..];
+        rest = rest.find('&').map_or("", |j| &rest[j..]);
+    }
+    out.push_str(rest);
+    out
 }

@@ -103,5 +103,5 @@ pub use levels::{peak_dbfs, peak_dbfs_i16, Levels, SILENCE_DBFS};
 pub use resample::{downmix, resample_all, upmix, StreamResampler};
 pub use ring::{fill_output, push_input, Epoch, StreamCounters, FLUSH_FADE};
 pub use source::{AudioSink, AudioSource, BufferSource, ClockSink, Pacing, SourceRead, StreamFormat};
-pub use stats::{AudioStats, LatencyRecorder, Stage, StageSummary};
+pub use stats::{AudioStats, LatencyRecorder, Span, Stage, StageSummary, SPANS};
 pub use vad::{FrameClassifier, Smoother, VadConfig, VadMode, VadState, VadTransition, VoiceDetector};

@@ -61,6 +61,20 @@ impl Stage {
 pub struct LatencyRecorder {
     /// `None` only if hdrhistogram refused the (valid, constant) bounds: then nothing is recorded.
     hists: Arc<[Mutex<Option<Histogram<u64>>>; Stage::ALL.len()]>,
+    /// The latest [`SPANS`] rare events with both ends (first reply heard, barge-in silenced): a histogram
+    /// cannot say which turn a latency belongs to, and `voxlive bench` reports per turn.
+    spans: Arc<Mutex<std::collections::VecDeque<Span>>>,
+}
+
+/// Spans kept by a [`LatencyRecorder`] (allocated up front; the oldest go first).
+pub const SPANS: usize = 1024;
+
+/// One measured latency with its two instants, so a caller can tell which turn it belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Span {
+    pub stage: Stage,
+    pub start: std::time::Instant,
+    pub end: std::time::Instant,
 }
 
 impl Default for LatencyRecorder {
@@ -74,7 +88,28 @@ impl LatencyRecorder {
         let mk = || Mutex::new(Histogram::new_with_bounds(1, 60_000_000, 3).ok());
         LatencyRecorder {
             hists: Arc::new(std::array::from_fn(|_| mk())),
+            spans: Arc::new(Mutex::new(std::collections::VecDeque::with_capacity(SPANS))),
         }
+    }
+
+    /// Records `end - start` under `stage` and keeps the span itself (see [`LatencyRecorder::spans`]).
+    /// For rare events only (one per reply or barge-in): the span list is bounded, its memory preallocated.
+    pub fn record_span(&self, stage: Stage, start: std::time::Instant, end: std::time::Instant) {
+        self.record(stage, end.saturating_duration_since(start));
+        if let Ok(mut spans) = self.spans.lock() {
+            if spans.len() >= SPANS {
+                spans.pop_front();
+            }
+            spans.push_back(Span { stage, start, end });
+        }
+    }
+
+    /// The spans recorded so far (the latest [`SPANS`]), oldest first.
+    pub fn spans(&self) -> Vec<Span> {
+        self.spans
+            .lock()
+            .map(|s| s.iter().copied().collect())
+            .unwrap_or_default()
     }
 
     /// Records one latency. Not for audio callbacks (takes a mutex).

@@ -88,6 +88,8 @@ pub struct ServerConfig {
     pub faults: Faults,
     /// Record every client message received (tests, benchmarks); `None` keeps nothing.
     pub message_log: Option<MessageLog>,
+    /// Shape what the server sends (delay, jitter, loss, bursts: `voxlive bench --net`); `None` = as is.
+    pub net: Option<super::net::NetShape>,
 }
 
 impl Default for ServerConfig {
@@ -100,6 +102,7 @@ impl Default for ServerConfig {
             tls: None,
             faults: Faults::default(),
             message_log: None,
+            net: None,
         }
     }
 }
@@ -122,6 +125,7 @@ impl fmt::Debug for ServerConfig {
             .field("pace_replies", &self.pace_replies)
             .field("tls", &self.tls.is_some())
             .field("faults", &self.faults)
+            .field("net", &self.net.as_ref().map(|n| n.to_string()))
             .finish()
     }
 }

@@ -32,6 +32,8 @@ pub type Ws<S> = WebSocketStream<S>;
 
 /// Serves one accepted TCP connection; every failure is logged here, none escapes.
 pub async fn serve(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr) {
+    // the bench's network conditions (`--net`), under TLS like a real network; none: the socket itself
+    let tcp = super::net::Shaped::new(tcp, shared.config.net.as_ref());
     let index = shared.connections.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     let faults = shared.config.faults.for_connection(index);
     let outcome = match shared.tls.clone() {

@@ -11,13 +11,14 @@
 //! - `reply.rs`: what a responder answers, rendered into wire messages; `usage.rs` counts its tokens.
 //! - `responder/`: Echo and Scripted, behind the [`Responder`] trait.
 //! - `sessions.rs`: resumption handles and the conversation state they continue.
-//! - `faults.rs`: injected failures; `tls.rs`: the generated certificate and the rustls acceptor.
+//! - `faults.rs`: injected failures; `net.rs`: downlink delay, jitter, loss and bursts (`bench --net`); `tls.rs`: the generated certificate and the rustls acceptor.
 
 mod config;
 pub mod faults;
 mod handler;
 mod handshake;
 mod live;
+pub mod net;
 pub mod reply;
 pub mod responder;
 mod sessions;
@@ -36,6 +37,7 @@ use tokio::task::{JoinHandle, JoinSet};
 
 pub use config::{MessageLog, ResponderFactory, ResponderKind, ServerConfig};
 pub use faults::{CloseMidTurn, Faults};
+pub use net::{NetShape, NetSpecError};
 pub use reply::{Reply, ReplyPart, UserTurn};
 pub use responder::echo::echo_reply_samples;
 pub use responder::scripted::{ScriptError, ScriptedResponder};

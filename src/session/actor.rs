@@ -14,7 +14,7 @@ use tokio_tungstenite::tungstenite::Message;
 use super::connection::{connect, WsStream};
 use super::event::{events_from, Event};
 use super::metrics::Mark;
-use super::metrics::SessionMetrics;
+use super::metrics::{SessionMetrics, Signal};
 use super::{SessionError, SessionOptions};
 use crate::protocol::{
     ClientContent, ClientMessage, Content, ContextUpdate, Empty, FunctionResponse, RealtimeInput, ServerMessage,
@@ -243,6 +243,12 @@ impl SessionActor {
         mark: Option<(Mark, Instant)>,
     ) -> Result<(), SessionError> {
         let is_audio = matches!(&msg, ClientMessage::RealtimeInput(r) if r.audio.is_some());
+        let signal = match &msg {
+            ClientMessage::RealtimeInput(r) if r.activity_end.is_some() => Some(Signal::ActivityEnd),
+            ClientMessage::RealtimeInput(r) if r.activity_start.is_some() => Some(Signal::ActivityStart),
+            ClientMessage::RealtimeInput(r) if r.audio_stream_end == Some(true) => Some(Signal::AudioStreamEnd),
+            _ => None,
+        };
         self.ws
             .send(Message::text(msg.to_json()))
             .await
@@ -250,6 +256,9 @@ impl SessionActor {
         self.metrics.messages_sent.fetch_add(1, Ordering::Relaxed);
         if is_audio {
             self.metrics.audio_frames_sent.fetch_add(1, Ordering::Relaxed);
+        }
+        if let Some(s) = signal {
+            self.metrics.record_signal(s, Instant::now());
         }
         if let Some(t) = captured_at {
             self.metrics.record_uplink(t.elapsed());

@@ -3,7 +3,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 
@@ -20,6 +20,20 @@ pub struct SessionMetrics {
     uplink_us: Mutex<Option<Histogram<u64>>>,
     /// Per [`Mark`]: from a user action to the message that answers it written on the socket, microseconds.
     marks_us: [Mutex<Option<Histogram<u64>>>; Mark::ALL.len()],
+    /// When each activity signal was written on the socket (the latest [`SIGNALS`]): the benchmark times the
+    /// end of a turn from the user's last word to its `activityEnd` leaving the machine.
+    signals: Mutex<std::collections::VecDeque<(Signal, Instant)>>,
+}
+
+/// Activity signals kept by [`SessionMetrics::signals`] (the oldest go first).
+pub const SIGNALS: usize = 4096;
+
+/// A turn-taking message whose socket write time is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signal {
+    ActivityStart,
+    ActivityEnd,
+    AudioStreamEnd,
 }
 
 /// A user action whose time to the socket is measured (push-to-talk latency).
@@ -75,6 +89,7 @@ impl Default for SessionMetrics {
             malformed_frames: AtomicU64::new(0),
             uplink_us: histogram(),
             marks_us: [histogram(), histogram()],
+            signals: Mutex::new(std::collections::VecDeque::new()),
         }
     }
 }
@@ -86,6 +101,28 @@ impl SessionMetrics {
 
     pub(crate) fn record_mark(&self, mark: Mark, latency: Duration) {
         record(&self.marks_us[mark as usize], latency);
+    }
+
+    pub(crate) fn record_signal(&self, signal: Signal, at: Instant) {
+        if let Ok(mut log) = self.signals.lock() {
+            if log.len() >= SIGNALS {
+                log.pop_front();
+            }
+            log.push_back((signal, at));
+        }
+    }
+
+    /// Activity signals written on the socket so far (the latest [`SIGNALS`]), oldest first.
+    pub fn signals(&self) -> Vec<(Signal, Instant)> {
+        self.signals
+            .lock()
+            .map(|l| l.iter().copied().collect())
+            .unwrap_or_default()
+    }
+
+    /// A copy of the capture-to-socket histogram (microseconds), to merge several sessions' frames.
+    pub fn uplink_histogram(&self) -> Option<Histogram<u64>> {
+        self.uplink_us.lock().ok().and_then(|h| h.clone())
     }
 
     /// Percentile (0-100) of capture-to-socket latency, if any frame carried a capture time.

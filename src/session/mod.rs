@@ -15,7 +15,7 @@ pub use actor::{start, Events, Session};
 pub use endpoint::{ApiVersion, Credential, Endpoint, Secret, GEMINI_BASE_URL};
 pub use error::{CloseInfo, SessionError};
 pub use event::{events_from, Event};
-pub use metrics::{Mark, SessionMetrics};
+pub use metrics::{Mark, SessionMetrics, Signal};
 
 use crate::protocol::Setup;
 

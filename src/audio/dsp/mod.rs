@@ -349,7 +349,7 @@ impl Dsp {
         let silent_at = self.sink.last_played().unwrap_or_else(Instant::now);
         self.shared
             .latency
-            .record(Stage::BargeInToSilence, silent_at.saturating_duration_since(onset));
+            .record_span(Stage::BargeInToSilence, onset, silent_at);
     }
 
     /// Downlink output: steps the chain while the sink wants audio, bounded by what it wanted at the start
@@ -381,7 +381,7 @@ impl Dsp {
                 latency.record(Stage::ReplyToPlayout, t.saturating_duration_since(at));
                 if *reply_start == Some(at) {
                     *reply_start = None;
-                    latency.record(Stage::FirstReplyToPlayout, t.saturating_duration_since(at));
+                    latency.record_span(Stage::FirstReplyToPlayout, at, t);
                 }
             }
         });

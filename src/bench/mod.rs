@@ -1,0 +1,320 @@
+//! `voxlive bench`: latency of the real pipeline on recorded WAVs. Each file is replayed through the audio
+//! engine and the conversation core exactly as a live conversation runs them (`run.rs`), against the
+//! embedded server (optionally behind shaped network conditions, `crate::server::net`) or any endpoint;
+//! `--concurrency N` runs N sessions at once through a bounded pool. Per turn and per stage the figures come
+//! from the pipeline's own monotonic timestamps; the reports (`report/`) are views of one [`Report`].
+//!
+//! - `speech.rs`: where the user speaks in a file (the "end of speech" every turn is timed from).
+//! - `run.rs`: one session; `stats.rs`: nearest-rank percentiles; `record.rs`: the report's data.
+//! - `machine.rs`: CPU model, cores, OS, getrusage; `compare.rs`: `--compare OLD.json`.
+
+pub mod compare;
+pub mod machine;
+pub mod record;
+pub mod report;
+pub mod run;
+pub mod speech;
+pub mod stats;
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+
+use crate::conversation::{TalkMode, VadSource};
+use crate::protocol::Setup;
+use crate::server::{Faults, NetShape, ServerConfig};
+use crate::session::{ApiVersion, Credential, Endpoint, SessionOptions};
+
+pub use record::{Counters, NetApplied, Report, SessionReport, Settings, Stage, StageStats, TurnRecord};
+
+/// Most sessions run at once.
+pub const MAX_CONCURRENCY: u32 = 64;
+/// Most runs of the whole set.
+pub const MAX_RUNS: u32 = 1000;
+/// Most sessions in one bench (runs x files).
+pub const MAX_SESSIONS: usize = 10_000;
+/// Longest reply delay the embedded server may be given.
+pub const MAX_REPLY_DELAY: Duration = Duration::from_secs(30);
+
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    /// A flag is out of range or inconsistent; fix the command line.
+    #[error("{0}")]
+    Invalid(String),
+    /// An input file or directory is missing or holds no WAV.
+    #[error("{0}")]
+    Input(String),
+    #[error(transparent)]
+    Wav(#[from] crate::wav::WavError),
+    #[error(transparent)]
+    Audio(#[from] crate::audio::AudioError),
+    #[error(transparent)]
+    Session(#[from] crate::session::SessionError),
+    #[error("cannot start the embedded server: {0}")]
+    Server(#[from] crate::server::ServerError),
+    #[error("{path}: {reason}")]
+    Report { path: String, reason: String },
+    /// Every session failed: nothing was measured.
+    #[error("no session completed: {0}")]
+    NothingMeasured(String),
+}
+
+/// Where the sessions go.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// An embedded server started for the bench, with these network conditions and reply delay.
+    Embedded {
+        net: Option<NetShape>,
+        reply_delay: Option<Duration>,
+        api_version: ApiVersion,
+    },
+    /// Any Live endpoint (the real service, a `voxlive serve` process).
+    Remote(Endpoint),
+}
+
+/// A validated bench.
+#[derive(Debug, Clone)]
+pub struct BenchOptions {
+    pub inputs: Vec<PathBuf>,
+    pub runs: u32,
+    pub concurrency: u32,
+    pub mode: TalkMode,
+    pub echo_cancellation: bool,
+    pub reply_timeout: Duration,
+    pub setup: Setup,
+    pub target: Target,
+    /// Show a progress bar (on a terminal).
+    pub progress: bool,
+    /// The command line, for the report.
+    pub command: String,
+}
+
+impl BenchOptions {
+    /// Checks every number before it sizes anything.
+    pub fn validate(&self) -> Result<(), BenchError> {
+        if !(1..=MAX_RUNS).contains(&self.runs) {
+            return Err(BenchError::Invalid(format!(
+                "--runs {}: give 1 to {MAX_RUNS}",
+                self.runs
+            )));
+        }
+        if !(1..=MAX_CONCURRENCY).contains(&self.concurrency) {
+            return Err(BenchError::Invalid(format!(
+                "--concurrency {}: give 1 to {MAX_CONCURRENCY}",
+                self.concurrency
+            )));
+        }
+        if self.inputs.is_empty() {
+            return Err(BenchError::Input(
+                "--input: give at least one WAV file or directory".into(),
+            ));
+        }
+        if self.inputs.len().saturating_mul(self.runs as usize) > MAX_SESSIONS {
+            return Err(BenchError::Invalid(format!(
+                "{} files x {} runs: at most {MAX_SESSIONS} sessions",
+                self.inputs.len(),
+                self.runs
+            )));
+        }
+        if let Target::Embedded {
+            reply_delay: Some(d), ..
+        } = &self.target
+        {
+            if *d > MAX_REPLY_DELAY {
+                return Err(BenchError::Invalid(format!(
+                    "--reply-delay {} ms: give 0 to {} ms",
+                    d.as_millis(),
+                    MAX_REPLY_DELAY.as_millis()
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The summaries of every stage that has values.
+pub fn summaries(values: &[(Stage, Vec<f64>)]) -> Vec<StageStats> {
+    values
+        .iter()
+        .filter_map(|(stage, v)| {
+            stats::summarize(v).map(|summary| StageStats {
+                stage: *stage,
+                label: stage.label().to_string(),
+                unit: "ms".into(),
+                summary,
+            })
+        })
+        .collect()
+}
+
+fn mode_names(mode: TalkMode) -> (&'static str, &'static str) {
+    match mode {
+        TalkMode::PushToTalk => ("ptt", "local"),
+        TalkMode::HandsFree(VadSource::Local) => ("hands-free", "local"),
+        TalkMode::HandsFree(VadSource::Server) => ("hands-free", "server"),
+    }
+}
+
+/// Runs the bench and returns its report.
+pub async fn run(options: BenchOptions) -> Result<Report, BenchError> {
+    options.validate()?;
+    let inputs = run::expand_inputs(&options.inputs)?;
+    let started_at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let (endpoint, server, net, reply_delay) = match &options.target {
+        Target::Remote(e) => (e.clone(), None, None, None),
+        Target::Embedded {
+            net,
+            reply_delay,
+            api_version,
+        } => {
+            let config = ServerConfig {
+                faults: Faults {
+                    reply_delay: *reply_delay,
+                    ..Faults::default()
+                },
+                net: net.clone(),
+                ..ServerConfig::default()
+            };
+            let handle = crate::server::spawn(config, crate::server::DEFAULT_ADDR).await?;
+            let endpoint = Endpoint::new(&handle.base_url(), *api_version, Credential::None)?;
+            (endpoint, Some(handle), net.clone(), *reply_delay)
+        }
+    };
+    let plan = run::SessionPlan {
+        options: SessionOptions::new(endpoint.clone(), options.setup.clone()),
+        mode: options.mode,
+        echo_cancellation: options.echo_cancellation,
+        reply_timeout: options.reply_timeout,
+    };
+    let jobs: Vec<(usize, u32, PathBuf)> = (1..=options.runs)
+        .flat_map(|r| inputs.iter().cloned().enumerate().map(move |(i, p)| (i, r, p)))
+        .collect();
+    let bar = (options.progress && std::io::stdout().is_terminal()).then(|| {
+        let bar = indicatif::ProgressBar::new(jobs.len() as u64);
+        if let Ok(style) = indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} sessions  {elapsed}  {msg}") {
+            bar.set_style(style);
+        }
+        bar
+    });
+    let usage_before = machine::usage();
+    let began = Instant::now();
+    let plan_ref = &plan;
+    let bar_ref = bar.as_ref();
+    let mut outcomes: Vec<(usize, u32, Result<run::SessionOutcome, BenchError>, PathBuf)> =
+        futures_util::stream::iter(jobs)
+            .map(|(i, r, p)| async move {
+                let out = run::one(&p, r, plan_ref).await;
+                if let Some(b) = bar_ref {
+                    b.inc(1);
+                    b.set_message(
+                        p.file_name()
+                            .map(|f| f.to_string_lossy().into_owned())
+                            .unwrap_or_default(),
+                    );
+                }
+                (i, r, out, p)
+            })
+            .buffer_unordered(options.concurrency as usize)
+            .collect()
+            .await;
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    let wall_secs = began.elapsed().as_secs_f64();
+    let usage_after = machine::usage();
+    drop(server);
+    outcomes.sort_by_key(|(i, r, _, _)| (*r, *i));
+
+    let mut sessions = Vec::new();
+    let mut turns = Vec::new();
+    let mut values: Vec<(Stage, Vec<f64>)> = Stage::ALL.iter().map(|&s| (s, Vec::new())).collect();
+    let mut counters = Counters::default();
+    let mut first_error = None;
+    for (_, r, out, path) in outcomes {
+        match out {
+            Ok(o) => {
+                if let (Some(e), None) = (&o.report.error, &first_error) {
+                    first_error = Some(e.clone());
+                }
+                counters.add(&o.report.counters);
+                for ((_, all), (_, v)) in values.iter_mut().zip(o.values) {
+                    all.extend(v);
+                }
+                turns.extend(o.turns);
+                sessions.push(o.report);
+            }
+            Err(e) => {
+                tracing::warn!("{}: {e}", path.display());
+                first_error.get_or_insert_with(|| e.to_string());
+                sessions.push(SessionReport {
+                    input: path.display().to_string(),
+                    run: r,
+                    audio_secs: 0.0,
+                    wall_secs: 0.0,
+                    setup_ms: None,
+                    stages: Vec::new(),
+                    counters: Counters::default(),
+                    error: Some(e.to_string()),
+                });
+            }
+        }
+    }
+    if turns.is_empty() && sessions.iter().all(|s| s.error.is_some()) {
+        return Err(BenchError::NothingMeasured(first_error.unwrap_or_default()));
+    }
+    let audio_secs: f64 = sessions.iter().map(|s| s.audio_secs).sum();
+    let cpu = match (usage_before, usage_after) {
+        (Some(a), Some(b)) if audio_secs > 0.0 => Some((b.cpu_secs - a.cpu_secs) / audio_secs),
+        _ => None,
+    };
+    let (mode, vad) = mode_names(options.mode);
+    let net_applied = net.as_ref().map(|n| {
+        let c = &n.counters;
+        let load = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
+        let writes = load(&c.writes);
+        NetApplied {
+            spec: n.to_string(),
+            writes,
+            retransmitted: load(&c.retransmitted),
+            mean_hold_ms: if writes > 0 {
+                load(&c.held_us) as f64 / writes as f64 / 1e3
+            } else {
+                0.0
+            },
+        }
+    });
+    Ok(Report {
+        voxlive_version: env!("CARGO_PKG_VERSION").to_string(),
+        machine: machine::Machine::this(),
+        settings: Settings {
+            inputs: inputs.iter().map(|p| p.display().to_string()).collect(),
+            runs: options.runs,
+            endpoint: match &options.target {
+                Target::Embedded { .. } => "embedded".into(),
+                Target::Remote(e) => e.ws_url().origin().ascii_serialization(),
+            },
+            mode: mode.into(),
+            vad: vad.into(),
+            aec: options.echo_cancellation,
+            concurrency: options.concurrency,
+            net: net.as_ref().map(|n| n.to_string()),
+            reply_delay_ms: reply_delay.map(|d| d.as_secs_f64() * 1e3),
+            command: options.command.clone(),
+        },
+        started_at,
+        wall_secs,
+        audio_secs,
+        cpu_per_audio_sec: cpu,
+        peak_rss_mb: usage_after.map(|u| u.peak_rss_mb),
+        stages: summaries(&values),
+        counters,
+        net_applied,
+        sessions,
+        turns,
+    })
+}

@@ -1,0 +1,206 @@
+//! The SVG plots, written by hand: `plotters` lays text out through a font backend (font-kit and
+//! fontconfig, or ab_glyph with a font file bundled), and a report must render on a machine without fonts
+//! installed; SVG text is laid out by the viewer. Two panels:
+//! - the latency distribution of every stage: a quantile curve through min, p50, p90, p99 and max on a
+//!   log time axis, one `<polyline class="series" data-stage="KEY">` per stage;
+//! - a per-turn waterfall: from the end of speech to activityEnd sent, to the first reply byte, to the reply
+//!   heard, one row per turn (the first [`WATERFALL_TURNS`]).
+
+use std::fmt::Write as _;
+
+use super::super::record::{Report, TurnRecord};
+
+pub const WATERFALL_TURNS: usize = 60;
+const WIDTH: f64 = 960.0;
+const LEFT: f64 = 230.0;
+const RIGHT: f64 = 30.0;
+const DIST_TOP: f64 = 60.0;
+const DIST_HEIGHT: f64 = 260.0;
+/// The distribution's time axis: 0.01 ms to 100 s, log scale.
+const LOG_MIN: f64 = -2.0;
+const LOG_MAX: f64 = 5.0;
+const ROW: f64 = 16.0;
+const PALETTE: [&str; 9] = [
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#17becf",
+];
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn x_log(ms: f64) -> f64 {
+    let l = ms.max(10f64.powf(LOG_MIN)).log10().clamp(LOG_MIN, LOG_MAX);
+    LEFT + (l - LOG_MIN) / (LOG_MAX - LOG_MIN) * (WIDTH - LEFT - RIGHT)
+}
+
+fn y_frac(f: f64) -> f64 {
+    DIST_TOP + DIST_HEIGHT * (1.0 - f)
+}
+
+fn distribution(out: &mut String, report: &Report) {
+    let _ = writeln!(
+        out,
+        r#"<text x="{LEFT}" y="{}" font-size="14" font-weight="bold">Latency distribution per stage (quantiles, log time axis)</text>"#,
+        DIST_TOP - 25.0
+    );
+    let _ = writeln!(
+        out,
+        r##"<rect x="{LEFT}" y="{DIST_TOP}" width="{}" height="{DIST_HEIGHT}" fill="none" stroke="#888"/>"##,
+        WIDTH - LEFT - RIGHT
+    );
+    for e in (LOG_MIN as i32)..=(LOG_MAX as i32) {
+        let ms = 10f64.powi(e);
+        let x = x_log(ms);
+        let label = if ms < 1000.0 {
+            format!("{ms} ms")
+        } else {
+            format!("{} s", ms / 1000.0)
+        };
+        let _ = writeln!(
+            out,
+            r##"<line x1="{x:.1}" y1="{DIST_TOP}" x2="{x:.1}" y2="{:.1}" stroke="#ddd"/><text x="{x:.1}" y="{:.1}" font-size="10" text-anchor="middle">{label}</text>"##,
+            DIST_TOP + DIST_HEIGHT,
+            DIST_TOP + DIST_HEIGHT + 14.0
+        );
+    }
+    for f in [0.0, 0.5, 0.9, 0.99, 1.0] {
+        let y = y_frac(f);
+        let _ = writeln!(
+            out,
+            r#"<text x="{:.1}" y="{:.1}" font-size="10" text-anchor="end">p{}</text>"#,
+            LEFT - 4.0,
+            y + 3.0,
+            f * 100.0
+        );
+    }
+    for (i, st) in report.stages.iter().enumerate() {
+        let colour = PALETTE[i % PALETTE.len()];
+        let m = &st.summary;
+        let points: Vec<String> = [(m.min, 0.0), (m.p50, 0.5), (m.p90, 0.9), (m.p99, 0.99), (m.max, 1.0)]
+            .iter()
+            .map(|&(v, f)| format!("{:.1},{:.1}", x_log(v), y_frac(f)))
+            .collect();
+        let _ = writeln!(
+            out,
+            r#"<polyline class="series" data-stage="{}" fill="none" stroke="{colour}" stroke-width="2" points="{}"><title>{}: n={} p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, max {:.1} ms</title></polyline>"#,
+            st.stage.key(),
+            points.join(" "),
+            esc(&st.label),
+            m.count,
+            m.p50,
+            m.p90,
+            m.p99,
+            m.max
+        );
+        let ly = DIST_TOP + 12.0 + i as f64 * 14.0;
+        let _ = writeln!(
+            out,
+            r#"<line x1="10" y1="{ly:.1}" x2="28" y2="{ly:.1}" stroke="{colour}" stroke-width="3"/><text x="32" y="{:.1}" font-size="11">{} (n={})</text>"#,
+            ly + 4.0,
+            esc(&st.label),
+            m.count
+        );
+    }
+}
+
+fn waterfall(out: &mut String, turns: &[TurnRecord], top: f64) -> f64 {
+    let shown = &turns[..turns.len().min(WATERFALL_TURNS)];
+    let _ = writeln!(
+        out,
+        r#"<text x="{LEFT}" y="{:.1}" font-size="14" font-weight="bold">Per-turn waterfall from the end of speech: activityEnd sent | first reply byte | reply heard (ms)</text>"#,
+        top - 25.0
+    );
+    let span = shown
+        .iter()
+        .flat_map(|t| [t.turn_end_ms, t.first_byte_ms, t.heard_ms])
+        .flatten()
+        .fold(1.0f64, f64::max);
+    let scale = (WIDTH - LEFT - RIGHT) / span;
+    let x = |ms: f64| LEFT + ms.max(0.0) * scale;
+    for k in 0..=4 {
+        let ms = span * f64::from(k) / 4.0;
+        let _ = writeln!(
+            out,
+            r##"<line x1="{:.1}" y1="{top:.1}" x2="{:.1}" y2="{:.1}" stroke="#ddd"/><text x="{:.1}" y="{:.1}" font-size="10" text-anchor="middle">{ms:.0}</text>"##,
+            x(ms),
+            x(ms),
+            top + shown.len() as f64 * ROW,
+            x(ms),
+            top - 4.0
+        );
+    }
+    for (i, t) in shown.iter().enumerate() {
+        let y = top + i as f64 * ROW;
+        let name = std::path::Path::new(&t.input)
+            .file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            r#"<text x="{:.1}" y="{:.1}" font-size="10" text-anchor="end">{} #{} turn {}{}</text>"#,
+            LEFT - 4.0,
+            y + 11.0,
+            esc(&name),
+            t.run,
+            t.turn,
+            if t.interrupted { " (interrupted)" } else { "" }
+        );
+        let mut from = 0.0;
+        for (to, colour, what) in [
+            (t.turn_end_ms, "#9467bd", "to activityEnd sent"),
+            (t.first_byte_ms, "#ff7f0e", "to first reply byte"),
+            (t.heard_ms, "#2ca02c", "to reply heard"),
+        ] {
+            let Some(to) = to else { continue };
+            let (a, b) = (x(from), x(to));
+            let _ = writeln!(
+                out,
+                r#"<rect class="turn" x="{a:.1}" y="{:.1}" width="{:.1}" height="{:.1}" fill="{colour}"><title>{what}: {to:.1} ms</title></rect>"#,
+                y + 2.0,
+                (b - a).max(1.0),
+                ROW - 4.0
+            );
+            from = to.max(from);
+        }
+        if t.first_byte_ms.is_none() {
+            let _ = writeln!(
+                out,
+                r##"<text x="{LEFT}" y="{:.1}" font-size="10" fill="#d62728">no reply</text>"##,
+                y + 11.0
+            );
+        }
+    }
+    top + shown.len() as f64 * ROW
+}
+
+pub fn to_svg(report: &Report) -> String {
+    let legend_bottom = DIST_TOP + 12.0 + report.stages.len() as f64 * 14.0;
+    let wf_top = (DIST_TOP + DIST_HEIGHT + 70.0).max(legend_bottom + 40.0);
+    let mut body = String::new();
+    distribution(&mut body, report);
+    let bottom = waterfall(&mut body, &report.turns, wf_top);
+    let height = bottom + 30.0;
+    let s = &report.settings;
+    let title = format!(
+        "voxlive bench {}: {} / {} VAD, {} run(s), net {}, {} on {}",
+        report.voxlive_version,
+        s.mode,
+        s.vad,
+        s.runs,
+        s.net.as_deref().unwrap_or("none"),
+        s.endpoint,
+        report.machine.cpu_model
+    );
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height:.0}" viewBox="0 0 {WIDTH} {height:.0}" font-family="sans-serif">
+<rect width="100%" height="100%" fill="white"/>
+<text x="10" y="18" font-size="12">{}</text>
+{body}</svg>
+"#,
+        esc(&title)
+    )
+}
