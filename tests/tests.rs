@@ -1,6 +1,7 @@
 //! The one integration-test binary, grouped by topic (ripgrep's layout).
 
 mod audio_devices;
+mod bench_tests;
 mod cli_tests;
 mod conversation_tests;
 mod echo_path;

@@ -7,7 +7,7 @@ use super::machine::Machine;
 use super::stats::Summary;
 
 /// Every stage the bench reports, in report order. Latencies in milliseconds on the monotonic clock.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Stage {
     /// The user's last word (the WAV's own timeline) -> activityEnd written on the socket (local VAD, ptt).
