@@ -2,6 +2,7 @@
 //! DSP thread and the session run (`UplinkChain`, `DownlinkChain`, `StreamResampler`, `Framer`,
 //! `EchoCanceller`, `VoiceDetector`, `JitterBuffer`, `ClientMessage::audio(..).to_json()`,
 //! `ServerMessage::from_slice` + `events_from`): nothing here re-implements a stage.
+//! `frame path` runs a whole 20 ms uplink frame and a 40 ms reply message through every stage in turn.
 //! Throughput is in samples, so `elem/s` divided by the stage's sample rate is its real-time factor.
 //! Quick run: `cargo bench --bench audio_core -- --warm-up-time 1 --measurement-time 3`.
 
@@ -211,5 +212,67 @@ fn wire(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(audio, dsp_stages, downlink_stages, wire);
+/// The whole 20 ms frame path as the DSP thread and the session run it, stage after stage on the same types:
+/// uplink, one 48 kHz stereo callback's worth of samples -> `UplinkChain` (AEC on) -> the frame's
+/// `realtimeInput` JSON; downlink, one 40 ms server audio message -> `ServerMessage::from_slice` +
+/// `events_from` -> `DownlinkChain` (jitter buffer, AEC reference, 48 kHz stereo) for its 40 ms.
+fn frame_path(c: &mut Criterion) {
+    let mut g = c.benchmark_group("frame path");
+    let input = stereo_48k(1);
+    g.throughput(Throughput::Elements(960));
+    g.bench_function(
+        "uplink 20 ms: 48k stereo -> chain (AEC on) -> realtimeInput JSON",
+        |b| {
+            let mut chain = UplinkChain::new(STEREO_48K, VadConfig::default(), true).unwrap();
+            let mut k = 0;
+            b.iter(|| {
+                let at = (k % 49) * 1920;
+                k += 1;
+                let mut bytes = 0;
+                chain
+                    .process(&input[at..at + 1920], |f| {
+                        f.preroll.clear();
+                        bytes += ClientMessage::audio(INPUT_RATE, f.samples).to_json().len();
+                    })
+                    .unwrap();
+                bytes
+            })
+        },
+    );
+    let reply: Vec<i16> = (0..960).map(|i| ((i * 37) % 2000) as i16).collect();
+    let blob = serde_json::to_string(&Blob::pcm16(OUTPUT_RATE, &reply)).unwrap();
+    let msg = format!(r#"{{"serverContent":{{"modelTurn":{{"role":"model","parts":[{{"inlineData":{blob}}}]}}}}}}"#);
+    g.throughput(Throughput::Elements(960));
+    g.bench_function("downlink 40 ms: server JSON -> events -> chain -> 48k stereo", |b| {
+        let mut chain = DownlinkChain::new(STEREO_48K, JitterConfig::default()).unwrap();
+        let mut ec = EchoCanceller::new();
+        let t0 = Instant::now();
+        let mut k = 0u64;
+        b.iter(|| {
+            let now = t0 + Duration::from_millis(40 * k);
+            k += 1;
+            let m = ServerMessage::from_slice(black_box(msg.as_bytes())).unwrap();
+            for ev in events_from(m, now) {
+                if let voxlive::session::Event::Audio { samples, .. } = ev {
+                    chain.push(&samples, now);
+                }
+            }
+            let mut written = 0;
+            for _ in 0..4 {
+                chain.pull(now);
+                chain.render_reference(Some(&mut ec)).unwrap();
+                chain
+                    .to_sink(|s| {
+                        written += s.len();
+                        s.len()
+                    })
+                    .unwrap();
+            }
+            written
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(audio, dsp_stages, downlink_stages, wire, frame_path);
 criterion_main!(audio);
