@@ -37,7 +37,7 @@ finish 01_short short
 speak medium "Tell me a short joke about computers."
 finish 02_medium medium
 
-speak long "I am planning a trip to Kyoto in the spring. Which temples and gardens should we visit, and how many days do we need?"
+speak long "I am planning a trip to Kyoto in the spring, which temples and gardens should we visit first?"
 finish 03_long long
 
 # the medium question in steady brown noise about 25 dB below the speech
@@ -45,7 +45,7 @@ finish medium_clean medium
 $SOX "$out/medium_clean.wav" "$tmp/medium_padded.wav"
 rm "$out/medium_clean.wav"
 len=$(soxi -D "$tmp/medium_padded.wav")
-$SOX -n "${fmt[@]}" "$tmp/noise.wav" synth "$len" brownnoise vol 0.05
+$SOX -R -n "${fmt[@]}" "$tmp/noise.wav" synth "$len" brownnoise vol 0.05
 $SOX -m "$tmp/medium_padded.wav" "$tmp/noise.wav" "${fmt[@]}" "$out/04_noisy.wav"
 
 # a 0.9 s pause mid-sentence: longer than the local VAD's 300 ms hangover, so it ends a turn

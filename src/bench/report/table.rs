@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use super::super::record::Report;
+use super::super::record::{Report, Stage};
 
 pub fn to_table(report: &Report) -> String {
     let mut out = String::new();
@@ -82,6 +82,29 @@ pub fn to_table(report: &Report) -> String {
             "network applied to the server's replies: {} ({} writes, {} retransmitted, mean hold {:.1} ms)",
             n.spec, n.writes, n.retransmitted, n.mean_hold_ms
         );
+    }
+    if report.sessions.len() > 1 {
+        let _ = writeln!(out, "per session (end of speech -> reply heard):");
+        for session in &report.sessions {
+            let heard = session.stages.iter().find(|s| s.stage == Stage::SpeechEndToHeard);
+            let _ = writeln!(
+                out,
+                "  {} run {}: {} turn(s), p50 {} ms, max {} ms; setup {} ms",
+                session.input,
+                session.run,
+                heard.map(|h| h.summary.count).unwrap_or(0),
+                heard
+                    .map(|h| format!("{:.1}", h.summary.p50))
+                    .unwrap_or_else(|| "-".into()),
+                heard
+                    .map(|h| format!("{:.1}", h.summary.max))
+                    .unwrap_or_else(|| "-".into()),
+                session
+                    .setup_ms
+                    .map(|m| format!("{m:.1}"))
+                    .unwrap_or_else(|| "-".into()),
+            );
+        }
     }
     for session in report.sessions.iter().filter(|s| s.error.is_some()) {
         let _ = writeln!(
