@@ -2,7 +2,7 @@
 //! DSP thread and the session run (`UplinkChain`, `DownlinkChain`, `StreamResampler`, `Framer`,
 //! `EchoCanceller`, `VoiceDetector`, `JitterBuffer`, `ClientMessage::audio(..).to_json()`,
 //! `ServerMessage::from_slice` + `events_from`): nothing here re-implements a stage.
-//! `frame path` runs a whole 20 ms uplink frame and a 40 ms reply message through every stage in turn.
+//! `frame path` runs 20 ms of full-duplex audio through every stage in turn (reply message in, capture out).
 //! Throughput is in samples, so `elem/s` divided by the stage's sample rate is its real-time factor.
 //! Quick run: `cargo bench --bench audio_core -- --warm-up-time 1 --measurement-time 3`.
 
@@ -212,65 +212,59 @@ fn wire(c: &mut Criterion) {
     g.finish();
 }
 
-/// The whole 20 ms frame path as the DSP thread and the session run it, stage after stage on the same types:
-/// uplink, one 48 kHz stereo callback's worth of samples -> `UplinkChain` (AEC on) -> the frame's
-/// `realtimeInput` JSON; downlink, one 40 ms server audio message -> `ServerMessage::from_slice` +
-/// `events_from` -> `DownlinkChain` (jitter buffer, AEC reference, 48 kHz stereo) for its 40 ms.
+/// The whole 20 ms frame path as the DSP thread and the session run it, stage after stage on the same types
+/// and in the DSP thread's order (`src/audio/dsp/mod.rs`): half of a 40 ms server audio message ->
+/// `ServerMessage::from_slice` + `events_from` -> `DownlinkChain` (jitter buffer, the AEC's echo reference,
+/// 48 kHz stereo out), and one 20 ms 48 kHz stereo capture -> `UplinkChain` (16 kHz, frames, AEC3 with that
+/// reference, VAD) -> the frame's `realtimeInput` JSON. One AEC, fed from both sides, as in a conversation.
 fn frame_path(c: &mut Criterion) {
     let mut g = c.benchmark_group("frame path");
     let input = stereo_48k(1);
-    g.throughput(Throughput::Elements(960));
-    g.bench_function(
-        "uplink 20 ms: 48k stereo -> chain (AEC on) -> realtimeInput JSON",
-        |b| {
-            let mut chain = UplinkChain::new(STEREO_48K, VadConfig::default(), true).unwrap();
-            let mut k = 0;
-            b.iter(|| {
-                let at = (k % 49) * 1920;
-                k += 1;
-                let mut bytes = 0;
-                chain
-                    .process(&input[at..at + 1920], |f| {
-                        f.preroll.clear();
-                        bytes += ClientMessage::audio(INPUT_RATE, f.samples).to_json().len();
-                    })
-                    .unwrap();
-                bytes
-            })
-        },
-    );
     let reply: Vec<i16> = (0..960).map(|i| ((i * 37) % 2000) as i16).collect();
     let blob = serde_json::to_string(&Blob::pcm16(OUTPUT_RATE, &reply)).unwrap();
     let msg = format!(r#"{{"serverContent":{{"modelTurn":{{"role":"model","parts":[{{"inlineData":{blob}}}]}}}}}}"#);
-    g.throughput(Throughput::Elements(960));
-    g.bench_function("downlink 40 ms: server JSON -> events -> chain -> 48k stereo", |b| {
-        let mut chain = DownlinkChain::new(STEREO_48K, JitterConfig::default()).unwrap();
-        let mut ec = EchoCanceller::new();
-        let t0 = Instant::now();
-        let mut k = 0u64;
-        b.iter(|| {
-            let now = t0 + Duration::from_millis(40 * k);
-            k += 1;
-            let m = ServerMessage::from_slice(black_box(msg.as_bytes())).unwrap();
-            for ev in events_from(m, now) {
-                if let voxlive::session::Event::Audio { samples, .. } = ev {
-                    chain.push(&samples, now);
+    for aec in [false, true] {
+        g.throughput(Throughput::Elements(960));
+        let name = format!(
+            "full duplex 20 ms: reply JSON -> downlink, capture -> uplink -> JSON (AEC {})",
+            if aec { "on" } else { "off" }
+        );
+        g.bench_function(name, |b| {
+            let mut up = UplinkChain::new(STEREO_48K, VadConfig::default(), aec).unwrap();
+            let mut down = DownlinkChain::new(STEREO_48K, JitterConfig::default()).unwrap();
+            let t0 = Instant::now();
+            let mut k = 0u64;
+            b.iter(|| {
+                let now = t0 + Duration::from_millis(20 * k);
+                if k % 2 == 0 {
+                    let m = ServerMessage::from_slice(black_box(msg.as_bytes())).unwrap();
+                    for ev in events_from(m, now) {
+                        if let voxlive::session::Event::Audio { samples, .. } = ev {
+                            down.push(&samples, now);
+                        }
+                    }
                 }
-            }
-            let mut written = 0;
-            for _ in 0..4 {
-                chain.pull(now);
-                chain.render_reference(Some(&mut ec)).unwrap();
-                chain
-                    .to_sink(|s| {
-                        written += s.len();
+                let mut out = 0;
+                for _ in 0..2 {
+                    down.pull(now);
+                    down.render_reference(up.echo_canceller()).unwrap();
+                    down.to_sink(|s| {
+                        out += s.len();
                         s.len()
                     })
                     .unwrap();
-            }
-            written
-        })
-    });
+                }
+                let at = (k as usize % 49) * 1920;
+                k += 1;
+                up.process(&input[at..at + 1920], |f| {
+                    f.preroll.clear();
+                    out += ClientMessage::audio(INPUT_RATE, f.samples).to_json().len();
+                })
+                .unwrap();
+                out
+            })
+        });
+    }
     g.finish();
 }
 

@@ -11,7 +11,8 @@
 //! - `reply.rs`: what a responder answers, rendered into wire messages; `usage.rs` counts its tokens.
 //! - `responder/`: Echo and Scripted, behind the [`Responder`] trait.
 //! - `sessions.rs`: resumption handles and the conversation state they continue.
-//! - `faults.rs`: injected failures; `net.rs`: downlink delay, jitter, loss and bursts (`bench --net`); `tls.rs`: the generated certificate and the rustls acceptor.
+//! - `faults.rs`: injected failures; `tls.rs`: the generated certificate and the rustls acceptor.
+//! - `net.rs`: network conditions on what the server sends (delay, jitter, loss, bursts: `bench --net`).
 
 mod config;
 pub mod faults;

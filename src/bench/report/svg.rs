@@ -11,8 +11,8 @@ use std::fmt::Write as _;
 use super::super::record::{Report, TurnRecord};
 
 pub const WATERFALL_TURNS: usize = 60;
-const WIDTH: f64 = 960.0;
-const LEFT: f64 = 230.0;
+const WIDTH: f64 = 980.0;
+const LEFT: f64 = 200.0;
 const RIGHT: f64 = 30.0;
 const DIST_TOP: f64 = 60.0;
 const DIST_HEIGHT: f64 = 260.0;
@@ -40,10 +40,17 @@ fn y_frac(f: f64) -> f64 {
     DIST_TOP + DIST_HEIGHT * (1.0 - f)
 }
 
+/// Where legend entry `i` goes (two columns under the distribution panel).
+fn legend_at(i: usize) -> (f64, f64) {
+    let column = (i % 2) as f64;
+    let row = (i / 2) as f64;
+    (LEFT + column * 340.0, DIST_TOP + DIST_HEIGHT + 34.0 + row * 15.0)
+}
+
 fn distribution(out: &mut String, report: &Report) {
     let _ = writeln!(
         out,
-        r#"<text x="{LEFT}" y="{}" font-size="14" font-weight="bold">Latency distribution per stage (quantiles, log time axis)</text>"#,
+        r#"<text x="{LEFT}" y="{}" font-size="14" font-weight="bold">Latency distribution per stage: min, p50, p90, p99, max (log time axis)</text>"#,
         DIST_TOP - 25.0
     );
     let _ = writeln!(
@@ -66,14 +73,14 @@ fn distribution(out: &mut String, report: &Report) {
             DIST_TOP + DIST_HEIGHT + 14.0
         );
     }
-    for f in [0.0, 0.5, 0.9, 0.99, 1.0] {
+    for (f, name) in [(0.0, "min"), (0.5, "p50"), (0.9, "p90"), (1.0, "max")] {
         let y = y_frac(f);
         let _ = writeln!(
             out,
-            r#"<text x="{:.1}" y="{:.1}" font-size="10" text-anchor="end">p{}</text>"#,
+            r##"<line x1="{LEFT}" y1="{y:.1}" x2="{:.1}" y2="{y:.1}" stroke="#eee"/><text x="{:.1}" y="{:.1}" font-size="10" text-anchor="end">{name}</text>"##,
+            WIDTH - RIGHT,
             LEFT - 4.0,
-            y + 3.0,
-            f * 100.0
+            y + 3.0
         );
     }
     for (i, st) in report.stages.iter().enumerate() {
@@ -95,10 +102,13 @@ fn distribution(out: &mut String, report: &Report) {
             m.p99,
             m.max
         );
-        let ly = DIST_TOP + 12.0 + i as f64 * 14.0;
+        // the legend: two columns under the panel
+        let (lx, ly) = legend_at(i);
         let _ = writeln!(
             out,
-            r#"<line x1="10" y1="{ly:.1}" x2="28" y2="{ly:.1}" stroke="{colour}" stroke-width="3"/><text x="32" y="{:.1}" font-size="11">{} (n={})</text>"#,
+            r#"<line x1="{lx:.1}" y1="{ly:.1}" x2="{:.1}" y2="{ly:.1}" stroke="{colour}" stroke-width="3"/><text x="{:.1}" y="{:.1}" font-size="11">{} (n={})</text>"#,
+            lx + 18.0,
+            lx + 22.0,
             ly + 4.0,
             esc(&st.label),
             m.count
@@ -110,9 +120,26 @@ fn waterfall(out: &mut String, turns: &[TurnRecord], top: f64) -> f64 {
     let shown = &turns[..turns.len().min(WATERFALL_TURNS)];
     let _ = writeln!(
         out,
-        r#"<text x="{LEFT}" y="{:.1}" font-size="14" font-weight="bold">Per-turn waterfall from the end of speech: activityEnd sent | first reply byte | reply heard (ms)</text>"#,
-        top - 25.0
+        r#"<text x="{LEFT}" y="{:.1}" font-size="14" font-weight="bold">Per turn, ms after the end of speech: activityEnd sent, first reply byte, reply heard</text>"#,
+        top - 50.0
     );
+    for (k, (colour, what)) in [
+        ("#9467bd", "to activityEnd sent"),
+        ("#ff7f0e", "to first reply byte"),
+        ("#2ca02c", "to reply heard"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let lx = LEFT + k as f64 * 170.0;
+        let _ = writeln!(
+            out,
+            r#"<rect x="{lx:.1}" y="{:.1}" width="14" height="9" fill="{colour}"/><text x="{:.1}" y="{:.1}" font-size="10">{what}</text>"#,
+            top - 40.0,
+            lx + 18.0,
+            top - 32.0
+        );
+    }
     let span = shown
         .iter()
         .flat_map(|t| [t.turn_end_ms, t.first_byte_ms, t.heard_ms])
@@ -134,10 +161,16 @@ fn waterfall(out: &mut String, turns: &[TurnRecord], top: f64) -> f64 {
     }
     for (i, t) in shown.iter().enumerate() {
         let y = top + i as f64 * ROW;
-        let name = std::path::Path::new(&t.input)
-            .file_name()
+        let stem = std::path::Path::new(&t.input)
+            .file_stem()
             .map(|f| f.to_string_lossy().into_owned())
             .unwrap_or_default();
+        // long names are cut: the label column is LEFT wide
+        let name: String = if stem.chars().count() > 22 {
+            stem.chars().take(21).chain(std::iter::once('…')).collect()
+        } else {
+            stem
+        };
         let _ = writeln!(
             out,
             r#"<text x="{:.1}" y="{:.1}" font-size="10" text-anchor="end">{} #{} turn {}{}</text>"#,
@@ -146,7 +179,7 @@ fn waterfall(out: &mut String, turns: &[TurnRecord], top: f64) -> f64 {
             esc(&name),
             t.run,
             t.turn,
-            if t.interrupted { " (interrupted)" } else { "" }
+            if t.interrupted { " (int.)" } else { "" }
         );
         let mut from = 0.0;
         for (to, colour, what) in [
@@ -177,8 +210,8 @@ fn waterfall(out: &mut String, turns: &[TurnRecord], top: f64) -> f64 {
 }
 
 pub fn to_svg(report: &Report) -> String {
-    let legend_bottom = DIST_TOP + 12.0 + report.stages.len() as f64 * 14.0;
-    let wf_top = (DIST_TOP + DIST_HEIGHT + 70.0).max(legend_bottom + 40.0);
+    let legend_bottom = legend_at(report.stages.len().saturating_sub(1)).1;
+    let wf_top = legend_bottom + 80.0;
     let mut body = String::new();
     distribution(&mut body, report);
     let bottom = waterfall(&mut body, &report.turns, wf_top);
