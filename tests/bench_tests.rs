@@ -108,6 +108,25 @@ async fn network_delay_is_applied_to_replies_and_reported() {
     assert_eq!(report.settings.net.as_deref(), Some(applied.spec.as_str()));
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn push_to_talk_times_the_release_at_the_last_word() {
+    let mut o = options(bench_wav("05_long_pause.wav"), None, None);
+    o.mode = TalkMode::PushToTalk;
+    let report = bench::run(o).await.expect("bench runs");
+    assert_eq!(report.settings.mode, "ptt");
+    // two utterances: the key goes down before each and up at its last word, so each is a turn
+    assert_eq!(report.turns.len(), 2, "{:?}", report.turns);
+    for t in &report.turns {
+        let end = t.turn_end_ms.unwrap_or_else(|| panic!("no activityEnd for {t:?}"));
+        assert!(end >= 0.0, "activityEnd before the key was released: {t:?}");
+        assert!(
+            t.first_byte_ms.is_some_and(|b| b >= end),
+            "a reply after the turn ended: {t:?}"
+        );
+    }
+    assert_eq!(report.counters.early_turn_ends, 0);
+}
+
 /// One CLI run shared by the report tests: two files at once (the second exercises barge-in), every
 /// report written.
 struct CliRun {

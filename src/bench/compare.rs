@@ -98,10 +98,20 @@ impl fmt::Display for Comparison {
             "{:<50} {:>10} {:>10} {:>10} {:>7}",
             "metric", "old", "new", "change", "ratio"
         )?;
-        let num = |v: Option<f64>| v.map(|v| format!("{v:.1}")).unwrap_or_else(|| "-".into());
+        let num = |v: Option<f64>| {
+            v.map(|v| {
+                if v.abs() < 10.0 {
+                    format!("{v:.2}")
+                } else {
+                    format!("{v:.1}")
+                }
+            })
+            .unwrap_or_else(|| "-".into())
+        };
         for r in &self.rows {
             let change = match (r.old, r.new) {
                 _ if r.unchanged() => "no change".to_string(),
+                (Some(o), Some(n)) if (n - o).abs() < 1.0 => format!("{:+.2}", n - o),
                 (Some(o), Some(n)) => format!("{:+.1}", n - o),
                 _ => "n/a".into(),
             };

@@ -151,7 +151,7 @@ pub fn summaries(values: &[(Stage, Vec<f64>)]) -> Vec<StageStats> {
 
 fn mode_names(mode: TalkMode) -> (&'static str, &'static str) {
     match mode {
-        TalkMode::PushToTalk => ("ptt", "local"),
+        TalkMode::PushToTalk => ("ptt", "none (key)"),
         TalkMode::HandsFree(VadSource::Local) => ("hands-free", "local"),
         TalkMode::HandsFree(VadSource::Server) => ("hands-free", "server"),
     }
