@@ -363,6 +363,11 @@ async fn run_bench(config: &Config, args: BenchArgs) -> Result<()> {
         }
         ConfigTarget::Remote(endpoint) => Target::Remote(endpoint.clone()),
     };
+    if config.modality == voxlive::protocol::Modality::Text {
+        anyhow::bail!(
+            "bench times spoken replies (the first reply byte, the first sample heard): drop --modality text"
+        );
+    }
     let talking = config.talking(&args.talking, None, TalkMode::HandsFree(VadSource::Server));
     // the old report first: a bad --compare file is an error before minutes of benchmarking
     let old = args.compare.as_deref().map(report::json::read).transpose()?;
