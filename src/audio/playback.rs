@@ -85,6 +85,8 @@ pub fn open_playback(
     let prefill = target + 2 * period;
     let target = target.max(2 * period);
     prod.push_iter(std::iter::repeat_n(0.0, prefill.saturating_sub(prod.occupied_len())));
+    // Half the target left: the DSP thread missed its top-ups on capture wake-ups; wake it (see wake_below).
+    counters.wake_below.store(target / 2, Ordering::Relaxed);
     Ok((
         stream,
         CpalSink {

@@ -121,6 +121,11 @@ pub struct StreamCounters {
     /// pop (the ring is topped up without polling for room). Set once by the DSP thread before it runs; `unpark` is an atomic swap plus, only if the thread sleeps, a futex wake:
     /// no allocation and no lock.
     pub wake: OnceLock<Thread>,
+    /// Playback: the output callback wakes the DSP thread only when fewer samples than this are left in the
+    /// ring (0: after every callback). The DSP thread also runs on every capture chunk (every 4-10 ms) and
+    /// tops the ring up then, so waking it from both callbacks cost a wake-up per playback period for
+    /// nothing; a ring that does fall below this still wakes it at once.
+    pub wake_below: AtomicUsize,
 }
 
 impl StreamCounters {
@@ -245,9 +250,12 @@ where
         counters.underruns.fetch_add(1, Ordering::Relaxed);
         counters.underrun_samples.fetch_add(silent as u64, Ordering::Relaxed);
     }
-    // the DSP thread tops the ring up right away instead of polling for room
-    if let Some(dsp) = counters.wake.get() {
-        dsp.unpark();
+    // the DSP thread tops the ring up right away instead of polling for room, when the ring runs low
+    let wake_below = counters.wake_below.load(Ordering::Relaxed);
+    if wake_below == 0 || cons.occupied_len() < wake_below {
+        if let Some(dsp) = counters.wake.get() {
+            dsp.unpark();
+        }
     }
     taken
 }
