@@ -68,6 +68,19 @@ impl StreamResampler {
         self.inner.as_ref().map_or(1, |r| r.output_frames_max())
     }
 
+    /// Input samples still to come before at least `out` more output samples have been emitted: whole
+    /// chunks, less what the current chunk already holds (the capture callback wakes the DSP thread only
+    /// when that much has arrived, since nothing comes out sooner).
+    pub fn input_for(&self, out: usize) -> usize {
+        match self.inner.as_ref() {
+            None => out,
+            Some(r) => {
+                let per_chunk = r.output_frames_next().max(1);
+                out.div_ceil(per_chunk) * r.input_frames_next() - self.fill.min(r.input_frames_next())
+            }
+        }
+    }
+
     /// The resampler's delay in output samples (for latency accounting).
     pub fn delay(&self) -> usize {
         self.inner.as_ref().map_or(0, |r| r.output_delay())
@@ -162,6 +175,25 @@ pub fn upmix(input: &[f32], channels: usize, out: &mut [f32]) -> usize {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+
+    /// What the capture callback waits for before it wakes the DSP thread: nothing comes out sooner.
+    #[test]
+    fn input_for_counts_whole_chunks_less_what_is_buffered() {
+        let mut r = StreamResampler::new(48_000, 16_000).unwrap();
+        assert_eq!(r.input_for(320), 960, "a 20 ms frame is two 10 ms chunks");
+        let mut out = 0;
+        r.process(&[0.0; 100], |o| out += o.len()).unwrap();
+        assert_eq!(out, 0);
+        assert_eq!(r.input_for(320), 860);
+        r.process(&[0.0; 380], |o| out += o.len()).unwrap();
+        assert_eq!(out, 160, "one chunk out");
+        assert_eq!(r.input_for(160), 480);
+        // what input_for promised is exactly enough
+        r.process(&vec![0.0; r.input_for(320)], |o| out += o.len()).unwrap();
+        assert_eq!(out, 160 + 320);
+        let same = StreamResampler::new(16_000, 16_000).unwrap();
+        assert_eq!(same.input_for(320), 320);
+    }
 
     pub fn sine(freq: f32, rate: u32, secs: f32, amp: f32) -> Vec<f32> {
         let n = (rate as f32 * secs) as usize;

@@ -126,6 +126,11 @@ pub struct StreamCounters {
     /// tops the ring up then, so waking it from both callbacks cost a wake-up per playback period for
     /// nothing; a ring that does fall below this still wakes it at once.
     pub wake_below: AtomicUsize,
+    /// Capture: the input callback wakes the DSP thread only once the ring holds this many samples (0: after
+    /// every callback), which the DSP thread sets to what completes the next 20 ms frame. The virtual
+    /// microphone delivers ~4 ms chunks and the resampler works in 10 ms ones: most wake-ups found nothing
+    /// to send.
+    pub wake_at: AtomicUsize,
 }
 
 impl StreamCounters {
@@ -207,8 +212,11 @@ where
     if lost > 0 {
         counters.overruns.fetch_add(lost as u64, Ordering::Relaxed);
     }
-    if let Some(dsp) = counters.wake.get() {
-        dsp.unpark();
+    let wake_at = counters.wake_at.load(Ordering::Relaxed);
+    if wake_at == 0 || prod.occupied_len() >= wake_at {
+        if let Some(dsp) = counters.wake.get() {
+            dsp.unpark();
+        }
     }
     pushed
 }

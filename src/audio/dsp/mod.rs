@@ -31,7 +31,7 @@ use super::framing::Frame;
 use super::jitter::JitterConfig;
 use super::levels::{peak_dbfs, peak_dbfs_i16, LevelMeter};
 use super::recorder::Recorder;
-use super::ring::Epoch;
+use super::ring::{Epoch, StreamCounters};
 use super::source::{AudioSink, AudioSource, SourceRead};
 use super::stats::{DspCounters, LatencyRecorder, Stage};
 use super::vad::{VadConfig, VadState, VadTransition};
@@ -145,6 +145,8 @@ struct State {
     barge_in: Option<Instant>,
     watches: Watches,
     tick: Duration,
+    /// The capture stream's counters, where the uplink says how much input completes its next frame.
+    capture: Option<Arc<StreamCounters>>,
 }
 
 /// Where a finished uplink frame goes: events, the recorder, latency, the session.
@@ -252,6 +254,7 @@ impl Dsp {
             waiting: None,
             reply_start: None,
             barge_in: None,
+            capture: in_counters.clone(),
             watches: Watches::new(in_counters, out_counters),
             tick,
         };
@@ -287,6 +290,9 @@ impl Dsp {
             if n < st.read_buf.len() {
                 break;
             }
+        }
+        if let Some(c) = &st.capture {
+            c.wake_at.store(st.up.input_for_next_frame(), Ordering::Relaxed);
         }
         Ok(busy)
     }

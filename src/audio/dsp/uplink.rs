@@ -4,6 +4,7 @@
 //! (events, recorder, uplink channel) is the caller's business.
 
 use super::super::aec::EchoCanceller;
+use super::super::framing::FRAME_SAMPLES;
 use super::super::framing::{Frame, Framer, UPLINK_RATE};
 use super::super::resample::{downmix, StreamResampler};
 use super::super::source::StreamFormat;
@@ -58,6 +59,13 @@ impl UplinkChain {
     /// Interleaved samples of the source's channel count.
     pub fn channels(&self) -> usize {
         self.channels
+    }
+
+    /// Interleaved input samples still to come before the next frame is complete: the capture callback
+    /// wakes the DSP thread only once they have arrived.
+    pub fn input_for_next_frame(&self) -> usize {
+        let out = FRAME_SAMPLES - self.framer.pending().min(FRAME_SAMPLES);
+        self.resampler.input_for(out.max(1)) * self.channels
     }
 
     /// The echo canceller, for the downlink to feed its reference (`None` with echo cancellation off).
