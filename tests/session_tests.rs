@@ -254,6 +254,7 @@ async fn server_closing_mid_turn_ends_the_session_with_its_reason() {
         Some(Event::Closed {
             code: Some(1011),
             reason,
+            class: voxlive::session::CloseClass::Retryable,
         }) => assert!(reason.contains("injected failure"), "{reason}"),
         other => panic!("expected a 1011 close, got {other:?}"),
     }

@@ -4,7 +4,7 @@
 
 use std::time::Instant;
 
-use crate::session::Event;
+use crate::session::{CloseClass, Event};
 
 use super::core::Conversation;
 use super::{Action, Notice, Role, State, TranscriptRow};
@@ -113,10 +113,10 @@ impl Conversation {
             Event::ProtocolError(e) => self.out.push(Action::Show(Notice::Warning(format!(
                 "skipped a malformed server frame: {e}"
             )))),
-            Event::Closed { code, reason } => {
+            Event::Closed { reason, class, .. } => {
                 self.ended = true;
                 self.out.push(Action::End {
-                    normal: code == Some(1000),
+                    normal: class == CloseClass::Normal,
                     reason,
                 });
             }

@@ -467,6 +467,7 @@ fn close_ends_the_conversation() {
         Event::Closed {
             code: Some(1011),
             reason: "internal error".into(),
+            class: crate::session::CloseClass::Retryable,
         },
     );
     assert_eq!(

@@ -218,7 +218,7 @@ impl SessionActor {
                 cmd = self.rx.recv() => match cmd {
                     Some(Outbound::Message { msg, captured_at, mark }) => {
                         if let Err(e) = self.write(msg, captured_at, mark).await {
-                            break Event::Closed { code: None, reason: e.to_string() };
+                            break Event::closed(&e);
                         }
                     }
                     Some(Outbound::Close) | None => break self.close_normally().await,
@@ -228,8 +228,8 @@ impl SessionActor {
                     Some(Ok(Message::Binary(b))) => self.on_frame(&b).await,
                     Some(Ok(Message::Close(frame))) => break closed_event(frame),
                     Some(Ok(_)) => {}
-                    Some(Err(e)) => break Event::Closed { code: None, reason: SessionError::ConnectionLost(e.to_string()).to_string() },
-                    None => break Event::Closed { code: None, reason: SessionError::ConnectionLost("the server went away without a close frame".into()).to_string() },
+                    Some(Err(e)) => break Event::closed(&SessionError::ConnectionLost(e.to_string())),
+                    None => break Event::closed(&SessionError::ConnectionLost("the server went away without a close frame".into())),
                 },
             }
         };
@@ -305,6 +305,7 @@ impl SessionActor {
         Event::Closed {
             code: Some(1000),
             reason: "closed by the client".into(),
+            class: super::CloseClass::Normal,
         }
     }
 }
@@ -313,14 +314,16 @@ fn closed_event(frame: Option<CloseFrame>) -> Event {
     match frame {
         Some(f) => {
             let code = u16::from(f.code);
+            let error = SessionError::from_close(code, &f.reason);
             Event::Closed {
                 code: Some(code),
-                reason: SessionError::from_close(code, &f.reason).to_string(),
+                reason: error.to_string(),
+                class: error.class(),
             }
         }
-        None => Event::Closed {
-            code: None,
-            reason: "the server closed the connection without a reason".into(),
-        },
+        None => Event::closed(&SessionError::Closed(super::CloseInfo {
+            code: 1005,
+            reason: String::new(),
+        })),
     }
 }

@@ -1,5 +1,8 @@
 //! What can go wrong in a session, in words a person understands, and whether retrying can help.
 
+use std::time::Duration;
+
+use super::reconnect::{classify_close, CloseClass};
 use crate::protocol::ProtocolError;
 
 /// A close frame from the server: its code and reason text.
@@ -33,9 +36,26 @@ pub enum SessionError {
     /// The server rejected the setup (model, voice, field). Terminal.
     #[error("{0}")]
     InvalidSetup(String),
+    /// The TCP/TLS/WebSocket handshake did not finish in time. Retryable.
+    #[error("no connection to {endpoint} within {timeout:?} (the network or the server is not answering)")]
+    ConnectTimeout { endpoint: String, timeout: Duration },
     /// setupComplete did not arrive in time. Retryable.
     #[error("no setupComplete from the server within {0:?}")]
-    SetupTimeout(std::time::Duration),
+    SetupTimeout(Duration),
+    /// Nothing (not even a pong to our ping) came from the server for this long: the connection is
+    /// presumed dead. Retryable.
+    #[error("the server sent nothing for {0:?} (not even a pong): the connection is presumed dead")]
+    IdleTimeout(Duration),
+    /// A write did not complete in time: the server stopped reading. Retryable.
+    #[error("the server stopped reading: a write did not complete within {0:?}")]
+    WriteTimeout(Duration),
+    /// The server refused the resumption handle (expired or unknown). The supervisor falls back to a
+    /// fresh session; terminal only for a caller that insisted on this handle.
+    #[error("the server refused the session resumption handle: {0}")]
+    ResumptionRejected(String),
+    /// Reconnecting failed this many times in a row; the last error says why. Terminal.
+    #[error("gave up reconnecting after {attempts} attempts: {last}")]
+    GaveUp { attempts: u32, last: String },
     /// The server closed the connection with a code and reason.
     #[error("the server closed the connection (code {}): {}", .0.code, explain_reason(&.0.reason))]
     Closed(CloseInfo),
@@ -61,10 +81,31 @@ fn explain_reason(reason: &str) -> &str {
 impl SessionError {
     /// Whether a new connection (resuming if possible) may succeed.
     pub fn is_retryable(&self) -> bool {
+        self.class() == CloseClass::Retryable
+    }
+
+    /// What this error means for the session: retry, stop, or a normal end.
+    pub fn class(&self) -> CloseClass {
         match self {
-            SessionError::Unreachable { .. } | SessionError::SetupTimeout(_) | SessionError::ConnectionLost(_) => true,
-            SessionError::Closed(info) => !matches!(info.code, 1007 | 1008) && info.code != 1000,
-            _ => false,
+            SessionError::Unreachable { .. }
+            | SessionError::ConnectTimeout { .. }
+            | SessionError::SetupTimeout(_)
+            | SessionError::IdleTimeout(_)
+            | SessionError::WriteTimeout(_)
+            | SessionError::ConnectionLost(_)
+            | SessionError::ResumptionRejected(_) => CloseClass::Retryable,
+            SessionError::HandshakeRefused { status, .. } if *status >= 500 => CloseClass::Retryable,
+            SessionError::Closed(info) => classify_close(info.code, &info.reason),
+            _ => CloseClass::Terminal,
+        }
+    }
+
+    /// The close code this error came from, if it came from a close frame.
+    pub fn close_code(&self) -> Option<u16> {
+        match self {
+            SessionError::Closed(info) => Some(info.code),
+            SessionError::Auth(_) | SessionError::ResumptionRejected(_) => Some(1008),
+            _ => None,
         }
     }
 
@@ -78,6 +119,8 @@ impl SessionError {
             || lower.contains("permission");
         if code == 1008 && about_key {
             SessionError::Auth(reason.to_string())
+        } else if code == 1008 && lower.contains("resumption") {
+            SessionError::ResumptionRejected(reason.to_string())
         } else if matches!(code, 1007 | 1008) && !lower.contains("resumption") && !lower.contains("deadline") {
             SessionError::InvalidSetup(reason.to_string())
         } else {
@@ -111,5 +154,14 @@ mod tests {
     #[test]
     fn internal_error_is_retryable() {
         assert!(SessionError::from_close(1011, "internal error").is_retryable());
+        assert!(SessionError::from_close(1001, "going away").is_retryable());
+        assert_eq!(SessionError::from_close(1000, "bye").class(), CloseClass::Normal);
+    }
+
+    #[test]
+    fn rejected_handle_is_its_own_error() {
+        let e = SessionError::from_close(1008, "invalid session resumption handle");
+        assert!(matches!(e, SessionError::ResumptionRejected(_)), "{e:?}");
+        assert_eq!(e.close_code(), Some(1008));
     }
 }

@@ -2,6 +2,7 @@
 
 use std::time::{Duration, Instant};
 
+use super::reconnect::CloseClass;
 use crate::protocol::codec::{parse_duration, pcm16_from_bytes, pcm_rate};
 use crate::protocol::{FunctionCall, ServerMessage, UsageMetadata, OUTPUT_RATE};
 
@@ -47,8 +48,25 @@ pub enum Event {
     },
     /// The server sent a frame that is not a valid message; it was skipped.
     ProtocolError(String),
-    /// The session ended: the server's close code and reason, or an error.
-    Closed { code: Option<u16>, reason: String },
+    /// The session ended for good: the server's close code (if a close frame said why), the reason in
+    /// words, and its class (normal end, terminal error, or a retryable failure the supervisor could not
+    /// overcome).
+    Closed {
+        code: Option<u16>,
+        reason: String,
+        class: CloseClass,
+    },
+}
+
+impl Event {
+    /// The final event for a session that ended with `error`.
+    pub fn closed(error: &super::SessionError) -> Event {
+        Event::Closed {
+            code: error.close_code(),
+            reason: error.to_string(),
+            class: error.class(),
+        }
+    }
 }
 
 /// Splits one server message into events, in the order a client should act on them.

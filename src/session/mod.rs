@@ -8,6 +8,7 @@ mod endpoint;
 mod error;
 mod event;
 mod metrics;
+mod reconnect;
 
 use std::time::Duration;
 
@@ -16,6 +17,7 @@ pub use endpoint::{ApiVersion, Credential, Endpoint, Secret, GEMINI_BASE_URL};
 pub use error::{CloseInfo, SessionError};
 pub use event::{events_from, Event};
 pub use metrics::{Mark, SessionMetrics, Signal};
+pub use reconnect::{backoff, classify_close, first_attempt, CloseClass, BACKOFF_BASE, BACKOFF_MAX, MAX_ATTEMPTS};
 
 use crate::protocol::Setup;
 
