@@ -3,9 +3,12 @@
 use std::time::Duration;
 
 use serde_json::json;
+use voxlive::protocol::ClientMessage;
 use voxlive::protocol::{FunctionResponse, Modality};
-use voxlive::server::{echo_reply_samples, CloseMidTurn, Faults, ResponderKind, ScriptedResponder, ServerConfig};
-use voxlive::session::{self, Event, Events, SessionError};
+use voxlive::server::{
+    echo_reply_samples, CloseMidTurn, Faults, MessageLog, ResponderKind, ScriptedResponder, ServerConfig,
+};
+use voxlive::session::{self, CloseClass, Event, Events, SessionError, SessionMetrics};
 
 use crate::util::*;
 
@@ -227,7 +230,9 @@ async fn unknown_model_names_the_known_ones() {
 }
 
 #[tokio::test]
-async fn server_closing_mid_turn_ends_the_session_with_its_reason() {
+async fn server_closing_mid_turn_resumes_and_the_reply_completes() {
+    // every connection closes with 1011 after two reply chunks: the supervisor resumes each time and the
+    // server continues the reply where it stopped, so the whole echo arrives, in order, once
     let faults = Faults {
         close_mid_turn: Some(CloseMidTurn {
             after_chunks: 2,
@@ -241,25 +246,76 @@ async fn server_closing_mid_turn_ends_the_session_with_its_reason() {
         ..fast_config()
     })
     .await;
-    let (s, mut events) = session::start(options(&server, setup(Modality::Audio, true)))
-        .await
-        .unwrap();
+    let mut transparent = setup(Modality::Audio, true);
+    transparent.session_resumption = Some(voxlive::protocol::SessionResumptionConfig {
+        handle: None,
+        transparent: Some(true),
+    });
+    let (s, mut events) = session::start(options(&server, transparent)).await.unwrap();
+    let question = voice_like(0.5);
     s.activity_start().await.unwrap();
-    s.send(voxlive::protocol::ClientMessage::audio(16_000, &voice_like(1.0)))
+    s.send(voxlive::protocol::ClientMessage::audio(16_000, &question))
         .await
         .unwrap();
     s.activity_end().await.unwrap();
     let got = until_turn_complete(&mut events).await;
+    assert!(matches!(got.last(), Some(Event::TurnComplete { .. })), "{got:?}");
+    let reconnects = got
+        .iter()
+        .filter(|e| matches!(e, Event::Reconnecting { reason, .. } if reason.contains("injected failure")))
+        .count();
+    let resumed = got.iter().filter(|e| matches!(e, Event::Resumed { .. })).count();
+    assert!(reconnects >= 2, "{reconnects} reconnects");
+    assert_eq!(reconnects, resumed);
+    let (a, b) = (audio_of(&got), echo_reply_samples(&question));
+    assert_eq!(
+        a.len(),
+        b.len(),
+        "{:?}",
+        got.iter()
+            .filter(|e| !matches!(e, Event::Audio { .. }))
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(a, b, "the reply went on across the closes");
+    assert!(SessionMetrics::get(&s.metrics().resumes) >= 2);
+    s.close().await;
+}
+
+#[tokio::test]
+async fn terminal_close_mid_session_stops_at_once_with_the_reason() {
+    let faults = Faults {
+        close_mid_turn: Some(CloseMidTurn {
+            after_chunks: 1,
+            code: 1007,
+            reason: "invalid argument: injected".into(),
+        }),
+        ..Faults::default()
+    };
+    let server = start_server(ServerConfig {
+        faults,
+        ..fast_config()
+    })
+    .await;
+    let (s, mut events) = session::start(options(&server, setup(Modality::Audio, true)))
+        .await
+        .unwrap();
+    s.activity_start().await.unwrap();
+    s.send(voxlive::protocol::ClientMessage::audio(16_000, &voice_like(0.5)))
+        .await
+        .unwrap();
+    s.activity_end().await.unwrap();
+    let got = until_turn_complete(&mut events).await;
+    assert!(!got.iter().any(|e| matches!(e, Event::Reconnecting { .. })), "{got:?}");
     match got.last() {
         Some(Event::Closed {
-            code: Some(1011),
+            code: Some(1007),
             reason,
-            class: voxlive::session::CloseClass::Retryable,
-        }) => assert!(reason.contains("injected failure"), "{reason}"),
-        other => panic!("expected a 1011 close, got {other:?}"),
+            class: CloseClass::Terminal,
+        }) => assert!(reason.contains("injected"), "{reason}"),
+        other => panic!("expected a terminal 1007 close, got {other:?}"),
     }
-    assert!(!audio_of(&got).is_empty(), "audio before the close is delivered");
-    assert!(s.send_text_turn("still there?").await.is_err() || events.recv().await.is_none());
+    assert!(events.recv().await.is_none(), "nothing after Closed");
+    assert!(s.send_text_turn("still there?").await.is_err());
 }
 
 #[tokio::test]
@@ -359,4 +415,113 @@ async fn wss_with_the_generated_certificate() {
         .err()
         .expect("untrusted");
     assert!(matches!(err, SessionError::Tls(_)), "{err:?}");
+}
+
+fn transparent_setup(modality: Modality) -> voxlive::protocol::Setup {
+    let mut s = setup(modality, false);
+    s.session_resumption = Some(voxlive::protocol::SessionResumptionConfig {
+        handle: None,
+        transparent: Some(true),
+    });
+    s
+}
+
+/// The texts of the clientContent turns the server consumed, in order.
+fn consumed_texts(log: &MessageLog) -> Vec<String> {
+    log.snapshot()
+        .into_iter()
+        .filter_map(|(_, m)| match m {
+            ClientMessage::ClientContent(c) => {
+                Some(c.turns.iter().map(|t| t.joined_text()).collect::<Vec<_>>().join("|"))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn go_away_switches_to_a_new_connection_before_the_deadline() {
+    let log = MessageLog::default();
+    let faults = Faults {
+        go_away_after_turn: Some(Duration::from_secs(3)),
+        first_connections: Some(1),
+        ..Faults::default()
+    };
+    let server = start_server(ServerConfig {
+        faults,
+        message_log: Some(log.clone()),
+        ..fast_config()
+    })
+    .await;
+    let (s, mut events) = session::start(options(&server, transparent_setup(Modality::Text)))
+        .await
+        .unwrap();
+    s.send_text_turn("one").await.unwrap();
+    until_turn_complete(&mut events).await;
+    // goAway follows the turn; the next connection is made before the old one breaks
+    let switched = loop {
+        let ev = tokio::time::timeout(Duration::from_secs(20), events.recv())
+            .await
+            .expect("an event")
+            .expect("events go on");
+        match ev {
+            Event::Resumed { downtime, .. } => break downtime,
+            Event::Reconnecting { reason, .. } => panic!("the connection broke before the switch: {reason}"),
+            Event::Closed { reason, .. } => panic!("closed: {reason}"),
+            _ => {}
+        }
+    };
+    assert_eq!(switched, None, "a make-before-break switch has no downtime");
+    s.send_text_turn("two").await.unwrap();
+    let got = until_turn_complete(&mut events).await;
+    assert!(matches!(got.last(), Some(Event::TurnComplete { .. })), "{got:?}");
+    assert_eq!(consumed_texts(&log), ["one", "two"]);
+    assert_eq!(SessionMetrics::get(&s.metrics().go_aways), 1);
+    s.close().await;
+}
+
+#[tokio::test]
+async fn refused_handle_falls_back_to_a_fresh_session_seeded_with_the_history() {
+    let log = MessageLog::default();
+    // connection 0 drops after one reply chunk; connection 1 (the resume) is refused; 2 is fresh
+    let faults = Faults {
+        drop_after_chunks: Some(1),
+        reject_resumption: true,
+        first_connections: Some(2),
+        ..Faults::default()
+    };
+    let server = start_server(ServerConfig {
+        faults,
+        message_log: Some(log.clone()),
+        ..fast_config()
+    })
+    .await;
+    let (s, mut events) = session::start(options(&server, transparent_setup(Modality::Audio)))
+        .await
+        .unwrap();
+    s.send_text_turn("remember the number 42").await.unwrap();
+    let history_turns = loop {
+        let ev = tokio::time::timeout(Duration::from_secs(20), events.recv())
+            .await
+            .expect("an event")
+            .expect("events go on");
+        match ev {
+            Event::Restarted { history_turns, .. } => break history_turns,
+            Event::Closed { reason, .. } => panic!("closed: {reason}"),
+            _ => {}
+        }
+    };
+    assert!(history_turns >= 1);
+    s.send_text_turn("what was the number?").await.unwrap();
+    let got = until_turn_complete(&mut events).await;
+    assert!(matches!(got.last(), Some(Event::TurnComplete { .. })), "{got:?}");
+    let texts = consumed_texts(&log);
+    assert_eq!(texts.first().map(String::as_str), Some("remember the number 42"));
+    assert!(
+        texts[1].starts_with("remember the number 42"),
+        "the seed carries the history: {texts:?}"
+    );
+    assert_eq!(texts.last().map(String::as_str), Some("what was the number?"));
+    assert_eq!(texts.len(), 3, "{texts:?}");
+    s.close().await;
 }

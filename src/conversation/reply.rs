@@ -110,6 +110,22 @@ impl Conversation {
                 None => "the server will close this connection soon".to_string(),
             }))),
             Event::ResumptionUpdate { .. } => {}
+            Event::Reconnecting { attempt, delay, reason } => {
+                self.out.push(Action::Show(Notice::Warning(format!(
+                    "connection lost ({reason}); reconnecting (attempt {attempt}, in {} ms)",
+                    delay.as_millis()
+                ))))
+            }
+            Event::Resumed { replayed, downtime } => self.out.push(Action::Show(Notice::Info(match downtime {
+                Some(d) => format!(
+                    "reconnected after {} ms; the conversation continues ({replayed} messages sent again)",
+                    d.as_millis()
+                ),
+                None => format!("switched to a new connection ({replayed} messages sent again)"),
+            }))),
+            Event::Restarted { reason, history_turns } => self.out.push(Action::Show(Notice::Warning(format!(
+                "the server could not resume the session ({reason}); started a new one with the {history_turns} turns so far as context"
+            )))),
             Event::ProtocolError(e) => self.out.push(Action::Show(Notice::Warning(format!(
                 "skipped a malformed server frame: {e}"
             )))),

@@ -9,73 +9,189 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 
-use super::{Endpoint, SessionError};
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+
+use super::{CloseInfo, Endpoint, SessionError};
 use crate::protocol::{ClientMessage, ServerMessage, Setup};
 
 pub type WsStream = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
-/// Opens the WebSocket and completes the setup handshake within `timeout` (both steps together).
-/// Messages that arrive with or before setupComplete (the server may send a resumption update at once)
-/// are returned so nothing is lost.
-pub async fn connect(
-    endpoint: &Endpoint,
-    setup: &Setup,
-    timeout: Duration,
-) -> Result<(WsStream, Vec<ServerMessage>), SessionError> {
-    let request = endpoint.request()?;
-    let connector = if endpoint.is_tls() {
-        Some(Connector::Rustls(endpoint.tls_config()?))
-    } else {
-        Some(Connector::Plain)
-    };
-    let mut config = WebSocketConfig::default();
-    config.max_message_size = Some(64 << 20);
-    let open = tokio_tungstenite::connect_async_tls_with_config(request, Some(config), true, connector);
-    let (mut ws, _response) = tokio::time::timeout(timeout, open)
-        .await
-        .map_err(|_| SessionError::Unreachable {
-            endpoint: endpoint.to_string(),
-            detail: format!("no answer within {timeout:?}"),
-        })?
-        .map_err(|e| handshake_error(endpoint, e))?;
+/// The official SDK refuses server messages over 1 MiB; so do we unless told otherwise.
+pub const DEFAULT_MAX_MESSAGE: usize = 1 << 20;
 
-    let setup_msg = ClientMessage::Setup(Box::new(setup.clone()));
-    ws.send(Message::text(setup_msg.to_json()))
-        .await
-        .map_err(|e| SessionError::ConnectionLost(e.to_string()))?;
+/// Limits for one connection; every one is configurable through [`super::SessionOptions`].
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// TCP connect + TLS + WebSocket upgrade.
+    pub connect_timeout: Duration,
+    /// From setup written to setupComplete read.
+    pub setup_timeout: Duration,
+    /// One message written (a server that stops reading fills the socket buffers, then this fires).
+    pub write_timeout: Duration,
+    /// Largest server message (and frame) accepted.
+    pub max_message_size: usize,
+}
 
-    let mut early = Vec::new();
-    let wait = async {
-        loop {
-            match ws.next().await {
-                Some(Ok(Message::Text(t))) => {
-                    let msg = ServerMessage::from_slice(t.as_bytes())?;
-                    if take_setup_complete(msg, &mut early) {
-                        return Ok(());
+/// One set-up connection. Dropping it drops the socket; [`Connection::close`] closes it politely.
+pub struct Connection {
+    ws: WsStream,
+    limits: Limits,
+    /// Messages that came with or before setupComplete (a resumption update may come at once).
+    pub early: Vec<ServerMessage>,
+}
+
+/// What one read from the server gave.
+#[derive(Debug)]
+pub enum Incoming {
+    Message(Box<ServerMessage>),
+    /// A frame that is not a valid message (skipped by the caller).
+    Malformed(crate::protocol::ProtocolError),
+    /// A ping, pong or other control frame: the peer is alive.
+    Alive,
+    /// The connection ended: a close frame with its code, or an error.
+    Ended(SessionError),
+}
+
+impl Connection {
+    /// Opens the WebSocket and completes the setup handshake, each step within its own limit.
+    pub async fn open(endpoint: &Endpoint, setup: &Setup, limits: Limits) -> Result<Connection, SessionError> {
+        let request = endpoint.request()?;
+        let connector = if endpoint.is_tls() {
+            Some(Connector::Rustls(endpoint.tls_config()?))
+        } else {
+            Some(Connector::Plain)
+        };
+        let mut config = WebSocketConfig::default();
+        config.max_message_size = Some(limits.max_message_size);
+        config.max_frame_size = Some(limits.max_message_size);
+        let open = tokio_tungstenite::connect_async_tls_with_config(request, Some(config), true, connector);
+        let (mut ws, _response) = tokio::time::timeout(limits.connect_timeout, open)
+            .await
+            .map_err(|_| SessionError::ConnectTimeout {
+                endpoint: endpoint.to_string(),
+                timeout: limits.connect_timeout,
+            })?
+            .map_err(|e| handshake_error(endpoint, e))?;
+
+        let setup_msg = ClientMessage::Setup(Box::new(setup.clone()));
+        ws.send(Message::text(setup_msg.to_json()))
+            .await
+            .map_err(|e| SessionError::ConnectionLost(e.to_string()))?;
+
+        let mut early = Vec::new();
+        let wait = async {
+            loop {
+                match ws.next().await {
+                    Some(Ok(Message::Text(t))) => {
+                        let msg = ServerMessage::from_slice(t.as_bytes())?;
+                        if take_setup_complete(msg, &mut early) {
+                            return Ok(());
+                        }
                     }
-                }
-                Some(Ok(Message::Binary(b))) => {
-                    let msg = ServerMessage::from_slice(&b)?;
-                    if take_setup_complete(msg, &mut early) {
-                        return Ok(());
+                    Some(Ok(Message::Binary(b))) => {
+                        let msg = ServerMessage::from_slice(&b)?;
+                        if take_setup_complete(msg, &mut early) {
+                            return Ok(());
+                        }
                     }
+                    Some(Ok(Message::Close(frame))) => return Err(close_error(frame)),
+                    Some(Ok(_)) => {}
+                    Some(Err(e)) => return Err(read_error(e)),
+                    None => return Err(SessionError::ConnectionLost("closed before setupComplete".into())),
                 }
-                Some(Ok(Message::Close(frame))) => {
-                    let (code, reason) = frame
-                        .map(|f| (u16::from(f.code), f.reason.to_string()))
-                        .unwrap_or((1005, String::new()));
-                    return Err(SessionError::from_close(code, &reason));
+                // A flood before setupComplete must not grow memory without bound.
+                if early.len() > MAX_EARLY {
+                    return Err(SessionError::Protocol(crate::protocol::ProtocolError::Json(format!(
+                        "more than {MAX_EARLY} messages before setupComplete"
+                    ))));
                 }
-                Some(Ok(_)) => {}
-                Some(Err(e)) => return Err(SessionError::ConnectionLost(e.to_string())),
-                None => return Err(SessionError::ConnectionLost("closed before setupComplete".into())),
             }
+        };
+        match tokio::time::timeout(limits.setup_timeout, wait).await {
+            Ok(Ok(())) => Ok(Connection { ws, limits, early }),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(SessionError::SetupTimeout(limits.setup_timeout)),
         }
-    };
-    match tokio::time::timeout(timeout, wait).await {
-        Ok(Ok(())) => Ok((ws, early)),
-        Ok(Err(e)) => Err(e),
-        Err(_) => Err(SessionError::SetupTimeout(timeout)),
+    }
+
+    /// Writes one message within the write limit.
+    pub async fn send(&mut self, msg: &ClientMessage) -> Result<(), SessionError> {
+        let limit = self.limits.write_timeout;
+        match tokio::time::timeout(limit, self.ws.send(Message::text(msg.to_json()))).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(SessionError::ConnectionLost(e.to_string())),
+            Err(_) => Err(SessionError::WriteTimeout(limit)),
+        }
+    }
+
+    /// Sends a WebSocket ping (keep-alive; the pong proves the server is still there).
+    pub async fn ping(&mut self) -> Result<(), SessionError> {
+        let limit = self.limits.write_timeout;
+        match tokio::time::timeout(limit, self.ws.send(Message::Ping(Vec::new().into()))).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(SessionError::ConnectionLost(e.to_string())),
+            Err(_) => Err(SessionError::WriteTimeout(limit)),
+        }
+    }
+
+    /// The next thing the server sent. Cancel-safe (a select! may drop it between frames).
+    pub async fn recv(&mut self) -> Incoming {
+        match self.ws.next().await {
+            Some(Ok(Message::Text(t))) => parse(t.as_bytes()),
+            Some(Ok(Message::Binary(b))) => parse(&b),
+            Some(Ok(Message::Close(frame))) => Incoming::Ended(close_error(frame)),
+            Some(Ok(_)) => Incoming::Alive,
+            Some(Err(e)) => Incoming::Ended(read_error(e)),
+            None => Incoming::Ended(SessionError::ConnectionLost(
+                "the server went away without a close frame".into(),
+            )),
+        }
+    }
+
+    /// Closes with 1000 and reads until the server acknowledges (at most `drain`), so the last replies
+    /// are not cut off mid-frame.
+    pub async fn close(mut self, drain: Duration) {
+        let frame = CloseFrame {
+            code: CloseCode::Normal,
+            reason: "client closed the session".into(),
+        };
+        let _ = tokio::time::timeout(self.limits.write_timeout, self.ws.close(Some(frame))).await;
+        let wait = async {
+            while let Some(Ok(msg)) = self.ws.next().await {
+                if let Message::Close(_) = msg {
+                    break;
+                }
+            }
+        };
+        let _ = tokio::time::timeout(drain, wait).await;
+    }
+}
+
+/// At most this many server messages may precede setupComplete.
+const MAX_EARLY: usize = 64;
+
+fn parse(bytes: &[u8]) -> Incoming {
+    match ServerMessage::from_slice(bytes) {
+        Ok(m) => Incoming::Message(Box::new(m)),
+        Err(e) => Incoming::Malformed(e),
+    }
+}
+
+fn close_error(frame: Option<CloseFrame>) -> SessionError {
+    match frame {
+        Some(f) => SessionError::from_close(u16::from(f.code), &f.reason),
+        None => SessionError::Closed(CloseInfo {
+            code: 1005,
+            reason: String::new(),
+        }),
+    }
+}
+
+fn read_error(e: tungstenite::Error) -> SessionError {
+    match e {
+        tungstenite::Error::Capacity(c) => SessionError::MessageTooBig(c.to_string()),
+        other => SessionError::ConnectionLost(other.to_string()),
     }
 }
 

@@ -146,6 +146,38 @@ impl Endpoint {
         Ok(request)
     }
 
+    /// Whether the host is this machine (127.0.0.0/8, ::1 or localhost).
+    pub fn is_loopback(&self) -> bool {
+        match self.base_url.host() {
+            Some(url::Host::Ipv4(a)) => a.is_loopback(),
+            Some(url::Host::Ipv6(a)) => a.is_loopback(),
+            Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+            None => false,
+        }
+    }
+
+    /// Why sending this endpoint's credential may leak it: to a host that is not Google's, or over plain
+    /// ws to anything but loopback. Empty when there is no credential or nothing to say.
+    pub fn credential_warnings(&self) -> Vec<String> {
+        if self.credential == Credential::None {
+            return Vec::new();
+        }
+        let host = self.base_url.host_str().unwrap_or_default().to_ascii_lowercase();
+        let mut out = Vec::new();
+        let google = host == "googleapis.com" || host.ends_with(".googleapis.com");
+        if !google && !self.is_loopback() {
+            out.push(format!(
+                "sending the API key to {host}, which is not a Google endpoint: make sure you trust it"
+            ));
+        }
+        if !self.is_tls() && !self.is_loopback() {
+            out.push(format!(
+                "sending the API key in the clear (plain ws://) to {host}: anyone on the network can read it; use https:// or wss://"
+            ));
+        }
+        out
+    }
+
     /// The rustls client configuration: web PKI roots plus any extra certificates.
     pub fn tls_config(&self) -> Result<Arc<rustls::ClientConfig>, SessionError> {
         let mut roots = rustls::RootCertStore::empty();
@@ -227,6 +259,23 @@ mod tests {
         let req = e.request().unwrap();
         assert_eq!(req.headers()["x-goog-api-key"], "sekrit");
         assert!(!req.uri().to_string().contains("sekrit"));
+    }
+
+    #[test]
+    fn warns_before_a_key_leaves_for_a_strange_or_plain_endpoint() {
+        let key = || Credential::ApiKey(Secret::new("k"));
+        let google = Endpoint::new(GEMINI_BASE_URL, ApiVersion::V1beta, key()).unwrap();
+        assert!(google.credential_warnings().is_empty());
+        let local = Endpoint::new("ws://127.0.0.1:9", ApiVersion::V1beta, key()).unwrap();
+        assert!(local.credential_warnings().is_empty());
+        let other = Endpoint::new("wss://example.com", ApiVersion::V1beta, key()).unwrap();
+        assert_eq!(other.credential_warnings().len(), 1);
+        let plain = Endpoint::new("ws://10.0.0.5:80", ApiVersion::V1beta, key()).unwrap();
+        assert_eq!(plain.credential_warnings().len(), 2);
+        let spoof = Endpoint::new("https://googleapis.com.evil.net", ApiVersion::V1beta, key()).unwrap();
+        assert_eq!(spoof.credential_warnings().len(), 1);
+        let none = Endpoint::new("ws://10.0.0.5:80", ApiVersion::V1beta, Credential::None).unwrap();
+        assert!(none.credential_warnings().is_empty());
     }
 
     #[test]

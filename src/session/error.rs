@@ -33,9 +33,9 @@ pub enum SessionError {
     /// The API key or token was rejected. Terminal: retrying with the same key cannot help.
     #[error("the API key was rejected: {0}")]
     Auth(String),
-    /// The server rejected the setup (model, voice, field). Terminal.
-    #[error("{0}")]
-    InvalidSetup(String),
+    /// The server rejected the setup or a message (model, voice, field) with this close code. Terminal.
+    #[error("{reason}")]
+    InvalidSetup { code: u16, reason: String },
     /// The TCP/TLS/WebSocket handshake did not finish in time. Retryable.
     #[error("no connection to {endpoint} within {timeout:?} (the network or the server is not answering)")]
     ConnectTimeout { endpoint: String, timeout: Duration },
@@ -65,6 +65,9 @@ pub enum SessionError {
     /// The server sent a frame that is not a valid message. Not retryable by itself.
     #[error("the server sent a malformed frame")]
     Protocol(#[from] ProtocolError),
+    /// The server sent a message over the size limit. Terminal: the same server will do it again.
+    #[error("the server sent a message over the size limit ({0}); raise --max-message-size if it is legitimate")]
+    MessageTooBig(String),
     /// The session has ended; nothing more can be sent.
     #[error("the session is closed")]
     SessionClosed,
@@ -104,6 +107,7 @@ impl SessionError {
     pub fn close_code(&self) -> Option<u16> {
         match self {
             SessionError::Closed(info) => Some(info.code),
+            SessionError::InvalidSetup { code, .. } => Some(*code),
             SessionError::Auth(_) | SessionError::ResumptionRejected(_) => Some(1008),
             _ => None,
         }
@@ -122,7 +126,10 @@ impl SessionError {
         } else if code == 1008 && lower.contains("resumption") {
             SessionError::ResumptionRejected(reason.to_string())
         } else if matches!(code, 1007 | 1008) && !lower.contains("resumption") && !lower.contains("deadline") {
-            SessionError::InvalidSetup(reason.to_string())
+            SessionError::InvalidSetup {
+                code,
+                reason: reason.to_string(),
+            }
         } else {
             SessionError::Closed(CloseInfo {
                 code,

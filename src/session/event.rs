@@ -46,6 +46,23 @@ pub enum Event {
         resumable: bool,
         last_consumed_index: Option<i64>,
     },
+    /// The connection was lost (or the server asked us to leave) and the supervisor is connecting again:
+    /// attempt number (from 1), the wait before it, and why.
+    Reconnecting {
+        attempt: u32,
+        delay: Duration,
+        reason: String,
+    },
+    /// A new connection continues the same session (resumption handle): `replayed` messages the old one
+    /// had not acknowledged were written again; `downtime` is how long no connection was up (None for a
+    /// make-before-break switch after goAway).
+    Resumed {
+        replayed: usize,
+        downtime: Option<Duration>,
+    },
+    /// The server refused the resumption handle: a fresh session was started, seeded with
+    /// `history_turns` turns of the conversation so far.
+    Restarted { reason: String, history_turns: usize },
     /// The server sent a frame that is not a valid message; it was skipped.
     ProtocolError(String),
     /// The session ended for good: the server's close code (if a close frame said why), the reason in

@@ -15,6 +15,18 @@ pub struct SessionMetrics {
     /// Audio frames dropped because the outbound queue was full (the network fell behind).
     pub audio_frames_dropped: AtomicU64,
     pub malformed_frames: AtomicU64,
+    /// Connections set up (the first included).
+    pub connections: AtomicU64,
+    /// Reconnect attempts started.
+    pub reconnects: AtomicU64,
+    /// Connections that continued the session with a resumption handle.
+    pub resumes: AtomicU64,
+    /// Fresh sessions started after a refused handle.
+    pub restarts: AtomicU64,
+    /// Must-deliver messages written again after a reconnect.
+    pub replayed: AtomicU64,
+    /// goAway messages received.
+    pub go_aways: AtomicU64,
     /// From the capture timestamp a frame carries to its bytes written on the socket, in microseconds.
     /// `None` only if hdrhistogram refused the (valid, constant) bounds: then nothing is recorded.
     uplink_us: Mutex<Option<Histogram<u64>>>,
@@ -87,6 +99,12 @@ impl Default for SessionMetrics {
             audio_frames_sent: AtomicU64::new(0),
             audio_frames_dropped: AtomicU64::new(0),
             malformed_frames: AtomicU64::new(0),
+            connections: AtomicU64::new(0),
+            reconnects: AtomicU64::new(0),
+            resumes: AtomicU64::new(0),
+            restarts: AtomicU64::new(0),
+            replayed: AtomicU64::new(0),
+            go_aways: AtomicU64::new(0),
             uplink_us: histogram(),
             marks_us: [histogram(), histogram()],
             signals: Mutex::new(std::collections::VecDeque::new()),
@@ -95,6 +113,31 @@ impl Default for SessionMetrics {
 }
 
 impl SessionMetrics {
+    /// Counts a message written on the socket and times it from its capture or user action.
+    pub(crate) fn record_sent(&self, item: &super::outbound::Item) {
+        self.messages_sent.fetch_add(1, Ordering::Relaxed);
+        if matches!(&item.msg, crate::protocol::ClientMessage::RealtimeInput(r) if r.audio.is_some()) {
+            self.audio_frames_sent.fetch_add(1, Ordering::Relaxed);
+        }
+        let signal = match &item.msg {
+            crate::protocol::ClientMessage::RealtimeInput(r) if r.activity_end.is_some() => Some(Signal::ActivityEnd),
+            crate::protocol::ClientMessage::RealtimeInput(r) if r.activity_start.is_some() => Some(Signal::ActivityStart),
+            crate::protocol::ClientMessage::RealtimeInput(r) if r.audio_stream_end == Some(true) => {
+                Some(Signal::AudioStreamEnd)
+            }
+            _ => None,
+        };
+        if let Some(s) = signal {
+            self.record_signal(s, Instant::now());
+        }
+        if let Some(t) = item.captured_at {
+            self.record_uplink(t.elapsed());
+        }
+        if let Some((m, t)) = item.mark {
+            self.record_mark(m, t.elapsed());
+        }
+    }
+
     pub(crate) fn record_uplink(&self, latency: Duration) {
         record(&self.uplink_us, latency);
     }

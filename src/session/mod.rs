@@ -1,35 +1,56 @@
-//! One conversation with a Live endpoint: connect, send setup, wait for setupComplete, then send audio,
-//! text, turns, tool responses and activity signals through a cloneable [`Session`] handle and receive
-//! typed [`Event`]s. A close with a reason becomes an error a person understands.
+//! One conversation with a Live endpoint over as many connections as it takes: connect, send setup, wait
+//! for setupComplete, then send audio, text, turns, tool responses and activity signals through a
+//! cloneable [`Session`] handle and receive typed [`Event`]s. The handle and the events outlive
+//! connections: `supervisor.rs` reconnects and resumes (`reconnect.rs` says when and how soon,
+//! `resumption.rs` with what, `outbound.rs` what is replayed or dropped); `connection.rs` is one WebSocket
+//! that never reconnects. A close becomes a typed value (code, reason, class) a person understands.
 
-mod actor;
 mod connection;
 mod endpoint;
 mod error;
 mod event;
+mod handle;
 mod metrics;
+mod outbound;
 mod reconnect;
+mod resumption;
+mod supervisor;
 
 use std::time::Duration;
 
-pub use actor::{start, Events, Session};
+pub use connection::DEFAULT_MAX_MESSAGE;
 pub use endpoint::{ApiVersion, Credential, Endpoint, Secret, GEMINI_BASE_URL};
 pub use error::{CloseInfo, SessionError};
 pub use event::{events_from, Event};
+pub use handle::{start, Events, Session};
 pub use metrics::{Mark, SessionMetrics, Signal};
+pub use outbound::{is_droppable, RECONNECT_AUDIO};
 pub use reconnect::{backoff, classify_close, first_attempt, CloseClass, BACKOFF_BASE, BACKOFF_MAX, MAX_ATTEMPTS};
+pub use supervisor::{GOAWAY_MARGIN, SWITCH_DRAIN};
 
 use crate::protocol::Setup;
 
-/// Everything needed to open a session.
+/// Everything needed to open a session. Every limit here is configurable and each ends in a typed error.
 #[derive(Debug, Clone)]
 pub struct SessionOptions {
     pub endpoint: Endpoint,
     pub setup: Setup,
-    /// Limit for the WebSocket handshake and for setupComplete, each.
+    /// Limit for the TCP + TLS + WebSocket handshake.
+    pub connect_timeout: Duration,
+    /// Limit from setup written to setupComplete read.
     pub setup_timeout: Duration,
-    /// Outbound queue length in messages; audio beyond it is dropped and counted (50 frames = 1 s).
+    /// Limit for writing one message (a server that stops reading).
+    pub write_timeout: Duration,
+    /// Nothing from the server (pongs included) for this long: the connection is dead; reconnect.
+    pub idle_timeout: Duration,
+    /// A WebSocket ping this often (the official SDK pings every 20 s).
+    pub ping_interval: Duration,
+    /// Largest server message accepted (the official SDK's limit, 1 MiB, by default).
+    pub max_message_size: usize,
+    /// Outbound channel length in messages; audio beyond it is dropped and counted (50 frames = 1 s).
     pub outbound_capacity: usize,
+    /// Reconnect and resume after retryable failures (on by default).
+    pub reconnect: bool,
 }
 
 impl SessionOptions {
@@ -37,8 +58,31 @@ impl SessionOptions {
         SessionOptions {
             endpoint,
             setup,
+            connect_timeout: Duration::from_secs(10),
             setup_timeout: Duration::from_secs(10),
+            write_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            ping_interval: Duration::from_secs(20),
+            max_message_size: DEFAULT_MAX_MESSAGE,
             outbound_capacity: 64,
+            reconnect: true,
+        }
+    }
+
+    pub(crate) fn limits(&self) -> connection::Limits {
+        connection::Limits {
+            connect_timeout: self.connect_timeout,
+            setup_timeout: self.setup_timeout,
+            write_timeout: self.write_timeout,
+            max_message_size: self.max_message_size.max(1024),
+        }
+    }
+
+    /// Warns before a real credential goes somewhere it should not: to a host that is not Google's, or
+    /// in the clear over plain ws to anything but loopback.
+    pub(crate) fn warn_about_credentials(&self) {
+        for warning in self.endpoint.credential_warnings() {
+            tracing::warn!("{warning}");
         }
     }
 }

@@ -26,6 +26,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Live<S> {
         if let Some(log) = &self.shared.config.message_log {
             log.push(&message);
         }
+        if self.transparent && self.resumable && !crate::session::is_droppable(&message) {
+            self.send_resumption_update().await?;
+        }
         match message {
             ClientMessage::Setup(_) => {
                 close(&mut self.ws, 1007, "setup may be sent only once per connection").await?;

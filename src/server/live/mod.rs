@@ -23,7 +23,7 @@ use super::faults::{ChunkFault, Faults, MALFORMED_FRAME};
 use super::handler::{close, send_json, Ws};
 use super::reply::{Outgoing, RenderCtx, TurnUsage};
 use super::responder::Responder;
-use super::sessions::Conversation;
+use super::sessions::{Conversation, Unsent};
 use super::turns::TurnTracker;
 use super::Shared;
 
@@ -36,6 +36,8 @@ enum Event {
     Frame(Option<Result<Message, WsError>>),
     SendDue,
     Shutdown,
+    /// The deadline a goAway announced has passed: close, as the real service does.
+    GoAwayDeadline,
 }
 
 /// Whether the connection goes on after handling an event.
@@ -49,6 +51,9 @@ pub struct Live<S> {
     ws: Ws<S>,
     ctx: RenderCtx,
     resumable: bool,
+    /// `sessionResumption.transparent`: an update (with `lastConsumedClientMessageIndex`) follows every
+    /// consumed must-deliver message, so the client knows exactly what to replay.
+    transparent: bool,
     interrupts: bool,
     conversation: Arc<Conversation>,
     faults: Faults,
@@ -61,6 +66,8 @@ pub struct Live<S> {
     next_send_at: Instant,
     chunks_sent: usize,
     received: u64,
+    /// Set by a goAway: the connection closes then (1008 "connection deadline").
+    go_away_deadline: Option<Instant>,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin + Send> Live<S> {
@@ -75,27 +82,45 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Live<S> {
             .as_ref()
             .and_then(|r| r.activity_handling.as_deref());
         let responder = shared.config.responder.build(conversation.turns());
+        let unsent = conversation.take_unsent().unwrap_or_default();
         Live {
             ws,
             ctx,
             resumable: setup.session_resumption.is_some(),
+            transparent: setup.session_resumption.as_ref().and_then(|r| r.transparent) == Some(true),
             interrupts: handling != Some("NO_INTERRUPTION"),
             conversation,
             faults,
             responder,
             turns: TurnTracker::new(setup.manual_activity()),
-            queue: VecDeque::new(),
-            awaiting_tool: None,
-            usage: TurnUsage::default(),
-            next_call_id: 0,
+            queue: unsent.queue,
+            awaiting_tool: unsent.awaiting_tool,
+            usage: unsent.usage,
+            next_call_id: unsent.next_call_id,
             next_send_at: Instant::now(),
             chunks_sent: 0,
             received: 0,
+            go_away_deadline: None,
             shared,
         }
     }
 
+    /// Serves the connection; whatever reply was not sent yet is left to the conversation, for a
+    /// connection that resumes it.
     pub async fn run(mut self) -> Result<(), WsError> {
+        let result = self.serve().await;
+        if self.resumable {
+            self.conversation.connection_ended(Unsent {
+                queue: std::mem::take(&mut self.queue),
+                awaiting_tool: self.awaiting_tool.take(),
+                usage: std::mem::take(&mut self.usage),
+                next_call_id: self.next_call_id,
+            });
+        }
+        result
+    }
+
+    async fn serve(&mut self) -> Result<(), WsError> {
         let complete = ServerMessage {
             setup_complete: Some(SetupComplete::default()),
             ..ServerMessage::default()
@@ -116,13 +141,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Live<S> {
         loop {
             let due = !self.queue.is_empty() && self.awaiting_tool.is_none();
             let at = self.next_send_at;
+            let deadline = self.go_away_deadline;
             let event = tokio::select! {
                 frame = self.ws.next() => Event::Frame(frame),
                 _ = tokio::time::sleep_until(at), if due => Event::SendDue,
                 _ = stop.changed() => Event::Shutdown,
+                _ = sleep_until_opt(deadline) => Event::GoAwayDeadline,
             };
             let flow = match event {
                 Event::SendDue => self.send_next().await?,
+                Event::GoAwayDeadline => {
+                    close(&mut self.ws, 1008, "connection deadline exceeded after goAway").await?;
+                    Flow::Stop
+                }
                 Event::Shutdown => {
                     close(&mut self.ws, 1001, "server shutting down").await?;
                     Flow::Stop
@@ -164,6 +195,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Live<S> {
                     }
                     Some(ChunkFault::Drop) => {
                         tracing::info!("fault: dropping the connection mid-turn");
+                        drop_abruptly(&mut self.ws).await;
                         return Ok(Flow::Stop);
                     }
                     None => {}
@@ -181,6 +213,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Live<S> {
                     self.send_resumption_update().await?;
                 }
                 if let Some(left) = go_away.or(self.faults.go_away_after_turn) {
+                    self.go_away_deadline.get_or_insert(Instant::now() + left);
                     let time_left = format_duration(left);
                     self.send(ServerMessage {
                         go_away: Some(GoAway { time_left }),
@@ -204,5 +237,30 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Live<S> {
             ..ServerMessage::default()
         })
         .await
+    }
+}
+
+/// Ends the connection without a close frame, as a network failure would, but with a TCP FIN after what
+/// was already written (not a reset that could discard it): the client sees an abrupt end and still gets
+/// every message sent before it, so what it must replay is exactly what the server did not consume.
+pub(super) async fn drop_abruptly<S: AsyncRead + AsyncWrite + Unpin>(ws: &mut Ws<S>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let stream = ws.get_mut();
+    let _ = stream.shutdown().await;
+    let drain = async {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = stream.read(&mut buf).await {
+            if n == 0 {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), drain).await;
+}
+
+async fn sleep_until_opt(deadline: Option<Instant>) {
+    match deadline {
+        Some(t) => tokio::time::sleep_until(t).await,
+        None => std::future::pending().await,
     }
 }

@@ -1,0 +1,181 @@
+//! The handle side of a session: a cloneable [`Session`] to send on and the [`Events`] stream, both
+//! outliving any one connection (the supervisor behind them reconnects). [`start`] opens the first
+//! connection, so a bad key or an unknown model is an error from `start` itself.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::sync::mpsc;
+
+use super::connection::Connection;
+use super::event::Event;
+use super::metrics::Mark;
+use super::metrics::SessionMetrics;
+use super::outbound::Item;
+use super::supervisor::{Command, Supervisor};
+use super::{SessionError, SessionOptions};
+use crate::protocol::{
+    ClientContent, ClientMessage, Content, ContextUpdate, Empty, FunctionResponse, RealtimeInput, ToolResponse,
+    INPUT_RATE,
+};
+
+/// A cloneable handle to send on the session.
+#[derive(Clone)]
+pub struct Session {
+    tx: mpsc::Sender<Command>,
+    metrics: Arc<SessionMetrics>,
+}
+
+/// The stream of events from the server, across reconnects, ending with [`Event::Closed`].
+pub struct Events {
+    rx: mpsc::Receiver<Event>,
+}
+
+impl Events {
+    /// The next event; `None` after the session has ended and every event was read.
+    pub async fn recv(&mut self) -> Option<Event> {
+        self.rx.recv().await
+    }
+}
+
+/// Connects, completes setup, and starts the supervisor that keeps the session going.
+pub async fn start(options: SessionOptions) -> Result<(Session, Events), SessionError> {
+    options.warn_about_credentials();
+    let conn = Connection::open(&options.endpoint, &options.setup, options.limits()).await?;
+    let (tx, rx) = mpsc::channel(options.outbound_capacity.clamp(8, 4096));
+    let (ev_tx, ev_rx) = mpsc::channel(1024);
+    let metrics = Arc::new(SessionMetrics::default());
+    let supervisor = Supervisor::new(options, conn, rx, ev_tx, metrics.clone());
+    tokio::spawn(supervisor.run());
+    Ok((Session { tx, metrics }, Events { rx: ev_rx }))
+}
+
+impl Session {
+    /// Queues 16 kHz mono audio without waiting; if the network has fallen behind, the frame is dropped
+    /// and counted (real-time audio that arrives late is worse than audio that never arrives).
+    pub fn send_audio(&self, samples: &[i16], captured_at: Option<Instant>) -> Result<(), SessionError> {
+        self.send_audio_marked(samples, captured_at, None)
+    }
+
+    /// [`Session::send_audio`], recording the time from `mark`'s instant to the socket under its [`Mark`].
+    pub fn send_audio_marked(
+        &self,
+        samples: &[i16],
+        captured_at: Option<Instant>,
+        mark: Option<(Mark, Instant)>,
+    ) -> Result<(), SessionError> {
+        let msg = ClientMessage::audio(INPUT_RATE, samples);
+        match self.tx.try_send(Command::Send(Item { msg, captured_at, mark })) {
+            Ok(()) => Ok(()),
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                let n = self.metrics.audio_frames_dropped.fetch_add(1, Ordering::Relaxed) + 1;
+                if n == 1 || n % 100 == 0 {
+                    tracing::warn!("the network is not keeping up: {n} microphone frames dropped so far");
+                }
+                Ok(())
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => Err(SessionError::SessionClosed),
+        }
+    }
+
+    /// Sends any client message, waiting for queue space (nothing the user typed is dropped).
+    pub async fn send(&self, msg: ClientMessage) -> Result<(), SessionError> {
+        self.send_marked(msg, None).await
+    }
+
+    /// [`Session::send`], recording the time from `mark`'s instant to the socket under its [`Mark`].
+    pub async fn send_marked(&self, msg: ClientMessage, mark: Option<(Mark, Instant)>) -> Result<(), SessionError> {
+        self.tx
+            .send(Command::Send(Item {
+                msg,
+                captured_at: None,
+                mark,
+            }))
+            .await
+            .map_err(|_| SessionError::SessionClosed)
+    }
+
+    /// A complete typed user turn.
+    pub async fn send_text_turn(&self, text: &str) -> Result<(), SessionError> {
+        self.send(ClientMessage::user_text(text)).await
+    }
+
+    /// Seeds history without asking for a reply.
+    pub async fn send_history(&self, turns: Vec<Content>) -> Result<(), SessionError> {
+        self.send(ClientMessage::ClientContent(ClientContent {
+            turns,
+            turn_complete: Some(false),
+        }))
+        .await
+    }
+
+    pub async fn send_realtime_text(&self, text: &str) -> Result<(), SessionError> {
+        self.realtime(RealtimeInput {
+            text: Some(text.to_string()),
+            ..Default::default()
+        })
+        .await
+    }
+
+    /// Marks the start of user speech (automatic activity detection disabled: push-to-talk).
+    pub async fn activity_start(&self) -> Result<(), SessionError> {
+        self.realtime(RealtimeInput {
+            activity_start: Some(Empty {}),
+            ..Default::default()
+        })
+        .await
+    }
+
+    /// Marks the end of user speech: the server answers.
+    pub async fn activity_end(&self) -> Result<(), SessionError> {
+        self.activity_end_marked(None).await
+    }
+
+    /// [`Session::activity_end`] answering a key release at `mark`'s instant (timed to the socket).
+    pub async fn activity_end_marked(&self, mark: Option<(Mark, Instant)>) -> Result<(), SessionError> {
+        let end = RealtimeInput {
+            activity_end: Some(Empty {}),
+            ..Default::default()
+        };
+        self.send_marked(ClientMessage::RealtimeInput(end), mark).await
+    }
+
+    /// The microphone paused (automatic activity detection): flush cached audio.
+    pub async fn audio_stream_end(&self) -> Result<(), SessionError> {
+        self.realtime(RealtimeInput {
+            audio_stream_end: Some(true),
+            ..Default::default()
+        })
+        .await
+    }
+
+    pub async fn tool_response(&self, responses: Vec<FunctionResponse>) -> Result<(), SessionError> {
+        self.send(ClientMessage::ToolResponse(ToolResponse {
+            function_responses: responses,
+        }))
+        .await
+    }
+
+    /// Changes the system instruction mid-session.
+    pub async fn update_system_instruction(&self, text: &str) -> Result<(), SessionError> {
+        self.send(ClientMessage::ContextUpdate(ContextUpdate {
+            system_instruction: Some(Content::text(Some("user"), text)),
+        }))
+        .await
+    }
+
+    /// Closes the session with a normal close (after writing what is queued); events end with
+    /// [`Event::Closed`].
+    pub async fn close(&self) {
+        let _ = self.tx.send(Command::Close).await;
+    }
+
+    pub fn metrics(&self) -> &Arc<SessionMetrics> {
+        &self.metrics
+    }
+
+    async fn realtime(&self, input: RealtimeInput) -> Result<(), SessionError> {
+        self.send(ClientMessage::RealtimeInput(input)).await
+    }
+}

@@ -1,0 +1,533 @@
+//! The supervisor: one conversation over as many connections as it takes. It owns the outbound queue,
+//! the resumption state and the current [`Connection`] (which never reconnects by itself), and decides
+//! what an ending means:
+//! - an abrupt drop, a retryable close (1001, 1011, ...), a dead connection (no pong, a write that never
+//!   completes): reconnect with the newest resumption handle, after a backoff from `reconnect.rs`;
+//! - a refused handle: a fresh session, seeded with the conversation so far, and an event that says so;
+//! - a terminal error (bad key, invalid argument, unknown model, policy): stop at once with the reason;
+//! - a goAway: make before break. The next connection is opened and set up at once; the switch happens at
+//!   the next turn boundary (once what was written on the old one is acknowledged), or at the deadline
+//!   minus [`GOAWAY_MARGIN`] whichever comes first. A timer keeps that deadline, since the old connection
+//!   may go silent and never deliver another frame.
+//!
+//! After every switch the must-deliver messages the old connection did not acknowledge are written first,
+//! then what queued meanwhile (audio captured during an outage included, up to its bound).
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use super::connection::{Connection, Incoming};
+use super::event::{events_from, Event};
+use super::metrics::SessionMetrics;
+use super::outbound::{Item, Outbox};
+use super::reconnect::{backoff, first_attempt, CloseClass, MAX_ATTEMPTS};
+use super::resumption::Resumption;
+use super::{SessionError, SessionOptions};
+
+/// Switch this long before a goAway's deadline at the latest (a frame in flight must still arrive).
+pub const GOAWAY_MARGIN: Duration = Duration::from_millis(500);
+/// A goAway without a usable timeLeft is taken to mean this much time.
+pub const GOAWAY_DEFAULT_LEFT: Duration = Duration::from_secs(5);
+/// A goAway's timeLeft is believed up to this (the service sends about a minute).
+pub const GOAWAY_MAX_LEFT: Duration = Duration::from_secs(600);
+/// At a turn boundary with the next connection ready, wait at most this for the old connection to
+/// acknowledge what was written on it before switching anyway.
+pub const SWITCH_DRAIN: Duration = Duration::from_millis(1000);
+/// How long a closing session waits for the server's close frame.
+const CLOSE_DRAIN: Duration = Duration::from_secs(2);
+
+/// What the handle asks the supervisor to do.
+#[derive(Debug)]
+pub enum Command {
+    Send(Item),
+    Close,
+}
+
+type Connecting = Pin<Box<dyn Future<Output = Result<Connection, SessionError>> + Send>>;
+
+/// What woke the supervisor up.
+enum Wake {
+    Command(Option<Command>),
+    Incoming(Incoming),
+    Connected(Box<Result<Connection, SessionError>>),
+    Deadline,
+    Tick,
+}
+
+/// Whether the supervisor goes on.
+enum Flow {
+    Continue,
+    End(Event),
+}
+
+pub struct Supervisor {
+    options: SessionOptions,
+    commands: mpsc::Receiver<Command>,
+    events: mpsc::Sender<Event>,
+    metrics: Arc<SessionMetrics>,
+    outbox: Outbox,
+    resumption: Resumption,
+    conn: Option<Connection>,
+    /// The next connection, set up and waiting for the switch (goAway).
+    standby: Option<Connection>,
+    connecting: Option<Connecting>,
+    /// When a goAway asked us to leave: switch by then.
+    switch_by: Option<Instant>,
+    /// Since when writes wait for the switch (a turn boundary with the standby ready).
+    draining_since: Option<Instant>,
+    /// Failed attempts in a row; reset by progress (an acknowledgement or a completed turn).
+    attempt: u32,
+    /// Why the last connection ended, for the events that follow.
+    last_error: Option<String>,
+    /// The next connection starts a fresh session (the handle was refused): seed it with history.
+    restarting: Option<String>,
+    /// A reply is streaming on the current connection (no turn boundary yet).
+    in_reply: bool,
+    last_heard: Instant,
+    down_since: Option<Instant>,
+}
+
+impl Supervisor {
+    pub fn new(
+        options: SessionOptions,
+        conn: Connection,
+        commands: mpsc::Receiver<Command>,
+        events: mpsc::Sender<Event>,
+        metrics: Arc<SessionMetrics>,
+    ) -> Self {
+        metrics.connections.fetch_add(1, Ordering::Relaxed);
+        Supervisor {
+            outbox: Outbox::new(metrics.clone()),
+            options,
+            commands,
+            events,
+            metrics,
+            resumption: Resumption::default(),
+            conn: Some(conn),
+            standby: None,
+            connecting: None,
+            switch_by: None,
+            draining_since: None,
+            attempt: 0,
+            last_error: None,
+            restarting: None,
+            in_reply: false,
+            last_heard: Instant::now(),
+            down_since: None,
+        }
+    }
+
+    pub async fn run(mut self) {
+        if let Some(conn) = self.conn.as_mut() {
+            let early = std::mem::take(&mut conn.early);
+            for msg in early {
+                if let Flow::End(ev) = self.on_message(msg).await {
+                    let _ = self.events.send(ev).await;
+                    return;
+                }
+            }
+        }
+        let mut tick = tokio::time::interval(self.options.ping_interval.max(Duration::from_millis(10)));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tick.reset();
+        let last = loop {
+            let deadline = self.next_deadline();
+            let wake = tokio::select! {
+                c = self.commands.recv() => Wake::Command(c),
+                i = recv_on(&mut self.conn) => Wake::Incoming(i),
+                r = connect_on(&mut self.connecting) => Wake::Connected(Box::new(r)),
+                _ = sleep_until(deadline) => Wake::Deadline,
+                _ = tick.tick() => Wake::Tick,
+            };
+            let flow = match wake {
+                Wake::Command(Some(Command::Send(item))) => {
+                    self.outbox.push(item);
+                    Flow::Continue
+                }
+                Wake::Command(Some(Command::Close)) | Wake::Command(None) => break self.close().await,
+                Wake::Incoming(incoming) => self.on_incoming(incoming).await,
+                Wake::Connected(result) => {
+                    self.connecting = None;
+                    self.on_connected(*result).await
+                }
+                Wake::Deadline => self.on_deadline().await,
+                Wake::Tick => self.on_tick().await,
+            };
+            // whatever woke us, write what can be written now (a new connection may be up)
+            let flow = match flow {
+                Flow::Continue => self.flush().await,
+                end => end,
+            };
+            if let Flow::End(ev) = flow {
+                break ev;
+            }
+        };
+        let _ = self.events.send(last).await;
+    }
+
+    /// The earliest timer that matters: the goAway switch or the end of a drain.
+    fn next_deadline(&self) -> Option<Instant> {
+        let drain = self.draining_since.map(|t| t + SWITCH_DRAIN);
+        match (self.switch_by, drain) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    async fn emit(&mut self, ev: Event) {
+        let _ = self.events.send(ev).await;
+    }
+
+    /// Writes what is queued, unless no connection is up or a switch is pending; a failed write ends the
+    /// connection (and may switch to the standby, on which writing goes on).
+    async fn flush(&mut self) -> Flow {
+        loop {
+            match self.write_queued().await {
+                None => return Flow::Continue,
+                Some(e) => {
+                    if let Flow::End(ev) = self.on_lost(e).await {
+                        return Flow::End(ev);
+                    }
+                }
+            }
+        }
+    }
+
+    async fn write_queued(&mut self) -> Option<SessionError> {
+        if self.draining_since.is_some() {
+            return None;
+        }
+        while let Some(conn) = self.conn.as_mut() {
+            let item = self.outbox.pop()?;
+            match conn.send(&item.msg).await {
+                Ok(()) => {
+                    self.outbox.written(&item.msg);
+                    self.metrics.record_sent(&item);
+                }
+                Err(e) => {
+                    self.outbox.unpop(item);
+                    return Some(e);
+                }
+            }
+        }
+        None
+    }
+
+    async fn on_incoming(&mut self, incoming: Incoming) -> Flow {
+        self.last_heard = Instant::now();
+        match incoming {
+            Incoming::Message(msg) => {
+                self.metrics.messages_received.fetch_add(1, Ordering::Relaxed);
+                let flow = self.on_message(*msg).await;
+                if let Flow::End(_) = flow {
+                    return flow;
+                }
+                self.maybe_switch().await
+            }
+            Incoming::Malformed(e) => {
+                // Skip it and keep the session: one bad frame must not cost the rest of the conversation.
+                self.metrics.messages_received.fetch_add(1, Ordering::Relaxed);
+                self.metrics.malformed_frames.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!("ignoring a malformed frame from the server: {e}");
+                self.emit(Event::ProtocolError(e.to_string())).await;
+                Flow::Continue
+            }
+            Incoming::Alive => Flow::Continue,
+            Incoming::Ended(e) => self.on_lost(e).await,
+        }
+    }
+
+    async fn on_message(&mut self, msg: crate::protocol::ServerMessage) -> Flow {
+        if let Some(update) = &msg.session_resumption_update {
+            self.resumption
+                .update(update.new_handle.clone(), update.resumable.unwrap_or(false));
+            if let Some(index) = update.last_consumed_client_message_index {
+                let acked = self.outbox.ack(index);
+                if !acked.is_empty() {
+                    self.attempt = 0;
+                }
+                for m in &acked {
+                    self.resumption.consumed(m);
+                }
+            }
+        }
+        for ev in events_from(msg, std::time::Instant::now()) {
+            match &ev {
+                // a connection that delivers a reply works: the next failure starts the backoff afresh
+                Event::Audio { .. } | Event::Text(_) | Event::ToolCall(_) => {
+                    self.in_reply = true;
+                    self.attempt = 0;
+                }
+                Event::OutputTranscript(t) => {
+                    self.in_reply = true;
+                    self.attempt = 0;
+                    self.resumption.model_words(t);
+                }
+                Event::InputTranscript(t) => self.resumption.user_speech(t),
+                Event::TurnComplete { .. } => {
+                    self.in_reply = false;
+                    self.attempt = 0;
+                    self.resumption.turn_complete();
+                }
+                Event::Interrupted => self.in_reply = false,
+                Event::GoAway { time_left } => self.on_go_away(*time_left),
+                _ => {}
+            }
+            if let Event::Text(t) = &ev {
+                self.resumption.model_words(t);
+            }
+            self.emit(ev).await;
+        }
+        Flow::Continue
+    }
+
+    /// goAway: start the next connection now; switch by the deadline minus the margin.
+    fn on_go_away(&mut self, time_left: Option<Duration>) {
+        let left = match time_left {
+            Some(t) if t > GOAWAY_MAX_LEFT => {
+                tracing::warn!("goAway timeLeft {t:?} is implausible; taking {GOAWAY_MAX_LEFT:?}");
+                GOAWAY_MAX_LEFT
+            }
+            Some(t) => t,
+            None => GOAWAY_DEFAULT_LEFT,
+        };
+        tracing::info!("goAway: the server closes this connection in {left:?}; opening the next one now");
+        self.metrics.go_aways.fetch_add(1, Ordering::Relaxed);
+        self.switch_by = Some(Instant::now() + left.saturating_sub(GOAWAY_MARGIN));
+        if self.connecting.is_none() && self.standby.is_none() {
+            self.start_connecting(Duration::ZERO);
+        }
+    }
+
+    fn start_connecting(&mut self, delay: Duration) {
+        let endpoint = self.options.endpoint.clone();
+        let setup = self.resumption.setup(&self.options.setup);
+        let limits = self.options.limits();
+        self.connecting = Some(Box::pin(async move {
+            tokio::time::sleep(delay).await;
+            Connection::open(&endpoint, &setup, limits).await
+        }));
+    }
+
+    /// Schedules the next attempt after a failure, or gives up.
+    async fn retry(&mut self, error: &SessionError) -> Flow {
+        if !self.options.reconnect {
+            return Flow::End(Event::closed(error));
+        }
+        if self.attempt == 0 {
+            self.attempt = first_attempt(error);
+        }
+        if self.attempt >= MAX_ATTEMPTS {
+            let gave_up = SessionError::GaveUp {
+                attempts: self.attempt,
+                last: error.to_string(),
+            };
+            return Flow::End(Event::closed(&gave_up));
+        }
+        let delay = backoff(self.attempt, rand::random::<f64>());
+        self.attempt += 1;
+        self.metrics.reconnects.fetch_add(1, Ordering::Relaxed);
+        tracing::info!(attempt = self.attempt, ?delay, "reconnecting: {error}");
+        self.emit(Event::Reconnecting {
+            attempt: self.attempt,
+            delay,
+            reason: error.to_string(),
+        })
+        .await;
+        self.start_connecting(delay);
+        Flow::Continue
+    }
+
+    /// The current connection ended (or was declared dead).
+    async fn on_lost(&mut self, error: SessionError) -> Flow {
+        self.conn = None;
+        self.in_reply = false;
+        self.draining_since = None;
+        match error.class() {
+            CloseClass::Normal => return Flow::End(Event::closed(&error)),
+            CloseClass::Terminal => {
+                self.standby = None;
+                return Flow::End(Event::closed(&error));
+            }
+            CloseClass::Retryable => {}
+        }
+        self.down_since.get_or_insert_with(Instant::now);
+        self.last_error = Some(error.to_string());
+        if self.standby.is_some() {
+            return self.switch().await;
+        }
+        if self.connecting.is_some() {
+            // A goAway already started the next connection.
+            return Flow::Continue;
+        }
+        self.retry(&error).await
+    }
+
+    async fn on_connected(&mut self, result: Result<Connection, SessionError>) -> Flow {
+        match result {
+            Ok(conn) if self.conn.is_some() => {
+                // make before break: keep it until the switch
+                self.standby = Some(conn);
+                self.maybe_switch().await
+            }
+            Ok(conn) => {
+                self.standby = Some(conn);
+                self.switch().await
+            }
+            Err(SessionError::ResumptionRejected(reason)) => {
+                tracing::warn!("the server refused the resumption handle ({reason}); starting a fresh session");
+                self.resumption.forget_handle();
+                self.restarting = Some(reason);
+                self.start_connecting(Duration::ZERO);
+                Flow::Continue
+            }
+            Err(e) if e.class() == CloseClass::Retryable => {
+                if self.conn.is_some() {
+                    // the old connection still works: try again later, well before the deadline
+                    self.start_connecting(backoff(1, rand::random::<f64>()));
+                    Flow::Continue
+                } else {
+                    self.retry(&e).await
+                }
+            }
+            Err(e) => Flow::End(Event::closed(&e)),
+        }
+    }
+
+    /// At a turn boundary with the next connection ready: stop writing on the old one, and switch once it
+    /// has acknowledged what it got (or after [`SWITCH_DRAIN`]).
+    async fn maybe_switch(&mut self) -> Flow {
+        if self.standby.is_none() || self.in_reply {
+            return Flow::Continue;
+        }
+        if self.outbox.unacked() == 0 {
+            return self.switch().await;
+        }
+        self.draining_since.get_or_insert_with(Instant::now);
+        Flow::Continue
+    }
+
+    async fn on_deadline(&mut self) -> Flow {
+        let now = Instant::now();
+        let drained = self.draining_since.is_some_and(|t| now >= t + SWITCH_DRAIN);
+        let due = self.switch_by.is_some_and(|t| now >= t);
+        if self.standby.is_some() && (drained || due) {
+            return self.switch().await;
+        }
+        if due {
+            // the deadline came and the next connection is not ready: the old one is as good as gone
+            self.switch_by = None;
+            if let Some(old) = self.conn.take() {
+                tokio::spawn(old.close(CLOSE_DRAIN));
+            }
+            self.in_reply = false;
+            self.down_since.get_or_insert_with(Instant::now);
+            if self.connecting.is_none() {
+                let e = SessionError::ConnectionLost("the goAway deadline passed".into());
+                return self.retry(&e).await;
+            }
+        }
+        Flow::Continue
+    }
+
+    /// Makes the standby connection the current one: the old one is closed politely in the background,
+    /// what it did not acknowledge is written again first, then everything queued.
+    async fn switch(&mut self) -> Flow {
+        let Some(mut next) = self.standby.take() else {
+            return Flow::Continue;
+        };
+        if let Some(old) = self.conn.take() {
+            tokio::spawn(old.close(CLOSE_DRAIN));
+        }
+        self.switch_by = None;
+        self.draining_since = None;
+        self.in_reply = false;
+        let replayed = self.outbox.begin_connection();
+        let early = std::mem::take(&mut next.early);
+        self.conn = Some(next);
+        self.last_heard = Instant::now();
+        self.metrics.connections.fetch_add(1, Ordering::Relaxed);
+        self.metrics.replayed.fetch_add(replayed as u64, Ordering::Relaxed);
+        let downtime = self.down_since.take().map(|t| t.elapsed());
+        if let Some(reason) = self.restarting.take() {
+            self.metrics.restarts.fetch_add(1, Ordering::Relaxed);
+            let history_turns = self.resumption.history_turns();
+            if let Some(seed) = self.resumption.seed() {
+                self.outbox.unpop(Item::new(seed));
+            }
+            self.emit(Event::Restarted { reason, history_turns }).await;
+        } else {
+            self.metrics.resumes.fetch_add(1, Ordering::Relaxed);
+            self.emit(Event::Resumed { replayed, downtime }).await;
+        }
+        for msg in early {
+            if let Flow::End(ev) = self.on_message(msg).await {
+                return Flow::End(ev);
+            }
+        }
+        Flow::Continue
+    }
+
+    /// Keep-alive: a ping each interval; a connection that answered nothing for the idle limit is dead.
+    async fn on_tick(&mut self) -> Flow {
+        let idle = self.options.idle_timeout;
+        let Some(conn) = self.conn.as_mut() else {
+            return Flow::Continue;
+        };
+        if self.last_heard.elapsed() > idle {
+            return self.on_lost(SessionError::IdleTimeout(idle)).await;
+        }
+        match conn.ping().await {
+            Ok(()) => Flow::Continue,
+            Err(e) => self.on_lost(e).await,
+        }
+    }
+
+    /// The user closed the session: write what is queued, close politely, end normally.
+    async fn close(&mut self) -> Event {
+        self.draining_since = None;
+        if let Flow::End(ev) = self.flush().await {
+            if self.conn.is_none() && self.standby.is_none() {
+                return ev;
+            }
+        }
+        if let Some(conn) = self.conn.take() {
+            conn.close(CLOSE_DRAIN).await;
+        }
+        if let Some(standby) = self.standby.take() {
+            tokio::spawn(standby.close(CLOSE_DRAIN));
+        }
+        Event::Closed {
+            code: Some(1000),
+            reason: "closed by the client".into(),
+            class: CloseClass::Normal,
+        }
+    }
+}
+
+async fn recv_on(conn: &mut Option<Connection>) -> Incoming {
+    match conn {
+        Some(c) => c.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn connect_on(connecting: &mut Option<Connecting>) -> Result<Connection, SessionError> {
+    match connecting {
+        Some(f) => f.as_mut().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(t) => tokio::time::sleep_until(t).await,
+        None => std::future::pending().await,
+    }
+}
