@@ -55,6 +55,22 @@ pub struct CommonArgs {
     /// Configuration file (TOML). Default: voxlive/config.toml in the user's config directory, if present.
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Give up connecting (TCP, TLS and the WebSocket upgrade) after this many seconds.
+    #[arg(long, global = true, value_name = "SECS", default_value_t = 10.0)]
+    pub connect_timeout: f64,
+    /// Give up waiting for setupComplete after this many seconds.
+    #[arg(long, global = true, value_name = "SECS", default_value_t = 10.0)]
+    pub setup_timeout: f64,
+    /// A connection that sends nothing (not even a pong to our 20 s pings) for this many seconds is dead:
+    /// reconnect.
+    #[arg(long, global = true, value_name = "SECS", default_value_t = 60.0)]
+    pub idle_timeout: f64,
+    /// Largest server message accepted, in bytes (the official SDK's 1 MiB by default).
+    #[arg(long, global = true, value_name = "BYTES", default_value_t = 1 << 20)]
+    pub max_message_size: u64,
+    /// End the conversation on the first lost connection instead of reconnecting and resuming.
+    #[arg(long, global = true)]
+    pub no_reconnect: bool,
     /// More log output (-v info, -vv debug); RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -269,4 +285,7 @@ pub struct ChatArgs {
     /// With audio replies, write each one as reply-N.wav into this directory.
     #[arg(long, value_name = "DIR")]
     pub save_audio: Option<PathBuf>,
+    /// Give up if a reply has not completed this many seconds after the line was sent.
+    #[arg(long, value_name = "SECS", default_value_t = 60.0)]
+    pub reply_timeout: f64,
 }

@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde::Deserialize;
 
@@ -25,6 +26,8 @@ pub enum ConfigError {
     Endpoint(#[from] SessionError),
     #[error("environment variable {0} is not set or empty")]
     MissingEnv(String),
+    #[error("{0}")]
+    Invalid(String),
     #[error("cannot read the certificate {path}: {detail}")]
     Cert { path: PathBuf, detail: String },
 }
@@ -113,9 +116,58 @@ pub struct Config {
     pub warnings: Vec<String>,
     /// How typed lines go up during a voice session, per the model's profile.
     pub text_route: TextRoute,
+    /// Ask for `sessionResumption.transparent` (the model's profile supports it, or the embedded server).
+    pub transparent_resumption: bool,
+    /// Timeouts, message size limit and reconnection, from the flags (validated).
+    pub link: Link,
     /// The config file's turn-taking keys (flags override them in [`Config::talking`]).
     file_talking: TalkingArgs,
     file_ptt_key: Option<String>,
+}
+
+/// How sessions connect and what they put up with, from the flags.
+#[derive(Debug, Clone, Copy)]
+pub struct Link {
+    pub connect_timeout: Duration,
+    pub setup_timeout: Duration,
+    pub idle_timeout: Duration,
+    pub max_message_size: usize,
+    pub reconnect: bool,
+}
+
+/// Longest timeout any flag may give: a day. Beyond it (or a negative, NaN or infinite value)
+/// `Duration::from_secs_f64` would panic or a timer would never fire in any useful sense.
+pub const MAX_FLAG_SECS: f64 = 86_400.0;
+/// Largest message size a flag may allow (256 MiB): beyond that one hostile frame could exhaust memory.
+pub const MAX_MESSAGE_LIMIT: u64 = 256 << 20;
+
+/// A duration flag in seconds, checked: positive, finite, at most [`MAX_FLAG_SECS`].
+pub fn flag_secs(flag: &str, secs: f64) -> Result<Duration, ConfigError> {
+    if secs.is_finite() && secs > 0.0 && secs <= MAX_FLAG_SECS {
+        Ok(Duration::from_secs_f64(secs))
+    } else {
+        Err(ConfigError::Invalid(format!(
+            "{flag} {secs}: give a number of seconds above 0 and at most {MAX_FLAG_SECS}"
+        )))
+    }
+}
+
+impl Link {
+    fn from_args(args: &CommonArgs) -> Result<Link, ConfigError> {
+        if !(1024..=MAX_MESSAGE_LIMIT).contains(&args.max_message_size) {
+            return Err(ConfigError::Invalid(format!(
+                "--max-message-size {}: give a byte count from 1024 to {MAX_MESSAGE_LIMIT}",
+                args.max_message_size
+            )));
+        }
+        Ok(Link {
+            connect_timeout: flag_secs("--connect-timeout", args.connect_timeout)?,
+            setup_timeout: flag_secs("--setup-timeout", args.setup_timeout)?,
+            idle_timeout: flag_secs("--idle-timeout", args.idle_timeout)?,
+            max_message_size: args.max_message_size as usize,
+            reconnect: !args.no_reconnect,
+        })
+    }
 }
 
 /// The default config file path: `<config dir>/voxlive/config.toml`.
@@ -219,8 +271,12 @@ impl Config {
         };
         let voice = args.voice.clone().or(file.voice);
         let mut text_route = TextRoute::RealtimeInput;
+        // the embedded server honours transparent resumption for every model
+        let mut transparent_resumption = matches!(target, Target::Embedded);
+        let link = Link::from_args(args)?;
         match catalog.model(&model) {
             Ok(profile) => {
+                transparent_resumption |= profile.transparent_resumption;
                 if profile.typed_text == crate::models::TypedText::ClientContent {
                     text_route = TextRoute::ClientContent;
                 }
@@ -246,6 +302,8 @@ impl Config {
             key_source,
             warnings,
             text_route,
+            transparent_resumption,
+            link,
             file_talking,
             file_ptt_key: file.ptt_key,
         })
@@ -345,8 +403,22 @@ impl Config {
             }),
             input_audio_transcription: Some(AudioTranscriptionConfig {}),
             output_audio_transcription: audio.then_some(AudioTranscriptionConfig {}),
-            session_resumption: Some(SessionResumptionConfig::default()),
+            session_resumption: Some(SessionResumptionConfig {
+                handle: None,
+                transparent: self.transparent_resumption.then_some(true),
+            }),
             ..Setup::default()
         }
+    }
+
+    /// Session options for `endpoint` and `setup`, with this configuration's timeouts and limits.
+    pub fn session_options(&self, endpoint: crate::session::Endpoint, setup: Setup) -> crate::session::SessionOptions {
+        let mut o = crate::session::SessionOptions::new(endpoint, setup);
+        o.connect_timeout = self.link.connect_timeout;
+        o.setup_timeout = self.link.setup_timeout;
+        o.idle_timeout = self.link.idle_timeout;
+        o.max_message_size = self.link.max_message_size;
+        o.reconnect = self.link.reconnect;
+        o
     }
 }

@@ -13,7 +13,6 @@ use voxlive::config::{Config, Talking};
 use voxlive::conversation::{Policy, TalkMode, VadSource};
 use voxlive::modes::{chat, endpoint, live, talk};
 use voxlive::protocol::INPUT_RATE;
-use voxlive::session::SessionOptions;
 use voxlive::ui::{self, sanitize, KeySpec, PlainRenderer, Renderer, StdinEof, TerminalOptions, TerminalUi, UserInput};
 
 fn main() -> ExitCode {
@@ -104,7 +103,7 @@ async fn run_talk(config: &Config, args: TalkArgs) -> Result<()> {
         None => {}
     }
     let (endpoint, _server) = endpoint::resolve(config).await?;
-    let options = SessionOptions::new(endpoint, config.voice_setup(&talking));
+    let options = config.session_options(endpoint, config.voice_setup(&talking));
     let reply = talk::talk(
         options,
         talk::TalkOptions {
@@ -186,7 +185,7 @@ async fn run_live(config: &Config, args: LiveArgs) -> Result<()> {
     // the endpoint first: starting the embedded server prints a line the UI would otherwise tear
     let (endpoint, _server) = endpoint::resolve(config).await?;
     let (renderer, user) = front_end(&talking, args.no_tui)?;
-    let options = SessionOptions::new(endpoint, config.voice_setup(&talking));
+    let options = config.session_options(endpoint, config.voice_setup(&talking));
     let report = live::live(
         options,
         live::LiveOptions {
@@ -267,13 +266,14 @@ fn device_choice(flag: Option<&str>) -> voxlive::audio::DeviceChoice {
 async fn run_chat(config: &Config, args: ChatArgs) -> Result<()> {
     warn_config(config);
     let (endpoint, _server) = endpoint::resolve(config).await?;
-    let options = SessionOptions::new(endpoint, config.setup(false));
+    let options = config.session_options(endpoint, config.setup(false));
     let stdin = tokio::io::BufReader::new(tokio::io::stdin());
     let mut stdout = std::io::stdout();
     chat::chat(
         options,
         chat::ChatOptions {
             save_audio: args.save_audio,
+            reply_timeout: voxlive::config::flag_secs("--reply-timeout", args.reply_timeout)?,
         },
         stdin,
         &mut stdout,

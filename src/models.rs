@@ -39,6 +39,11 @@ pub struct ModelProfile {
     /// clientContent works for the whole session, such as gemini-3.8-live) or `realtime_input` text.
     #[serde(default)]
     pub typed_text: TypedText,
+    /// Whether the model takes `sessionResumption.transparent` (an update with
+    /// `lastConsumedClientMessageIndex` after every consumed message, so a resume replays exactly what the
+    /// server missed).
+    #[serde(default)]
+    pub transparent_resumption: bool,
     #[serde(default)]
     pub note: Option<String>,
 }

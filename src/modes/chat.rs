@@ -12,6 +12,9 @@ use super::ModeError;
 
 pub struct ChatOptions {
     pub save_audio: Option<PathBuf>,
+    /// A reply not complete this long after its line was sent is an error (a server that stopped
+    /// answering must not hang the chat).
+    pub reply_timeout: std::time::Duration,
 }
 
 /// Runs until the input ends or a line reads `/quit`. Output goes to `out` (stdout in the CLI).
@@ -40,8 +43,12 @@ pub async fn chat<R: AsyncBufRead + Unpin>(
         let mut audio: Vec<i16> = Vec::new();
         let mut rate = crate::protocol::OUTPUT_RATE;
         write!(out, "assistant: ")?;
+        let deadline = tokio::time::Instant::now() + chat.reply_timeout;
         loop {
-            match events.recv().await {
+            let next = tokio::time::timeout_at(deadline, events.recv())
+                .await
+                .map_err(|_| ModeError::ReplyTimeout(chat.reply_timeout))?;
+            match next {
                 Some(Event::Text(t)) | Some(Event::OutputTranscript(t)) => {
                     write!(out, "{t}")?;
                     out.flush()?;

@@ -90,8 +90,14 @@ pub fn parse_duration(text: &str) -> Result<Duration, ProtocolError> {
     if !seconds.is_finite() || seconds < 0.0 {
         return Err(bad());
     }
-    Ok(Duration::from_secs_f64(seconds))
+    // `Duration::from_secs_f64` panics beyond u64::MAX seconds: a peer's "1e300s" is an error, not a crash.
+    Duration::try_from_secs_f64(seconds).map_err(|_| bad())
 }
+
+/// Lowest and highest PCM sample rates accepted from a peer's mime type; anything else is not believed
+/// (it would size resampler buffers and timers).
+pub const MIN_PCM_RATE: u32 = 8_000;
+pub const MAX_PCM_RATE: u32 = 192_000;
 
 /// Formats a duration the way protobuf JSON does: whole seconds as `"50s"`, otherwise with 3, 6 or 9 digits.
 pub fn format_duration(duration: Duration) -> String {
@@ -108,13 +114,15 @@ pub fn format_duration(duration: Duration) -> String {
     }
 }
 
-/// Reads the sample rate from a mime type such as `audio/pcm;rate=24000`.
+/// Reads the sample rate from a mime type such as `audio/pcm;rate=24000`; a rate outside
+/// [`MIN_PCM_RATE`]..=[`MAX_PCM_RATE`] counts as absent.
 pub fn pcm_rate(mime_type: &str) -> Option<u32> {
     mime_type
         .split(';')
         .skip(1)
         .filter_map(|p| p.trim().strip_prefix("rate="))
         .find_map(|r| r.trim().parse().ok())
+        .filter(|r| (MIN_PCM_RATE..=MAX_PCM_RATE).contains(r))
 }
 
 /// Little-endian 16-bit PCM bytes to samples; an odd trailing byte is ignored.
@@ -168,6 +176,10 @@ mod tests {
         assert_eq!(format_duration(Duration::from_secs(9)), "9s");
         assert!(parse_duration("5").is_err());
         assert!(parse_duration("-1s").is_err());
+        // absurd values from a peer are errors, never a panic
+        for absurd in ["1e300s", "18446744073709551616s", "NaNs", "infs", "1e20s"] {
+            assert!(parse_duration(absurd).is_err(), "{absurd}");
+        }
     }
 
     #[test]
@@ -175,6 +187,9 @@ mod tests {
         assert_eq!(pcm_rate("audio/pcm;rate=24000"), Some(24000));
         assert_eq!(pcm_rate("audio/pcm; rate=16000"), Some(16000));
         assert_eq!(pcm_rate("audio/pcm"), None);
+        assert_eq!(pcm_rate("audio/pcm;rate=0"), None);
+        assert_eq!(pcm_rate("audio/pcm;rate=4294967295"), None);
+        assert_eq!(pcm_rate("audio/pcm;rate=1"), None);
     }
 
     #[test]
