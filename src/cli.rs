@@ -248,6 +248,10 @@ pub struct ServeArgs {
     /// Send replies as fast as possible instead of in real time.
     #[arg(long)]
     pub no_pacing: bool,
+    /// Inject faults: e.g. `drop-every=3s,goaway-every=5s:timeleft=2s,close-1011-every=7s,delay=40ms,
+    /// jitter=20ms,reject-resume=0.2,malformed-every=4s,oversized-every=6s,random,seed=7,first=N`.
+    #[arg(long, value_name = "SPEC")]
+    pub faults: Option<String>,
 }
 
 #[derive(Debug, Clone, Args)]

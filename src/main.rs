@@ -300,12 +300,18 @@ async fn serve(common: &voxlive::cli::CommonArgs, args: ServeArgs) -> Result<()>
             None => anyhow::bail!("--responder {other:?}: use `echo` or `script:FILE`"),
         },
     };
+    let faults = match &args.faults {
+        Some(spec) => spec.parse::<voxlive::server::Faults>()?,
+        None => voxlive::server::Faults::default(),
+    };
     let mut config = ServerConfig {
         api_key,
         responder,
         pace_replies: !args.no_pacing,
+        faults,
         ..ServerConfig::default()
     };
+    let counts = config.fault_counts.clone();
     if args.tls {
         config = config.with_generated_tls()?;
     } else if args.cert_out.is_some() {
@@ -324,6 +330,13 @@ async fn serve(common: &voxlive::cli::CommonArgs, args: ServeArgs) -> Result<()>
     let _ = std::io::stdout().flush();
     tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
     handle.shutdown().await?;
+    if args.faults.is_some() {
+        let summary = counts.summary();
+        eprintln!(
+            "voxlive: faults injected: {}",
+            if summary.is_empty() { "none" } else { &summary }
+        );
+    }
     Ok(())
 }
 

@@ -9,6 +9,7 @@ mod live_e2e;
 mod ptt_e2e;
 mod server_tests;
 mod session_tests;
+mod soak_tests;
 mod speaker;
 mod tmux;
 mod ui_pty;

@@ -90,6 +90,8 @@ pub struct ServerConfig {
     pub message_log: Option<MessageLog>,
     /// Shape what the server sends (delay, jitter, loss, bursts: `voxlive bench --net`); `None` = as is.
     pub net: Option<super::net::NetShape>,
+    /// Faults injected so far, by kind (read by tests and the soak report).
+    pub fault_counts: super::faults::FaultCounts,
 }
 
 impl Default for ServerConfig {
@@ -103,6 +105,7 @@ impl Default for ServerConfig {
             faults: Faults::default(),
             message_log: None,
             net: None,
+            fault_counts: Default::default(),
         }
     }
 }

@@ -95,7 +95,11 @@ where
         return close(&mut ws, code, &reason).await;
     }
     let conversation = match setup.session_resumption.as_ref().and_then(|r| r.handle.as_deref()) {
-        Some(handle) => match shared.sessions.resume(handle).filter(|_| !faults.reject_resumption) {
+        Some(handle) => match shared
+            .sessions
+            .resume(handle)
+            .filter(|_| !reject_resume(&shared, &faults))
+        {
             Some(conversation) => conversation,
             None => return close(&mut ws, 1008, "invalid session resumption handle").await,
         },
@@ -103,6 +107,23 @@ where
     };
     tracing::info!(model = %setup.model_id(), resumed_turns = conversation.turns(), "session set up");
     Live::new(shared, ws, setup, conversation, faults).run().await
+}
+
+/// Whether the faults refuse this resumption (always, or with their probability, seeded).
+fn reject_resume(shared: &Shared, faults: &Faults) -> bool {
+    let p = faults.reject_resume_probability;
+    let reject = faults.reject_resumption
+        || (p > 0.0
+            && shared
+                .fault_rng
+                .lock()
+                .map(|mut r| rand::Rng::random::<f64>(&mut *r) < p)
+                .unwrap_or(false));
+    if reject {
+        shared.config.fault_counts.add("reject-resume");
+        tracing::info!("fault: refusing a resumption handle");
+    }
+    reject
 }
 
 /// Checks setup against the catalog: the close code and reason when it is refused.

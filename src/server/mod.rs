@@ -37,7 +37,7 @@ use tokio::sync::oneshot;
 use tokio::task::{JoinHandle, JoinSet};
 
 pub use config::{MessageLog, ResponderFactory, ResponderKind, ServerConfig};
-pub use faults::{CloseMidTurn, Faults};
+pub use faults::{CloseMidTurn, FaultCounts, FaultSpecError, Faults, Periodic, PeriodicKind};
 pub use net::{NetShape, NetSpecError};
 pub use reply::{Reply, ReplyPart, UserTurn};
 pub use responder::echo::echo_reply_samples;
@@ -77,6 +77,10 @@ pub(crate) struct Shared {
     pub connections: std::sync::atomic::AtomicU32,
     /// Turns true when the server stops: set-up connections close with 1001.
     pub stop: tokio::sync::watch::Receiver<bool>,
+    /// When the server started: scheduled faults count from here.
+    pub origin: tokio::time::Instant,
+    /// Every random draw of the faults, seeded by `--faults seed=N` for repeatable runs.
+    pub fault_rng: Arc<std::sync::Mutex<rand::rngs::StdRng>>,
 }
 
 /// Serves WebSocket connections from `listener` until `shutdown` resolves; set-up connections are then
@@ -91,12 +95,18 @@ pub async fn run(
         None => None,
     };
     let (stop_tx, stop) = tokio::sync::watch::channel(false);
+    let seed = config.faults.seed.unwrap_or_else(rand::random);
+    let fault_rng = Arc::new(std::sync::Mutex::new(
+        <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(seed),
+    ));
     let shared = Arc::new(Shared {
         config,
         sessions: sessions::Sessions::default(),
         tls,
         connections: std::sync::atomic::AtomicU32::new(0),
         stop,
+        origin: tokio::time::Instant::now(),
+        fault_rng,
     });
     let mut tasks = JoinSet::new();
     tokio::pin!(shutdown);

@@ -65,7 +65,8 @@ pub enum SessionError {
     /// The server sent a frame that is not a valid message. Not retryable by itself.
     #[error("the server sent a malformed frame")]
     Protocol(#[from] ProtocolError),
-    /// The server sent a message over the size limit. Terminal: the same server will do it again.
+    /// The server sent a message over the size limit. Retryable: the connection is gone, the session may
+    /// not be.
     #[error("the server sent a message over the size limit ({0}); raise --max-message-size if it is legitimate")]
     MessageTooBig(String),
     /// The session has ended; nothing more can be sent.
@@ -96,6 +97,9 @@ impl SessionError {
             | SessionError::IdleTimeout(_)
             | SessionError::WriteTimeout(_)
             | SessionError::ConnectionLost(_)
+            // the connection is dead either way; a resume may well not meet the same message again, and
+            // the attempt count bounds a server that insists
+            | SessionError::MessageTooBig(_)
             | SessionError::ResumptionRejected(_) => CloseClass::Retryable,
             SessionError::HandshakeRefused { status, .. } if *status >= 500 => CloseClass::Retryable,
             SessionError::Closed(info) => classify_close(info.code, &info.reason),

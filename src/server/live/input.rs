@@ -110,9 +110,29 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Live<S> {
 
     fn enqueue(&mut self, items: Vec<Outgoing>) {
         if self.queue.is_empty() {
-            self.next_send_at = Instant::now() + self.faults.reply_delay.unwrap_or_default();
+            self.next_send_at = Instant::now() + self.reply_delay();
         }
         self.queue.extend(items);
+    }
+
+    /// The fault's delay before a reply, plus or minus its seeded jitter.
+    fn reply_delay(&self) -> std::time::Duration {
+        let base = self.faults.reply_delay.unwrap_or_default();
+        let Some(jitter) = self.faults.reply_jitter.filter(|j| !j.is_zero()) else {
+            return base;
+        };
+        let draw: f64 = self
+            .shared
+            .fault_rng
+            .lock()
+            .map(|mut r| rand::Rng::random_range(&mut *r, -1.0..=1.0))
+            .unwrap_or(0.0);
+        let shift = jitter.mul_f64(draw.abs());
+        if draw < 0.0 {
+            base.saturating_sub(shift)
+        } else {
+            base + shift
+        }
     }
 
     async fn on_tool_response(&mut self, response: ToolResponse) -> Result<Flow, WsError> {

@@ -19,7 +19,7 @@ use crate::protocol::{GoAway, ServerMessage, SessionResumptionUpdate, Setup, Set
 
 mod input;
 
-use super::faults::{ChunkFault, Faults, MALFORMED_FRAME};
+use super::faults::{ChunkFault, FaultClock, Faults, PeriodicKind, MALFORMED_FRAME};
 use super::handler::{close, send_json, Ws};
 use super::reply::{Outgoing, RenderCtx, TurnUsage};
 use super::responder::Responder;
@@ -38,6 +38,8 @@ enum Event {
     Shutdown,
     /// The deadline a goAway announced has passed: close, as the real service does.
     GoAwayDeadline,
+    /// A periodic fault is due.
+    Fault(usize),
 }
 
 /// Whether the connection goes on after handling an event.
@@ -57,6 +59,7 @@ pub struct Live<S> {
     interrupts: bool,
     conversation: Arc<Conversation>,
     faults: Faults,
+    clock: FaultClock,
     responder: Box<dyn Responder>,
     turns: TurnTracker,
     queue: VecDeque<Outgoing>,
@@ -83,6 +86,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Live<S> {
             .and_then(|r| r.activity_handling.as_deref());
         let responder = shared.config.responder.build(conversation.turns());
         let unsent = conversation.take_unsent().unwrap_or_default();
+        let clock = FaultClock::new(&faults, shared.origin, shared.fault_rng.clone());
         Live {
             ws,
             ctx,
@@ -91,6 +95,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Live<S> {
             interrupts: handling != Some("NO_INTERRUPTION"),
             conversation,
             faults,
+            clock,
             responder,
             turns: TurnTracker::new(setup.manual_activity()),
             queue: unsent.queue,
@@ -142,7 +147,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Live<S> {
             let due = !self.queue.is_empty() && self.awaiting_tool.is_none();
             let at = self.next_send_at;
             let deadline = self.go_away_deadline;
+            let fault = self.clock.next();
             let event = tokio::select! {
+                i = fault_due(fault) => Event::Fault(i),
                 frame = self.ws.next() => Event::Frame(frame),
                 _ = tokio::time::sleep_until(at), if due => Event::SendDue,
                 _ = stop.changed() => Event::Shutdown,
@@ -150,6 +157,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Live<S> {
             };
             let flow = match event {
                 Event::SendDue => self.send_next().await?,
+                Event::Fault(i) => self.inject(i).await?,
                 Event::GoAwayDeadline => {
                     close(&mut self.ws, 1008, "connection deadline exceeded after goAway").await?;
                     Flow::Stop
@@ -190,11 +198,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Live<S> {
                 match self.faults.after_chunk(self.chunks_sent) {
                     Some(ChunkFault::Close { code, reason }) => {
                         tracing::info!(code, "fault: closing mid-turn");
+                        self.shared.config.fault_counts.add("close-mid-turn");
                         close(&mut self.ws, code, &reason).await?;
                         return Ok(Flow::Stop);
                     }
                     Some(ChunkFault::Drop) => {
                         tracing::info!("fault: dropping the connection mid-turn");
+                        self.shared.config.fault_counts.add("drop");
                         drop_abruptly(&mut self.ws).await;
                         return Ok(Flow::Stop);
                     }
@@ -221,6 +231,48 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Live<S> {
                     })
                     .await?;
                 }
+            }
+        }
+        Ok(Flow::Continue)
+    }
+
+    /// Injects periodic fault `i`.
+    async fn inject(&mut self, i: usize) -> Result<Flow, WsError> {
+        let kind = self.clock.fire(i);
+        tracing::info!(fault = kind.label(), "fault: injecting");
+        self.shared.config.fault_counts.add(kind.label());
+        match kind {
+            PeriodicKind::Drop => {
+                drop_abruptly(&mut self.ws).await;
+                return Ok(Flow::Stop);
+            }
+            PeriodicKind::Close { code } => {
+                close(&mut self.ws, code, "injected fault").await?;
+                return Ok(Flow::Stop);
+            }
+            PeriodicKind::GoAway { time_left } => {
+                self.go_away_deadline.get_or_insert(Instant::now() + time_left);
+                self.send(ServerMessage {
+                    go_away: Some(GoAway {
+                        time_left: format_duration(time_left),
+                    }),
+                    ..ServerMessage::default()
+                })
+                .await?;
+            }
+            PeriodicKind::Malformed => {
+                send_json(
+                    &mut self.ws,
+                    MALFORMED_FRAME.to_string(),
+                    self.shared.config.text_frames,
+                )
+                .await?
+            }
+            PeriodicKind::Oversized { bytes } => {
+                // valid JSON with an unknown field, so a client with a larger limit just ignores it
+                let pad = bytes.saturating_sub(16);
+                let json = format!("{{\"padding\":\"{}\"}}", "x".repeat(pad));
+                send_json(&mut self.ws, json, self.shared.config.text_frames).await?
             }
         }
         Ok(Flow::Continue)
@@ -261,6 +313,16 @@ pub(super) async fn drop_abruptly<S: AsyncRead + AsyncWrite + Unpin>(ws: &mut Ws
 async fn sleep_until_opt(deadline: Option<Instant>) {
     match deadline {
         Some(t) => tokio::time::sleep_until(t).await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn fault_due(next: Option<(Instant, usize)>) -> usize {
+    match next {
+        Some((at, i)) => {
+            tokio::time::sleep_until(at).await;
+            i
+        }
         None => std::future::pending().await,
     }
 }

@@ -1,7 +1,48 @@
 //! Fault injection: the failures a Live client must survive, produced on request so tests and demos can
-//! reproduce them. Each fault is plain data in [`Faults`], applied by the connection handler at one place.
+//! reproduce them. Each fault is plain data in [`Faults`] (parsed from `--faults SPEC` by `spec.rs`),
+//! applied by the connection handler at one place; `clock.rs` says when a periodic fault is due.
 
 use std::time::Duration;
+
+mod clock;
+mod spec;
+
+pub use clock::{FaultClock, FaultCounts};
+pub use spec::{parse_spec_duration, FaultSpecError, DEFAULT_OVERSIZED, MAX_OVERSIZED, MIN_EVERY};
+
+/// A fault injected on a timer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Periodic {
+    pub kind: PeriodicKind,
+    pub every: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum PeriodicKind {
+    /// End the connection without a close frame.
+    Drop,
+    /// Close with this code ("injected fault" as the reason).
+    Close { code: u16 },
+    /// Send goAway with this timeLeft (then close at the deadline).
+    GoAway { time_left: Duration },
+    /// Send a frame that is not JSON.
+    Malformed,
+    /// Send a frame of this many bytes (over the client's message limit).
+    Oversized { bytes: usize },
+}
+
+impl PeriodicKind {
+    /// A short name for counts and logs.
+    pub fn label(&self) -> &'static str {
+        match self {
+            PeriodicKind::Drop => "drop",
+            PeriodicKind::Close { .. } => "close",
+            PeriodicKind::GoAway { .. } => "goaway",
+            PeriodicKind::Malformed => "malformed",
+            PeriodicKind::Oversized { .. } => "oversized",
+        }
+    }
+}
 
 /// Close the WebSocket in the middle of a reply.
 #[derive(Debug, Clone, PartialEq)]
@@ -29,6 +70,16 @@ pub struct Faults {
     pub reject_resumption: bool,
     /// Apply the faults to the first N connections only (so a resumed connection can succeed); None = all.
     pub first_connections: Option<u32>,
+    /// Faults on timers (`--faults drop-every=3s,...`).
+    pub periodic: Vec<Periodic>,
+    /// Periodic faults come after a seeded random wait around their period instead of on a schedule.
+    pub random_schedule: bool,
+    /// Up to this much more or less than `reply_delay` before each reply (seeded).
+    pub reply_jitter: Option<Duration>,
+    /// Refuse a resumption handle with this probability (seeded); 1 is the same as `reject_resumption`.
+    pub reject_resume_probability: f64,
+    /// Seed of every random draw above; None draws a seed at start.
+    pub seed: Option<u64>,
 }
 
 impl Faults {
