@@ -173,5 +173,6 @@ fn base64_url(bytes: &[u8]) -> String {
 
 mod faults;
 mod handshake;
+mod hostile_client;
 mod sessions;
 mod turns;

@@ -525,3 +525,38 @@ async fn refused_handle_falls_back_to_a_fresh_session_seeded_with_the_history() 
     assert_eq!(texts.len(), 3, "{texts:?}");
     s.close().await;
 }
+
+#[tokio::test]
+async fn gives_up_after_max_attempts_when_the_server_is_gone() {
+    let server = start_server(fast_config()).await;
+    let (_s, mut events) = session::start(options(&server, transparent_setup(Modality::Text)))
+        .await
+        .unwrap();
+    // the server goes away for good (1001 to the open connection): every reconnect is refused
+    server.shutdown().await.unwrap();
+    // the backoff waits are timers: let the paused clock run them
+    tokio::time::pause();
+    let mut attempts = 0;
+    let last = loop {
+        match events.recv().await.expect("a Closed event ends the stream") {
+            Event::Reconnecting { attempt, .. } => {
+                attempts += 1;
+                assert_eq!(attempt, attempts);
+            }
+            closed @ Event::Closed { .. } => break closed,
+            _ => {}
+        }
+    };
+    match last {
+        Event::Closed { reason, class, .. } => {
+            assert_eq!(class, CloseClass::Terminal);
+            assert!(reason.starts_with("gave up reconnecting after"), "{reason}");
+        }
+        _ => unreachable!(),
+    }
+    assert_eq!(
+        attempts,
+        voxlive::session::MAX_ATTEMPTS,
+        "MAX_ATTEMPTS failed opens, then it gives up"
+    );
+}

@@ -39,6 +39,34 @@ impl MessageLog {
     }
 }
 
+/// What one server puts up with; over each limit a client gets a close with a code and a reason that says
+/// which limit (protocol.md's codes: 1011 for quota, 1008 for policy, 1009 for size, 1001 going away).
+#[derive(Debug, Clone, Copy)]
+pub struct ServerLimits {
+    /// Connections served at once; one more is closed at once with 1011 "quota exceeded".
+    pub max_connections: usize,
+    /// From the WebSocket upgrade to the setup message; later: 1008.
+    pub setup_timeout: std::time::Duration,
+    /// A set-up connection from which nothing (not even a ping) arrives for this long: 1001.
+    pub idle_timeout: std::time::Duration,
+    /// Largest client message or frame; larger: 1009.
+    pub max_message_size: usize,
+    /// Client messages per second, sustained; twice as many may come in a burst; faster: 1008.
+    pub max_messages_per_sec: u32,
+}
+
+impl Default for ServerLimits {
+    fn default() -> Self {
+        ServerLimits {
+            max_connections: 64,
+            setup_timeout: std::time::Duration::from_secs(10),
+            idle_timeout: std::time::Duration::from_secs(300),
+            max_message_size: 4 << 20,
+            max_messages_per_sec: 2000,
+        }
+    }
+}
+
 /// Which responder answers user turns.
 #[derive(Clone, Default)]
 pub enum ResponderKind {
@@ -92,6 +120,7 @@ pub struct ServerConfig {
     pub net: Option<super::net::NetShape>,
     /// Faults injected so far, by kind (read by tests and the soak report).
     pub fault_counts: super::faults::FaultCounts,
+    pub limits: ServerLimits,
 }
 
 impl Default for ServerConfig {
@@ -106,6 +135,7 @@ impl Default for ServerConfig {
             message_log: None,
             net: None,
             fault_counts: Default::default(),
+            limits: ServerLimits::default(),
         }
     }
 }
@@ -129,6 +159,7 @@ impl fmt::Debug for ServerConfig {
             .field("tls", &self.tls.is_some())
             .field("faults", &self.faults)
             .field("net", &self.net.as_ref().map(|n| n.to_string()))
+            .field("limits", &self.limits)
             .finish()
     }
 }

@@ -36,15 +36,19 @@ pub async fn serve(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr) {
     let tcp = super::net::Shaped::new(tcp, shared.config.net.as_ref());
     let index = shared.connections.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     let faults = shared.config.faults.for_connection(index);
+    // held until the connection ends; None: over the limit, closed with a reason after the upgrade
+    let slot = Arc::clone(&shared.slots).try_acquire_owned().ok();
+    let _slot = slot.as_ref();
+    let over_limit = slot.is_none();
     let outcome = match shared.tls.clone() {
         Some(acceptor) => match acceptor.accept(tcp).await {
-            Ok(tls) => connection(shared, tls, faults).await,
+            Ok(tls) => connection(shared, tls, faults, over_limit).await,
             Err(e) => {
                 tracing::info!(%peer, "TLS handshake failed: {e}");
                 return;
             }
         },
-        None => connection(shared, tcp, faults).await,
+        None => connection(shared, tcp, faults, over_limit).await,
     };
     match outcome {
         Ok(()) => tracing::debug!(%peer, "connection ended"),
@@ -58,24 +62,57 @@ async fn connection<S>(
     shared: Arc<Shared>,
     stream: S,
     faults: Faults,
+    over_limit: bool,
 ) -> Result<(), tokio_tungstenite::tungstenite::Error>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send,
 {
+    let limits = shared.config.limits;
     let mut creds: Option<Credentials> = None;
-    let mut ws = tokio_tungstenite::accept_hdr_async(stream, |req: &Request, resp: Response| {
-        handshake::check(req, resp, &mut creds)
-    })
-    .await?;
+    let mut ws_config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default();
+    ws_config.max_message_size = Some(limits.max_message_size);
+    ws_config.max_frame_size = Some(limits.max_message_size);
+    let upgrade = tokio_tungstenite::accept_hdr_async_with_config(
+        stream,
+        |req: &Request, resp: Response| handshake::check(req, resp, &mut creds),
+        Some(ws_config),
+    );
+    // a peer that opens TCP and never finishes the upgrade holds a slot only this long
+    let mut ws = match tokio::time::timeout(limits.setup_timeout, upgrade).await {
+        Ok(ws) => ws?,
+        Err(_) => {
+            tracing::info!("closing a connection that did not finish the WebSocket upgrade in time");
+            return Ok(());
+        }
+    };
+    if over_limit {
+        let reason = format!(
+            "quota exceeded: too many concurrent connections (limit {}); try again later",
+            limits.max_connections
+        );
+        tracing::warn!("{reason}");
+        return close(&mut ws, 1011, &reason).await;
+    }
     if let Some(expected) = shared.config.api_key.as_deref() {
         if !creds.as_ref().is_some_and(|c| c.matches(expected)) {
             tracing::info!("refusing connection: missing or wrong API key");
             return close(&mut ws, 1008, BAD_KEY_REASON).await;
         }
     }
+    let deadline = tokio::time::Instant::now() + limits.setup_timeout;
     let setup = loop {
-        let bytes = match ws.next().await {
+        let next = match tokio::time::timeout_at(deadline, ws.next()).await {
+            Ok(next) => next,
+            Err(_) => {
+                let reason = format!("no setup message within {:?}", limits.setup_timeout);
+                return close(&mut ws, 1008, &reason).await;
+            }
+        };
+        let bytes = match next {
             None | Some(Ok(Message::Close(_))) => return Ok(()),
+            Some(Err(tokio_tungstenite::tungstenite::Error::Capacity(e))) => {
+                return close(&mut ws, 1009, &format!("message too big: {e}")).await;
+            }
             Some(Err(e)) => return Err(e),
             Some(Ok(Message::Text(t))) => t.as_bytes().to_vec(),
             Some(Ok(Message::Binary(b))) => b.to_vec(),

@@ -18,6 +18,7 @@ mod config;
 pub mod faults;
 mod handler;
 mod handshake;
+mod limits;
 mod live;
 pub mod net;
 pub mod reply;
@@ -36,7 +37,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::{JoinHandle, JoinSet};
 
-pub use config::{MessageLog, ResponderFactory, ResponderKind, ServerConfig};
+pub use config::{MessageLog, ResponderFactory, ResponderKind, ServerConfig, ServerLimits};
 pub use faults::{CloseMidTurn, FaultCounts, FaultSpecError, Faults, Periodic, PeriodicKind};
 pub use net::{NetShape, NetSpecError};
 pub use reply::{Reply, ReplyPart, UserTurn};
@@ -81,6 +82,8 @@ pub(crate) struct Shared {
     pub origin: tokio::time::Instant,
     /// Every random draw of the faults, seeded by `--faults seed=N` for repeatable runs.
     pub fault_rng: Arc<std::sync::Mutex<rand::rngs::StdRng>>,
+    /// One permit per connection served at once.
+    pub slots: Arc<tokio::sync::Semaphore>,
 }
 
 /// Serves WebSocket connections from `listener` until `shutdown` resolves; set-up connections are then
@@ -100,13 +103,14 @@ pub async fn run(
         <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(seed),
     ));
     let shared = Arc::new(Shared {
-        config,
         sessions: sessions::Sessions::default(),
         tls,
         connections: std::sync::atomic::AtomicU32::new(0),
         stop,
         origin: tokio::time::Instant::now(),
         fault_rng,
+        slots: Arc::new(tokio::sync::Semaphore::new(config.limits.max_connections.max(1))),
+        config,
     });
     let mut tasks = JoinSet::new();
     tokio::pin!(shutdown);

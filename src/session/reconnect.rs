@@ -46,7 +46,7 @@ pub fn classify_close(code: u16, reason: &str) -> CloseClass {
 pub const BACKOFF_BASE: Duration = Duration::from_millis(250);
 /// No wait is ever longer than this.
 pub const BACKOFF_MAX: Duration = Duration::from_secs(10);
-/// After this many failed attempts in a row the session ends with the last error.
+/// After this many connection attempts in a row that fail to set up, the session ends with the last error.
 pub const MAX_ATTEMPTS: u32 = 8;
 /// Of each wait, this fraction is fixed and the rest is drawn at random ("equal jitter"): many clients
 /// cut off at once by a 1011 under load do not come back in the same millisecond.

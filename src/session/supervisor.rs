@@ -81,8 +81,12 @@ pub struct Supervisor {
     switch_by: Option<Instant>,
     /// Since when writes wait for the switch (a turn boundary with the standby ready).
     draining_since: Option<Instant>,
-    /// Failed attempts in a row; reset by progress (an acknowledgement or a completed turn).
+    /// Reconnects in a row without progress: sizes the backoff; reset by progress (an acknowledgement, a
+    /// reply, a completed turn).
     attempt: u32,
+    /// Connection attempts in a row that failed to set up: at [`MAX_ATTEMPTS`] the session gives up. A
+    /// server that accepts us and then fails is retried for as long as it accepts (with backoff).
+    failed_opens: u32,
     /// Why the last connection ended, for the events that follow.
     last_error: Option<String>,
     /// The next connection starts a fresh session (the handle was refused): seed it with history.
@@ -115,6 +119,7 @@ impl Supervisor {
             switch_by: None,
             draining_since: None,
             attempt: 0,
+            failed_opens: 0,
             last_error: None,
             restarting: None,
             in_reply: false,
@@ -323,9 +328,9 @@ impl Supervisor {
         if self.attempt == 0 {
             self.attempt = first_attempt(error);
         }
-        if self.attempt >= MAX_ATTEMPTS {
+        if self.failed_opens >= MAX_ATTEMPTS {
             let gave_up = SessionError::GaveUp {
-                attempts: self.attempt,
+                attempts: self.failed_opens,
                 last: error.to_string(),
             };
             return Flow::End(Event::closed(&gave_up));
@@ -370,6 +375,11 @@ impl Supervisor {
     }
 
     async fn on_connected(&mut self, result: Result<Connection, SessionError>) -> Flow {
+        match &result {
+            Ok(_) => self.failed_opens = 0,
+            Err(SessionError::ResumptionRejected(_)) => {}
+            Err(_) => self.failed_opens += 1,
+        }
         match result {
             Ok(conn) if self.conn.is_some() => {
                 // make before break: keep it until the switch

@@ -40,6 +40,8 @@ enum Event {
     GoAwayDeadline,
     /// A periodic fault is due.
     Fault(usize),
+    /// Nothing arrived from the client for the idle limit.
+    Idle,
 }
 
 /// Whether the connection goes on after handling an event.
@@ -71,6 +73,9 @@ pub struct Live<S> {
     received: u64,
     /// Set by a goAway: the connection closes then (1008 "connection deadline").
     go_away_deadline: Option<Instant>,
+    /// When the client's last frame arrived (idle limit, rate limit).
+    last_heard: Instant,
+    rate: super::limits::RateLimit,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin + Send> Live<S> {
@@ -106,6 +111,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Live<S> {
             chunks_sent: 0,
             received: 0,
             go_away_deadline: None,
+            last_heard: Instant::now(),
+            rate: super::limits::RateLimit::new(shared.config.limits.max_messages_per_sec),
             shared,
         }
     }
@@ -148,16 +155,34 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Live<S> {
             let at = self.next_send_at;
             let deadline = self.go_away_deadline;
             let fault = self.clock.next();
+            let idle_at = self.last_heard + self.shared.config.limits.idle_timeout;
             let event = tokio::select! {
+                _ = tokio::time::sleep_until(idle_at) => Event::Idle,
                 i = fault_due(fault) => Event::Fault(i),
                 frame = self.ws.next() => Event::Frame(frame),
                 _ = tokio::time::sleep_until(at), if due => Event::SendDue,
                 _ = stop.changed() => Event::Shutdown,
                 _ = sleep_until_opt(deadline) => Event::GoAwayDeadline,
             };
+            if let Event::Frame(Some(Ok(_))) = &event {
+                let now = Instant::now();
+                let admitted = self.rate.admit(now - self.last_heard);
+                self.last_heard = now;
+                if !admitted {
+                    let limit = self.shared.config.limits.max_messages_per_sec;
+                    let reason = format!("rate limit exceeded: more than {limit} messages per second");
+                    close(&mut self.ws, 1008, &reason).await?;
+                    return Ok(());
+                }
+            }
             let flow = match event {
                 Event::SendDue => self.send_next().await?,
                 Event::Fault(i) => self.inject(i).await?,
+                Event::Idle => {
+                    let limit = self.shared.config.limits.idle_timeout;
+                    close(&mut self.ws, 1001, &format!("idle for {limit:?}: closing")).await?;
+                    Flow::Stop
+                }
                 Event::GoAwayDeadline => {
                     close(&mut self.ws, 1008, "connection deadline exceeded after goAway").await?;
                     Flow::Stop
@@ -167,6 +192,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Live<S> {
                     Flow::Stop
                 }
                 Event::Frame(None) => return Ok(()),
+                Event::Frame(Some(Err(WsError::Capacity(e)))) => {
+                    close(&mut self.ws, 1009, &format!("message too big: {e}")).await?;
+                    Flow::Stop
+                }
                 Event::Frame(Some(Err(e))) => return Err(e),
                 Event::Frame(Some(Ok(Message::Text(t)))) => self.on_frame(t.as_bytes()).await?,
                 Event::Frame(Some(Ok(Message::Binary(b)))) => self.on_frame(&b).await?,
