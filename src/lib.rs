@@ -26,6 +26,7 @@ pub mod conversation;
 pub mod models;
 pub mod modes;
 pub mod protocol;
+pub mod redact;
 pub mod server;
 pub mod session;
 pub mod ui;

@@ -36,7 +36,7 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("voxlive: error: {e:#}");
+            eprintln!("voxlive: error: {}", voxlive::redact::redact(&format!("{e:#}")));
             ExitCode::FAILURE
         }
     }
@@ -52,6 +52,12 @@ fn init_logging(verbose: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    // tungstenite traces the upgrade request with its headers (the key among them): never that line. The
+    // log writer redacts credentials anyway; this keeps the request out altogether.
+    let filter = match "tungstenite::handshake::client=debug".parse() {
+        Ok(directive) => filter.add_directive(directive),
+        Err(_) => filter,
+    };
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -288,11 +294,21 @@ async fn serve(common: &voxlive::cli::CommonArgs, args: ServeArgs) -> Result<()>
         Some(var) => Some(
             std::env::var(var)
                 .ok()
-                .filter(|v| !v.trim().is_empty())
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
                 .with_context(|| format!("--api-key-env {var}: the variable is not set or empty"))?,
         ),
         None => None,
     };
+    if let Some(key) = &api_key {
+        voxlive::redact::register(key);
+    }
+    if args.addr.ip().is_unspecified() {
+        eprintln!(
+            "voxlive: warning: serving on {} makes the server reachable from other machines; use 127.0.0.1 unless that is what you want",
+            args.addr
+        );
+    }
     let responder = match args.responder.as_str() {
         "echo" => ResponderKind::Echo,
         other => match other.strip_prefix("script:") {

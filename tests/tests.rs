@@ -1,6 +1,7 @@
 //! The one integration-test binary, grouped by topic (ripgrep's layout).
 
 mod audio_devices;
+mod bad_input_tests;
 mod bench_tests;
 mod cli_tests;
 mod conversation_tests;

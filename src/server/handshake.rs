@@ -39,13 +39,20 @@ pub struct Credentials {
 }
 
 impl Credentials {
-    /// Whether the presented credential matches `expected` (compared in constant time).
+    /// Whether the presented credential matches `expected`, both trimmed the way the client trims. The
+    /// time taken depends only on the expected key's length, never on how much of it a guess got right
+    /// nor on the guess's length.
     pub fn matches(&self, expected: &str) -> bool {
         let Some(given) = self.presented.as_deref() else {
             return false;
         };
-        let (a, b) = (given.as_bytes(), expected.as_bytes());
-        a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+        let (a, b) = (given.trim().as_bytes(), expected.trim().as_bytes());
+        let mut diff = u8::from(a.len() != b.len());
+        for (i, y) in b.iter().enumerate() {
+            let x = if a.is_empty() { 0 } else { a[i % a.len()] };
+            diff |= x ^ y;
+        }
+        diff == 0 && !b.is_empty()
     }
 }
 
@@ -116,5 +123,11 @@ mod tests {
         assert!(!c.matches("abd"));
         assert!(!c.matches("abcd"));
         assert!(!Credentials::default().matches("abc"));
+        assert!(!c.matches("abcabc"), "a repeated prefix is not the key");
+        assert!(!c.matches(""), "an empty key matches nothing");
+        let padded = Credentials {
+            presented: Some(" abc\n".into()),
+        };
+        assert!(padded.matches("abc"), "both sides trim");
     }
 }

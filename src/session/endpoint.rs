@@ -20,8 +20,13 @@ pub const GEMINI_BASE_URL: &str = "https://generativelanguage.googleapis.com";
 pub struct Secret(String);
 
 impl Secret {
+    /// Wraps a key or token, trimmed the way the server trims what it receives, and registers it with
+    /// [`crate::redact`] so no log line can carry it.
     pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
+        let value: String = value.into();
+        let value = value.trim().to_string();
+        crate::redact::register(&value);
+        Secret(value)
     }
     /// The secret itself; call only where it goes on the wire.
     pub fn expose(&self) -> &str {
@@ -202,9 +207,14 @@ impl Endpoint {
 }
 
 impl fmt::Display for Endpoint {
-    /// The WebSocket URL as shown to people: never with a credential in it.
+    /// The WebSocket URL as shown to people: never with a credential in it (userinfo included).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.ws_url())?;
+        let mut shown = self.ws_url();
+        if !shown.username().is_empty() || shown.password().is_some() {
+            let _ = shown.set_username("***");
+            let _ = shown.set_password(None);
+        }
+        write!(f, "{shown}")?;
         match self.credential {
             Credential::None => Ok(()),
             Credential::ApiKey(_) => f.write_str(" (key=***)"),

@@ -56,6 +56,12 @@ impl Drop for LogLine {
         if self.0.is_empty() {
             return;
         }
+        // no credential leaves in a log line, whichever library wrote it
+        if let Ok(text) = std::str::from_utf8(&self.0) {
+            if let std::borrow::Cow::Owned(clean) = crate::redact::redact(text) {
+                self.0 = clean.into_bytes();
+            }
+        }
         if super::terminal::is_active() {
             if let Ok(mut held) = HELD.lock() {
                 if held.lines.len() == HELD_LINES {
