@@ -73,8 +73,20 @@ pub fn read_mono(path: &Path) -> Result<MonoAudio, WavError> {
 /// hostile header: a rate of 0 or above [`MAX_RATE`], 0 or more than [`MAX_CHANNELS`] channels, or a data
 /// size the file cannot hold are errors found before any buffer is sized from them.
 pub fn read_interleaved(path: &Path) -> Result<WavAudio, WavError> {
-    let p = || path.to_path_buf();
     let reader = hound::WavReader::open(path).map_err(|e| classify(path, e))?;
+    let file_len = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    decode(path, reader, file_len)
+}
+
+/// [`read_interleaved`] on bytes in memory (fuzzing, property tests); errors name `<memory>`.
+pub fn read_interleaved_bytes(bytes: &[u8]) -> Result<WavAudio, WavError> {
+    let path = Path::new("<memory>");
+    let reader = hound::WavReader::new(std::io::Cursor::new(bytes)).map_err(|e| classify(path, e))?;
+    decode(path, reader, bytes.len() as u64)
+}
+
+fn decode<R: std::io::Read>(path: &Path, reader: hound::WavReader<R>, file_len: u64) -> Result<WavAudio, WavError> {
+    let p = || path.to_path_buf();
     let spec = reader.spec();
     let format = format!(
         "{} Hz, {} ch, {}-bit {}",
@@ -100,7 +112,6 @@ pub fn read_interleaved(path: &Path) -> Result<WavAudio, WavError> {
     }
     let promised = u64::from(reader.len());
     // what the file can hold at most: the buffer is sized from this, not from the header's claim alone
-    let file_len = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
     let capacity = promised.min(file_len / u64::from(spec.bits_per_sample.div_ceil(8).max(1)));
     let samples: Vec<f32> = match (spec.sample_format, spec.bits_per_sample) {
         (hound::SampleFormat::Float, 32) => collect(path, reader.into_samples::<f32>(), promised, capacity, |s| s)?,
@@ -217,23 +228,38 @@ pub fn read_pcm16(path: &Path, rate: u32) -> Result<(Vec<i16>, MonoAudio), WavEr
     Ok((to_i16(&resampled), audio))
 }
 
-/// Writes mono 16-bit PCM.
+/// Writes mono 16-bit PCM to a temporary name beside `path`, then renames it: a crash or Ctrl-C mid-write
+/// never leaves a truncated file under the real name (nor clobbers an older one).
 pub fn write_pcm16(path: &Path, rate: u32, samples: &[i16]) -> Result<(), WavError> {
     let werr = |e: hound::Error| WavError::Write {
         path: path.to_path_buf(),
         detail: e.to_string(),
     };
+    let mut part = path.as_os_str().to_owned();
+    part.push(".part");
+    let part = std::path::PathBuf::from(part);
+    write_pcm16_to(&part, rate, samples).map_err(werr)?;
+    std::fs::rename(&part, path).map_err(|e| {
+        let _ = std::fs::remove_file(&part);
+        WavError::Write {
+            path: path.to_path_buf(),
+            detail: e.to_string(),
+        }
+    })
+}
+
+fn write_pcm16_to(path: &Path, rate: u32, samples: &[i16]) -> Result<(), hound::Error> {
     let spec = hound::WavSpec {
         channels: 1,
         sample_rate: rate,
         bits_per_sample: 16,
         sample_format: hound::SampleFormat::Int,
     };
-    let mut w = hound::WavWriter::create(path, spec).map_err(werr)?;
+    let mut w = hound::WavWriter::create(path, spec)?;
     for &s in samples {
-        w.write_sample(s).map_err(werr)?;
+        w.write_sample(s)?;
     }
-    w.finalize().map_err(werr)
+    w.finalize()
 }
 
 #[cfg(test)]

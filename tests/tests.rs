@@ -7,6 +7,7 @@ mod cli_tests;
 mod conversation_tests;
 mod echo_path;
 mod live_e2e;
+mod parse_props;
 mod ptt_e2e;
 mod server_tests;
 mod session_tests;

@@ -82,6 +82,17 @@ pub mod int64_opt {
     }
 }
 
+/// An optional f32 that must be finite once narrowed from the JSON number: `1e300` would become infinity
+/// (and be written back as null), so it is an invalid argument instead.
+pub fn finite_f32_opt<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<f32>, D::Error> {
+    let v: Option<f64> = serde::Deserialize::deserialize(d)?;
+    match v {
+        None => Ok(None),
+        Some(x) if x.is_finite() && (x as f32).is_finite() => Ok(Some(x as f32)),
+        Some(x) => Err(serde::de::Error::custom(format!("{x} is out of range"))),
+    }
+}
+
 /// Parses a protobuf JSON duration such as `"50s"`, `"0.500s"` or `"1.5s"`.
 pub fn parse_duration(text: &str) -> Result<Duration, ProtocolError> {
     let bad = || ProtocolError::Duration(text.to_string());

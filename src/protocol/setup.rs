@@ -102,19 +102,43 @@ pub enum Modality {
 pub struct GenerationConfig {
     #[serde(default, skip_serializing_if = "Vec::is_empty", alias = "response_modalities")]
     pub response_modalities: Vec<Modality>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "super::codec::finite_f32_opt"
+    )]
     pub temperature: Option<f32>,
-    #[serde(default, skip_serializing_if = "Option::is_none", alias = "top_p")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        alias = "top_p",
+        deserialize_with = "super::codec::finite_f32_opt"
+    )]
     pub top_p: Option<f32>,
-    #[serde(default, skip_serializing_if = "Option::is_none", alias = "top_k")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        alias = "top_k",
+        deserialize_with = "super::codec::finite_f32_opt"
+    )]
     pub top_k: Option<f32>,
     #[serde(default, skip_serializing_if = "Option::is_none", alias = "max_output_tokens")]
     pub max_output_tokens: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none", alias = "candidate_count")]
     pub candidate_count: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none", alias = "presence_penalty")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        alias = "presence_penalty",
+        deserialize_with = "super::codec::finite_f32_opt"
+    )]
     pub presence_penalty: Option<f32>,
-    #[serde(default, skip_serializing_if = "Option::is_none", alias = "frequency_penalty")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        alias = "frequency_penalty",
+        deserialize_with = "super::codec::finite_f32_opt"
+    )]
     pub frequency_penalty: Option<f32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
