@@ -6,6 +6,7 @@ mod bench_tests;
 mod cli_tests;
 mod conversation_tests;
 mod echo_path;
+mod hostile_server_tests;
 mod live_e2e;
 mod parse_props;
 mod ptt_e2e;

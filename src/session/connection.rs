@@ -102,9 +102,7 @@ impl Connection {
                 }
                 // A flood before setupComplete must not grow memory without bound.
                 if early.len() > MAX_EARLY {
-                    return Err(SessionError::Protocol(crate::protocol::ProtocolError::Json(format!(
-                        "more than {MAX_EARLY} messages before setupComplete"
-                    ))));
+                    return Err(SessionError::TooManyEarly(MAX_EARLY));
                 }
             }
         };

@@ -69,6 +69,9 @@ pub enum SessionError {
     /// not be.
     #[error("the server sent a message over the size limit ({0}); raise --max-message-size if it is legitimate")]
     MessageTooBig(String),
+    /// The server sent this many messages without setupComplete (a flood). Terminal.
+    #[error("the server sent more than {0} messages before setupComplete")]
+    TooManyEarly(usize),
     /// The session has ended; nothing more can be sent.
     #[error("the session is closed")]
     SessionClosed,

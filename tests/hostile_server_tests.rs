@@ -1,0 +1,195 @@
+//! A hostile server against the session client: absurd values, floods, oversized frames, silence and a
+//! server that stops reading. Each case ends in a typed error or a clamp, within the client's limits,
+//! never a panic or a hang.
+
+use std::future::Future;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::json;
+use tokio::net::{TcpListener, TcpStream};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::WebSocketStream;
+
+use voxlive::protocol::{ClientMessage, Modality};
+use voxlive::session::{self, ApiVersion, Credential, Endpoint, Event, Events, SessionError, SessionOptions};
+
+use crate::util::setup;
+
+type Ws = WebSocketStream<TcpStream>;
+
+/// Hang guard only: each case ends far sooner.
+const GUARD: Duration = Duration::from_secs(20);
+
+/// Serves every connection with `behave` on 127.0.0.1:0; returns client options for it.
+async fn hostile<F, Fut>(behave: F) -> SessionOptions
+where
+    F: Fn(Ws) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let behave = std::sync::Arc::new(behave);
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let behave = behave.clone();
+            tokio::spawn(async move {
+                if let Ok(ws) = tokio_tungstenite::accept_async(tcp).await {
+                    behave(ws).await;
+                }
+            });
+        }
+    });
+    let endpoint = Endpoint::new(&format!("ws://{addr}"), ApiVersion::V1beta, Credential::None).unwrap();
+    let mut o = SessionOptions::new(endpoint, setup(Modality::Audio, true));
+    o.setup_timeout = Duration::from_millis(500);
+    o.reconnect = false;
+    o
+}
+
+/// Reads the setup message, then says setupComplete.
+async fn handshake(ws: &mut Ws) {
+    let _ = ws.next().await;
+    let _ = ws.send(Message::text(json!({"setupComplete": {}}).to_string())).await;
+}
+
+async fn next(events: &mut Events) -> Event {
+    tokio::time::timeout(GUARD, events.recv())
+        .await
+        .expect("an event in time (hang guard)")
+        .expect("an event")
+}
+
+async fn until_closed(events: &mut Events) -> (Vec<Event>, String) {
+    let mut seen = Vec::new();
+    loop {
+        match next(events).await {
+            Event::Closed { reason, .. } => return (seen, reason),
+            other => seen.push(other),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_flood_before_setup_complete_is_refused() {
+    let options = hostile(|mut ws| async move {
+        let _ = ws.next().await;
+        for _ in 0..1000 {
+            if ws
+                .send(Message::text(
+                    json!({"serverContent": {"turnComplete": true}}).to_string(),
+                ))
+                .await
+                .is_err()
+            {
+                return;
+            }
+        }
+    })
+    .await;
+    let err = session::start(options).await.err().expect("refused");
+    assert!(matches!(err, SessionError::TooManyEarly(_)), "{err:?}");
+    assert!(!err.is_retryable());
+}
+
+#[tokio::test]
+async fn a_server_that_never_completes_setup_is_a_setup_timeout() {
+    let options = hostile(|mut ws| async move { while ws.next().await.is_some() {} }).await;
+    let err = session::start(options).await.err().expect("times out");
+    assert!(matches!(err, SessionError::SetupTimeout(_)), "{err:?}");
+    assert!(err.is_retryable());
+}
+
+#[tokio::test]
+async fn an_oversized_frame_is_a_typed_error() {
+    let options = hostile(|mut ws| async move {
+        handshake(&mut ws).await;
+        let big = format!("{{\"padding\":\"{}\"}}", "x".repeat(2 << 20));
+        let _ = ws.send(Message::text(big)).await;
+        while ws.next().await.is_some() {}
+    })
+    .await;
+    let (_s, mut events) = session::start(options).await.unwrap();
+    let (_, reason) = until_closed(&mut events).await;
+    assert!(reason.contains("size limit"), "{reason}");
+}
+
+#[tokio::test]
+async fn absurd_numbers_from_the_server_are_clamped_or_ignored() {
+    let options = hostile(|mut ws| async move {
+        handshake(&mut ws).await;
+        let pcm = voxlive::protocol::codec::encode_base64(&[1, 0, 2, 0]);
+        for msg in [
+            json!({"serverContent": {"modelTurn": {"parts": [{"inlineData": {"mimeType": "audio/pcm;rate=0", "data": pcm}}]}}}),
+            json!({"serverContent": {"modelTurn": {"parts": [{"inlineData": {"mimeType": "audio/pcm;rate=4294967295", "data": pcm}}]}}}),
+            json!({"sessionResumptionUpdate": {"newHandle": "h".repeat(100_000), "resumable": true, "lastConsumedClientMessageIndex": "-9223372036854775808"}}),
+            json!({"sessionResumptionUpdate": {"lastConsumedClientMessageIndex": "99999999999999999999"}}),
+            json!({"goAway": {"timeLeft": "1e300s"}}),
+            json!({"usageMetadata": {"totalTokenCount": 4294967295u64}}),
+            json!({"serverContent": {"turnComplete": true}}),
+        ] {
+            let _ = ws.send(Message::text(msg.to_string())).await;
+        }
+        while ws.next().await.is_some() {}
+    })
+    .await;
+    let (s, mut events) = session::start(options).await.unwrap();
+    let mut rates = Vec::new();
+    let mut go_away = None;
+    loop {
+        match next(&mut events).await {
+            Event::Audio { rate, .. } => rates.push(rate),
+            Event::GoAway { time_left } => go_away = Some(time_left),
+            Event::TurnComplete { .. } => break,
+            Event::Closed { reason, .. } => panic!("closed: {reason}"),
+            _ => {}
+        }
+    }
+    assert_eq!(rates, [24_000, 24_000], "absurd rates fall back to 24 kHz");
+    assert_eq!(go_away, Some(None), "an absurd timeLeft is not believed");
+    s.close().await;
+}
+
+#[tokio::test]
+async fn a_server_that_goes_silent_is_an_idle_timeout() {
+    let mut options = hostile(|mut ws| async move {
+        handshake(&mut ws).await;
+        // never reads again: no pongs, no replies
+        std::future::pending::<()>().await;
+        drop(ws);
+    })
+    .await;
+    options.ping_interval = Duration::from_millis(50);
+    options.idle_timeout = Duration::from_millis(300);
+    let (_s, mut events) = session::start(options).await.unwrap();
+    let (_, reason) = until_closed(&mut events).await;
+    assert!(reason.contains("sent nothing"), "{reason}");
+}
+
+#[tokio::test]
+async fn a_server_that_stops_reading_is_a_write_timeout() {
+    let mut options = hostile(|mut ws| async move {
+        handshake(&mut ws).await;
+        std::future::pending::<()>().await;
+        drop(ws);
+    })
+    .await;
+    options.write_timeout = Duration::from_millis(300);
+    options.idle_timeout = Duration::from_secs(600);
+    let (s, mut events) = session::start(options).await.unwrap();
+    // typed turns are must-deliver (a single audio message longer than the outage bound would just be
+    // dropped): 100 x 400 kB, far beyond what the socket buffers hold
+    let big = "x".repeat(400_000);
+    let keep = s.clone();
+    let writer = tokio::spawn(async move {
+        for _ in 0..100 {
+            if s.send(ClientMessage::user_text(big.clone())).await.is_err() {
+                break;
+            }
+        }
+    });
+    let (_, reason) = until_closed(&mut events).await;
+    assert!(reason.contains("stopped reading"), "{reason}");
+    writer.abort();
+    drop(keep);
+}
