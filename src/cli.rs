@@ -68,6 +68,10 @@ pub struct CommonArgs {
     /// Largest server message accepted, in bytes (the official SDK's 1 MiB by default).
     #[arg(long, global = true, value_name = "BYTES", default_value_t = 1 << 20)]
     pub max_message_size: u64,
+    /// Write the session's metrics (messages, latency percentiles, reconnects, resumes, replayed, dropped)
+    /// as JSON to FILE at the end, also when the session failed.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub metrics: Option<PathBuf>,
     /// End the conversation on the first lost connection instead of reconnecting and resuming.
     #[arg(long, global = true)]
     pub no_reconnect: bool,
@@ -252,6 +256,9 @@ pub struct ServeArgs {
     /// jitter=20ms,reject-resume=0.2,malformed-every=4s,oversized-every=6s,random,seed=7,first=N`.
     #[arg(long, value_name = "SPEC")]
     pub faults: Option<String>,
+    /// Serve Prometheus metrics (connections, messages, resumes, faults) over HTTP at this address.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 #[derive(Debug, Clone, Args)]

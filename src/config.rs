@@ -126,13 +126,15 @@ pub struct Config {
 }
 
 /// How sessions connect and what they put up with, from the flags.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Link {
     pub connect_timeout: Duration,
     pub setup_timeout: Duration,
     pub idle_timeout: Duration,
     pub max_message_size: usize,
     pub reconnect: bool,
+    /// Shared with the session so `--metrics FILE` can be written whatever happens.
+    pub metrics: std::sync::Arc<crate::session::SessionMetrics>,
 }
 
 /// Longest timeout any flag may give: a day. Beyond it (or a negative, NaN or infinite value)
@@ -166,6 +168,7 @@ impl Link {
             idle_timeout: flag_secs("--idle-timeout", args.idle_timeout)?,
             max_message_size: args.max_message_size as usize,
             reconnect: !args.no_reconnect,
+            metrics: Default::default(),
         })
     }
 }
@@ -419,6 +422,7 @@ impl Config {
         o.idle_timeout = self.link.idle_timeout;
         o.max_message_size = self.link.max_message_size;
         o.reconnect = self.link.reconnect;
+        o.metrics = Some(self.link.metrics.clone());
         o
     }
 }

@@ -71,8 +71,14 @@ fn init_logging(verbose: u8) {
 async fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Some(Command::Serve(args)) => serve(&cli.common, args).await,
-        Some(Command::Talk(args)) => run_talk(&Config::resolve(&cli.common)?, args).await,
-        Some(Command::Chat(args)) => run_chat(&Config::resolve(&cli.common)?, args).await,
+        Some(Command::Talk(args)) => {
+            let config = Config::resolve(&cli.common)?;
+            with_metrics(&config, &cli.common, run_talk(&config, args)).await
+        }
+        Some(Command::Chat(args)) => {
+            let config = Config::resolve(&cli.common)?;
+            with_metrics(&config, &cli.common, run_chat(&config, args)).await
+        }
         Some(Command::Bench(args)) => run_bench(&Config::resolve(&cli.common)?, args).await,
         Some(Command::Devices(args)) => {
             let listing = if args.all {
@@ -83,8 +89,28 @@ async fn run(cli: Cli) -> Result<()> {
             print!("{}", voxlive::audio::list_devices()?.listing(listing));
             Ok(())
         }
-        None => run_live(&Config::resolve(&cli.common)?, cli.live).await,
+        None => {
+            let config = Config::resolve(&cli.common)?;
+            with_metrics(&config, &cli.common, run_live(&config, cli.live)).await
+        }
     }
+}
+
+/// Runs a session command, then writes `--metrics FILE` whether it succeeded or not.
+async fn with_metrics(
+    config: &Config,
+    common: &voxlive::cli::CommonArgs,
+    run: impl std::future::Future<Output = Result<()>>,
+) -> Result<()> {
+    let result = run.await;
+    if let Some(path) = &common.metrics {
+        config
+            .link
+            .metrics
+            .write_json(path)
+            .with_context(|| format!("writing the metrics to {}", path.display()))?;
+    }
+    result
 }
 
 fn warn_config(config: &Config) {
@@ -341,6 +367,23 @@ async fn serve(common: &voxlive::cli::CommonArgs, args: ServeArgs) -> Result<()>
             .write_cert_pem(path)
             .with_context(|| format!("writing the certificate to {}", path.display()))?;
     }
+    let _metrics_task = match args.metrics_addr {
+        Some(addr) => {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("--metrics-addr {addr}"))?;
+            eprintln!(
+                "voxlive: Prometheus metrics at http://{}/metrics",
+                listener.local_addr()?
+            );
+            Some(tokio::spawn(voxlive::server::metrics::serve_prometheus(
+                listener,
+                handle.metrics().clone(),
+                counts.clone(),
+            )))
+        }
+        None => None,
+    };
     println!("voxlive: serving {}", handle.base_url());
     use std::io::Write as _;
     let _ = std::io::stdout().flush();

@@ -256,3 +256,19 @@ fn bad_config_and_flags_fail_clearly() {
     ]);
     assert_clear_failure(&o, "/nonexistent/script.toml");
 }
+
+#[test]
+fn chat_writes_metrics_json() {
+    let path = temp_path("metrics.json");
+    let _ = std::fs::remove_file(&path);
+    let o = voxlive_with_input(
+        &["--metrics", path.to_str().unwrap(), "chat", "--modality", "text"],
+        "hello metrics\n",
+    );
+    assert!(o.status.success(), "chat failed: {}", stderr(&o));
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).expect("metrics written")).unwrap();
+    assert!(json["messages_sent"].as_u64().unwrap() >= 1, "{json}");
+    assert!(json["messages_received"].as_u64().unwrap() >= 1, "{json}");
+    assert_eq!(json["connections"], 1, "{json}");
+    assert_eq!(json["reconnects"], 0, "{json}");
+}

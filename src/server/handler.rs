@@ -40,6 +40,13 @@ pub async fn serve(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr) {
     let slot = Arc::clone(&shared.slots).try_acquire_owned().ok();
     let _slot = slot.as_ref();
     let over_limit = slot.is_none();
+    let _active = shared.metrics.connected();
+    if over_limit {
+        shared
+            .metrics
+            .connections_refused
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
     let outcome = match shared.tls.clone() {
         Some(acceptor) => match acceptor.accept(tcp).await {
             Ok(tls) => connection(shared, tls, faults, over_limit).await,
@@ -140,7 +147,13 @@ where
             Some(conversation) => conversation,
             None => return close(&mut ws, 1008, "invalid session resumption handle").await,
         },
-        None => Arc::new(Conversation::default()),
+        None => {
+            shared
+                .metrics
+                .sessions_started
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            Arc::new(Conversation::default())
+        }
     };
     tracing::info!(model = %setup.model_id(), resumed_turns = conversation.turns(), "session set up");
     Live::new(shared, ws, setup, conversation, faults).run().await

@@ -20,6 +20,7 @@ mod handler;
 mod handshake;
 mod limits;
 mod live;
+pub mod metrics;
 pub mod net;
 pub mod reply;
 pub mod responder;
@@ -84,6 +85,7 @@ pub(crate) struct Shared {
     pub fault_rng: Arc<std::sync::Mutex<rand::rngs::StdRng>>,
     /// One permit per connection served at once.
     pub slots: Arc<tokio::sync::Semaphore>,
+    pub metrics: Arc<metrics::ServerMetrics>,
 }
 
 /// Serves WebSocket connections from `listener` until `shutdown` resolves; set-up connections are then
@@ -91,6 +93,16 @@ pub(crate) struct Shared {
 pub async fn run(
     listener: TcpListener,
     config: ServerConfig,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), ServerError> {
+    run_counted(listener, config, Default::default(), shutdown).await
+}
+
+/// [`run`], counting into `metrics`.
+pub async fn run_counted(
+    listener: TcpListener,
+    config: ServerConfig,
+    metrics: Arc<metrics::ServerMetrics>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServerError> {
     let tls = match &config.tls {
@@ -110,6 +122,7 @@ pub async fn run(
         origin: tokio::time::Instant::now(),
         fault_rng,
         slots: Arc::new(tokio::sync::Semaphore::new(config.limits.max_connections.max(1))),
+        metrics,
         config,
     });
     let mut tasks = JoinSet::new();
@@ -152,12 +165,14 @@ pub async fn spawn(config: ServerConfig, addr: SocketAddr) -> Result<ServerHandl
         identity.acceptor()?;
     }
     let (tx, rx) = oneshot::channel::<()>();
-    let task = tokio::spawn(run(listener, config, async move {
+    let metrics: Arc<metrics::ServerMetrics> = Default::default();
+    let task = tokio::spawn(run_counted(listener, config, metrics.clone(), async move {
         let _ = rx.await;
     }));
     tracing::info!(%local_addr, tls = cert_pem.is_some(), "embedded Live server listening");
     Ok(ServerHandle {
         local_addr,
+        metrics,
         cert_pem,
         stop: Some(tx),
         task: Some(task),
@@ -167,6 +182,7 @@ pub async fn spawn(config: ServerConfig, addr: SocketAddr) -> Result<ServerHandl
 /// A running server. Dropping it stops the server; [`ServerHandle::shutdown`] stops it and waits.
 pub struct ServerHandle {
     local_addr: SocketAddr,
+    metrics: Arc<metrics::ServerMetrics>,
     cert_pem: Option<String>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<Result<(), ServerError>>>,
@@ -175,6 +191,11 @@ pub struct ServerHandle {
 impl ServerHandle {
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// What the server has counted so far.
+    pub fn metrics(&self) -> &Arc<metrics::ServerMetrics> {
+        &self.metrics
     }
 
     /// `ws://127.0.0.1:PORT`, or `wss://...` with TLS; clients append `/ws/...` as the SDKs do.

@@ -45,7 +45,7 @@ pub async fn start(options: SessionOptions) -> Result<(Session, Events), Session
     let conn = Connection::open(&options.endpoint, &options.setup, options.limits()).await?;
     let (tx, rx) = mpsc::channel(options.outbound_capacity.clamp(8, 4096));
     let (ev_tx, ev_rx) = mpsc::channel(1024);
-    let metrics = Arc::new(SessionMetrics::default());
+    let metrics = options.metrics.clone().unwrap_or_default();
     let supervisor = Supervisor::new(options, conn, rx, ev_tx, metrics.clone());
     tokio::spawn(supervisor.run());
     Ok((Session { tx, metrics }, Events { rx: ev_rx }))

@@ -189,4 +189,51 @@ impl SessionMetrics {
     pub fn get(counter: &AtomicU64) -> u64 {
         counter.load(Ordering::Relaxed)
     }
+
+    /// Every counter and the uplink latency percentiles, as one JSON object (`--metrics FILE`).
+    pub fn to_json(&self) -> serde_json::Value {
+        let ms = |p: f64| self.uplink_percentile(p).map(|d| d.as_secs_f64() * 1e3);
+        let g = Self::get;
+        let sent = g(&self.messages_sent);
+        let errors = g(&self.malformed_frames) + g(&self.reconnects);
+        serde_json::json!({
+            "sessions": 1,
+            "connections": g(&self.connections),
+            "messages_sent": sent,
+            "messages_received": g(&self.messages_received),
+            "audio_frames_sent": g(&self.audio_frames_sent),
+            "audio_frames_dropped": g(&self.audio_frames_dropped),
+            "malformed_frames": g(&self.malformed_frames),
+            "reconnects": g(&self.reconnects),
+            "resumes": g(&self.resumes),
+            "restarts": g(&self.restarts),
+            "replayed": g(&self.replayed),
+            "go_aways": g(&self.go_aways),
+            "error_rate": if sent + g(&self.messages_received) == 0 { 0.0 } else {
+                errors as f64 / (sent + g(&self.messages_received)) as f64
+            },
+            "uplink_latency_ms": {
+                "count": self.uplink_count(),
+                "mean": self.uplink_mean().map(|d| d.as_secs_f64() * 1e3),
+                "p50": ms(50.0), "p95": ms(95.0), "p99": ms(99.0),
+            },
+        })
+    }
+
+    /// Mean capture-to-socket latency, if any frame carried a capture time.
+    pub fn uplink_mean(&self) -> Option<Duration> {
+        let guard = self.uplink_us.lock().ok()?;
+        let h = guard.as_ref()?;
+        (!h.is_empty()).then(|| Duration::from_micros(h.mean() as u64))
+    }
+
+    /// Writes [`SessionMetrics::to_json`] to `path` through a temporary name.
+    pub fn write_json(&self, path: &std::path::Path) -> std::io::Result<()> {
+        let mut part = path.as_os_str().to_owned();
+        part.push(".part");
+        let part = std::path::PathBuf::from(part);
+        let text = serde_json::to_string_pretty(&self.to_json()).unwrap_or_default();
+        std::fs::write(&part, text + "\n")?;
+        std::fs::rename(&part, path)
+    }
 }

@@ -51,6 +51,8 @@ pub struct SessionOptions {
     pub outbound_capacity: usize,
     /// Reconnect and resume after retryable failures (on by default).
     pub reconnect: bool,
+    /// Count into these metrics instead of fresh ones (so a caller can report them whatever happens).
+    pub metrics: Option<std::sync::Arc<SessionMetrics>>,
 }
 
 impl SessionOptions {
@@ -66,6 +68,7 @@ impl SessionOptions {
             max_message_size: DEFAULT_MAX_MESSAGE,
             outbound_capacity: 64,
             reconnect: true,
+            metrics: None,
         }
     }
 

@@ -142,3 +142,39 @@ async fn absurd_values_are_refused_or_ignored_never_a_crash() {
     assert_eq!(expect_close(&mut c).await.0, 1007);
     still_serves(&server).await;
 }
+
+#[tokio::test]
+async fn prometheus_metrics_count_connections_messages_and_faults() {
+    let config = fast();
+    let counts = config.fault_counts.clone();
+    let server = start(config).await;
+    let mut c = session(&server, manual()).await;
+    send(&mut c, json!({"realtimeInput": {"activityEnd": {}}})).await;
+    read_turn(&mut c).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let task = tokio::spawn(voxlive::server::metrics::serve_prometheus(
+        listener,
+        server.metrics().clone(),
+        counts,
+    ));
+    let mut http = TcpStream::connect(addr).await.unwrap();
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    http.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut body = String::new();
+    tokio::time::timeout(WAIT, http.read_to_string(&mut body))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(body.starts_with("HTTP/1.1 200 OK"), "{body}");
+    assert!(body.contains("voxlive_connections_total 1\n"), "{body}");
+    assert!(body.contains("voxlive_messages_received_total 1\n"), "{body}");
+    assert!(body.contains("voxlive_sessions_started_total 1\n"), "{body}");
+    assert!(
+        body.contains("voxlive_faults_injected_total{kind=\"drop\"} 0\n"),
+        "{body}"
+    );
+    task.abort();
+}

@@ -23,6 +23,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Live<S> {
             }
         };
         self.received += 1;
+        self.shared
+            .metrics
+            .messages_received
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         if let Some(log) = &self.shared.config.message_log {
             log.push(&message);
         }

@@ -209,6 +209,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Live<S> {
     }
 
     async fn send(&mut self, message: ServerMessage) -> Result<(), WsError> {
+        self.shared
+            .metrics
+            .messages_sent
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         send_json(&mut self.ws, message.to_json(), self.shared.config.text_frames).await
     }
 
