@@ -72,6 +72,10 @@ pub struct CommonArgs {
     /// as JSON to FILE at the end, also when the session failed.
     #[arg(long, global = true, value_name = "FILE")]
     pub metrics: Option<PathBuf>,
+    /// Mask e-mail addresses, card and phone numbers in typed text and transcripts before they are
+    /// logged or saved.
+    #[arg(long, global = true)]
+    pub redact_pii: bool,
     /// End the conversation on the first lost connection instead of reconnecting and resuming.
     #[arg(long, global = true)]
     pub no_reconnect: bool,

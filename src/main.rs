@@ -17,6 +17,9 @@ use voxlive::ui::{self, sanitize, KeySpec, PlainRenderer, Renderer, StdinEof, Te
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if cli.common.redact_pii {
+        voxlive::redact::pii::enable();
+    }
     init_logging(cli.common.verbose);
     // A live conversation is one pump and one session on one thread: the DSP thread's frames wake it, and
     // nothing else needs a second worker (measured: tasks handed between two workers cost wake-ups on every

@@ -57,7 +57,9 @@ impl TranscriptWriter {
             path: self.path.clone(),
             detail,
         };
-        let line = serde_json::to_string(row).map_err(|e| err(e.to_string()))?;
+        let mut row = row.clone();
+        row.text = crate::redact::pii::scrub(&row.text);
+        let line = serde_json::to_string(&row).map_err(|e| err(e.to_string()))?;
         writeln!(self.file, "{line}")
             .and_then(|()| self.file.flush())
             .map_err(|e| err(e.to_string()))

@@ -3,6 +3,8 @@
 //! every line through [`redact`], so a library that logs a request with its headers (tungstenite does, at
 //! trace level) cannot leak the key at any log level.
 
+pub mod pii;
+
 use std::borrow::Cow;
 use std::sync::Mutex;
 
@@ -28,6 +30,9 @@ pub fn register(secret: &str) {
 /// by `***`.
 pub fn redact(text: &str) -> Cow<'_, str> {
     let mut out = Cow::Borrowed(text);
+    if pii::enabled() {
+        out = Cow::Owned(pii::mask(&out));
+    }
     if let Ok(secrets) = SECRETS.lock() {
         for s in secrets.iter() {
             if out.contains(s.as_str()) {
