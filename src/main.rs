@@ -139,7 +139,7 @@ async fn run_talk(config: &Config, args: TalkArgs) -> Result<()> {
     }
     let (endpoint, _server) = endpoint::resolve(config).await?;
     let options = config.session_options(endpoint, config.voice_setup(&talking));
-    let reply = talk::talk(
+    let reply = match talk::talk(
         options,
         talk::TalkOptions {
             question,
@@ -151,7 +151,23 @@ async fn run_talk(config: &Config, args: TalkArgs) -> Result<()> {
             text_route: config.text_route,
         },
     )
-    .await?;
+    .await
+    {
+        Ok(reply) => reply,
+        Err(voxlive::modes::ModeError::Partial { error, reply }) => {
+            // what arrived before the failure is kept, not thrown away
+            if !reply.audio.is_empty() {
+                voxlive::wav::write_pcm16(&args.output, reply.rate, &reply.audio)?;
+                eprintln!(
+                    "voxlive: warning: kept the {:.2} s of reply received before the error in {}",
+                    reply.audio.len() as f64 / f64::from(reply.rate.max(1)),
+                    args.output.display()
+                );
+            }
+            return Err((*error).into());
+        }
+        Err(e) => return Err(e.into()),
+    };
     for w in &reply.warnings {
         eprintln!("voxlive: warning: {w}");
     }

@@ -272,3 +272,37 @@ fn chat_writes_metrics_json() {
     assert_eq!(json["connections"], 1, "{json}");
     assert_eq!(json["reconnects"], 0, "{json}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn talk_keeps_the_reply_received_before_a_terminal_error() {
+    use voxlive::server::{CloseMidTurn, Faults};
+    let server = start_server(ServerConfig {
+        faults: Faults {
+            close_mid_turn: Some(CloseMidTurn {
+                after_chunks: 3,
+                code: 1007,
+                reason: "injected invalid argument".into(),
+            }),
+            ..Faults::default()
+        },
+        ..fast_config()
+    })
+    .await;
+    let output = temp_path("partial.wav");
+    let _ = std::fs::remove_file(&output);
+    let input = sample("what_time_tokyo_16k.wav");
+    let o = voxlive(&[
+        "--endpoint",
+        &server.base_url(),
+        "talk",
+        "--input",
+        input.to_str().unwrap(),
+        "--output",
+        output.to_str().unwrap(),
+        "--fast",
+    ]);
+    assert_clear_failure(&o, "injected invalid argument");
+    let (kept, _) = voxlive::wav::read_pcm16(&output, 24_000).expect("the partial reply was written");
+    assert!(!kept.is_empty());
+    assert!(stderr(&o).contains("kept the"), "{}", stderr(&o));
+}

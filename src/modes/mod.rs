@@ -35,4 +35,11 @@ pub enum ModeError {
     Io(#[from] std::io::Error),
     #[error(transparent)]
     Transcript(#[from] crate::conversation::TranscriptError),
+    /// The session failed after part of the reply arrived: the error, and what came before it (kept, not
+    /// thrown away).
+    #[error("{error}")]
+    Partial {
+        error: Box<ModeError>,
+        reply: Box<talk::TalkReply>,
+    },
 }

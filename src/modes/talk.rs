@@ -164,12 +164,18 @@ async fn one_turn(options: SessionOptions, talk: TalkOptions) -> Result<TalkRepl
     let result = run(policy, &mut io, talk.reply_timeout, Duration::ZERO).await;
     pacer.abort();
     session.close().await;
-    result?;
     let mut reply = take(&gathered);
     reply.audio = collector.lock().map(|c| c.samples.clone()).unwrap_or_default();
     reply.rate = OUTPUT_RATE;
     reply.frames_sent = frames_sent;
-    Ok(reply)
+    match result {
+        Ok(()) => Ok(reply),
+        Err(error) if !reply.audio.is_empty() || !reply.text.is_empty() => Err(ModeError::Partial {
+            error: Box::new(error),
+            reply: Box::new(reply),
+        }),
+        Err(error) => Err(error),
+    }
 }
 
 /// Each utterance of the file is a turn: the file is the microphone of the real audio engine.
