@@ -193,3 +193,47 @@ async fn a_server_that_stops_reading_is_a_write_timeout() {
     writer.abort();
     drop(keep);
 }
+
+#[tokio::test]
+async fn go_away_then_silence_mid_reply_switches_at_the_deadline() {
+    let connections = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = connections.clone();
+    let mut options = hostile(move |mut ws| {
+        let n = seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        async move {
+            handshake(&mut ws).await;
+            if n == 0 {
+                // a reply starts, goAway arrives, then the old connection goes silent: no turn boundary
+                let pcm = voxlive::protocol::codec::encode_base64(&[1, 0, 2, 0]);
+                let chunk = json!({"serverContent": {"modelTurn": {"parts": [{"inlineData": {"mimeType": "audio/pcm;rate=24000", "data": pcm}}]}}});
+                let _ = ws.send(Message::text(chunk.to_string())).await;
+                let _ = ws.send(Message::text(json!({"goAway": {"timeLeft": "1.5s"}}).to_string())).await;
+                std::future::pending::<()>().await;
+            } else {
+                let done = json!({"serverContent": {"turnComplete": true}});
+                let _ = ws.send(Message::text(done.to_string())).await;
+                while ws.next().await.is_some() {}
+            }
+        }
+    })
+    .await;
+    options.reconnect = true;
+    let (s, mut events) = session::start(options).await.unwrap();
+    let mut order = Vec::new();
+    loop {
+        match next(&mut events).await {
+            Event::Audio { .. } => order.push("audio"),
+            Event::GoAway { .. } => order.push("goaway"),
+            Event::Resumed { downtime, .. } => {
+                assert_eq!(downtime, None, "made before break");
+                order.push("resumed");
+            }
+            Event::TurnComplete { .. } => break,
+            Event::Closed { reason, .. } => panic!("closed: {reason}"),
+            _ => {}
+        }
+    }
+    assert_eq!(order, ["audio", "goaway", "resumed"]);
+    assert_eq!(connections.load(std::sync::atomic::Ordering::SeqCst), 2);
+    s.close().await;
+}
