@@ -62,7 +62,7 @@ impl Default for ServerLimits {
             setup_timeout: std::time::Duration::from_secs(10),
             idle_timeout: std::time::Duration::from_secs(300),
             max_message_size: 4 << 20,
-            max_messages_per_sec: 2000,
+            max_messages_per_sec: 5000,
         }
     }
 }
