@@ -75,6 +75,11 @@ async fn bad_inputs_fail_with_one_clear_line_and_never_show_the_key() {
     let channels = scratch("channels.wav", &wav_header(16_000, 0));
     let bad_toml = scratch("bad.toml", b"model = [unclosed\n");
     let unknown_key = scratch("unknown.toml", b"colour = \"blue\"\n");
+    let long_go_away = scratch(
+        "goaway.toml",
+        b"[[turn]]\nparts = [{ text = \"hi\" }]\ngo_away = \"10000000000000000000s\"\n",
+    );
+    let script = format!("script:{long_go_away}");
     let userinfo = format!("ws://user:{SECRET}@127.0.0.1:1");
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (vec!["--connect-timeout=-1", "chat"], "--connect-timeout"),
@@ -158,6 +163,7 @@ async fn bad_inputs_fail_with_one_clear_line_and_never_show_the_key() {
             "ca.pem",
         ),
         (vec!["serve", "--responder", "parrot"], "--responder"),
+        (vec!["serve", "--responder", &script], "longer than"),
         (
             vec!["serve", "--responder", "script:/nonexistent/script.toml"],
             "script.toml",

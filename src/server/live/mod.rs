@@ -256,7 +256,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Live<S> {
                     self.send_resumption_update().await?;
                 }
                 if let Some(left) = go_away.or(self.faults.go_away_after_turn) {
-                    self.go_away_deadline.get_or_insert(Instant::now() + left);
+                    if let Some(at) = Instant::now().checked_add(left) {
+                        self.go_away_deadline.get_or_insert(at);
+                    }
                     let time_left = format_duration(left);
                     self.send(ServerMessage {
                         go_away: Some(GoAway { time_left }),
@@ -284,7 +286,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Live<S> {
                 return Ok(Flow::Stop);
             }
             PeriodicKind::GoAway { time_left } => {
-                self.go_away_deadline.get_or_insert(Instant::now() + time_left);
+                if let Some(at) = Instant::now().checked_add(time_left) {
+                    self.go_away_deadline.get_or_insert(at);
+                }
                 self.send(ServerMessage {
                     go_away: Some(GoAway {
                         time_left: format_duration(time_left),

@@ -20,6 +20,9 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::protocol::codec::parse_duration;
+
+/// A script's goAway timeLeft may be at most this (it sets a timer on the server).
+pub const MAX_GO_AWAY: Duration = Duration::from_secs(3600);
 use crate::protocol::{FunctionCall, Modality, ToolResponse, OUTPUT_RATE};
 
 use super::super::reply::{Reply, ReplyPart, UserTurn};
@@ -134,7 +137,16 @@ impl ScriptedResponder {
                 return Err(invalid(format!("turn {}: after_tool without a tool_call", n + 1)));
             }
             let go_away = match spec.go_away {
-                Some(d) => Some(parse_duration(&d).map_err(|e| invalid(format!("turn {}: {e}", n + 1)))?),
+                Some(d) => {
+                    let left = parse_duration(&d).map_err(|e| invalid(format!("turn {}: {e}", n + 1)))?;
+                    if left > MAX_GO_AWAY {
+                        return Err(invalid(format!(
+                            "turn {}: go_away {d:?} is longer than {MAX_GO_AWAY:?}",
+                            n + 1
+                        )));
+                    }
+                    Some(left)
+                }
                 None => None,
             };
             turns.push(ScriptTurn {
