@@ -36,6 +36,9 @@ pub struct Conversation {
     unsent: Mutex<Option<Unsent>>,
     /// When its last connection ended; `None` while one is open.
     ended_at: Mutex<Option<Instant>>,
+    /// Wakes a connection that resumed this conversation while an older one was still open (make before
+    /// break): what the older one leaves unsent when it ends is handed over, not lost.
+    pub handover: tokio::sync::Notify,
 }
 
 impl Conversation {
@@ -52,6 +55,7 @@ impl Conversation {
     pub fn connection_ended(&self, unsent: Unsent) {
         *self.unsent.lock().unwrap_or_else(|e| e.into_inner()) = Some(unsent);
         *self.ended_at.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
+        self.handover.notify_one();
     }
 
     /// A connection resumes this conversation: what the last one left unsent.

@@ -93,6 +93,9 @@ pub struct Supervisor {
     restarting: Option<String>,
     /// A reply is streaming on the current connection (no turn boundary yet).
     in_reply: bool,
+    /// A message that asks for a reply (a turn end, a typed turn, a tool response) was written and no
+    /// turnComplete has come since: the reply will come on this connection, so this is no turn boundary.
+    awaiting_reply: bool,
     last_heard: Instant,
     down_since: Option<Instant>,
 }
@@ -123,6 +126,7 @@ impl Supervisor {
             last_error: None,
             restarting: None,
             in_reply: false,
+            awaiting_reply: false,
             last_heard: Instant::now(),
             down_since: None,
         }
@@ -212,6 +216,9 @@ impl Supervisor {
             let item = self.outbox.pop()?;
             match conn.send(&item.msg).await {
                 Ok(()) => {
+                    if asks_for_reply(&item.msg) {
+                        self.awaiting_reply = true;
+                    }
                     self.outbox.written(&item.msg);
                     self.metrics.record_sent(&item);
                 }
@@ -277,6 +284,7 @@ impl Supervisor {
                 Event::InputTranscript(t) => self.resumption.user_speech(t),
                 Event::TurnComplete { .. } => {
                     self.in_reply = false;
+                    self.awaiting_reply = false;
                     self.attempt = 0;
                     self.resumption.turn_complete();
                 }
@@ -413,7 +421,7 @@ impl Supervisor {
     /// At a turn boundary with the next connection ready: stop writing on the old one, and switch once it
     /// has acknowledged what it got (or after [`SWITCH_DRAIN`]).
     async fn maybe_switch(&mut self) -> Flow {
-        if self.standby.is_none() || self.in_reply {
+        if self.standby.is_none() || self.in_reply || self.awaiting_reply {
             return Flow::Continue;
         }
         if self.outbox.unacked() == 0 {
@@ -466,6 +474,8 @@ impl Supervisor {
         self.metrics.replayed.fetch_add(replayed as u64, Ordering::Relaxed);
         let downtime = self.down_since.take().map(|t| t.elapsed());
         if let Some(reason) = self.restarting.take() {
+            // a fresh session answers nothing the old one was asked
+            self.awaiting_reply = false;
             self.metrics.restarts.fetch_add(1, Ordering::Relaxed);
             let history_turns = self.resumption.history_turns();
             if let Some(seed) = self.resumption.seed() {
@@ -518,6 +528,19 @@ impl Supervisor {
             reason: "closed by the client".into(),
             class: CloseClass::Normal,
         }
+    }
+}
+
+/// Whether the server answers `msg` with a reply (so the turn boundary is after that reply).
+fn asks_for_reply(msg: &crate::protocol::ClientMessage) -> bool {
+    use crate::protocol::ClientMessage;
+    match msg {
+        ClientMessage::ClientContent(c) => c.turn_complete == Some(true),
+        ClientMessage::RealtimeInput(r) => {
+            r.activity_end.is_some() || r.audio_stream_end == Some(true) || r.text.is_some()
+        }
+        ClientMessage::ToolResponse(_) => true,
+        _ => false,
     }
 }
 

@@ -42,6 +42,8 @@ enum Event {
     Fault(usize),
     /// Nothing arrived from the client for the idle limit.
     Idle,
+    /// An older connection of this conversation ended: take over what it left unsent.
+    Handover,
 }
 
 /// Whether the connection goes on after handling an event.
@@ -158,6 +160,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Live<S> {
             let idle_at = self.last_heard + self.shared.config.limits.idle_timeout;
             let event = tokio::select! {
                 _ = tokio::time::sleep_until(idle_at) => Event::Idle,
+                _ = self.conversation.handover.notified() => Event::Handover,
                 i = fault_due(fault) => Event::Fault(i),
                 frame = self.ws.next() => Event::Frame(frame),
                 _ = tokio::time::sleep_until(at), if due => Event::SendDue,
@@ -178,6 +181,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Live<S> {
             let flow = match event {
                 Event::SendDue => self.send_next().await?,
                 Event::Fault(i) => self.inject(i).await?,
+                Event::Handover => {
+                    self.take_over();
+                    Flow::Continue
+                }
                 Event::Idle => {
                     let limit = self.shared.config.limits.idle_timeout;
                     close(&mut self.ws, 1001, &format!("idle for {limit:?}: closing")).await?;
@@ -269,6 +276,29 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Live<S> {
             }
         }
         Ok(Flow::Continue)
+    }
+
+    /// Appends what an older connection of the conversation left unsent to this one's queue.
+    fn take_over(&mut self) {
+        let Some(unsent) = self.conversation.take_unsent() else {
+            return;
+        };
+        if unsent.queue.is_empty() && unsent.awaiting_tool.is_none() {
+            return;
+        }
+        tracing::debug!(
+            items = unsent.queue.len(),
+            "taking over the reply an older connection left"
+        );
+        if self.queue.is_empty() {
+            self.next_send_at = Instant::now();
+            self.usage = unsent.usage;
+        }
+        self.queue.extend(unsent.queue);
+        if self.awaiting_tool.is_none() {
+            self.awaiting_tool = unsent.awaiting_tool;
+        }
+        self.next_call_id = self.next_call_id.max(unsent.next_call_id);
     }
 
     /// Injects periodic fault `i`.
