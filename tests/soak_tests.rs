@@ -71,6 +71,9 @@ async fn soak_every_must_deliver_message_arrives_once_in_order_across_faults() {
         s.send(text.clone()).await.unwrap();
         sent.push(text);
         until_turn_complete(&mut events, &mut reconnects, &mut resumed).await;
+        if (turn + 1) % 100 == 0 {
+            eprintln!("soak: {} x 2 turns done; faults so far: {}", turn + 1, counts.summary());
+        }
     }
     s.close().await;
 
