@@ -237,3 +237,66 @@ async fn go_away_then_silence_mid_reply_switches_at_the_deadline() {
     assert_eq!(connections.load(std::sync::atomic::Ordering::SeqCst), 2);
     s.close().await;
 }
+
+#[tokio::test]
+async fn what_the_server_did_not_acknowledge_is_replayed_after_the_reconnect() {
+    let connections = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let (got_tx, mut got_rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let seen = connections.clone();
+    let mut options = hostile(move |mut ws| {
+        let n = seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let got = got_tx.clone();
+        async move {
+            if n == 0 {
+                handshake(&mut ws).await;
+                // acknowledge the first message only, read the second, then fail
+                let _ = ws.next().await;
+                let ack = json!({"sessionResumptionUpdate": {"newHandle": "h1", "resumable": true, "lastConsumedClientMessageIndex": "0"}});
+                let _ = ws.send(Message::text(ack.to_string())).await;
+                let _ = ws.next().await;
+                let _ = ws
+                    .send(Message::Close(Some(tokio_tungstenite::tungstenite::protocol::CloseFrame {
+                        code: 1011u16.into(),
+                        reason: "internal error".into(),
+                    })))
+                    .await;
+            } else {
+                // the setup first (it must carry the handle), then everything else
+                if let Some(Ok(Message::Text(t))) = ws.next().await {
+                    let _ = got.send(t.to_string());
+                }
+                let _ = ws.send(Message::text(json!({"setupComplete": {}}).to_string())).await;
+                while let Some(Ok(Message::Text(t))) = ws.next().await {
+                    let _ = got.send(t.to_string());
+                }
+            }
+        }
+    })
+    .await;
+    options.reconnect = true;
+    let (s, mut events) = session::start(options).await.unwrap();
+    s.send_text_turn("first").await.unwrap();
+    s.send_text_turn("second").await.unwrap();
+    loop {
+        if let Event::Resumed { replayed, .. } = next(&mut events).await {
+            assert_eq!(replayed, 1, "only the unacknowledged message");
+            break;
+        }
+    }
+    let setup = tokio::time::timeout(GUARD, got_rx.recv()).await.unwrap().unwrap();
+    match ClientMessage::from_slice(setup.as_bytes()).unwrap() {
+        ClientMessage::Setup(s) => assert_eq!(s.session_resumption.and_then(|r| r.handle).as_deref(), Some("h1")),
+        other => panic!("expected setup, got {other:?}"),
+    }
+    let first_on_new = tokio::time::timeout(GUARD, got_rx.recv()).await.unwrap().unwrap();
+    let msg = ClientMessage::from_slice(first_on_new.as_bytes()).unwrap();
+    assert_eq!(msg, ClientMessage::user_text("second"));
+    s.send_text_turn("third").await.unwrap();
+    let next_msg = tokio::time::timeout(GUARD, got_rx.recv()).await.unwrap().unwrap();
+    assert_eq!(
+        ClientMessage::from_slice(next_msg.as_bytes()).unwrap(),
+        ClientMessage::user_text("third")
+    );
+    assert_eq!(connections.load(std::sync::atomic::Ordering::SeqCst), 2);
+    s.close().await;
+}
