@@ -32,7 +32,24 @@ pub struct Recorder {
 
 type Wav = hound::WavWriter<std::io::BufWriter<std::fs::File>>;
 
+/// `NAME.part`: where a recording is written until it is finished and renamed to `NAME`.
+fn part(path: &Path) -> std::path::PathBuf {
+    let mut p = path.as_os_str().to_owned();
+    p.push(".part");
+    p.into()
+}
+
+/// Gives finished recordings their real names (what was recorded before an error is kept either way).
+fn publish(paths: &[std::path::PathBuf]) {
+    for path in paths {
+        if let Err(e) = std::fs::rename(part(path), path) {
+            tracing::warn!("recording {}: could not rename: {e}", path.display());
+        }
+    }
+}
+
 fn create(path: &Path, rate: u32) -> Result<Wav, AudioError> {
+    let path = &part(path);
     let spec = hound::WavSpec {
         channels: 1,
         sample_rate: rate,
@@ -52,9 +69,14 @@ impl Recorder {
             path: dir.display().to_string(),
             reason: e.to_string(),
         })?;
-        let mut mic = create(&dir.join("mic-16k.wav"), UPLINK_RATE)?;
-        let mut mic_raw = create(&dir.join("mic-raw-16k.wav"), UPLINK_RATE)?;
-        let mut speaker = create(&dir.join("speaker-24k.wav"), DOWNLINK_RATE)?;
+        let names = [
+            dir.join("mic-16k.wav"),
+            dir.join("mic-raw-16k.wav"),
+            dir.join("speaker-24k.wav"),
+        ];
+        let mut mic = create(&names[0], UPLINK_RATE)?;
+        let mut mic_raw = create(&names[1], UPLINK_RATE)?;
+        let mut speaker = create(&names[2], DOWNLINK_RATE)?;
         // ~4 s of blocks of either kind
         let (tx, rx) = sync_channel::<Block>(512);
         let writer = std::thread::Builder::new()
@@ -78,6 +100,7 @@ impl Recorder {
                 if let Err(e) = finished.and_then(|()| speaker.finalize()) {
                     tracing::warn!(error = %e, "could not finish the recording");
                 }
+                publish(&names);
             })
             .map_err(|e| AudioError::Setup(format!("recorder thread: {e}")))?;
         Ok(Recorder {
