@@ -121,7 +121,9 @@ impl SessionMetrics {
         }
         let signal = match &item.msg {
             crate::protocol::ClientMessage::RealtimeInput(r) if r.activity_end.is_some() => Some(Signal::ActivityEnd),
-            crate::protocol::ClientMessage::RealtimeInput(r) if r.activity_start.is_some() => Some(Signal::ActivityStart),
+            crate::protocol::ClientMessage::RealtimeInput(r) if r.activity_start.is_some() => {
+                Some(Signal::ActivityStart)
+            }
             crate::protocol::ClientMessage::RealtimeInput(r) if r.audio_stream_end == Some(true) => {
                 Some(Signal::AudioStreamEnd)
             }
