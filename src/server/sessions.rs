@@ -53,7 +53,21 @@ impl Conversation {
 
     /// A connection of this conversation ended with `unsent` still to send.
     pub fn connection_ended(&self, unsent: Unsent) {
-        *self.unsent.lock().unwrap_or_else(|e| e.into_inner()) = Some(unsent);
+        {
+            // merge, never overwrite: two connections may end before a third takes over, and the older
+            // one's reply comes first
+            let mut slot = self.unsent.lock().unwrap_or_else(|e| e.into_inner());
+            match slot.as_mut() {
+                None => *slot = Some(unsent),
+                Some(kept) => {
+                    kept.queue.extend(unsent.queue);
+                    if kept.awaiting_tool.is_none() {
+                        kept.awaiting_tool = unsent.awaiting_tool;
+                    }
+                    kept.next_call_id = kept.next_call_id.max(unsent.next_call_id);
+                }
+            }
+        }
         *self.ended_at.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
         self.handover.notify_one();
     }
@@ -161,5 +175,17 @@ mod tests {
         });
         assert_eq!(c.take_unsent().map(|u| u.next_call_id), Some(7));
         assert!(c.take_unsent().is_none());
+    }
+
+    #[test]
+    fn two_endings_before_a_take_over_keep_both() {
+        let c = Conversation::default();
+        let one = Outgoing::Message(crate::protocol::ServerMessage::default());
+        c.connection_ended(Unsent {
+            queue: [one.clone(), one].into_iter().collect(),
+            ..Unsent::default()
+        });
+        c.connection_ended(Unsent::default());
+        assert_eq!(c.take_unsent().map(|u| u.queue.len()), Some(2));
     }
 }

@@ -339,7 +339,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Live<S> {
                 // valid JSON with an unknown field, so a client with a larger limit just ignores it
                 let pad = bytes.saturating_sub(16);
                 let json = format!("{{\"padding\":\"{}\"}}", "x".repeat(pad));
-                send_json(&mut self.ws, json, self.shared.config.text_frames).await?
+                send_json(&mut self.ws, json, self.shared.config.text_frames).await?;
+                // a client that refuses the frame reads nothing after it: what would follow is kept for the
+                // connection that resumes, not sent into a connection the client has given up
+                drop_abruptly(&mut self.ws).await;
+                return Ok(Flow::Stop);
             }
         }
         Ok(Flow::Continue)
