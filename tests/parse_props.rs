@@ -1,5 +1,5 @@
 //! Property tests of everything that parses what a peer or a user sends (the same properties the
-//! cargo-fuzz targets in fuzz/ check without bound): never a panic, and parse -> serialize -> parse is
+//! cargo-fuzz targets in tests/fuzz/ check without bound): never a panic, and parse -> serialize -> parse is
 //! stable.
 
 use proptest::prelude::*;

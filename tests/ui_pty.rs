@@ -1,4 +1,4 @@
-//! The live terminal UI in a real pseudo-terminal: tmux runs `examples/ui_probe` in a shell, the test types
+//! The live terminal UI in a real pseudo-terminal: tmux runs `tests/examples/ui_probe.rs` (built as the `ui_probe` example) in a shell, the test types
 //! at it with `send-keys`, reads what the probe received from a file and the screen with `capture-pane`,
 //! and checks the shell's terminal settings are back afterwards. tmux reports no key releases, so this is
 //! the tap-to-toggle path; the hold-and-release path is covered by the key mapping's unit tests.
@@ -59,7 +59,7 @@ fn probe_binary() -> PathBuf {
     let sources = ui_dir
         .flatten()
         .map(|e| e.path())
-        .chain([root.join("examples/ui_probe.rs")]);
+        .chain([root.join("tests/examples/ui_probe.rs")]);
     for src in sources {
         let changed = std::fs::metadata(&src).and_then(|m| m.modified()).unwrap();
         assert!(
