@@ -57,7 +57,11 @@ fn init_logging(verbose: u8) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     // tungstenite traces the upgrade request with its headers (the key among them): never that line. The
     // log writer redacts credentials anyway; this keeps the request out altogether.
-    let filter = match "tungstenite::handshake::client=debug".parse() {
+    // The cap is the lower of debug and what the filter allows anyway: a directive also enables its target
+    // up to its level, and "=debug" put tungstenite's "Client handshake done." on every plain run's stderr.
+    let allowed = filter.max_level_hint().unwrap_or(tracing_subscriber::filter::LevelFilter::TRACE);
+    let cap = allowed.min(tracing_subscriber::filter::LevelFilter::DEBUG);
+    let filter = match format!("tungstenite::handshake::client={cap}").parse() {
         Ok(directive) => filter.add_directive(directive),
         Err(_) => filter,
     };
