@@ -59,7 +59,9 @@ fn init_logging(verbose: u8) {
     // log writer redacts credentials anyway; this keeps the request out altogether.
     // The cap is the lower of debug and what the filter allows anyway: a directive also enables its target
     // up to its level, and "=debug" put tungstenite's "Client handshake done." on every plain run's stderr.
-    let allowed = filter.max_level_hint().unwrap_or(tracing_subscriber::filter::LevelFilter::TRACE);
+    let allowed = filter
+        .max_level_hint()
+        .unwrap_or(tracing_subscriber::filter::LevelFilter::TRACE);
     let cap = allowed.min(tracing_subscriber::filter::LevelFilter::DEBUG);
     let filter = match format!("tungstenite::handshake::client={cap}").parse() {
         Ok(directive) => filter.add_directive(directive),
