@@ -166,6 +166,37 @@ impl Connection {
     }
 }
 
+impl Connection {
+    /// Closes with 1000 like [`Connection::close`], but what the server had already written before it saw
+    /// the close (the end of a reply, its turnComplete) goes to `leftover` instead of being dropped: the
+    /// server hands a resumed connection only what it had not yet sent, so a message in flight on the old
+    /// socket exists nowhere else. Found by the long soak: a turnComplete lost this way left a turn waiting
+    /// for ever.
+    pub async fn close_forwarding(mut self, drain: Duration, leftover: tokio::sync::mpsc::Sender<ServerMessage>) {
+        let frame = CloseFrame {
+            code: CloseCode::Normal,
+            reason: "client closed the session".into(),
+        };
+        let _ = tokio::time::timeout(self.limits.write_timeout, self.ws.close(Some(frame))).await;
+        let wait = async {
+            while let Some(Ok(msg)) = self.ws.next().await {
+                let parsed = match &msg {
+                    Message::Text(t) => parse(t.as_bytes()),
+                    Message::Binary(b) => parse(b),
+                    Message::Close(_) => break,
+                    _ => continue,
+                };
+                if let Incoming::Message(m) = parsed {
+                    if leftover.send(*m).await.is_err() {
+                        break;
+                    }
+                }
+            }
+        };
+        let _ = tokio::time::timeout(drain, wait).await;
+    }
+}
+
 /// At most this many server messages may precede setupComplete.
 const MAX_EARLY: usize = 64;
 

@@ -41,6 +41,8 @@ pub const GOAWAY_MAX_LEFT: Duration = Duration::from_secs(600);
 pub const SWITCH_DRAIN: Duration = Duration::from_millis(1000);
 /// How long a closing session waits for the server's close frame.
 const CLOSE_DRAIN: Duration = Duration::from_secs(2);
+/// Messages a closing connection may hand over before its drain waits for room.
+const LEFTOVER_QUEUE: usize = 256;
 
 /// What the handle asks the supervisor to do.
 #[derive(Debug)]
@@ -58,6 +60,8 @@ enum Wake {
     Connected(Box<Result<Connection, SessionError>>),
     Deadline,
     Tick,
+    /// A message an old connection delivered while it was closing.
+    Leftover(Box<crate::protocol::ServerMessage>),
 }
 
 /// Whether the supervisor goes on.
@@ -98,6 +102,9 @@ pub struct Supervisor {
     awaiting_reply: bool,
     last_heard: Instant,
     down_since: Option<Instant>,
+    /// What connections left behind while closing after a switch (see [`Connection::close_forwarding`]).
+    leftover_tx: mpsc::Sender<crate::protocol::ServerMessage>,
+    leftover_rx: mpsc::Receiver<crate::protocol::ServerMessage>,
 }
 
 impl Supervisor {
@@ -109,6 +116,7 @@ impl Supervisor {
         metrics: Arc<SessionMetrics>,
     ) -> Self {
         metrics.connections.fetch_add(1, Ordering::Relaxed);
+        let (leftover_tx, leftover_rx) = mpsc::channel(LEFTOVER_QUEUE);
         Supervisor {
             outbox: Outbox::new(metrics.clone()),
             options,
@@ -129,6 +137,8 @@ impl Supervisor {
             awaiting_reply: false,
             last_heard: Instant::now(),
             down_since: None,
+            leftover_tx,
+            leftover_rx,
         }
     }
 
@@ -153,6 +163,7 @@ impl Supervisor {
                 r = connect_on(&mut self.connecting) => Wake::Connected(Box::new(r)),
                 _ = sleep_until(deadline) => Wake::Deadline,
                 _ = tick.tick() => Wake::Tick,
+                Some(m) = self.leftover_rx.recv() => Wake::Leftover(Box::new(m)),
             };
             let flow = match wake {
                 Wake::Command(Some(Command::Send(item))) => {
@@ -167,6 +178,7 @@ impl Supervisor {
                 }
                 Wake::Deadline => self.on_deadline().await,
                 Wake::Tick => self.on_tick().await,
+                Wake::Leftover(m) => self.on_leftover(*m).await,
             };
             // whatever woke us, write what can be written now (a new connection may be up)
             let flow = match flow {
@@ -298,6 +310,16 @@ impl Supervisor {
             self.emit(ev).await;
         }
         Flow::Continue
+    }
+
+    /// A message from a connection already switched away from: its content counts (the rest of a reply, a
+    /// turnComplete); its resumption update (the old connection's numbering, an older handle), goAway and
+    /// setupComplete do not.
+    async fn on_leftover(&mut self, mut msg: crate::protocol::ServerMessage) -> Flow {
+        msg.session_resumption_update = None;
+        msg.go_away = None;
+        msg.setup_complete = None;
+        self.on_message(msg).await
     }
 
     /// goAway: start the next connection now; switch by the deadline minus the margin.
@@ -442,7 +464,7 @@ impl Supervisor {
             // the deadline came and the next connection is not ready: the old one is as good as gone
             self.switch_by = None;
             if let Some(old) = self.conn.take() {
-                tokio::spawn(old.close(CLOSE_DRAIN));
+                tokio::spawn(old.close_forwarding(CLOSE_DRAIN, self.leftover_tx.clone()));
             }
             self.in_reply = false;
             self.down_since.get_or_insert_with(Instant::now);
@@ -461,7 +483,7 @@ impl Supervisor {
             return Flow::Continue;
         };
         if let Some(old) = self.conn.take() {
-            tokio::spawn(old.close(CLOSE_DRAIN));
+            tokio::spawn(old.close_forwarding(CLOSE_DRAIN, self.leftover_tx.clone()));
         }
         self.switch_by = None;
         self.draining_since = None;
