@@ -42,7 +42,7 @@ use aec3::audio_processing::aec3::echo_canceller3::EchoCanceller3;
 use aec3::audio_processing::audio_buffer::AudioBuffer;
 use aec3::audio_processing::high_pass_filter::HighPassFilter;
 
-use super::echo_gate::EchoGate;
+use super::echo_gate::{level_db, EchoGate};
 use super::echo_path::EchoPath;
 use super::framing::{Frame, FRAME_SAMPLES, UPLINK_RATE};
 
@@ -179,7 +179,7 @@ impl EchoCanceller {
         }
         let (e_in, e_left) = (energy(&raw), energy(frame));
         let speaker_db = self.gate.pending_level_db();
-        let echo_possible = self.path.update(speaker_db, level_db(e_in));
+        let echo_possible = self.path.update(speaker_db, level_db(e_in, FRAME_SAMPLES));
         // the gate learns from every frame, also those passed through
         let gated = self.gate.apply(&raw, frame);
         if !echo_possible {
@@ -258,11 +258,6 @@ impl EchoCanceller {
             measured_erle_db: 10.0 * ((self.echo_in + self.echo_n) / (self.echo_left + self.echo_n)).log10(),
         }
     }
-}
-
-/// Energy level of a frame, dB re 1 LSB (0 dB for digital silence), as the gate and the path detector use.
-fn level_db(energy: f64) -> f32 {
-    (10.0 * (energy / FRAME_SAMPLES as f64 + 1.0).log10()) as f32
 }
 
 fn energy(frame: &Frame) -> f64 {

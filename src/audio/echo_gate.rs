@@ -66,7 +66,7 @@ pub const ECHO_CORRELATION: f32 = 0.85;
 pub const HANGOVER_FRAMES: u32 = 15;
 
 /// Energy level of samples at the i16 scale, in dB re 1 LSB (0 dB for digital silence).
-fn level_db(energy: f64, n: usize) -> f32 {
+pub(super) fn level_db(energy: f64, n: usize) -> f32 {
     (10.0 * (energy / n.max(1) as f64 + 1.0).log10()) as f32
 }
 
