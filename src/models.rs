@@ -44,8 +44,41 @@ pub struct ModelProfile {
     /// server missed).
     #[serde(default)]
     pub transparent_resumption: bool,
+    /// What `generationConfig.thinkingConfig` the model takes: none (gemini-3.8-live refuses it), a
+    /// `thinkingBudget`, or a `thinkingLevel` (the extended-thinking model).
+    #[serde(default)]
+    pub thinking: Thinking,
+    /// The behaviour of a function declared without `behavior`: BLOCKING on older models, NON_BLOCKING on
+    /// gemini-3.8-live (where BLOCKING must be asked for).
+    #[serde(default)]
+    pub default_function_behavior: FunctionBehavior,
+    /// Proactive audio cannot be turned off: `proactivity.proactiveAudio: false` is refused.
+    #[serde(default)]
+    pub proactive_audio_always: bool,
     #[serde(default)]
     pub note: Option<String>,
+}
+
+/// See [`ModelProfile::thinking`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Thinking {
+    /// No thinkingConfig at all.
+    None,
+    /// `thinkingConfig.thinkingBudget` (tokens; 0 turns thinking off).
+    #[default]
+    Budget,
+    /// `thinkingConfig.thinkingLevel`: low, medium or high.
+    Level,
+}
+
+/// See [`ModelProfile::default_function_behavior`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FunctionBehavior {
+    #[default]
+    Blocking,
+    NonBlocking,
 }
 
 /// See [`ModelProfile::typed_text`].

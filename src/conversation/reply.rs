@@ -62,7 +62,12 @@ impl Conversation {
             } => self.on_audio(samples, rate, received_at),
             Event::Text(text) => self.on_model_text(text, at, false),
             Event::OutputTranscript(text) => self.on_model_text(text, at, true),
-            Event::Thought(_) | Event::GenerationComplete => {}
+            // late-2026 fields the conversation does not act on yet (tools and the UI will)
+            Event::Thought(_)
+            | Event::GenerationComplete
+            | Event::Interaction(_)
+            | Event::InterimInputTranscript(_)
+            | Event::VoiceActivity { .. } => {}
             Event::Usage(u) => self.reply.tokens = u.total_token_count.map(u64::from).or(self.reply.tokens),
             Event::InputTranscript(text) => {
                 self.user_text.push_str(&text);

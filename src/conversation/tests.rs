@@ -85,6 +85,7 @@ impl Script {
             Event::TurnComplete {
                 usage: None,
                 reason: None,
+                interaction: None,
             },
         )
     }

@@ -147,6 +147,14 @@ pub struct FunctionResponse {
 pub struct Transcription {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
+    /// Late 2026: this transcription of the utterance is final.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finished: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none", alias = "language_code")]
+    pub language_code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none", alias = "speaker_label")]
+    pub speaker_label: Option<String>,
+    /// Word timings; kept verbatim (voxlive does not use them yet).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub words: Option<serde_json::Value>,
 }

@@ -17,7 +17,8 @@ mod golden_tests;
 pub use client::{ClientContent, ClientMessage, ContextUpdate, Empty, RealtimeInput};
 pub use content::{Blob, Content, FunctionCall, FunctionResponse, Part, Transcription};
 pub use server::{
-    GoAway, ModalityTokenCount, ServerContent, ServerMessage, SessionResumptionUpdate, SetupComplete, UsageMetadata,
+    GoAway, InteractionStatus, ModalityTokenCount, ServerContent, ServerMessage, SessionResumptionUpdate,
+    SetupComplete, UsageMetadata, VoiceActivity,
 };
 pub use setup::{
     AudioTranscriptionConfig, AutomaticActivityDetection, ContextWindowCompression, GenerationConfig, Modality,

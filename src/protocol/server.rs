@@ -27,6 +27,9 @@ pub struct ServerMessage {
         alias = "session_resumption_update"
     )]
     pub session_resumption_update: Option<SessionResumptionUpdate>,
+    /// Late 2026: the service's own voice activity detection, as events.
+    #[serde(default, skip_serializing_if = "Option::is_none", alias = "voice_activity")]
+    pub voice_activity: Option<VoiceActivity>,
     #[serde(default, skip_serializing_if = "Option::is_none", alias = "usage_metadata")]
     pub usage_metadata: Option<UsageMetadata>,
 }
@@ -84,6 +87,40 @@ pub struct ServerContent {
     pub waiting_for_input: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none", alias = "url_context_metadata")]
     pub url_context_metadata: Option<Value>,
+    /// Late 2026: a transcription of the user's speech that may still change.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        alias = "interim_input_transcription"
+    )]
+    pub interim_input_transcription: Option<Transcription>,
+    /// Late 2026 (gemini-3.8-live): `IN_PROGRESS` while background work goes on and the model may speak
+    /// again without new input, `IDLE` when the whole interaction is done. Sent with `turnComplete`.
+    #[serde(default, skip_serializing_if = "Option::is_none", alias = "interaction_status")]
+    pub interaction_status: Option<InteractionStatus>,
+}
+
+/// `serverContent.interactionStatus`. Unknown values parse as `Other` (the service adds values).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum InteractionStatus {
+    #[serde(rename = "IN_PROGRESS")]
+    InProgress,
+    #[serde(rename = "IDLE")]
+    Idle,
+    #[serde(untagged)]
+    Other(String),
+}
+
+/// Top-level `voiceActivity`: the server's VAD saw speech start or end at `audioOffset` into the stream.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VoiceActivity {
+    /// `ACTIVITY_START` or `ACTIVITY_END` (kept as a string: unknown values are not an error).
+    #[serde(default, alias = "voice_activity_type")]
+    pub voice_activity_type: String,
+    /// A duration string, as the service sends it.
+    #[serde(default, skip_serializing_if = "Option::is_none", alias = "audio_offset")]
+    pub audio_offset: Option<String>,
 }
 
 /// The connection will close after `timeLeft` (a duration string, always written).

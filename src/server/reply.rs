@@ -87,7 +87,7 @@ fn model_turn(part: Part) -> ServerMessage {
 fn transcript(input: bool, text: String) -> ServerMessage {
     let t = Some(Transcription {
         text: Some(text),
-        finished: None,
+        ..Transcription::default()
     });
     let content = if input {
         ServerContent {

@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use super::reconnect::CloseClass;
 use crate::protocol::codec::{parse_duration, pcm16_from_bytes, pcm_rate};
-use crate::protocol::{FunctionCall, ServerMessage, UsageMetadata, OUTPUT_RATE};
+use crate::protocol::{FunctionCall, InteractionStatus, ServerMessage, UsageMetadata, OUTPUT_RATE};
 
 /// Something the server said, as the rest of voxlive sees it.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,11 +31,21 @@ pub enum Event {
     Interrupted,
     /// The model finished generating this turn (audio may still be playing).
     GenerationComplete,
-    /// The turn is over; usage when the server sent it.
+    /// The turn is over; usage when the server sent it. `interaction` (gemini-3.8-live) says whether the
+    /// model may speak again without new input (`InProgress`: background tools still run) or is done
+    /// (`Idle`); `None` from older models, where a turnComplete after a tool call is not the end either.
     TurnComplete {
         usage: Option<UsageMetadata>,
         reason: Option<String>,
+        interaction: Option<InteractionStatus>,
     },
+    /// An `interactionStatus` that came without a turnComplete.
+    Interaction(InteractionStatus),
+    /// A transcription of what the user is saying that may still change (late 2026).
+    InterimInputTranscript(String),
+    /// The server's voice activity detection: speech started (`true`) or ended, `offset` into the audio
+    /// stream when the server said (late 2026 `voiceActivity`).
+    VoiceActivity { started: bool, offset: Option<Duration> },
     /// Usage sent on a message that did not complete a turn.
     Usage(UsageMetadata),
     /// The server will close this connection after `time_left`.
@@ -94,6 +104,9 @@ pub fn events_from(msg: ServerMessage, received_at: Instant) -> Vec<Event> {
         if content.interrupted == Some(true) {
             out.push(Event::Interrupted);
         }
+        if let Some(t) = content.interim_input_transcription.and_then(|t| t.text) {
+            out.push(Event::InterimInputTranscript(t));
+        }
         if let Some(t) = content.input_transcription.and_then(|t| t.text) {
             out.push(Event::InputTranscript(t));
         }
@@ -126,8 +139,17 @@ pub fn events_from(msg: ServerMessage, received_at: Instant) -> Vec<Event> {
             out.push(Event::TurnComplete {
                 usage: usage.take(),
                 reason: content.turn_complete_reason,
+                interaction: content.interaction_status,
             });
+        } else if let Some(status) = content.interaction_status {
+            out.push(Event::Interaction(status));
         }
+    }
+    if let Some(activity) = msg.voice_activity {
+        out.push(Event::VoiceActivity {
+            started: activity.voice_activity_type.ends_with("START"),
+            offset: activity.audio_offset.as_deref().and_then(|d| parse_duration(d).ok()),
+        });
     }
     if let Some(call) = msg.tool_call {
         out.push(Event::ToolCall(call.function_calls));
@@ -180,6 +202,40 @@ mod tests {
         assert_eq!(ev[3], Event::GenerationComplete);
         assert!(matches!(&ev[4], Event::TurnComplete { usage: Some(u), .. } if u.total_token_count == Some(3)));
         assert_eq!(ev.len(), 5);
+    }
+
+    #[test]
+    fn late_2026_fields_become_events() {
+        let msg = ServerMessage::from_slice(
+            br#"{"serverContent":{"interimInputTranscription":{"text":"wha"},"inputTranscription":{"text":"what","finished":true,"languageCode":"en-US"},
+                "turnComplete":true,"interactionStatus":"IN_PROGRESS","turnCompleteReason":"NEED_MORE_INPUT"},
+                "voiceActivity":{"voiceActivityType":"ACTIVITY_START","audioOffset":"1.500s"}}"#,
+        )
+        .unwrap();
+        let ev = events_from(msg, Instant::now());
+        assert_eq!(ev[0], Event::InterimInputTranscript("wha".into()));
+        assert_eq!(ev[1], Event::InputTranscript("what".into()));
+        assert!(matches!(
+            &ev[2],
+            Event::TurnComplete { interaction: Some(InteractionStatus::InProgress), reason: Some(r), .. } if r == "NEED_MORE_INPUT"
+        ));
+        assert_eq!(
+            ev[3],
+            Event::VoiceActivity {
+                started: true,
+                offset: Some(Duration::from_millis(1500))
+            }
+        );
+        let idle = ServerMessage::from_slice(br#"{"serverContent":{"interactionStatus":"IDLE"}}"#).unwrap();
+        assert_eq!(
+            events_from(idle, Instant::now()),
+            vec![Event::Interaction(InteractionStatus::Idle)]
+        );
+        let odd = ServerMessage::from_slice(br#"{"serverContent":{"interactionStatus":"SOMETHING_NEW"}}"#).unwrap();
+        assert_eq!(
+            events_from(odd, Instant::now()),
+            vec![Event::Interaction(InteractionStatus::Other("SOMETHING_NEW".into()))]
+        );
     }
 
     #[test]
