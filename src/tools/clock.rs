@@ -102,6 +102,7 @@ fn utc(unix: i64) -> LocalTime {
 
 #[cfg(target_os = "linux")]
 fn local(unix: i64) -> Option<LocalTime> {
+    #[allow(clippy::useless_conversion)] // time_t is i64 here, i32 on some targets
     let t: libc::time_t = unix.try_into().ok()?;
     // SAFETY: localtime_r writes only into `tm`, which we own; both pointers are valid for the call.
     let mut tm: libc::tm = unsafe { std::mem::zeroed() };

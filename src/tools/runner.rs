@@ -37,6 +37,19 @@ pub enum RunnerEvent {
     Ask(ConfirmRequest),
 }
 
+/// What a runner is made of, cloneable (for options structs): the tools and the confirmation policy.
+#[derive(Debug, Clone, Default)]
+pub struct ToolBox {
+    pub registry: Arc<Registry>,
+    pub policy: ConfirmPolicy,
+}
+
+impl ToolBox {
+    pub fn runner(&self) -> ToolRunner {
+        ToolRunner::new(self.registry.clone(), self.policy)
+    }
+}
+
 struct Running {
     abort: AbortHandle,
     /// The message's batch of BLOCKING calls; `None` for a NON_BLOCKING call.

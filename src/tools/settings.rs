@@ -9,7 +9,7 @@ use super::calc::Calculator;
 use super::clock::Clock;
 use super::command::{CommandSpec, CommandTool};
 use super::read_file::{ReadFile, MAX_BYTES};
-use super::{ConfirmPolicy, Registry};
+use super::Registry;
 
 /// A tool setting that cannot be used. Not retryable: fix the flag or the config file.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -35,7 +35,6 @@ pub struct ToolSettings {
     pub confirm: Vec<String>,
     /// `[[tool]]` tables: command tools, all enabled.
     pub commands: Vec<CommandSpec>,
-    pub confirm_policy: ConfirmPolicy,
 }
 
 fn builtin(name: &str) -> Option<(&'static str, &'static str)> {
