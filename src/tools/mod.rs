@@ -27,7 +27,7 @@ mod tool;
 
 pub use confirm::{parse_answer, Asker, ConfirmPolicy, ConfirmRequest};
 pub use error::ToolError;
-pub use registry::{Registered, Registry};
+pub use registry::{valid_name as registry_name_ok, Registered, Registry};
 pub use runner::{RunnerEvent, ToolBox, ToolRunner};
 pub use settings::{ToolSettings, ToolSettingsError};
 pub use tool::{Behavior, Scheduling, Tool, ToolFuture, ToolOutput, DEFAULT_TIMEOUT};
