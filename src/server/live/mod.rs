@@ -296,7 +296,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Live<S> {
         let Some(unsent) = self.conversation.take_unsent() else {
             return;
         };
-        if unsent.queue.is_empty() && unsent.awaiting_tool.is_none() {
+        if unsent.queue.is_empty() && unsent.awaiting_tool.as_ref().is_none_or(|o| o.is_empty()) {
             return;
         }
         tracing::debug!(
@@ -308,7 +308,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Live<S> {
             self.usage = unsent.usage;
         }
         self.queue.extend(unsent.queue);
-        if self.awaiting_tool.is_none() {
+        if self.awaiting_tool.as_ref().is_none_or(|o| o.is_empty()) {
             self.awaiting_tool = unsent.awaiting_tool;
         }
         self.next_call_id = self.next_call_id.max(unsent.next_call_id);

@@ -208,9 +208,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Live<S> {
             };
             mark_interaction(items, status);
         }
-        if done {
-            self.awaiting_tool = None;
-        }
     }
 
     /// One NON_BLOCKING answer, as its scheduling says.
@@ -220,7 +217,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Live<S> {
         if scheduling.as_deref() == Some("SILENT") {
             tracing::debug!(id = ?fr.id, "SILENT answer: nothing is said");
             if done {
-                self.awaiting_tool = None;
                 if self.tool_rules.late_semantics {
                     self.enqueue(vec![Outgoing::Message(status_message(
                         false,
@@ -271,7 +267,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Live<S> {
         if released {
             self.continue_after_blocking();
         } else if done {
-            self.awaiting_tool = None;
             if self.tool_rules.late_semantics {
                 self.enqueue(vec![Outgoing::Message(status_message(
                     false,
@@ -288,10 +283,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Live<S> {
             return None;
         }
         let open = self.awaiting_tool.as_mut()?;
+        // the open calls stay known, empty or not: an answer that crosses the cancellation is ignored
         let ids = open.cancel_blocking();
-        if open.is_empty() {
-            self.awaiting_tool = None;
-        }
         (!ids.is_empty()).then(|| {
             tracing::debug!(?ids, "new user input cancels the BLOCKING calls still open");
             cancellation(ids)
