@@ -216,13 +216,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Live<S> {
         let scheduling = fr.scheduling.clone();
         if scheduling.as_deref() == Some("SILENT") {
             tracing::debug!(id = ?fr.id, "SILENT answer: nothing is said");
-            if done {
-                if self.tool_rules.late_semantics {
-                    self.enqueue(vec![Outgoing::Message(status_message(
-                        false,
-                        Some(InteractionStatus::Idle),
-                    ))]);
-                }
+            if done && self.tool_rules.late_semantics {
+                self.enqueue(vec![Outgoing::Message(status_message(
+                    false,
+                    Some(InteractionStatus::Idle),
+                ))]);
             }
             return Ok(());
         }
@@ -266,13 +264,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Live<S> {
         self.send(cancellation(ids)).await?;
         if released {
             self.continue_after_blocking();
-        } else if done {
-            if self.tool_rules.late_semantics {
-                self.enqueue(vec![Outgoing::Message(status_message(
-                    false,
-                    Some(InteractionStatus::Idle),
-                ))]);
-            }
+        } else if done && self.tool_rules.late_semantics {
+            self.enqueue(vec![Outgoing::Message(status_message(
+                false,
+                Some(InteractionStatus::Idle),
+            ))]);
         }
         Ok(())
     }
