@@ -219,6 +219,8 @@ pub async fn one(input: &Path, run: u32, plan: &SessionPlan) -> Result<SessionOu
             }
         })),
         lossless_uplink: false,
+        // a benchmark has no tools: any call is answered with NOT_FOUND, never left hanging
+        tools: crate::tools::ToolRunner::default(),
     };
     let mut conversation = Conversation::new(Policy::new(plan.mode), Instant::now());
     let exit = Exit::WhenSourceDone {
