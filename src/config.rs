@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use crate::cli::{CommonArgs, ModalityArg, ModeArg, SensitivityArg, TalkingArgs, VadArg};
 use crate::conversation::{TalkMode, TextRoute, VadSource};
-use crate::models::{Catalog, ModelError};
+use crate::models::{check_setup, Catalog, ModelError, SetupRefusal};
 use crate::protocol::{
     AudioTranscriptionConfig, Content, GenerationConfig, Modality, PrebuiltVoiceConfig, SessionResumptionConfig, Setup,
     SpeechConfig, VoiceConfig,
@@ -22,6 +22,10 @@ pub enum ConfigError {
     File { path: PathBuf, detail: String },
     #[error(transparent)]
     Model(#[from] ModelError),
+    /// The catalog says the model refuses this setup (the real service would close the connection):
+    /// a usage error, exit status 2.
+    #[error("{0}")]
+    Setup(#[from] SetupRefusal),
     #[error(transparent)]
     Endpoint(#[from] SessionError),
     #[error("environment variable {0} is not set or empty")]
@@ -228,7 +232,7 @@ impl Config {
         let file = load_file(args.config.as_deref())?;
         let file_talking = file.talking();
         let catalog = Catalog::builtin();
-        let mut warnings = Vec::new();
+        let warnings = Vec::new();
         let api_version = args.api_version.or(file.api_version).unwrap_or_default();
 
         let key_env = args.api_key_env.clone().or(file.api_key_env.clone());
@@ -283,17 +287,11 @@ impl Config {
                 if profile.typed_text == crate::models::TypedText::ClientContent {
                     text_route = TextRoute::ClientContent;
                 }
-                if let Some(v) = &voice {
-                    if let Err(e) = catalog.check_voice(profile, v) {
-                        warnings.push(e.to_string());
-                    }
-                }
-                catalog.check_modality(profile, modality)?;
             }
             Err(e @ ModelError::ShutDown { .. }) => return Err(e.into()),
-            Err(e) => warnings.push(format!("{e} (trying anyway: the service may know newer models)")),
+            Err(_) => {}
         }
-        Ok(Config {
+        let config = Config {
             target,
             api_version,
             model,
@@ -309,7 +307,27 @@ impl Config {
             link,
             file_talking,
             file_ptt_key: file.ptt_key,
-        })
+        };
+        config.checked()
+    }
+
+    /// Checks the setup this configuration builds against the catalog before anything connects: what the
+    /// model refuses is an error; an unknown model is an error against the embedded server (it knows only
+    /// the catalog) and a warning against a remote endpoint (the service may know newer models).
+    fn checked(mut self) -> Result<Config, ConfigError> {
+        let api_version = match &self.target {
+            Target::Remote(e) => e.api_version,
+            Target::Embedded => self.api_version,
+        };
+        match check_setup(Catalog::builtin(), &self.setup(false), Some(api_version.as_str())) {
+            Ok(_) => Ok(self),
+            Err(e @ SetupRefusal::UnknownModel { .. }) if matches!(self.target, Target::Remote(_)) => {
+                self.warnings
+                    .push(format!("{e} (trying anyway: the service may know newer models)"));
+                Ok(self)
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Turn taking: flags, then the config file, then `default_mode` (hands-free with server VAD for the
@@ -404,8 +422,8 @@ impl Config {
                 }),
                 ..Default::default()
             }),
-            input_audio_transcription: Some(AudioTranscriptionConfig {}),
-            output_audio_transcription: audio.then_some(AudioTranscriptionConfig {}),
+            input_audio_transcription: Some(AudioTranscriptionConfig::default()),
+            output_audio_transcription: audio.then_some(AudioTranscriptionConfig::default()),
             session_resumption: Some(SessionResumptionConfig {
                 handle: None,
                 transparent: self.transparent_resumption.then_some(true),
