@@ -39,6 +39,11 @@ pub struct Conversation {
     pub(super) source_ended: bool,
     // ---- reply
     pub(super) reply: super::reply::Reply,
+    /// A turnComplete said `interactionStatus: IN_PROGRESS` at this time: the model will speak again
+    /// without new input, so the conversation is not idle (see `reply.rs`, `interaction_step`).
+    pub(super) interaction_open: Option<Instant>,
+    /// What the server's VAD last said (`voiceActivity`): speech (`true`) or quiet; `None` before any.
+    pub(super) server_vad: Option<bool>,
     pub(super) ended: bool,
 }
 
@@ -65,6 +70,8 @@ impl Conversation {
             user_text: String::new(),
             source_ended: false,
             reply: Default::default(),
+            interaction_open: None,
+            server_vad: None,
             ended: false,
         }
     }
@@ -112,14 +119,25 @@ impl Conversation {
         self.user_end.is_some() && !self.activity_open
     }
 
-    /// When the user's pending turn ended, if a reply is awaited.
+    /// When the user's pending turn ended, if a reply is awaited; else when the model last said it would
+    /// speak again in an interaction still in progress (so a reply timeout covers that wait too).
     pub fn awaiting_since(&self) -> Option<Instant> {
-        self.user_end.filter(|_| !self.activity_open)
+        self.user_end.filter(|_| !self.activity_open).or(self.interaction_open)
     }
 
-    /// Nothing in flight: no open turn, no awaited reply, no reply still streaming or audible at `now`.
+    /// Nothing in flight: no open turn, no awaited reply, no interaction in progress, no reply still
+    /// streaming or audible at `now`.
     pub fn is_idle(&self, now: Instant) -> bool {
-        !self.activity_open && self.user_end.is_none() && !self.reply.streaming() && !self.audible(now)
+        !self.activity_open
+            && self.user_end.is_none()
+            && self.interaction_open.is_none()
+            && !self.reply.streaming()
+            && !self.audible(now)
+    }
+
+    /// The server's voice activity detection, as its last `voiceActivity` said (`None`: it never did).
+    pub fn server_vad(&self) -> Option<bool> {
+        self.server_vad
     }
 
     /// The session closed: no more inputs are taken.

@@ -62,12 +62,15 @@ impl Conversation {
             } => self.on_audio(samples, rate, received_at),
             Event::Text(text) => self.on_model_text(text, at, false),
             Event::OutputTranscript(text) => self.on_model_text(text, at, true),
-            // late-2026 fields the conversation does not act on yet (tools and the UI will)
-            Event::Thought(_)
-            | Event::GenerationComplete
-            | Event::Interaction(_)
-            | Event::InterimInputTranscript(_)
-            | Event::VoiceActivity { .. } => {}
+            Event::Thought(_) | Event::GenerationComplete => {}
+            Event::Interaction(status) => self.interaction_step(Some(&status), false, at),
+            Event::InterimInputTranscript(text) => self
+                .out
+                .push(Action::Show(Notice::InterimUserTranscript { turn: self.turn, text })),
+            Event::VoiceActivity { started, offset } => {
+                tracing::debug!(started, ?offset, "the server's VAD");
+                self.server_vad = Some(started);
+            }
             Event::Usage(u) => self.reply.tokens = u.total_token_count.map(u64::from).or(self.reply.tokens),
             Event::InputTranscript(text) => {
                 self.user_text.push_str(&text);
@@ -75,6 +78,8 @@ impl Conversation {
                     .push(Action::Show(Notice::UserTranscript { turn: self.turn, text }));
             }
             Event::Interrupted => {
+                // the user took the floor: whatever the model meant to add is not awaited any more
+                self.interaction_open = None;
                 self.out.push(Action::StopPlayback { onset: None });
                 self.playing = false;
                 self.last_play_at = None;
@@ -86,7 +91,7 @@ impl Conversation {
                     self.set_state(State::Interrupted);
                 }
             }
-            Event::TurnComplete { usage, .. } => {
+            Event::TurnComplete { usage, interaction, .. } => {
                 if let Some(t) = usage.and_then(|u| u.total_token_count).map(u64::from) {
                     self.reply.tokens = Some(t);
                 }
@@ -96,10 +101,8 @@ impl Conversation {
                     self.out.push(Action::EndOfReply);
                 }
                 self.reply.streaming = false;
-                if self.reply.is_open() {
-                    self.close_reply(false, at);
-                }
-                self.settle(at);
+                self.reply.audio = false;
+                self.interaction_step(interaction.as_ref(), true, at);
             }
             Event::ToolCall(calls) => {
                 self.reply.mark(at);
@@ -142,6 +145,26 @@ impl Conversation {
                 });
             }
         }
+    }
+
+    /// An utterance ended (`turn_complete`) or the server said where the interaction stands. Only an
+    /// interaction that is done (see `session::interaction_done`) closes the reply: after an IN_PROGRESS
+    /// turnComplete the reply stays open, the next utterance adds to it, and the conversation is not idle.
+    fn interaction_step(
+        &mut self,
+        status: Option<&crate::protocol::InteractionStatus>,
+        turn_complete: bool,
+        at: Instant,
+    ) {
+        if crate::session::interaction_done(status) {
+            let was_open = self.interaction_open.take().is_some();
+            if (turn_complete || was_open) && self.reply.is_open() {
+                self.close_reply(false, at);
+            }
+        } else {
+            self.interaction_open = Some(at);
+        }
+        self.settle(at);
     }
 
     fn on_audio(&mut self, samples: Vec<i16>, rate: u32, received_at: Instant) {
@@ -243,14 +266,19 @@ impl Conversation {
         }
     }
 
-    /// Back to listening once nothing of the reply is left to hear.
+    /// Back to listening once nothing of the reply is left to hear; waiting, when the model said it will
+    /// speak again in this interaction.
     pub(super) fn settle(&mut self, at: Instant) {
         let done = matches!(self.state, State::AssistantSpeaking | State::Interrupted)
             && !self.reply.streaming()
             && !self.audible(at)
             && !self.activity_open;
         if done {
-            self.set_state(State::Listening);
+            let next = match self.interaction_open {
+                Some(_) => State::WaitingForReply,
+                None => State::Listening,
+            };
+            self.set_state(next);
         }
     }
 }

@@ -1,5 +1,7 @@
 //! `voxlive chat`: typed turns. Each line read is a complete user turn; text replies stream to the output as
-//! they arrive, audio replies print their transcript and can be saved as WAV files.
+//! they arrive, audio replies print their transcript and can be saved as WAV files. An interaction of
+//! several utterances (gemini-3.8-live's `interactionStatus: IN_PROGRESS`) prints one "assistant:" line
+//! per utterance before the next line is read.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -57,7 +59,14 @@ pub async fn chat<R: AsyncBufRead + Unpin>(
                     rate = r;
                     audio.extend_from_slice(&samples);
                 }
-                Some(Event::TurnComplete { .. }) => break,
+                // one interaction may hold several utterances (3.8: IN_PROGRESS until the last)
+                Some(Event::TurnComplete { interaction, .. }) if session::interaction_done(interaction.as_ref()) => {
+                    break
+                }
+                Some(Event::TurnComplete { .. }) => {
+                    write!(out, "\nassistant: ")?;
+                    out.flush()?;
+                }
                 Some(Event::ProtocolError(e)) => tracing::warn!("skipped a malformed server frame: {e}"),
                 Some(Event::Closed { reason, .. }) => return Err(ModeError::EndedEarly(reason)),
                 None => return Err(ModeError::EndedEarly("the session closed".into())),

@@ -61,6 +61,8 @@ pub struct Live<S> {
     /// consumed must-deliver message, so the client knows exactly what to replay.
     transparent: bool,
     interrupts: bool,
+    /// `explicitVadSignal`: tell the client what the server's VAD hears (`voiceActivity` messages).
+    explicit_vad: bool,
     conversation: Arc<Conversation>,
     faults: Faults,
     clock: FaultClock,
@@ -82,10 +84,14 @@ pub struct Live<S> {
 
 impl<S: AsyncRead + AsyncWrite + Unpin + Send> Live<S> {
     pub fn new(shared: Arc<Shared>, ws: Ws<S>, setup: Setup, conversation: Arc<Conversation>, faults: Faults) -> Self {
+        // setup was validated against the catalog, so the profile is there; without one, the older fields only
+        let profile = crate::models::Catalog::builtin().model(&setup.model).ok();
         let ctx = RenderCtx {
             modality: setup.modality(),
             input_transcription: setup.input_audio_transcription.is_some(),
             output_transcription: setup.output_audio_transcription.is_some(),
+            interim_transcription: profile.is_some_and(|p| p.interim_transcription),
+            interaction_status: profile.is_some_and(|p| p.interaction_status),
         };
         let handling = setup
             .realtime_input_config
@@ -100,6 +106,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Live<S> {
             resumable: setup.session_resumption.is_some(),
             transparent: setup.session_resumption.as_ref().and_then(|r| r.transparent) == Some(true),
             interrupts: handling != Some("NO_INTERRUPTION"),
+            explicit_vad: setup.explicit_vad_signal(),
             conversation,
             faults,
             clock,
@@ -136,7 +143,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Live<S> {
 
     async fn serve(&mut self) -> Result<(), WsError> {
         let complete = ServerMessage {
-            setup_complete: Some(SetupComplete::default()),
+            setup_complete: Some(SetupComplete {
+                session_id: Some(self.conversation.id.0.clone()),
+            }),
             ..ServerMessage::default()
         };
         self.send(complete).await?;
