@@ -383,3 +383,34 @@ async fn talk_keeps_the_reply_received_before_a_terminal_error() {
     assert!(!kept.is_empty());
     assert!(stderr(&o).contains("kept the"), "{}", stderr(&o));
 }
+
+/// gemini-3.8-live may speak several times in one interaction (turnComplete with interactionStatus
+/// IN_PROGRESS, then IDLE): chat prints every utterance before it reads the next line. A chat that stopped
+/// at the first turnComplete would print the second utterance as the answer to the second line and never
+/// see the third reply ("Go on.").
+#[test]
+fn chat_prints_every_utterance_of_an_interaction() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("script.toml");
+    std::fs::write(
+        &path,
+        "[[turn]]\nutterances = [[{ text = \"Let me check.\" }], [{ text = \"It is noon in Tokyo.\" }]]\n\n\
+         [[turn]]\nparts = [{ text = \"Go on.\" }]\n",
+    )
+    .unwrap();
+    let script = voxlive::server::ScriptedResponder::from_path(&path).unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let server = rt.block_on(start_server(ServerConfig {
+        responder: voxlive::server::ResponderKind::Scripted(script),
+        ..fast_config()
+    }));
+    let url = server.base_url();
+    let o = voxlive_with_input(&["--endpoint", &url, "chat"], "what time is it in Tokyo?\nthanks\n");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("assistant: Let me check.\nassistant: It is noon in Tokyo.\nassistant: Go on.\n"),
+        "{out}"
+    );
+    drop(server);
+}
