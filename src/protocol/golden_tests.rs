@@ -190,3 +190,51 @@ fn malformed_frames_are_typed_errors() {
     assert!(ClientMessage::from_slice(b"").is_err());
     assert!(ClientMessage::from_slice(br#"{"setup":{"model":5}}"#).is_err());
 }
+
+/// The late-2026 fields as the official SDK's converters read them: `voiceActivity.type` (which the SDK
+/// calls `voice_activity_type`), `setupComplete.sessionId`, `interactionStatus`, `finished`.
+#[test]
+fn late_2026_server_fields_are_written_as_the_sdk_reads_them() {
+    use super::{InteractionStatus, SetupComplete, Transcription, VoiceActivity};
+    let vad = ServerMessage {
+        voice_activity: Some(VoiceActivity {
+            voice_activity_type: "ACTIVITY_START".into(),
+            audio_offset: Some("1.500s".into()),
+        }),
+        ..ServerMessage::default()
+    };
+    assert_eq!(
+        serde_json::to_value(&vad).unwrap(),
+        json!({"voiceActivity": {"type": "ACTIVITY_START", "audioOffset": "1.500s"}})
+    );
+    for spelling in ["type", "voiceActivityType", "voice_activity_type"] {
+        let text = format!(r#"{{"voiceActivity":{{"{spelling}":"ACTIVITY_END"}}}}"#);
+        let parsed = ServerMessage::from_slice(text.as_bytes()).unwrap();
+        assert_eq!(parsed.voice_activity.unwrap().voice_activity_type, "ACTIVITY_END");
+    }
+    let setup = ServerMessage {
+        setup_complete: Some(SetupComplete {
+            session_id: Some("s-1".into()),
+        }),
+        ..ServerMessage::default()
+    };
+    assert_eq!(
+        serde_json::to_value(&setup).unwrap(),
+        json!({"setupComplete": {"sessionId": "s-1"}})
+    );
+    let done = ServerMessage::content(ServerContent {
+        turn_complete: Some(true),
+        interaction_status: Some(InteractionStatus::InProgress),
+        input_transcription: Some(Transcription {
+            text: Some("hi".into()),
+            finished: Some(true),
+            ..Transcription::default()
+        }),
+        ..ServerContent::default()
+    });
+    assert_eq!(
+        serde_json::to_value(&done).unwrap(),
+        json!({"serverContent": {"turnComplete": true, "interactionStatus": "IN_PROGRESS",
+            "inputTranscription": {"text": "hi", "finished": true}}})
+    );
+}
