@@ -67,7 +67,7 @@ impl Reply {
 }
 
 /// What the session asked for (and what its model's profile does), which decides how parts are rendered.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct RenderCtx {
     pub modality: Modality,
     pub input_transcription: bool,
@@ -76,6 +76,8 @@ pub struct RenderCtx {
     pub interim_transcription: bool,
     /// The model sends `interactionStatus` with each turnComplete (gemini-3.8-live).
     pub interaction_status: bool,
+    /// `languageCode` on input transcriptions: the first of the setup's `inputAudioTranscription.languageCodes`.
+    pub input_language: Option<String>,
 }
 
 impl Default for RenderCtx {
@@ -87,6 +89,7 @@ impl Default for RenderCtx {
             output_transcription: false,
             interim_transcription: false,
             interaction_status: false,
+            input_language: None,
         }
     }
 }
@@ -118,13 +121,14 @@ const MAX_INTERIM_PIECES: usize = 4;
 
 /// The user's words as a 3.8 model sends them: interim hypotheses growing word by word (at most
 /// [`MAX_INTERIM_PIECES`]), then the final transcription with `finished: true`.
-fn interim_then_final(out: &mut Vec<Outgoing>, text: String) {
+fn interim_then_final(out: &mut Vec<Outgoing>, text: String, language: Option<&String>) {
     let words: Vec<&str> = text.split_whitespace().collect();
     let step = words.len().div_ceil(MAX_INTERIM_PIECES).max(1);
     for end in (step..words.len()).step_by(step) {
         let interim = ServerContent {
             interim_input_transcription: Some(Transcription {
                 text: Some(words[..end].join(" ")),
+                language_code: language.cloned(),
                 ..Transcription::default()
             }),
             ..ServerContent::default()
@@ -135,6 +139,7 @@ fn interim_then_final(out: &mut Vec<Outgoing>, text: String) {
         input_transcription: Some(Transcription {
             text: Some(text),
             finished: Some(true),
+            language_code: language.cloned(),
             ..Transcription::default()
         }),
         ..ServerContent::default()
@@ -221,7 +226,7 @@ pub fn render(reply: Reply, ctx: &RenderCtx, usage: &mut TurnUsage, next_call_id
                 out.push(Outgoing::Message(model_turn(Part::text(text))));
             }
             ReplyPart::InputTranscript(text) if ctx.input_transcription && ctx.interim_transcription => {
-                interim_then_final(&mut out, text);
+                interim_then_final(&mut out, text, ctx.input_language.as_ref());
             }
             ReplyPart::InputTranscript(text) if ctx.input_transcription => {
                 out.push(Outgoing::Message(transcript(true, text)));

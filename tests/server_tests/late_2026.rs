@@ -210,7 +210,11 @@ async fn session_id_is_fresh_per_session_and_kept_across_a_resume() {
 #[tokio::test]
 async fn interim_then_final_input_transcription_and_idle_on_3_8() {
     let server = start(fast()).await;
-    let (mut c, _) = live_session(&server, json!({"inputAudioTranscription": {}})).await;
+    let (mut c, _) = live_session(
+        &server,
+        json!({"inputAudioTranscription": {"languageCodes": ["en-US", "de-DE"]}}),
+    )
+    .await;
     send(&mut c, audio(&voiced(16_000))).await;
     send(&mut c, json!({"realtimeInput": {"audioStreamEnd": true}})).await;
     let got = until_turn_complete(&mut c).await;
@@ -218,6 +222,16 @@ async fn interim_then_final_input_transcription_and_idle_on_3_8() {
     let mut last = None;
     for m in &got {
         let Some(sc) = &m.server_content else { continue };
+        for t in [&sc.interim_input_transcription, &sc.input_transcription]
+            .into_iter()
+            .flatten()
+        {
+            assert_eq!(
+                t.language_code.as_deref(),
+                Some("en-US"),
+                "the first languageCode: {t:?}"
+            );
+        }
         if let Some(t) = &sc.interim_input_transcription {
             assert!(last.is_none(), "an interim piece after the final one: {got:?}");
             interim.push(t.text.clone().unwrap_or_default());
@@ -442,4 +456,36 @@ async fn no_interruption_lets_the_reply_finish() {
             assert_eq!(second.output, "You said: stop", "{second:?}");
         }
     }
+}
+
+/// historyConfig.initialHistoryInClientContent: the clientContent up to turnComplete true only seeds the
+/// history; the first reply answers what comes after it.
+#[tokio::test]
+async fn initial_history_in_client_content_starts_no_reply() {
+    let server = start(fast()).await;
+    let history = json!({"clientContent": {"turns": [
+        {"role": "user", "parts": [{"text": "my name is Ada"}]},
+        {"role": "model", "parts": [{"text": "Hello Ada."}]}], "turnComplete": false}});
+    let end = json!({"clientContent": {"turns": [{"role": "user", "parts": [{"text": "I like tea"}]}], "turnComplete": true}});
+    let (mut c, _) = live_session(
+        &server,
+        json!({"historyConfig": {"initialHistoryInClientContent": true}, "outputAudioTranscription": {}}),
+    )
+    .await;
+    send(&mut c, history.clone()).await;
+    send(&mut c, end.clone()).await;
+    send(&mut c, json!({"realtimeInput": {"text": "what is my name"}})).await;
+    let reply = read_turn(&mut c).await;
+    assert_eq!(
+        reply.output, "You said: what is my name",
+        "the history was answered: {reply:?}"
+    );
+    // after the history, clientContent is a turn again
+    send(&mut c, end).await;
+    assert_eq!(read_turn(&mut c).await.output, "You said: I like tea");
+    // without historyConfig the same clientContent is answered at once
+    let (mut c, _) = live_session(&server, json!({"outputAudioTranscription": {}})).await;
+    send(&mut c, history).await;
+    send(&mut c, json!({"clientContent": {"turns": [{"role": "user", "parts": [{"text": "I like tea"}]}], "turnComplete": true}})).await;
+    assert_eq!(read_turn(&mut c).await.output, "You said: I like tea");
 }

@@ -41,6 +41,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Live<S> {
                 close(&mut self.ws, 1007, "setup may be sent only once per connection").await?;
                 return Ok(Flow::Stop);
             }
+            ClientMessage::ClientContent(content) if self.seeding_history => {
+                // the initial history: it seeds the context and starts no reply
+                if content.turn_complete == Some(true) {
+                    self.seeding_history = false;
+                }
+                tracing::debug!(turns = content.turns.len(), "initial history");
+            }
             ClientMessage::ClientContent(content) => {
                 if content.turn_complete == Some(true) {
                     let user = content.turns.iter().rev().find(|c| c.role.as_deref() != Some("model"));

@@ -63,6 +63,9 @@ pub struct Live<S> {
     interrupts: bool,
     /// `explicitVadSignal`: tell the client what the server's VAD hears (`voiceActivity` messages).
     explicit_vad: bool,
+    /// `historyConfig.initialHistoryInClientContent`: the clientContent up to the first one with
+    /// `turnComplete: true` is history, answered by nothing.
+    seeding_history: bool,
     conversation: Arc<Conversation>,
     faults: Faults,
     clock: FaultClock,
@@ -92,6 +95,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Live<S> {
             output_transcription: setup.output_audio_transcription.is_some(),
             interim_transcription: profile.is_some_and(|p| p.interim_transcription),
             interaction_status: profile.is_some_and(|p| p.interaction_status),
+            input_language: setup
+                .input_audio_transcription
+                .as_ref()
+                .and_then(|t| t.language_codes.first().cloned()),
         };
         let handling = setup
             .realtime_input_config
@@ -107,6 +114,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Live<S> {
             transparent: setup.session_resumption.as_ref().and_then(|r| r.transparent) == Some(true),
             interrupts: handling != Some("NO_INTERRUPTION"),
             explicit_vad: setup.explicit_vad_signal(),
+            seeding_history: setup
+                .history_config
+                .as_ref()
+                .and_then(|h| h.initial_history_in_client_content)
+                == Some(true),
             conversation,
             faults,
             clock,
