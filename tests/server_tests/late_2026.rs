@@ -489,3 +489,29 @@ async fn initial_history_in_client_content_starts_no_reply() {
     send(&mut c, json!({"clientContent": {"turns": [{"role": "user", "parts": [{"text": "I like tea"}]}], "turnComplete": true}})).await;
     assert_eq!(read_turn(&mut c).await.output, "You said: I like tea");
 }
+
+/// A streaming cap (Live Transcribe's 10 minutes from its profile, or the server's `max_stream`, here a
+/// short one) ends the connection as a goAway does: goAway with the time left, then 1008 at the cap.
+#[tokio::test]
+async fn a_streaming_cap_ends_the_connection_after_a_go_away() {
+    let mut config = fast();
+    config.limits.max_stream = Some(Duration::from_millis(1200));
+    let server = start(config).await;
+    let mut c = connect(&format!("{}{PATH}", server.base_url())).await;
+    let setup =
+        json!({"model": "models/gemini-3.5-transcribe-live", "generationConfig": {"responseModalities": ["TEXT"]}});
+    send(&mut c, json!({ "setup": setup })).await;
+    assert!(recv_msg(&mut c).await.setup_complete.is_some());
+    let left = loop {
+        if let Some(g) = recv_msg(&mut c).await.go_away {
+            break voxlive::protocol::codec::parse_duration(&g.time_left).expect("a duration");
+        }
+    };
+    assert!(
+        left <= Duration::from_millis(600),
+        "goAway with what is left of the cap: {left:?}"
+    );
+    let (code, reason) = expect_close(&mut c).await;
+    assert_eq!(code, 1008);
+    assert!(reason.contains("deadline"), "{reason}");
+}

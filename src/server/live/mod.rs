@@ -42,6 +42,8 @@ enum Event {
     Fault(usize),
     /// Nothing arrived from the client for the idle limit.
     Idle,
+    /// The connection's streaming cap is near: say goAway.
+    StreamCap,
     /// An older connection of this conversation ended: take over what it left unsent.
     Handover,
 }
@@ -80,6 +82,9 @@ pub struct Live<S> {
     received: u64,
     /// Set by a goAway: the connection closes then (1008 "connection deadline").
     go_away_deadline: Option<Instant>,
+    /// The streaming cap (the model's `stream_minutes`, the server's `max_stream`): when to say goAway,
+    /// and when the connection ends.
+    stream_cap: Option<(Instant, Instant)>,
     /// When the client's last frame arrived (idle limit, rate limit).
     last_heard: Instant,
     rate: super::limits::RateLimit,
@@ -132,6 +137,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Live<S> {
             chunks_sent: 0,
             received: 0,
             go_away_deadline: None,
+            stream_cap: stream_cap(
+                profile.and_then(|p| p.stream_minutes),
+                shared.config.limits.max_stream,
+                Instant::now(),
+            ),
             last_heard: Instant::now(),
             rate: super::limits::RateLimit::new(shared.config.limits.max_messages_per_sec),
             shared,
@@ -179,6 +189,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Live<S> {
             let deadline = self.go_away_deadline;
             let fault = self.clock.next();
             let idle_at = self.last_heard + self.shared.config.limits.idle_timeout;
+            let cap_notice = self.stream_cap.map(|(notice, _)| notice);
             let event = tokio::select! {
                 _ = tokio::time::sleep_until(idle_at) => Event::Idle,
                 _ = self.conversation.handover.notified() => Event::Handover,
@@ -187,6 +198,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Live<S> {
                 _ = tokio::time::sleep_until(at), if due => Event::SendDue,
                 _ = stop.changed() => Event::Shutdown,
                 _ = sleep_until_opt(deadline) => Event::GoAwayDeadline,
+                _ = sleep_until_opt(cap_notice) => Event::StreamCap,
             };
             if let Event::Frame(Some(Ok(_))) = &event {
                 let now = Instant::now();
@@ -211,6 +223,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Live<S> {
                     close(&mut self.ws, 1001, &format!("idle for {limit:?}: closing")).await?;
                     Flow::Stop
                 }
+                Event::StreamCap => self.stream_cap_near().await?,
                 Event::GoAwayDeadline => {
                     close(&mut self.ws, 1008, "connection deadline exceeded after goAway").await?;
                     Flow::Stop
@@ -296,6 +309,24 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Live<S> {
                 }
             }
         }
+        Ok(Flow::Continue)
+    }
+
+    /// The streaming cap is near: goAway with the time left, and the connection closes at the cap.
+    async fn stream_cap_near(&mut self) -> Result<Flow, WsError> {
+        let Some((_, end)) = self.stream_cap.take() else {
+            return Ok(Flow::Continue);
+        };
+        let left = end.saturating_duration_since(Instant::now());
+        tracing::info!(?left, "streaming cap: goAway");
+        self.go_away_deadline.get_or_insert(end);
+        self.send(ServerMessage {
+            go_away: Some(GoAway {
+                time_left: format_duration(left),
+            }),
+            ..ServerMessage::default()
+        })
+        .await?;
         Ok(Flow::Continue)
     }
 
@@ -402,6 +433,26 @@ pub(super) async fn drop_abruptly<S: AsyncRead + AsyncWrite + Unpin>(ws: &mut Ws
     let _ = tokio::time::timeout(std::time::Duration::from_secs(2), drain).await;
 }
 
+/// How long before a streaming cap its goAway goes out: a minute, as the service does before a connection's
+/// end, or half the cap when that is shorter.
+pub const STREAM_NOTICE: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// When to say goAway and when to end a connection that started at `now`, for a model's `stream_minutes`
+/// and the server's own `max_stream` (the lower wins); `None` without either.
+pub fn stream_cap(
+    minutes: Option<u32>,
+    max_stream: Option<std::time::Duration>,
+    now: Instant,
+) -> Option<(Instant, Instant)> {
+    let from_model = minutes.map(|m| std::time::Duration::from_secs(u64::from(m) * 60));
+    let cap = match (from_model, max_stream) {
+        (Some(a), Some(b)) => a.min(b),
+        (a, b) => a.or(b)?,
+    };
+    let end = now.checked_add(cap)?;
+    Some((end - STREAM_NOTICE.min(cap / 2), end))
+}
+
 async fn sleep_until_opt(deadline: Option<Instant>) {
     match deadline {
         Some(t) => tokio::time::sleep_until(t).await,
@@ -416,5 +467,29 @@ async fn fault_due(next: Option<(Instant, usize)>) -> usize {
             i
         }
         None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn a_streaming_cap_says_go_away_a_minute_before_and_the_lower_cap_wins() {
+        let now = Instant::now();
+        assert_eq!(stream_cap(None, None, now), None);
+        let (notice, end) = stream_cap(Some(10), None, now).unwrap();
+        assert_eq!(end - now, Duration::from_secs(600), "Live Transcribe: 10 minutes");
+        assert_eq!(end - notice, STREAM_NOTICE);
+        let (notice, end) = stream_cap(Some(10), Some(Duration::from_secs(2)), now).unwrap();
+        assert_eq!(end - now, Duration::from_secs(2));
+        assert_eq!(
+            end - notice,
+            Duration::from_secs(1),
+            "half of a cap shorter than two minutes"
+        );
+        let (_, end) = stream_cap(None, Some(Duration::from_secs(900)), now).unwrap();
+        assert_eq!(end - now, Duration::from_secs(900));
     }
 }
