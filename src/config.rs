@@ -281,15 +281,12 @@ impl Config {
         // the embedded server honours transparent resumption for every model
         let mut transparent_resumption = matches!(target, Target::Embedded);
         let link = Link::from_args(args)?;
-        match catalog.model(&model) {
-            Ok(profile) => {
-                transparent_resumption |= profile.transparent_resumption;
-                if profile.typed_text == crate::models::TypedText::ClientContent {
-                    text_route = TextRoute::ClientContent;
-                }
+        // an unknown or shut-down model is `checked`'s to report
+        if let Ok(profile) = catalog.model(&model) {
+            transparent_resumption |= profile.transparent_resumption;
+            if profile.typed_text == crate::models::TypedText::ClientContent {
+                text_route = TextRoute::ClientContent;
             }
-            Err(e @ ModelError::ShutDown { .. }) => return Err(e.into()),
-            Err(_) => {}
         }
         let config = Config {
             target,
@@ -366,6 +363,11 @@ impl Config {
     /// for push-to-talk and local VAD, tuned for server VAD.
     pub fn voice_setup(&self, talking: &Talking) -> Setup {
         let mut setup = self.setup(talking.mode.manual_activity());
+        // the server's VAD as events, for the screen: the embedded server sends them; the official SDK
+        // allows explicitVadSignal on Vertex AI only, so it is not asked of the Gemini API
+        if !talking.mode.manual_activity() && matches!(self.target, Target::Embedded) {
+            setup.explicit_vad_signal = Some(true);
+        }
         if !talking.mode.manual_activity() && talking.tuning != VadTuning::default() {
             let t = &talking.tuning;
             let level = |s: Option<SensitivityArg>, start: bool| {
@@ -442,5 +444,50 @@ impl Config {
         o.reconnect = self.link.reconnect;
         o.metrics = Some(self.link.metrics.clone());
         o
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::cli::Cli;
+
+    fn config(args: &[&str]) -> Config {
+        let cli = Cli::parse_from(["voxlive", "--config", "/dev/null"].iter().chain(args));
+        Config::resolve(&cli.common).expect("resolves")
+    }
+
+    #[test]
+    fn server_vad_sessions_ask_the_embedded_server_for_voice_activity_only() {
+        let mut c = config(&["--endpoint", "ws://127.0.0.1:9"]);
+        let server_vad = c.talking(&TalkingArgs::default(), None, TalkMode::HandsFree(VadSource::Server));
+        let ptt = c.talking(&TalkingArgs::default(), None, TalkMode::PushToTalk);
+        assert_eq!(
+            c.voice_setup(&server_vad).explicit_vad_signal,
+            None,
+            "not asked of a remote service"
+        );
+        c.target = Target::Embedded;
+        assert_eq!(c.voice_setup(&server_vad).explicit_vad_signal, Some(true));
+        assert_eq!(
+            c.voice_setup(&ptt).explicit_vad_signal,
+            None,
+            "no server VAD, nothing to report"
+        );
+    }
+
+    #[test]
+    fn the_default_model_is_gemini_3_8_live_with_audio_and_its_transcript() {
+        let c = config(&["--endpoint", "ws://127.0.0.1:9"]);
+        let setup = c.setup(false);
+        assert_eq!(setup.model, "models/gemini-3.8-live");
+        assert_eq!(setup.modality(), Modality::Audio);
+        assert!(
+            setup.output_audio_transcription.is_some(),
+            "the words of a spoken reply, as text"
+        );
+        assert!(check_setup(Catalog::builtin(), &setup, Some("v1beta")).is_ok());
     }
 }

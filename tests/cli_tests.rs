@@ -325,6 +325,7 @@ fn bad_config_and_flags_fail_clearly() {
     assert_clear_failure(&o, "unknown field");
     let o = voxlive(&["--model", "gemini-2.0-flash-live-001", "chat"]);
     assert_clear_failure(&o, "shut down");
+    assert_eq!(o.status.code(), Some(2), "a model the catalog refuses is a usage error");
     let o = voxlive(&["serve", "--responder", "parrot"]);
     assert_clear_failure(&o, "--responder");
     let o = voxlive(&[
