@@ -61,9 +61,37 @@ pub enum SetupRefusal {
     BlockingFunction { model: String, function: String },
     #[error("function {function}: behavior {given} is not BLOCKING or NON_BLOCKING")]
     FunctionBehavior { function: String, given: String },
-    #[error("realtimeInputConfig.activityHandling {0} is not START_OF_ACTIVITY_INTERRUPTS or NO_INTERRUPTION")]
-    ActivityHandling(String),
+    /// An enum field of realtimeInputConfig with a value the service does not know.
+    #[error("realtimeInputConfig.{field} {value} is not one of {}", allowed.join(", "))]
+    BadEnum {
+        field: &'static str,
+        value: String,
+        allowed: &'static [&'static str],
+    },
 }
+
+/// The enum fields of realtimeInputConfig and the values the service takes (the official SDK's enums).
+const ACTIVITY_HANDLING: &[&str] = &[
+    "ACTIVITY_HANDLING_UNSPECIFIED",
+    "START_OF_ACTIVITY_INTERRUPTS",
+    "NO_INTERRUPTION",
+];
+const TURN_COVERAGE: &[&str] = &[
+    "TURN_COVERAGE_UNSPECIFIED",
+    "TURN_INCLUDES_ONLY_ACTIVITY",
+    "TURN_INCLUDES_ALL_INPUT",
+    "TURN_INCLUDES_AUDIO_ACTIVITY_AND_ALL_VIDEO",
+];
+const START_SENSITIVITY: &[&str] = &[
+    "START_SENSITIVITY_UNSPECIFIED",
+    "START_SENSITIVITY_HIGH",
+    "START_SENSITIVITY_LOW",
+];
+const END_SENSITIVITY: &[&str] = &[
+    "END_SENSITIVITY_UNSPECIFIED",
+    "END_SENSITIVITY_HIGH",
+    "END_SENSITIVITY_LOW",
+];
 
 fn modality_name(m: Modality) -> &'static str {
     match m {
@@ -128,11 +156,40 @@ pub fn check_setup<'c>(
         return Err(SetupRefusal::AffectiveDialog { model: id() });
     }
     check_functions(model, setup)?;
-    match setup.activity_handling() {
-        None | Some("START_OF_ACTIVITY_INTERRUPTS" | "NO_INTERRUPTION" | "ACTIVITY_HANDLING_UNSPECIFIED") => {}
-        Some(other) => return Err(SetupRefusal::ActivityHandling(other.to_string())),
-    }
+    check_realtime_config(setup)?;
     Ok(model)
+}
+
+/// Protobuf JSON enums: an unknown value is an invalid argument (the service's parser refuses it).
+fn check_realtime_config(setup: &Setup) -> Result<(), SetupRefusal> {
+    let Some(r) = setup.realtime_input_config.as_ref() else {
+        return Ok(());
+    };
+    let aad = r.automatic_activity_detection.as_ref();
+    let fields = [
+        ("activityHandling", r.activity_handling.as_deref(), ACTIVITY_HANDLING),
+        ("turnCoverage", r.turn_coverage.as_deref(), TURN_COVERAGE),
+        (
+            "automaticActivityDetection.startOfSpeechSensitivity",
+            aad.and_then(|a| a.start_of_speech_sensitivity.as_deref()),
+            START_SENSITIVITY,
+        ),
+        (
+            "automaticActivityDetection.endOfSpeechSensitivity",
+            aad.and_then(|a| a.end_of_speech_sensitivity.as_deref()),
+            END_SENSITIVITY,
+        ),
+    ];
+    for (field, value, allowed) in fields {
+        if let Some(v) = value.filter(|v| !allowed.contains(v)) {
+            return Err(SetupRefusal::BadEnum {
+                field,
+                value: v.to_string(),
+                allowed,
+            });
+        }
+    }
+    Ok(())
 }
 
 fn check_modality(model: &ModelProfile, setup: &Setup) -> Result<(), SetupRefusal> {

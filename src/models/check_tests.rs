@@ -180,8 +180,31 @@ fn blocking_functions_are_refused_on_the_async_only_model() {
 }
 
 #[test]
-fn unknown_activity_handling_is_an_invalid_argument() {
-    let r = refusal(json!({"model": LIVE, "realtimeInputConfig": {"activityHandling": "NEVER"}}));
-    assert_eq!(r, SetupRefusal::ActivityHandling("NEVER".into()));
-    assert_eq!(r.code(), 1007);
+fn unknown_realtime_input_enums_are_invalid_arguments() {
+    for (config, field) in [
+        (json!({"activityHandling": "NEVER"}), "activityHandling"),
+        (json!({"turn_coverage": "TURN_INCLUDES_EVERYTHING"}), "turnCoverage"),
+        (
+            json!({"automaticActivityDetection": {"startOfSpeechSensitivity": "HIGH"}}),
+            "automaticActivityDetection.startOfSpeechSensitivity",
+        ),
+        (
+            json!({"automatic_activity_detection": {"end_of_speech_sensitivity": "END_SENSITIVITY_MEDIUM"}}),
+            "automaticActivityDetection.endOfSpeechSensitivity",
+        ),
+    ] {
+        let r = refusal(json!({"model": LIVE, "realtimeInputConfig": config}));
+        assert!(
+            matches!(&r, SetupRefusal::BadEnum { field: f, .. } if *f == field),
+            "{r}"
+        );
+        assert_eq!(r.code(), 1007);
+    }
+    let ok = setup(
+        json!({"model": LIVE, "realtimeInputConfig": {"activityHandling": "NO_INTERRUPTION",
+        "turnCoverage": "TURN_INCLUDES_AUDIO_ACTIVITY_AND_ALL_VIDEO",
+        "automaticActivityDetection": {"startOfSpeechSensitivity": "START_SENSITIVITY_LOW",
+            "endOfSpeechSensitivity": "END_SENSITIVITY_HIGH"}}}),
+    );
+    assert!(check_setup(Catalog::builtin(), &ok, None).is_ok());
 }

@@ -105,10 +105,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Live<S> {
                 .as_ref()
                 .and_then(|t| t.language_codes.first().cloned()),
         };
-        let handling = setup
-            .realtime_input_config
-            .as_ref()
-            .and_then(|r| r.activity_handling.as_deref());
+        let handling = setup.activity_handling();
         let responder = shared.config.responder.build(conversation.turns());
         let unsent = conversation.take_unsent().unwrap_or_default();
         let clock = FaultClock::new(&faults, shared.origin, shared.fault_rng.clone());
