@@ -133,6 +133,16 @@ async fn every_refusal_rule_closes_with_the_services_code_and_reason() {
             1007,
             "activityHandling NEVER",
         ),
+        (
+            json!({"model": LIVE, "realtimeInputConfig": {"turnCoverage": "ALL"}}),
+            1007,
+            "turnCoverage ALL",
+        ),
+        (
+            json!({"model": LIVE, "realtimeInputConfig": {"automaticActivityDetection": {"startOfSpeechSensitivity": "HIGH"}}}),
+            1007,
+            "startOfSpeechSensitivity HIGH",
+        ),
     ];
     for (setup, code, reason) in cases {
         let (got_code, got) = refused(&server, setup.clone()).await;
