@@ -24,7 +24,7 @@ pub enum ConfigError {
     Model(#[from] ModelError),
     /// The catalog says the model refuses this setup (the real service would close the connection):
     /// a usage error, exit status 2.
-    #[error("{0}")]
+    #[error(transparent)]
     Setup(#[from] SetupRefusal),
     #[error(transparent)]
     Endpoint(#[from] SessionError),

@@ -273,6 +273,7 @@ fn a_setup_the_model_refuses_is_a_usage_error_before_connecting() {
         assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
         let err = stderr(&o);
         assert_eq!(err.lines().count(), 1, "one line: {err}");
+        assert_eq!(err.matches(expect).count(), 1, "said once: {err}");
         assert!(o.stdout.is_empty(), "nothing ran: {}", String::from_utf8_lossy(&o.stdout));
     }
 }
