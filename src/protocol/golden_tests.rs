@@ -238,3 +238,26 @@ fn late_2026_server_fields_are_written_as_the_sdk_reads_them() {
             "inputTranscription": {"text": "hi", "finished": true}}})
     );
 }
+
+/// The late-2026 setup fields round-trip in camelCase and parse from the SDK's snake_case.
+#[test]
+fn late_2026_setup_fields_round_trip() {
+    let golden = json!({"setup": {"model": "models/gemini-3.8-live-extended-thinking",
+        "generationConfig": {"thinkingConfig": {"thinkingLevel": "HIGH"}},
+        "realtimeInputConfig": {"activityHandling": "NO_INTERRUPTION", "explicitVadSignal": true},
+        "inputAudioTranscription": {"languageCodes": ["en-US", "de-DE"]}, "outputAudioTranscription": {},
+        "explicitVadSignal": true, "historyConfig": {"initialHistoryInClientContent": true}}});
+    let ClientMessage::Setup(setup) = round_trip_client(golden) else {
+        panic!("not a setup")
+    };
+    assert!(setup.explicit_vad_signal());
+    let snake = json!({"setup": {"model": "models/gemini-3.8-live-extended-thinking",
+        "generationConfig": {"thinking_config": {"thinking_level": "HIGH"}},
+        "realtimeInputConfig": {"activity_handling": "NO_INTERRUPTION", "explicit_vad_signal": true},
+        "input_audio_transcription": {"language_codes": ["en-US", "de-DE"]}, "output_audio_transcription": {},
+        "explicit_vad_signal": true, "history_config": {"initial_history_in_client_content": true}}});
+    assert_eq!(
+        ClientMessage::from_slice(snake.to_string().as_bytes()).unwrap(),
+        ClientMessage::Setup(setup)
+    );
+}
