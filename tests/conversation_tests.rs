@@ -268,6 +268,6 @@ async fn an_interaction_of_two_utterances_is_one_turn() {
         "one interaction, one turn: {:?}",
         reply.output_transcript
     );
-    assert_eq!(reply.output_transcript.trim(), "Let me check.It is noon in Tokyo.");
+    assert_eq!(reply.output_transcript.trim(), "Let me check. It is noon in Tokyo.");
     assert!(!reply.audio.is_empty());
 }

@@ -24,6 +24,8 @@ pub(super) struct Reply {
     silenced: bool,
     first_reply_measured: bool,
     tokens: Option<u64>,
+    /// An utterance ended with the interaction still in progress: the next words start a new sentence.
+    utterance_break: bool,
 }
 
 impl Reply {
@@ -163,6 +165,7 @@ impl Conversation {
             }
         } else {
             self.interaction_open = Some(at);
+            self.reply.utterance_break = true;
         }
         self.settle(at);
     }
@@ -187,6 +190,12 @@ impl Conversation {
             return;
         }
         self.begin_reply(at);
+        // the next utterance of an interaction in progress is a new sentence: keep the words apart
+        let mut text = text;
+        let joined = self.reply.text.ends_with(char::is_whitespace) || text.starts_with(char::is_whitespace);
+        if std::mem::take(&mut self.reply.utterance_break) && !self.reply.text.is_empty() && !joined {
+            text.insert(0, ' ');
+        }
         self.reply.text.push_str(&text);
         let turn = self.turn;
         self.out.push(Action::Show(if transcript {

@@ -539,7 +539,7 @@ fn an_interaction_in_progress_is_not_the_end_of_the_reply() {
     assert!(!s.c.is_idle(s.at(1000)));
     assert!(s.c.awaiting_since().is_some(), "a reply timeout still covers the wait");
 
-    s.server(1100, Event::OutputTranscript(" It is noon.".into()));
+    s.server(1100, Event::OutputTranscript("It is noon.".into()));
     s.audio(1120);
     let last = s.turn_complete_with(1200, Some(Idle));
     assert_eq!(turn_done(&last), 1);
