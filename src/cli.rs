@@ -27,7 +27,7 @@ pub struct CommonArgs {
     /// GEMINI_API_KEY or GOOGLE_API_KEY is set, else an embedded server started in-process on a free port.
     #[arg(long, global = true, value_name = "BASE_URL")]
     pub endpoint: Option<String>,
-    /// Model id (see models/models.toml), e.g. gemini-2.5-flash-native-audio-preview-12-2025.
+    /// Model id (`voxlive models` lists them); default gemini-3.8-live.
     #[arg(long, global = true)]
     pub model: Option<String>,
     /// Prebuilt voice for spoken replies (Puck, Charon, Kore, Fenrir, Aoede, Leda, Orus, Zephyr, ...).
@@ -216,6 +216,8 @@ pub enum Command {
     Chat(ChatArgs),
     /// List audio hosts, input and output devices with their default configurations.
     Devices(DevicesArgs),
+    /// List the Live models voxlive knows (the default first), with what each one's setup may ask for.
+    Models,
     /// Latency benchmark: replay WAVs through the real audio engine and conversation core, in real time,
     /// and report per-turn and per-stage percentiles (table, JSON, CSV, SVG).
     Bench(BenchArgs),

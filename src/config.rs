@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use crate::cli::{CommonArgs, ModalityArg, ModeArg, SensitivityArg, TalkingArgs, VadArg};
 use crate::conversation::{TalkMode, TextRoute, VadSource};
-use crate::models::{Catalog, ModelError};
+use crate::models::{check_setup, Catalog, ModelError, SetupRefusal};
 use crate::protocol::{
     AudioTranscriptionConfig, Content, GenerationConfig, Modality, PrebuiltVoiceConfig, SessionResumptionConfig, Setup,
     SpeechConfig, VoiceConfig,
@@ -22,6 +22,10 @@ pub enum ConfigError {
     File { path: PathBuf, detail: String },
     #[error(transparent)]
     Model(#[from] ModelError),
+    /// The catalog says the model refuses this setup (the real service would close the connection):
+    /// a usage error, exit status 2.
+    #[error(transparent)]
+    Setup(#[from] SetupRefusal),
     #[error(transparent)]
     Endpoint(#[from] SessionError),
     #[error("environment variable {0} is not set or empty")]
@@ -283,7 +287,7 @@ impl Config {
         let (tools, confirm) = tool_settings(&args.tools, &mut file)?;
         let file_talking = file.talking();
         let catalog = Catalog::builtin();
-        let mut warnings = Vec::new();
+        let warnings = Vec::new();
         let api_version = args.api_version.or(file.api_version).unwrap_or_default();
 
         let key_env = args.api_key_env.clone().or(file.api_key_env.clone());
@@ -332,25 +336,16 @@ impl Config {
         // the embedded server honours transparent resumption for every model
         let mut transparent_resumption = matches!(target, Target::Embedded);
         let link = Link::from_args(args)?;
+        // an unknown or shut-down model is `checked`'s to report
         let mut function_default = crate::tools::Behavior::Blocking;
-        match catalog.model(&model) {
-            Ok(profile) => {
-                function_default = crate::tools::Behavior::model_default(profile.default_function_behavior);
-                transparent_resumption |= profile.transparent_resumption;
-                if profile.typed_text == crate::models::TypedText::ClientContent {
-                    text_route = TextRoute::ClientContent;
-                }
-                if let Some(v) = &voice {
-                    if let Err(e) = catalog.check_voice(profile, v) {
-                        warnings.push(e.to_string());
-                    }
-                }
-                catalog.check_modality(profile, modality)?;
+        if let Ok(profile) = catalog.model(&model) {
+            function_default = crate::tools::Behavior::model_default(profile.default_function_behavior);
+            transparent_resumption |= profile.transparent_resumption;
+            if profile.typed_text == crate::models::TypedText::ClientContent {
+                text_route = TextRoute::ClientContent;
             }
-            Err(e @ ModelError::ShutDown { .. }) => return Err(e.into()),
-            Err(e) => warnings.push(format!("{e} (trying anyway: the service may know newer models)")),
         }
-        Ok(Config {
+        let config = Config {
             target,
             api_version,
             model,
@@ -369,7 +364,27 @@ impl Config {
             function_default,
             file_talking,
             file_ptt_key: file.ptt_key,
-        })
+        };
+        config.checked()
+    }
+
+    /// Checks the setup this configuration builds against the catalog before anything connects: what the
+    /// model refuses is an error; an unknown model is an error against the embedded server (it knows only
+    /// the catalog) and a warning against a remote endpoint (the service may know newer models).
+    fn checked(mut self) -> Result<Config, ConfigError> {
+        let api_version = match &self.target {
+            Target::Remote(e) => e.api_version,
+            Target::Embedded => self.api_version,
+        };
+        match check_setup(Catalog::builtin(), &self.setup(false), Some(api_version.as_str())) {
+            Ok(_) => Ok(self),
+            Err(e @ SetupRefusal::UnknownModel { .. }) if matches!(self.target, Target::Remote(_)) => {
+                self.warnings
+                    .push(format!("{e} (trying anyway: the service may know newer models)"));
+                Ok(self)
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Turn taking: flags, then the config file, then `default_mode` (hands-free with server VAD for the
@@ -408,6 +423,11 @@ impl Config {
     /// for push-to-talk and local VAD, tuned for server VAD.
     pub fn voice_setup(&self, talking: &Talking) -> Setup {
         let mut setup = self.setup(talking.mode.manual_activity());
+        // the server's VAD as events, for the screen: the embedded server sends them; the official SDK
+        // allows explicitVadSignal on Vertex AI only, so it is not asked of the Gemini API
+        if !talking.mode.manual_activity() && matches!(self.target, Target::Embedded) {
+            setup.explicit_vad_signal = Some(true);
+        }
         if !talking.mode.manual_activity() && talking.tuning != VadTuning::default() {
             let t = &talking.tuning;
             let level = |s: Option<SensitivityArg>, start: bool| {
@@ -464,8 +484,8 @@ impl Config {
                 }),
                 ..Default::default()
             }),
-            input_audio_transcription: Some(AudioTranscriptionConfig {}),
-            output_audio_transcription: audio.then_some(AudioTranscriptionConfig {}),
+            input_audio_transcription: Some(AudioTranscriptionConfig::default()),
+            output_audio_transcription: audio.then_some(AudioTranscriptionConfig::default()),
             session_resumption: Some(SessionResumptionConfig {
                 handle: None,
                 transparent: self.transparent_resumption.then_some(true),
@@ -494,5 +514,50 @@ impl Config {
         o.reconnect = self.link.reconnect;
         o.metrics = Some(self.link.metrics.clone());
         o
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::cli::Cli;
+
+    fn config(args: &[&str]) -> Config {
+        let cli = Cli::parse_from(["voxlive", "--config", "/dev/null"].iter().chain(args));
+        Config::resolve(&cli.common).expect("resolves")
+    }
+
+    #[test]
+    fn server_vad_sessions_ask_the_embedded_server_for_voice_activity_only() {
+        let mut c = config(&["--endpoint", "ws://127.0.0.1:9"]);
+        let server_vad = c.talking(&TalkingArgs::default(), None, TalkMode::HandsFree(VadSource::Server));
+        let ptt = c.talking(&TalkingArgs::default(), None, TalkMode::PushToTalk);
+        assert_eq!(
+            c.voice_setup(&server_vad).explicit_vad_signal,
+            None,
+            "not asked of a remote service"
+        );
+        c.target = Target::Embedded;
+        assert_eq!(c.voice_setup(&server_vad).explicit_vad_signal, Some(true));
+        assert_eq!(
+            c.voice_setup(&ptt).explicit_vad_signal,
+            None,
+            "no server VAD, nothing to report"
+        );
+    }
+
+    #[test]
+    fn the_default_model_is_gemini_3_8_live_with_audio_and_its_transcript() {
+        let c = config(&["--endpoint", "ws://127.0.0.1:9"]);
+        let setup = c.setup(false);
+        assert_eq!(setup.model, "models/gemini-3.8-live");
+        assert_eq!(setup.modality(), Modality::Audio);
+        assert!(
+            setup.output_audio_transcription.is_some(),
+            "the words of a spoken reply, as text"
+        );
+        assert!(check_setup(Catalog::builtin(), &setup, Some("v1beta")).is_ok());
     }
 }

@@ -9,7 +9,8 @@
 //! # Layout
 //! - [`protocol`]: the wire format only: serde types, no I/O.
 //! - [`audio`]: the low-latency audio core: devices, callback rings, resampling, framing, VAD, jitter buffer.
-//! - [`models`]: model profiles (ids, rates, voices, limits) read from models/models.toml.
+//! - [`models`]: model profiles (ids, rates, voices, limits) read from models/models.toml; `check.rs` checks a
+//!   setup against a profile (the one check client and embedded server share), `listing.rs` is `voxlive models`.
 //! - [`session`]: one conversation with a Live endpoint: connect, setup, send, typed events.
 //! - [`server`]: the embedded Live server (offline default endpoint, test target, fault injector).
 //! - [`wav`]: WAV files in any format to 16 kHz mono frames and back.

@@ -40,7 +40,11 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("voxlive: error: {}", voxlive::redact::redact(&format!("{e:#}")));
-            ExitCode::FAILURE
+            // a setup the model refuses is a usage error, like a bad flag
+            match e.downcast_ref::<voxlive::config::ConfigError>() {
+                Some(voxlive::config::ConfigError::Setup(_)) => ExitCode::from(2),
+                _ => ExitCode::FAILURE,
+            }
         }
     }
 }
@@ -89,6 +93,10 @@ async fn run(cli: Cli) -> Result<()> {
             with_metrics(&config, &cli.common, run_chat(&config, args)).await
         }
         Some(Command::Bench(args)) => run_bench(&Config::resolve(&cli.common)?, args).await,
+        Some(Command::Models) => {
+            print!("{}", voxlive::models::Catalog::builtin().listing());
+            Ok(())
+        }
         Some(Command::Devices(args)) => {
             let listing = if args.all {
                 voxlive::audio::Listing::All

@@ -6,6 +6,14 @@ use serde::Deserialize;
 
 use crate::protocol::Modality;
 
+mod check;
+mod listing;
+
+pub use check::{check_setup, SetupRefusal};
+
+/// Longest `stream_minutes` a profile may give (a day).
+pub const MAX_STREAM_MINUTES: u32 = 1440;
+
 const BUILTIN: &str = include_str!("../models/models.toml");
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -55,8 +63,30 @@ pub struct ModelProfile {
     /// Proactive audio cannot be turned off: `proactivity.proactiveAudio: false` is refused.
     #[serde(default)]
     pub proactive_audio_always: bool,
+    /// The `thinkingLevel` values a `thinking = level` model takes (upper case, compared ignoring case).
+    #[serde(default)]
+    pub thinking_levels: Vec<String>,
+    /// Whether a function may be declared `behavior: BLOCKING` (the extended-thinking model calls functions
+    /// asynchronously only, and refuses a blocking declaration).
+    #[serde(default = "yes")]
+    pub blocking_calls: bool,
+    /// The model sends `interactionStatus` (IN_PROGRESS while it may speak again without new input, IDLE
+    /// when the interaction is done) with each turnComplete.
+    #[serde(default)]
+    pub interaction_status: bool,
+    /// Input transcription streams as `interimInputTranscription` pieces, then the final
+    /// `inputTranscription` with `finished: true`.
+    #[serde(default)]
+    pub interim_transcription: bool,
+    /// How long one connection may stream before the service ends it (Live Transcribe: 10 minutes).
+    #[serde(default)]
+    pub stream_minutes: Option<u32>,
     #[serde(default)]
     pub note: Option<String>,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// See [`ModelProfile::thinking`].
@@ -130,12 +160,26 @@ impl Catalog {
     pub fn parse(text: &str) -> Result<Catalog, ModelError> {
         let catalog: Catalog = toml::from_str(text).map_err(|e| ModelError::Catalog(e.to_string()))?;
         for m in &catalog.models {
+            let bad = |what: &str| Err(ModelError::Catalog(format!("model {}: {what}", m.id)));
             if !catalog.voices.contains_key(&m.voices) {
-                return Err(ModelError::Catalog(format!(
-                    "model {} names unknown voice list {}",
-                    m.id, m.voices
-                )));
+                return bad(&format!("names unknown voice list {}", m.voices));
             }
+            if m.modalities.is_empty() {
+                return bad("lists no modalities");
+            }
+            if m.thinking == Thinking::Level && m.thinking_levels.is_empty() {
+                return bad("thinking = \"level\" needs thinking_levels");
+            }
+            // it sets a timer on the embedded server
+            if m.stream_minutes.is_some_and(|n| !(1..=MAX_STREAM_MINUTES).contains(&n)) {
+                return bad(&format!("stream_minutes must be 1 to {MAX_STREAM_MINUTES}"));
+            }
+        }
+        if !catalog.models.iter().any(|m| m.id == catalog.default_model) {
+            return Err(ModelError::Catalog(format!(
+                "default_model {} is not in the catalog",
+                catalog.default_model
+            )));
         }
         Ok(catalog)
     }

@@ -176,6 +176,12 @@ fn wrong_key_and_unknown_model_fail_clearly() {
     assert!(!stderr(&o).contains("a-wrong-key"), "the key must never be printed");
 
     let o = run(&["--model", "gemini-9-imaginary"], "the-right-key");
+    // a remote endpoint may know newer models: the client only warns, the server's close reason ends it
+    assert!(
+        stderr(&o).contains("voxlive: warning: model gemini-9-imaginary does not exist; known models: gemini-3.8-live"),
+        "{}",
+        stderr(&o)
+    );
     assert_clear_failure(&o, "model gemini-9-imaginary does not exist; known models:");
     drop(server);
 }
@@ -218,13 +224,88 @@ fn voxlive_with_input(args: &[&str], input: &str) -> Output {
     child.wait_with_output().unwrap()
 }
 
+/// gemini-3.8-live (the default) answers in AUDIO only: chat prints the output transcription.
 #[test]
 fn chat_answers_typed_turns() {
-    let o = voxlive_with_input(&["chat", "--modality", "text"], "hello voxlive\nand a second turn\n");
+    let o = voxlive_with_input(&["chat"], "hello voxlive\nand a second turn\n");
     assert!(o.status.success(), "{}", stderr(&o));
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(out.contains("assistant: You said: hello voxlive"), "{out}");
     assert!(out.contains("assistant: You said: and a second turn"), "{out}");
+}
+
+#[test]
+fn chat_answers_in_text_on_a_model_that_has_text() {
+    let o = voxlive_with_input(
+        &[
+            "--model",
+            "gemini-2.5-flash-native-audio-preview-12-2025",
+            "chat",
+            "--modality",
+            "text",
+        ],
+        "hello voxlive\n",
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("assistant: You said: hello voxlive"));
+}
+
+/// What the catalog says a model refuses is one error line and exit status 2, before anything connects
+/// (no embedded server is started: its "serving" line never appears).
+#[test]
+fn a_setup_the_model_refuses_is_a_usage_error_before_connecting() {
+    for (args, expect) in [
+        (
+            vec!["chat", "--modality", "text"],
+            "model gemini-3.8-live does not support response modality TEXT (it answers in AUDIO only: enable outputAudioTranscription",
+        ),
+        (
+            vec!["--voice", "Nobody", "chat"],
+            "voice Nobody is not offered by model gemini-3.8-live",
+        ),
+        (
+            vec!["--model", "gemini-3.5-transcribe-live", "chat"],
+            "model gemini-3.5-transcribe-live does not support response modality AUDIO",
+        ),
+    ] {
+        let o = voxlive_with_input(&args, "hello\n");
+        assert_clear_failure(&o, expect);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        let err = stderr(&o);
+        assert_eq!(err.lines().count(), 1, "one line: {err}");
+        assert_eq!(err.matches(expect).count(), 1, "said once: {err}");
+        assert!(o.stdout.is_empty(), "nothing ran: {}", String::from_utf8_lossy(&o.stdout));
+    }
+}
+
+/// An unknown model against the embedded server (which knows only the catalog) is an error listing every
+/// served id in full; against a remote endpoint it is only a warning (see the key test above, where the
+/// server's own close reason then ends the session).
+#[test]
+fn unknown_model_lists_every_known_id_on_the_client() {
+    let o = voxlive_with_input(&["--model", "gemini-9-imaginary", "chat"], "hello\n");
+    assert_clear_failure(&o, "model gemini-9-imaginary does not exist; known models: ");
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    for id in voxlive::models::Catalog::builtin().served_ids() {
+        assert!(err.contains(id), "{id} missing: {err}");
+    }
+}
+
+#[test]
+fn models_lists_the_catalog_with_the_default_first() {
+    let o = voxlive(&["models"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    let first = out.lines().next().unwrap_or_default();
+    assert!(first.starts_with("* gemini-3.8-live "), "{out}");
+    for id in [
+        "gemini-3.8-live-extended-thinking",
+        "gemini-3.5-transcribe-live",
+        "gemini-2.0-flash-live-001",
+    ] {
+        assert!(out.contains(id), "{id} missing: {out}");
+    }
 }
 
 #[test]
@@ -245,6 +326,7 @@ fn bad_config_and_flags_fail_clearly() {
     assert_clear_failure(&o, "unknown field");
     let o = voxlive(&["--model", "gemini-2.0-flash-live-001", "chat"]);
     assert_clear_failure(&o, "shut down");
+    assert_eq!(o.status.code(), Some(2), "a model the catalog refuses is a usage error");
     let o = voxlive(&["serve", "--responder", "parrot"]);
     assert_clear_failure(&o, "--responder");
     let o = voxlive(&[
@@ -261,10 +343,7 @@ fn bad_config_and_flags_fail_clearly() {
 fn chat_writes_metrics_json() {
     let path = temp_path("metrics.json");
     let _ = std::fs::remove_file(&path);
-    let o = voxlive_with_input(
-        &["--metrics", path.to_str().unwrap(), "chat", "--modality", "text"],
-        "hello metrics\n",
-    );
+    let o = voxlive_with_input(&["--metrics", path.to_str().unwrap(), "chat"], "hello metrics\n");
     assert!(o.status.success(), "chat failed: {}", stderr(&o));
     let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).expect("metrics written")).unwrap();
     assert!(json["messages_sent"].as_u64().unwrap() >= 1, "{json}");
@@ -305,4 +384,35 @@ async fn talk_keeps_the_reply_received_before_a_terminal_error() {
     let (kept, _) = voxlive::wav::read_pcm16(&output, 24_000).expect("the partial reply was written");
     assert!(!kept.is_empty());
     assert!(stderr(&o).contains("kept the"), "{}", stderr(&o));
+}
+
+/// gemini-3.8-live may speak several times in one interaction (turnComplete with interactionStatus
+/// IN_PROGRESS, then IDLE): chat prints every utterance before it reads the next line. A chat that stopped
+/// at the first turnComplete would print the second utterance as the answer to the second line and never
+/// see the third reply ("Go on.").
+#[test]
+fn chat_prints_every_utterance_of_an_interaction() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("script.toml");
+    std::fs::write(
+        &path,
+        "[[turn]]\nutterances = [[{ text = \"Let me check.\" }], [{ text = \"It is noon in Tokyo.\" }]]\n\n\
+         [[turn]]\nparts = [{ text = \"Go on.\" }]\n",
+    )
+    .unwrap();
+    let script = voxlive::server::ScriptedResponder::from_path(&path).unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let server = rt.block_on(start_server(ServerConfig {
+        responder: voxlive::server::ResponderKind::Scripted(script),
+        ..fast_config()
+    }));
+    let url = server.base_url();
+    let o = voxlive_with_input(&["--endpoint", &url, "chat"], "what time is it in Tokyo?\nthanks\n");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("assistant: Let me check.\nassistant: It is noon in Tokyo.\nassistant: Go on.\n"),
+        "{out}"
+    );
+    drop(server);
 }

@@ -229,3 +229,47 @@ async fn speaking_over_a_reply_silences_it_at_once_and_drops_the_rest() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// gemini-3.8-live: one interaction of two utterances (turnComplete IN_PROGRESS, then IDLE) is one turn of
+/// the conversation: `talk` waits for the second utterance and counts one answered turn holding both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interaction_of_two_utterances_is_one_turn() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("script.toml");
+    std::fs::write(
+        &script,
+        "[[turn]]\nutterances = [[{ text = \"Let me check.\" }], [{ text = \"It is noon in Tokyo.\" }]]\n",
+    )
+    .unwrap();
+    let server = util::start_server(ServerConfig {
+        responder: voxlive::server::ResponderKind::Scripted(
+            voxlive::server::ScriptedResponder::from_path(&script).unwrap(),
+        ),
+        ..util::fast_config()
+    })
+    .await;
+    let mut setup = util::setup(voxlive::protocol::Modality::Audio, true);
+    setup.model = "models/gemini-3.8-live".into();
+    let reply = talk(
+        util::options(&server, setup),
+        TalkOptions {
+            question: question("what_time_tokyo_16k.wav"),
+            path: None,
+            real_time: false,
+            mode: TalkMode::PushToTalk,
+            reply_timeout: Duration::from_secs(20),
+            transcript: None,
+            text_route: TextRoute::ClientContent,
+            tools: Default::default(),
+        },
+    )
+    .await
+    .expect("talk completes");
+    assert_eq!(
+        reply.turns, 1,
+        "one interaction, one turn: {:?}",
+        reply.output_transcript
+    );
+    assert_eq!(reply.output_transcript.trim(), "Let me check. It is noon in Tokyo.");
+    assert!(!reply.audio.is_empty());
+}

@@ -374,7 +374,7 @@ timeout_secs = 10
     )
     .unwrap();
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_voxlive"))
-        .args(["--config", config.to_str().unwrap(), "--modality", "text", "chat"])
+        .args(["--config", config.to_str().unwrap(), "chat"])
         .env_remove("GEMINI_API_KEY")
         .env_remove("GOOGLE_API_KEY")
         .stdin(std::process::Stdio::piped())

@@ -33,8 +33,8 @@ pub fn setup(modality: Modality, manual_activity: bool) -> Setup {
             response_modalities: vec![modality],
             ..Default::default()
         }),
-        input_audio_transcription: Some(AudioTranscriptionConfig {}),
-        output_audio_transcription: Some(AudioTranscriptionConfig {}),
+        input_audio_transcription: Some(AudioTranscriptionConfig::default()),
+        output_audio_transcription: Some(AudioTranscriptionConfig::default()),
         session_resumption: Some(SessionResumptionConfig::default()),
         ..Setup::default()
     };

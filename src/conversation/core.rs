@@ -41,9 +41,13 @@ pub struct Conversation {
     pub(super) reply: super::reply::Reply,
     /// The tool calls of the interaction in progress (see `interaction.rs`).
     pub(super) tools: super::ToolFlow,
-    /// A turnComplete that did not end the interaction (a tool call's answer is still to come): the
-    /// status it carried. The reply stays open until the interaction is over.
+    /// A turnComplete that did not end the interaction (3.8's `interactionStatus: IN_PROGRESS`, or a tool
+    /// call's answer still to come): the status it carried, and when. The reply stays open until the
+    /// interaction is over, and the conversation is not idle meanwhile.
     pub(super) held: Option<Option<crate::protocol::InteractionStatus>>,
+    pub(super) held_since: Option<Instant>,
+    /// What the server's VAD last said (`voiceActivity`): speech (`true`) or quiet; `None` before any.
+    pub(super) server_vad: Option<bool>,
     pub(super) ended: bool,
 }
 
@@ -72,6 +76,8 @@ impl Conversation {
             reply: Default::default(),
             tools: Default::default(),
             held: None,
+            held_since: None,
+            server_vad: None,
             ended: false,
         }
     }
@@ -120,18 +126,25 @@ impl Conversation {
         self.user_end.is_some() && !self.activity_open
     }
 
-    /// When the user's pending turn ended, if a reply is awaited.
+    /// When the user's pending turn ended, if a reply is awaited; else when the model last said it would
+    /// speak again in an interaction still in progress (so a reply timeout covers that wait too).
     pub fn awaiting_since(&self) -> Option<Instant> {
-        self.user_end.filter(|_| !self.activity_open)
+        self.user_end.filter(|_| !self.activity_open).or(self.held_since)
     }
 
-    /// Nothing in flight: no open turn, no awaited reply, no reply still streaming or audible at `now`.
+    /// Nothing in flight: no open turn, no awaited reply, no interaction in progress, no reply still
+    /// streaming or audible at `now`.
     pub fn is_idle(&self, now: Instant) -> bool {
         !self.activity_open
             && self.user_end.is_none()
             && self.held.is_none()
             && !self.reply.streaming()
             && !self.audible(now)
+    }
+
+    /// The server's voice activity detection, as its last `voiceActivity` said (`None`: it never did).
+    pub fn server_vad(&self) -> Option<bool> {
+        self.server_vad
     }
 
     /// The session closed: no more inputs are taken.

@@ -219,6 +219,12 @@ pub enum Notice {
         turn: u32,
         text: String,
     },
+    /// What the user is saying so far, as the server hears it now (late 2026 `interimInputTranscription`):
+    /// replaces the previous interim text, and is replaced by the final `UserTranscript`.
+    InterimUserTranscript {
+        turn: u32,
+        text: String,
+    },
     /// More of the transcript of the spoken reply.
     ModelTranscript {
         turn: u32,
@@ -267,6 +273,9 @@ pub struct Status {
     pub speaker_dbfs: f32,
     /// The local VAD hears speech now.
     pub vad_speech: bool,
+    /// The server's VAD (its `voiceActivity` messages, with `explicitVadSignal`): speech or quiet; `None`
+    /// when the server never said.
+    pub server_vad: Option<bool>,
     pub turns: u32,
     pub last_first_reply: Option<Duration>,
     pub underruns: u64,

@@ -24,6 +24,8 @@ pub(super) struct Reply {
     silenced: bool,
     first_reply_measured: bool,
     tokens: Option<u64>,
+    /// An utterance ended with the interaction still in progress: the next words start a new sentence.
+    utterance_break: bool,
 }
 
 impl Reply {
@@ -62,17 +64,21 @@ impl Conversation {
             } => self.on_audio(samples, rate, received_at),
             Event::Text(text) => self.on_model_text(text, at, false),
             Event::OutputTranscript(text) => self.on_model_text(text, at, true),
-            // late-2026 fields the conversation does not act on yet (tools and the UI will)
             Event::Interaction(status) => {
                 if self.held.is_some() {
                     self.held = Some(Some(status));
                     self.end_interaction_if_over(at);
+                    self.settle(at);
                 }
             }
-            Event::Thought(_)
-            | Event::GenerationComplete
-            | Event::InterimInputTranscript(_)
-            | Event::VoiceActivity { .. } => {}
+            Event::Thought(_) | Event::GenerationComplete => {}
+            Event::InterimInputTranscript(text) => self
+                .out
+                .push(Action::Show(Notice::InterimUserTranscript { turn: self.turn, text })),
+            Event::VoiceActivity { started, offset } => {
+                tracing::debug!(started, ?offset, "the server's VAD");
+                self.server_vad = Some(started);
+            }
             Event::Usage(u) => self.reply.tokens = u.total_token_count.map(u64::from).or(self.reply.tokens),
             Event::InputTranscript(text) => {
                 self.user_text.push_str(&text);
@@ -80,6 +86,8 @@ impl Conversation {
                     .push(Action::Show(Notice::UserTranscript { turn: self.turn, text }));
             }
             Event::Interrupted => {
+                // the user took the floor: whatever the model meant to add is not awaited any more
+                self.held_since = None;
                 self.out.push(Action::StopPlayback { onset: None });
                 self.playing = false;
                 self.last_play_at = None;
@@ -103,8 +111,10 @@ impl Conversation {
                     self.reply.audio = false;
                 }
                 self.reply.streaming = false;
-                // the reply stays open until the interaction is over (a tool's answer may still come)
+                // the reply stays open until the interaction is over (a tool's answer, or the next
+                // utterance of an interaction in progress, may still come)
                 self.held = Some(interaction);
+                self.held_since = Some(at);
                 self.end_interaction_if_over(at);
                 self.settle(at);
             }
@@ -163,25 +173,29 @@ impl Conversation {
         self.settle(at);
     }
 
-    /// After a turnComplete (held): closes the reply once [`interaction_over`] says the model is done.
+    /// After a turnComplete (held): closes the reply once [`interaction_over`] says the model is done;
+    /// until then the next utterance adds to the same reply, as a new sentence.
     fn end_interaction_if_over(&mut self, at: Instant) {
         let Some(status) = &self.held else { return };
         if !interaction_over(status.as_ref(), &self.tools) {
+            self.reply.utterance_break = true;
             return;
         }
         self.held = None;
+        self.held_since = None;
         self.tools.reset();
         if self.reply.is_open() {
             self.close_reply(false, at);
         }
     }
 
-    /// Model content arrived: a further turn of the interaction (the answer after a tool call) has begun.
+    /// Model content arrived: a further turn of the interaction (the answer after a tool call, the next
+    /// utterance) has begun.
     fn model_content(&mut self) {
         self.tools.model_spoke();
         self.held = None;
+        self.held_since = None;
     }
-
     fn on_audio(&mut self, samples: Vec<i16>, rate: u32, received_at: Instant) {
         if self.reply.silenced {
             return;
@@ -204,6 +218,12 @@ impl Conversation {
         }
         self.model_content();
         self.begin_reply(at);
+        // the next utterance of an interaction in progress is a new sentence: keep the words apart
+        let mut text = text;
+        let joined = self.reply.text.ends_with(char::is_whitespace) || text.starts_with(char::is_whitespace);
+        if std::mem::take(&mut self.reply.utterance_break) && !self.reply.text.is_empty() && !joined {
+            text.insert(0, ' ');
+        }
         self.reply.text.push_str(&text);
         let turn = self.turn;
         self.out.push(Action::Show(if transcript {
@@ -284,7 +304,8 @@ impl Conversation {
         }
     }
 
-    /// Back to listening once nothing of the reply is left to hear.
+    /// Back to listening once nothing of the reply is left to hear; waiting, when the model said it will
+    /// speak again in this interaction.
     pub(super) fn settle(&mut self, at: Instant) {
         if self.held.is_some() {
             // between the turns of one interaction: the answer is still to come

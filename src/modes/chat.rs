@@ -3,7 +3,9 @@
 //! the [`ToolRunner`] while the reply waits, and a tool that needs confirmation is asked about on the
 //! prompt (the next line typed answers it). A reply ends when the interaction does
 //! ([`interaction_over`]): a turnComplete right after a tool call is not the end, the answer that uses the
-//! tool's result is still to come.
+//! tool's result is still to come, and an interaction of several utterances (gemini-3.8-live's
+//! `interactionStatus: IN_PROGRESS`) prints one "assistant:" line per utterance before the next line is
+//! read.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -34,6 +36,9 @@ struct Reply {
     tools: ToolFlow,
     /// The last turn closed with this status (`Some(None)`: closed, no status); `None`: a turn is open.
     closed: Option<Option<InteractionStatus>>,
+    /// Text of this reply was printed, and a turn closed since: the next text is a new utterance.
+    printed: bool,
+    utterance_ended: bool,
 }
 
 /// Runs until the input ends or a line reads `/quit`. Output goes to `out` (stdout in the CLI).
@@ -90,6 +95,8 @@ async fn receive<R: AsyncBufRead + Unpin>(
         rate: crate::protocol::OUTPUT_RATE,
         tools: ToolFlow::default(),
         closed: None,
+        printed: false,
+        utterance_ended: false,
     };
     let mut deadline = tokio::time::Instant::now() + chat.reply_timeout;
     loop {
@@ -131,6 +138,10 @@ fn on_event(
         Some(Event::Text(t)) | Some(Event::OutputTranscript(t)) => {
             reply.tools.model_spoke();
             reply.closed = None;
+            if std::mem::take(&mut reply.utterance_ended) && reply.printed {
+                write!(out, "\nassistant: ")?;
+            }
+            reply.printed = true;
             write!(out, "{t}")?;
             out.flush()?;
         }
@@ -148,7 +159,10 @@ fn on_event(
             reply.tools.cancelled(&ids);
             tools.cancel(&ids);
         }
-        Some(Event::TurnComplete { interaction, .. }) => reply.closed = Some(interaction),
+        Some(Event::TurnComplete { interaction, .. }) => {
+            reply.utterance_ended = true;
+            reply.closed = Some(interaction);
+        }
         Some(Event::Interaction(status)) => reply.closed = Some(Some(status)),
         Some(Event::ProtocolError(e)) => tracing::warn!("skipped a malformed server frame: {e}"),
         Some(Event::Closed { reason, .. }) => return Err(ModeError::EndedEarly(reason)),

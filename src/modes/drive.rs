@@ -312,6 +312,7 @@ impl Pump<'_, '_> {
             status.turns = self.conversation.turns();
             status.last_first_reply = self.last_first_reply;
             status.vad_speech = self.vad_speech;
+            status.server_vad = self.conversation.server_vad();
             self.io.renderer.status(&status);
         }
         let Exit::WhenSourceDone { settle, reply_timeout } = self.exit else {

@@ -190,3 +190,74 @@ fn malformed_frames_are_typed_errors() {
     assert!(ClientMessage::from_slice(b"").is_err());
     assert!(ClientMessage::from_slice(br#"{"setup":{"model":5}}"#).is_err());
 }
+
+/// The late-2026 fields as the official SDK's converters read them: `voiceActivity.type` (which the SDK
+/// calls `voice_activity_type`), `setupComplete.sessionId`, `interactionStatus`, `finished`.
+#[test]
+fn late_2026_server_fields_are_written_as_the_sdk_reads_them() {
+    use super::{InteractionStatus, SetupComplete, Transcription, VoiceActivity};
+    let vad = ServerMessage {
+        voice_activity: Some(VoiceActivity {
+            voice_activity_type: "ACTIVITY_START".into(),
+            audio_offset: Some("1.500s".into()),
+        }),
+        ..ServerMessage::default()
+    };
+    assert_eq!(
+        serde_json::to_value(&vad).unwrap(),
+        json!({"voiceActivity": {"type": "ACTIVITY_START", "audioOffset": "1.500s"}})
+    );
+    for spelling in ["type", "voiceActivityType", "voice_activity_type"] {
+        let text = format!(r#"{{"voiceActivity":{{"{spelling}":"ACTIVITY_END"}}}}"#);
+        let parsed = ServerMessage::from_slice(text.as_bytes()).unwrap();
+        assert_eq!(parsed.voice_activity.unwrap().voice_activity_type, "ACTIVITY_END");
+    }
+    let setup = ServerMessage {
+        setup_complete: Some(SetupComplete {
+            session_id: Some("s-1".into()),
+        }),
+        ..ServerMessage::default()
+    };
+    assert_eq!(
+        serde_json::to_value(&setup).unwrap(),
+        json!({"setupComplete": {"sessionId": "s-1"}})
+    );
+    let done = ServerMessage::content(ServerContent {
+        turn_complete: Some(true),
+        interaction_status: Some(InteractionStatus::InProgress),
+        input_transcription: Some(Transcription {
+            text: Some("hi".into()),
+            finished: Some(true),
+            ..Transcription::default()
+        }),
+        ..ServerContent::default()
+    });
+    assert_eq!(
+        serde_json::to_value(&done).unwrap(),
+        json!({"serverContent": {"turnComplete": true, "interactionStatus": "IN_PROGRESS",
+            "inputTranscription": {"text": "hi", "finished": true}}})
+    );
+}
+
+/// The late-2026 setup fields round-trip in camelCase and parse from the SDK's snake_case.
+#[test]
+fn late_2026_setup_fields_round_trip() {
+    let golden = json!({"setup": {"model": "models/gemini-3.8-live-extended-thinking",
+        "generationConfig": {"thinkingConfig": {"thinkingLevel": "HIGH"}},
+        "realtimeInputConfig": {"activityHandling": "NO_INTERRUPTION", "explicitVadSignal": true},
+        "inputAudioTranscription": {"languageCodes": ["en-US", "de-DE"]}, "outputAudioTranscription": {},
+        "explicitVadSignal": true, "historyConfig": {"initialHistoryInClientContent": true}}});
+    let ClientMessage::Setup(setup) = round_trip_client(golden) else {
+        panic!("not a setup")
+    };
+    assert!(setup.explicit_vad_signal());
+    let snake = json!({"setup": {"model": "models/gemini-3.8-live-extended-thinking",
+        "generationConfig": {"thinking_config": {"thinking_level": "HIGH"}},
+        "realtimeInputConfig": {"activity_handling": "NO_INTERRUPTION", "explicit_vad_signal": true},
+        "input_audio_transcription": {"language_codes": ["en-US", "de-DE"]}, "output_audio_transcription": {},
+        "explicit_vad_signal": true, "history_config": {"initial_history_in_client_content": true}}});
+    assert_eq!(
+        ClientMessage::from_slice(snake.to_string().as_bytes()).unwrap(),
+        ClientMessage::Setup(setup)
+    );
+}

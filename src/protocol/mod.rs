@@ -21,9 +21,9 @@ pub use server::{
     SetupComplete, UsageMetadata, VoiceActivity,
 };
 pub use setup::{
-    AudioTranscriptionConfig, AutomaticActivityDetection, ContextWindowCompression, GenerationConfig, Modality,
-    PrebuiltVoiceConfig, Proactivity, RealtimeInputConfig, SessionResumptionConfig, Setup, SlidingWindow, SpeechConfig,
-    ThinkingConfig, VoiceConfig,
+    AudioTranscriptionConfig, AutomaticActivityDetection, ContextWindowCompression, GenerationConfig, HistoryConfig,
+    Modality, PrebuiltVoiceConfig, Proactivity, RealtimeInputConfig, SessionResumptionConfig, Setup, SlidingWindow,
+    SpeechConfig, ThinkingConfig, VoiceConfig,
 };
 pub use tool::{FunctionDeclaration, Tool, ToolCall, ToolCallCancellation, ToolResponse};
 

@@ -115,8 +115,10 @@ pub enum InteractionStatus {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct VoiceActivity {
-    /// `ACTIVITY_START` or `ACTIVITY_END` (kept as a string: unknown values are not an error).
-    #[serde(default, alias = "voice_activity_type")]
+    /// `ACTIVITY_START` or `ACTIVITY_END` (kept as a string: unknown values are not an error). On the wire
+    /// the key is `type`, as the official SDK's converter reads it (`_VoiceActivity_from_mldev` maps `type`
+    /// to its `voice_activity_type`); the SDK-side spellings are accepted too.
+    #[serde(default, rename = "type", alias = "voiceActivityType", alias = "voice_activity_type")]
     pub voice_activity_type: String,
     /// A duration string, as the service sends it.
     #[serde(default, skip_serializing_if = "Option::is_none", alias = "audio_offset")]

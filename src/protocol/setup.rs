@@ -45,9 +45,33 @@ pub struct Setup {
     pub proactivity: Option<Proactivity>,
     #[serde(default, skip_serializing_if = "Option::is_none", alias = "enable_affective_dialog")]
     pub enable_affective_dialog: Option<bool>,
+    /// Late 2026: the server sends `voiceActivity` messages from its own activity detection. The Python
+    /// SDK puts it here; `realtimeInputConfig.explicitVadSignal` is accepted too.
+    #[serde(default, skip_serializing_if = "Option::is_none", alias = "explicit_vad_signal")]
+    pub explicit_vad_signal: Option<bool>,
+    /// Late 2026: how the first clientContent seeds history.
+    #[serde(default, skip_serializing_if = "Option::is_none", alias = "history_config")]
+    pub history_config: Option<HistoryConfig>,
 }
 
 impl Setup {
+    /// Whether the session asked for `voiceActivity` messages (top level or in realtimeInputConfig).
+    pub fn explicit_vad_signal(&self) -> bool {
+        self.explicit_vad_signal == Some(true)
+            || self.realtime_input_config.as_ref().and_then(|r| r.explicit_vad_signal) == Some(true)
+    }
+
+    /// `enableAffectiveDialog` wherever it was put (top level, or generationConfig as the Python SDK does).
+    pub fn affective_dialog(&self) -> Option<bool> {
+        self.enable_affective_dialog
+            .or_else(|| self.generation_config.as_ref()?.enable_affective_dialog)
+    }
+
+    /// The activity handling asked for (START_OF_ACTIVITY_INTERRUPTS when absent).
+    pub fn activity_handling(&self) -> Option<&str> {
+        self.realtime_input_config.as_ref()?.activity_handling.as_deref()
+    }
+
     /// The bare model id: `models/x` -> `x`, a Vertex resource name -> its last segment.
     pub fn model_id(&self) -> &str {
         self.model.rsplit('/').next().unwrap_or(&self.model)
@@ -189,6 +213,9 @@ pub struct ThinkingConfig {
     pub thinking_budget: Option<i32>,
     #[serde(default, skip_serializing_if = "Option::is_none", alias = "include_thoughts")]
     pub include_thoughts: Option<bool>,
+    /// LOW, MEDIUM or HIGH (models with `thinking = "level"`, such as gemini-3.8-live-extended-thinking).
+    #[serde(default, skip_serializing_if = "Option::is_none", alias = "thinking_level")]
+    pub thinking_level: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -206,6 +233,22 @@ pub struct RealtimeInputConfig {
     /// TURN_INCLUDES_ONLY_ACTIVITY or TURN_INCLUDES_ALL_INPUT.
     #[serde(default, skip_serializing_if = "Option::is_none", alias = "turn_coverage")]
     pub turn_coverage: Option<String>,
+    /// Also accepted here (see [`Setup::explicit_vad_signal`]).
+    #[serde(default, skip_serializing_if = "Option::is_none", alias = "explicit_vad_signal")]
+    pub explicit_vad_signal: Option<bool>,
+}
+
+/// `historyConfig`: with `initialHistoryInClientContent` the first clientContent messages (until one with
+/// `turnComplete: true`) only seed the history and start no reply.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HistoryConfig {
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        alias = "initial_history_in_client_content"
+    )]
+    pub initial_history_in_client_content: Option<bool>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -231,9 +274,14 @@ pub struct AutomaticActivityDetection {
     pub silence_duration_ms: Option<u32>,
 }
 
-/// Empty today; its presence turns transcription on.
+/// Its presence turns transcription on; `languageCodes` (late 2026) are BCP-47 hints, automatic detection
+/// when absent.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct AudioTranscriptionConfig {}
+#[serde(rename_all = "camelCase")]
+pub struct AudioTranscriptionConfig {
+    #[serde(default, skip_serializing_if = "Vec::is_empty", alias = "language_codes")]
+    pub language_codes: Vec<String>,
+}
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SessionResumptionConfig {

@@ -53,6 +53,10 @@ pub struct ServerLimits {
     pub max_message_size: usize,
     /// Client messages per second, sustained; twice as many may come in a burst; faster: 1008.
     pub max_messages_per_sec: u32,
+    /// Longest one connection may stream (none by default). A model's profile `stream_minutes` (Live
+    /// Transcribe: 10) caps its connections too; the lower wins. A goAway comes before the end (see
+    /// `live::stream_notice`), then the connection closes with 1008 as after any goAway.
+    pub max_stream: Option<std::time::Duration>,
 }
 
 impl Default for ServerLimits {
@@ -63,6 +67,7 @@ impl Default for ServerLimits {
             idle_timeout: std::time::Duration::from_secs(300),
             max_message_size: 4 << 20,
             max_messages_per_sec: 5000,
+            max_stream: None,
         }
     }
 }

@@ -1,6 +1,6 @@
 //! One connection from accept to setupComplete: TLS, the WebSocket handshake (404 for unknown paths), the
-//! key check (1008), the first message (must be setup, 1007 otherwise), setup validation against the model
-//! catalog (1008 for an unknown or shut-down model, 1007 for a bad voice or modality) and resumption
+//! key check (1008), the first message (must be setup, 1007 otherwise), setup validation against the model's
+//! profile (`models::check_setup`: 1008 for an unknown or shut-down model, 1007 for what the model refuses) and resumption
 //! (1008 for a handle this server did not issue). Then `live/` runs the conversation.
 
 use std::net::SocketAddr;
@@ -16,7 +16,7 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
-use crate::models::{Catalog, ModelError};
+use crate::models::{check_setup, Catalog, SetupRefusal};
 use crate::protocol::{ClientMessage, Setup};
 
 use super::faults::Faults;
@@ -134,7 +134,8 @@ where
             Err(e) => return close(&mut ws, 1007, &format!("invalid setup: {e}")).await,
         }
     };
-    if let Err((code, reason)) = validate(&setup) {
+    let api_version = creds.as_ref().and_then(|c| c.api_version);
+    if let Err((code, reason)) = validate(&setup, api_version) {
         tracing::info!(model = %setup.model, "refusing setup: {reason}");
         return close(&mut ws, code, &reason).await;
     }
@@ -176,29 +177,56 @@ fn reject_resume(shared: &Shared, faults: &Faults) -> bool {
     reject
 }
 
-/// Checks setup against the catalog: the close code and reason when it is refused.
-pub fn validate(setup: &Setup) -> Result<(), (u16, String)> {
-    let catalog = Catalog::builtin();
-    let model = catalog.model(&setup.model).map_err(|e| match e {
-        ModelError::Unknown { .. } | ModelError::ShutDown { .. } => (1008, e.to_string()),
-        other => (1007, other.to_string()),
-    })?;
-    catalog
-        .check_modality(model, setup.modality())
-        .map_err(|e| (1007, e.to_string()))?;
-    if let Some(voice) = setup.voice() {
-        catalog.check_voice(model, voice).map_err(|e| (1007, e.to_string()))?;
+/// Checks setup against the model's profile (the check the client also runs, `models::check_setup`): the
+/// close code and reason when it is refused, the reason already fitted to a close frame.
+pub fn validate(setup: &Setup, api_version: Option<&str>) -> Result<(), (u16, String)> {
+    match check_setup(Catalog::builtin(), setup, api_version) {
+        Ok(_) => Ok(()),
+        Err(SetupRefusal::UnknownModel { id, known }) => Err((1008, unknown_model_reason(&id, &known))),
+        Err(refusal) => Err((refusal.code(), close_reason(&refusal.to_string()))),
     }
-    Ok(())
 }
 
-/// A close reason fits in a control frame: at most 123 bytes, cut at a character boundary.
+/// The longest close reason a control frame holds (125 bytes less the 2-byte code).
+pub const MAX_CLOSE_REASON: usize = 123;
+const ELLIPSIS: &str = "…";
+
+/// "model X does not exist; known models: a, b, …" with as many whole ids as fit in a close frame; when
+/// not even one does (a very long id), "unknown model X; see voxlive models", the id cut if need be.
+fn unknown_model_reason(id: &str, known: &[String]) -> String {
+    let full = format!("model {id} does not exist; known models: {}", known.join(", "));
+    if full.len() <= MAX_CLOSE_REASON {
+        return full;
+    }
+    let mut text = format!("model {id} does not exist; known models: ");
+    let mut listed = 0;
+    for k in known {
+        // room for this id, and for ", …" after it when more follow
+        if text.len() + k.len() + ", ".len() + ELLIPSIS.len() > MAX_CLOSE_REASON {
+            break;
+        }
+        text.push_str(k);
+        text.push_str(", ");
+        listed += 1;
+    }
+    if listed == 0 {
+        return close_reason(&format!("unknown model {id}; see voxlive models"));
+    }
+    text.push_str(ELLIPSIS);
+    text
+}
+
+/// A close reason fits in a control frame: at most [`MAX_CLOSE_REASON`] bytes; a longer one is cut at a
+/// character boundary and ends with "…", never mid-UTF-8.
 pub fn close_reason(text: &str) -> String {
-    let mut end = text.len().min(123);
+    if text.len() <= MAX_CLOSE_REASON {
+        return text.to_string();
+    }
+    let mut end = MAX_CLOSE_REASON - ELLIPSIS.len();
     while !text.is_char_boundary(end) {
         end -= 1;
     }
-    text[..end].to_string()
+    format!("{}{ELLIPSIS}", &text[..end])
 }
 
 /// Sends a close frame, then reads until the peer closes too (at most 2 s) so the frame is not lost to a
@@ -240,21 +268,54 @@ mod tests {
     use super::*;
 
     #[test]
-    fn close_reasons_fit_a_control_frame() {
-        let long = "é".repeat(100);
-        let r = close_reason(&long);
-        assert!(r.len() <= 123);
-        assert!(long.starts_with(&r));
+    fn close_reasons_fit_a_control_frame_cut_at_a_char_boundary() {
+        for len in 0..130 {
+            // 2-byte and 3-byte characters after an ASCII prefix of every length: every cut position
+            for ch in ["é", "語", "🎙"] {
+                let long = format!("{}{}", "a".repeat(len), ch.repeat(80));
+                let r = close_reason(&long);
+                assert!(r.len() <= MAX_CLOSE_REASON, "{len}: {} bytes", r.len());
+                let kept = r.strip_suffix(ELLIPSIS).expect("a cut reason ends with an ellipsis");
+                assert!(long.starts_with(kept), "{len}: {r:?}");
+            }
+        }
+        assert_eq!(close_reason("short"), "short", "a short reason is left alone");
     }
 
     #[test]
-    fn unknown_model_is_a_policy_close() {
+    fn unknown_model_is_a_policy_close_listing_whole_ids_that_fit() {
         let setup = Setup {
             model: "models/nope".into(),
             ..Setup::default()
         };
-        let (code, reason) = validate(&setup).unwrap_err();
+        let (code, reason) = validate(&setup, None).unwrap_err();
         assert_eq!(code, 1008);
-        assert!(reason.contains("known models"));
+        assert!(reason.len() <= MAX_CLOSE_REASON, "{reason}");
+        let list = reason
+            .strip_prefix("model nope does not exist; known models: ")
+            .unwrap_or_else(|| panic!("{reason}"));
+        let served = Catalog::builtin().served_ids();
+        let ids: Vec<&str> = list.split(", ").filter(|s| *s != ELLIPSIS).collect();
+        assert!(!ids.is_empty() && ids.len() < served.len(), "{reason}");
+        assert_eq!(ids, served[..ids.len()], "whole ids, in catalog order");
+        assert!(reason.ends_with(ELLIPSIS), "{reason}");
+    }
+
+    #[test]
+    fn an_unknown_model_too_long_to_list_anything_points_to_the_listing() {
+        let setup = Setup {
+            model: format!("models/{}", "ü".repeat(80)),
+            ..Setup::default()
+        };
+        let (code, reason) = validate(&setup, None).unwrap_err();
+        assert_eq!(code, 1008);
+        assert!(reason.len() <= MAX_CLOSE_REASON);
+        assert!(reason.starts_with("unknown model üü"), "{reason}");
+        let short = Setup {
+            model: format!("models/{}", "x".repeat(40)),
+            ..Setup::default()
+        };
+        let (_, reason) = validate(&short, None).unwrap_err();
+        assert!(reason.contains("known models: gemini-3.8-live"), "{reason}");
     }
 }

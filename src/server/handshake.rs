@@ -32,10 +32,23 @@ pub fn endpoint(path: &str) -> Option<Endpoint> {
     VERSIONS.contains(&version).then_some(Endpoint::Key)
 }
 
+/// The API version a Live path names (`v1`, `v1beta`, `v1alpha`; the Constrained path is v1alpha).
+pub fn api_version(path: &str) -> Option<&'static str> {
+    let method = &path[path.rfind("/ws/")? + 4..];
+    if method == CONSTRAINED {
+        return Some("v1alpha");
+    }
+    VERSIONS
+        .into_iter()
+        .find(|v| method.strip_prefix("google.ai.generativelanguage.") == Some(&format!("{v}.{SERVICE}")))
+}
+
 /// What the handshake learned: the endpoint and the credential presented, if any.
 #[derive(Debug, Clone, Default)]
 pub struct Credentials {
     pub presented: Option<String>,
+    /// The API version in the path, checked against the model's profile once setup names the model.
+    pub api_version: Option<&'static str>,
 }
 
 impl Credentials {
@@ -77,7 +90,10 @@ pub fn credentials(request: &Request, endpoint: Endpoint) -> Credentials {
         Endpoint::Key => key,
         Endpoint::Constrained => token().or(key),
     };
-    Credentials { presented }
+    Credentials {
+        presented,
+        api_version: api_version(request.uri().path()),
+    }
 }
 
 /// The handshake callback: 404 for unknown paths, else records the credentials in `out`.
@@ -112,12 +128,17 @@ mod tests {
         assert_eq!(endpoint(&format!("/{CONSTRAINED}")), None);
         assert_eq!(endpoint(&format!("//ws/{CONSTRAINED}")), Some(Endpoint::Constrained));
         assert_eq!(endpoint("/"), None);
+        assert_eq!(api_version(&format!("/{}", p.replace("v1beta", "v1"))), Some("v1"));
+        assert_eq!(api_version(p), Some("v1beta"));
+        assert_eq!(api_version(&format!("/ws/{CONSTRAINED}")), Some("v1alpha"));
+        assert_eq!(api_version("/ws/other"), None);
     }
 
     #[test]
     fn credentials_compare_exactly() {
         let c = Credentials {
             presented: Some("abc".into()),
+            ..Credentials::default()
         };
         assert!(c.matches("abc"));
         assert!(!c.matches("abd"));
@@ -127,6 +148,7 @@ mod tests {
         assert!(!c.matches(""), "an empty key matches nothing");
         let padded = Credentials {
             presented: Some(" abc\n".into()),
+            ..Credentials::default()
         };
         assert!(padded.matches("abc"), "both sides trim");
     }

@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use crate::protocol::codec::pcm16_to_bytes;
 use crate::protocol::{
-    Blob, Content, FunctionCall, Modality, Part, ServerContent, ServerMessage, ToolCall, Transcription, OUTPUT_RATE,
+    Blob, Content, FunctionCall, InteractionStatus, Modality, Part, ServerContent, ServerMessage, ToolCall,
+    Transcription, OUTPUT_RATE,
 };
 
 use super::responder::signal::speech_like_tone;
@@ -39,6 +40,10 @@ pub enum ReplyPart {
     OutputTranscript(String),
     /// Ask the client to run a function; the reply pauses until the matching toolResponse.
     ToolCall(FunctionCall),
+    /// The model stops speaking but the interaction goes on (late 2026: it will speak again without new
+    /// input): generationComplete and a turnComplete with `interactionStatus: IN_PROGRESS` where the model
+    /// sends interaction status. The parts after it are the next utterance.
+    EndOfUtterance,
     /// Several calls in one toolCall message, with per-call cancellations and whether the turn closes at
     /// once (see [`ToolCalls`]).
     ToolCalls(ToolCalls),
@@ -70,20 +75,47 @@ pub struct Reply {
     pub parts: Vec<ReplyPart>,
     /// Send goAway with this timeLeft after the turn completes.
     pub go_away: Option<Duration>,
+    /// `turnCompleteReason` on the final turnComplete (e.g. NEED_MORE_INPUT).
+    pub turn_complete_reason: Option<String>,
+    /// `waitingForInput: true` on the final turnComplete: the model expects the user to go on.
+    pub waiting_for_input: bool,
 }
 
 impl Reply {
     pub fn new(parts: Vec<ReplyPart>) -> Self {
-        Reply { parts, go_away: None }
+        Reply {
+            parts,
+            ..Reply::default()
+        }
     }
 }
 
-/// What the session asked for, which decides how parts are rendered.
-#[derive(Debug, Clone, Copy)]
+/// What the session asked for (and what its model's profile does), which decides how parts are rendered.
+#[derive(Debug, Clone)]
 pub struct RenderCtx {
     pub modality: Modality,
     pub input_transcription: bool,
     pub output_transcription: bool,
+    /// The model streams input transcription as interim pieces, then a final one with `finished: true`.
+    pub interim_transcription: bool,
+    /// The model sends `interactionStatus` with each turnComplete (gemini-3.8-live).
+    pub interaction_status: bool,
+    /// `languageCode` on input transcriptions: the first of the setup's `inputAudioTranscription.languageCodes`.
+    pub input_language: Option<String>,
+}
+
+impl Default for RenderCtx {
+    /// An AUDIO session with no transcription, on a model without the late-2026 fields.
+    fn default() -> Self {
+        RenderCtx {
+            modality: Modality::Audio,
+            input_transcription: false,
+            output_transcription: false,
+            interim_transcription: false,
+            interaction_status: false,
+            input_language: None,
+        }
+    }
 }
 
 /// One queued server message and how the handler treats it.
@@ -106,6 +138,60 @@ fn model_turn(part: Part) -> ServerMessage {
         }),
         ..ServerContent::default()
     })
+}
+
+/// Interim input transcription pieces at most (each the hypothesis so far, replacing the one before).
+const MAX_INTERIM_PIECES: usize = 4;
+
+/// The user's words as a 3.8 model sends them: interim hypotheses growing word by word (at most
+/// [`MAX_INTERIM_PIECES`]), then the final transcription with `finished: true`.
+fn interim_then_final(out: &mut Vec<Outgoing>, text: String, language: Option<&String>) {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let step = words.len().div_ceil(MAX_INTERIM_PIECES).max(1);
+    for end in (step..words.len()).step_by(step) {
+        let interim = ServerContent {
+            interim_input_transcription: Some(Transcription {
+                text: Some(words[..end].join(" ")),
+                language_code: language.cloned(),
+                ..Transcription::default()
+            }),
+            ..ServerContent::default()
+        };
+        out.push(Outgoing::Message(ServerMessage::content(interim)));
+    }
+    let last = ServerContent {
+        input_transcription: Some(Transcription {
+            text: Some(text),
+            finished: Some(true),
+            language_code: language.cloned(),
+            ..Transcription::default()
+        }),
+        ..ServerContent::default()
+    };
+    out.push(Outgoing::Message(ServerMessage::content(last)));
+}
+
+/// The turnComplete that closes an utterance, with `interactionStatus` where the model sends it: IDLE
+/// when the interaction is done, IN_PROGRESS when the model will speak again without new input.
+fn turn_complete(ctx: &RenderCtx, done: bool, reason: Option<String>, waiting: bool) -> ServerMessage {
+    let status = match done {
+        true => InteractionStatus::Idle,
+        false => InteractionStatus::InProgress,
+    };
+    ServerMessage::content(ServerContent {
+        turn_complete: Some(true),
+        interaction_status: ctx.interaction_status.then_some(status),
+        turn_complete_reason: reason,
+        waiting_for_input: waiting.then_some(true),
+        ..ServerContent::default()
+    })
+}
+
+fn generation_complete() -> Outgoing {
+    Outgoing::Message(ServerMessage::content(ServerContent {
+        generation_complete: Some(true),
+        ..ServerContent::default()
+    }))
 }
 
 fn transcript(input: bool, text: String) -> ServerMessage {
@@ -187,6 +273,9 @@ pub fn render(reply: Reply, ctx: &RenderCtx, usage: &mut TurnUsage, next_call_id
                 usage.add_response_text(&text);
                 out.push(Outgoing::Message(model_turn(Part::text(text))));
             }
+            ReplyPart::InputTranscript(text) if ctx.input_transcription && ctx.interim_transcription => {
+                interim_then_final(&mut out, text, ctx.input_language.as_ref());
+            }
             ReplyPart::InputTranscript(text) if ctx.input_transcription => {
                 out.push(Outgoing::Message(transcript(true, text)));
             }
@@ -206,19 +295,17 @@ pub fn render(reply: Reply, ctx: &RenderCtx, usage: &mut TurnUsage, next_call_id
                 out.push(tool_call(calls, next_call_id));
                 return out;
             }
+            ReplyPart::EndOfUtterance => {
+                out.push(generation_complete());
+                // not the end of the script turn: a resumed connection still owes the rest of it
+                out.push(Outgoing::Message(turn_complete(ctx, false, None, false)));
+            }
         }
     }
-    let done = ServerContent {
-        generation_complete: Some(true),
-        ..ServerContent::default()
-    };
-    out.push(Outgoing::Message(ServerMessage::content(done)));
+    out.push(generation_complete());
     let complete = ServerMessage {
         usage_metadata: Some(usage.metadata()),
-        ..ServerMessage::content(ServerContent {
-            turn_complete: Some(true),
-            ..ServerContent::default()
-        })
+        ..turn_complete(ctx, true, reply.turn_complete_reason, reply.waiting_for_input)
     };
     out.push(Outgoing::TurnComplete(complete, reply.go_away));
     out
@@ -239,8 +326,7 @@ mod tests {
     fn audio_reply_is_cut_into_40ms_chunks_and_closed_with_usage() {
         let ctx = RenderCtx {
             modality: Modality::Audio,
-            input_transcription: false,
-            output_transcription: false,
+            ..RenderCtx::default()
         };
         let mut usage = TurnUsage::for_turn(&UserTurn {
             audio: vec![0; 16_000],

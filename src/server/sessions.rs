@@ -29,9 +29,21 @@ pub struct Unsent {
     pub next_call_id: u64,
 }
 
+/// A conversation's `setupComplete.sessionId`: fresh for each new session, the same on every connection
+/// that resumes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionId(pub String);
+
+impl Default for SessionId {
+    fn default() -> Self {
+        SessionId(format!("session-{:016x}", rand::random::<u64>()))
+    }
+}
+
 /// What a resumed connection continues.
 #[derive(Debug, Default)]
 pub struct Conversation {
+    pub id: SessionId,
     turns: AtomicU64,
     unsent: Mutex<Option<Unsent>>,
     /// When its last connection ended; `None` while one is open.

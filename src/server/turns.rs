@@ -20,10 +20,11 @@ pub const MAX_TURN: usize = INPUT_RATE as usize * 60;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum TurnEvent {
-    /// The VAD heard the user start speaking (a barge-in when a reply is playing).
-    SpeechStarted,
-    /// The user's turn ended; its 16 kHz audio.
-    Ended(Vec<i16>),
+    /// The VAD heard the user start speaking (a barge-in when a reply is playing), `at` samples into the
+    /// connection's audio stream (16 kHz).
+    SpeechStarted { at: u64 },
+    /// The user's turn ended; its 16 kHz audio, and where in the stream the speech ended.
+    Ended { audio: Vec<i16>, at: u64 },
 }
 
 pub struct TurnTracker {
@@ -81,10 +82,10 @@ impl TurnTracker {
                     self.buffer.drain(..drop.min(self.buffer.len()));
                     self.buffer_start = keep_from;
                     self.quiet_since_vad_end = false;
-                    events.push(TurnEvent::SpeechStarted);
+                    events.push(TurnEvent::SpeechStarted { at });
                 }
-                VadEvent::SpeechEnd => {
-                    events.push(TurnEvent::Ended(self.take()));
+                VadEvent::SpeechEnd { at } => {
+                    events.push(TurnEvent::Ended { audio: self.take(), at });
                     self.quiet_since_vad_end = true;
                 }
             }
@@ -147,11 +148,21 @@ mod tests {
         let mut silence_then_speech = vec![0i16; 32_000];
         silence_then_speech.extend(voiced(16_000));
         let events = t.push(&silence_then_speech);
-        assert_eq!(events, vec![TurnEvent::SpeechStarted]);
+        let [TurnEvent::SpeechStarted { at: start }] = events[..] else {
+            panic!("{events:?}")
+        };
+        assert!(
+            (32_000..=32_000 + 3 * 320).contains(&start),
+            "speech starts at the voiced run: {start}"
+        );
         let events = t.push(&[0; 16_000]);
-        let Some(TurnEvent::Ended(audio)) = events.last() else {
+        let Some(TurnEvent::Ended { audio, at: end }) = events.last() else {
             panic!("no turn end: {events:?}")
         };
+        assert!(
+            (48_000..=48_000 + 20 * 320).contains(end),
+            "speech ends where the voice stops: {end}"
+        );
         // Leading silence beyond the pre-roll was dropped; the speech and some trailing silence are kept.
         assert!(
             audio.len() >= 16_000 && audio.len() <= PRE_ROLL + 16_000 + 16_000,

@@ -17,10 +17,9 @@ pub const HANGOVER_FRAMES: u32 = 25;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum VadEvent {
     /// Speech began at this absolute sample index (the start of the voiced run).
-    SpeechStart {
-        at: u64,
-    },
-    SpeechEnd,
+    SpeechStart { at: u64 },
+    /// Speech ended at this absolute sample index (the end of the last voiced frame, before the hangover).
+    SpeechEnd { at: u64 },
 }
 
 pub struct SpeechDetector {
@@ -56,7 +55,10 @@ impl SpeechDetector {
                     let at = frame_start.saturating_sub(u64::from(ONSET_FRAMES - 1) * FRAME as u64);
                     events.push(VadEvent::SpeechStart { at });
                 }
-                Some(VadTransition::SpeechEnd) => events.push(VadEvent::SpeechEnd),
+                Some(VadTransition::SpeechEnd) => {
+                    let at = (frame_start + FRAME as u64).saturating_sub(u64::from(HANGOVER_FRAMES) * FRAME as u64);
+                    events.push(VadEvent::SpeechEnd { at });
+                }
                 None => {}
             }
             offset += FRAME;
@@ -117,7 +119,8 @@ pub(crate) mod tests {
         assert!((10 * FRAME as u64..=13 * FRAME as u64).contains(&at), "start at {at}");
         assert!(d.in_speech());
         // the end needs HANGOVER_FRAMES unvoiced frames in a row (webrtc-vad itself holds "voice" a bit)
-        let end = (0..80).find(|_| d.push(&[0i16; FRAME]).contains(&VadEvent::SpeechEnd));
+        let ended = |e: &VadEvent| matches!(e, VadEvent::SpeechEnd { at: end } if *end > at);
+        let end = (0..80).find(|_| d.push(&[0i16; FRAME]).iter().any(ended));
         let end = end.expect("no end of speech");
         assert!(end + 1 >= HANGOVER_FRAMES as usize, "ended after {} frames", end + 1);
         assert!(

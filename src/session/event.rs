@@ -85,6 +85,14 @@ pub enum Event {
     },
 }
 
+/// Whether a turnComplete carrying `interaction` ends the whole interaction. Only `IN_PROGRESS` says the
+/// model will speak again without new input (gemini-3.8-live, while background work goes on); `IDLE`,
+/// an unknown value, or none at all (older models) end it. Every mode asks this one function, so the
+/// rule lives in one place.
+pub fn interaction_done(interaction: Option<&InteractionStatus>) -> bool {
+    !matches!(interaction, Some(InteractionStatus::InProgress))
+}
+
 impl Event {
     /// The final event for a session that ended with `error`.
     pub fn closed(error: &super::SessionError) -> Event {

@@ -21,7 +21,7 @@ use std::time::Duration;
 pub use connection::DEFAULT_MAX_MESSAGE;
 pub use endpoint::{ApiVersion, Credential, Endpoint, Secret, GEMINI_BASE_URL};
 pub use error::{CloseInfo, SessionError};
-pub use event::{events_from, Event};
+pub use event::{events_from, interaction_done, Event};
 pub use handle::{start, Events, Session};
 pub use metrics::{Mark, SessionMetrics, Signal};
 pub use outbound::{is_droppable, RECONNECT_AUDIO};

@@ -299,12 +299,15 @@ impl Supervisor {
                     self.resumption.model_words(t);
                 }
                 Event::InputTranscript(t) => self.resumption.user_speech(t),
-                Event::TurnComplete { .. } => {
+                Event::TurnComplete { interaction, .. } => {
                     self.in_reply = false;
-                    self.awaiting_reply = false;
+                    // IN_PROGRESS: the model speaks again on this connection, so this is no boundary to
+                    // switch connections at
+                    self.awaiting_reply = !super::interaction_done(interaction.as_ref());
                     self.attempt = 0;
                     self.resumption.turn_complete();
                 }
+                Event::Interaction(status) if super::interaction_done(Some(status)) => self.awaiting_reply = false,
                 Event::Interrupted => self.in_reply = false,
                 Event::GoAway { time_left } => self.on_go_away(*time_left),
                 _ => {}

@@ -54,6 +54,8 @@ impl Renderer for PlainRenderer {
             Notice::State(State::UserSpeaking) => {}
             Notice::State(_) => {}
             Notice::UserTranscript { text, .. } => self.said.push_str(text),
+            // plain lines cannot be replaced: the final transcript is printed, interim pieces are not
+            Notice::InterimUserTranscript { .. } => {}
             Notice::ModelTranscript { text, .. } | Notice::ModelText { text, .. } => self.heard.push_str(text),
             Notice::UserTyped { text, .. } => self.line(&format!("you (typed): {}", sanitize(text))),
             Notice::ToolCall { names, .. } => self.line(&format!("tool call: {}", sanitize(&names.join(", ")))),

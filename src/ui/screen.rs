@@ -25,6 +25,8 @@ const METER_FLOOR_DBFS: f32 = -60.0;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum RowKind {
     You,
+    /// What the server hears so far (interim transcription): replaced as it changes.
+    Hearing,
     Typed,
     Model,
     Tool,
@@ -45,6 +47,8 @@ struct Row {
 struct TurnView {
     turn: u32,
     user: String,
+    /// What the server hears the user saying so far (interim transcription), until the final text comes.
+    interim: String,
     model: String,
     /// Typed lines and tool calls, in order.
     extra: Vec<Row>,
@@ -147,7 +151,12 @@ impl Screen {
     pub fn apply(&mut self, notice: &Notice) {
         match notice {
             Notice::State(s) => self.state = *s,
-            Notice::UserTranscript { turn, text } => self.turn(*turn).user.push_str(&sanitize(text)),
+            Notice::UserTranscript { turn, text } => {
+                let view = self.turn(*turn);
+                view.interim.clear();
+                view.user.push_str(&sanitize(text))
+            }
+            Notice::InterimUserTranscript { turn, text } => self.turn(*turn).interim = sanitize(text),
             Notice::ModelTranscript { turn, text } | Notice::ModelText { turn, text } => {
                 self.turn(*turn).model.push_str(&sanitize(text))
             }
@@ -313,14 +322,14 @@ impl Screen {
         } else {
             Span::styled(" VAD quiet ", Style::new().fg(Color::DarkGray))
         };
+        // the server's view (voiceActivity), under the local one
+        let server = match self.status.server_vad {
+            Some(true) => Span::styled(" server speech ", Style::new().fg(Color::Black).bg(Color::Cyan)),
+            Some(false) => Span::styled(" server quiet ", Style::new().fg(Color::DarkGray)),
+            None => Span::raw(""),
+        };
         let mic = meter_line("mic    ", self.status.mic_dbfs, bar_width, Color::Green, vad);
-        let spk = meter_line(
-            "speaker",
-            self.status.speaker_dbfs,
-            bar_width,
-            Color::Magenta,
-            Span::raw(""),
-        );
+        let spk = meter_line("speaker", self.status.speaker_dbfs, bar_width, Color::Magenta, server);
         Paragraph::new(vec![mic, spk]).render(area, buf);
     }
 
@@ -353,7 +362,12 @@ impl Screen {
 
 /// What a status snapshot puts in the meter lines: levels to the whole dB they are printed with, and the VAD.
 fn visible_meters(s: &Status) -> impl PartialEq {
-    (whole_db(s.mic_dbfs), whole_db(s.speaker_dbfs), s.vad_speech)
+    (
+        whole_db(s.mic_dbfs),
+        whole_db(s.speaker_dbfs),
+        s.vad_speech,
+        s.server_vad,
+    )
 }
 
 /// What a status snapshot puts on screen outside the meter lines.
@@ -398,6 +412,9 @@ fn turn_rows(t: &TurnView) -> Vec<Row> {
     if !t.user.trim().is_empty() {
         rows.push(row(RowKind::You, t.user.trim().to_string()));
     }
+    if !t.interim.trim().is_empty() {
+        rows.push(row(RowKind::Hearing, format!("{}…", t.interim.trim())));
+    }
     rows.extend(t.extra.iter().cloned());
     if !t.model.trim().is_empty() {
         rows.push(row(RowKind::Model, t.model.trim().to_string()));
@@ -407,7 +424,7 @@ fn turn_rows(t: &TurnView) -> Vec<Row> {
 
 fn prefix(kind: RowKind) -> &'static str {
     match kind {
-        RowKind::You => "you: ",
+        RowKind::You | RowKind::Hearing => "you: ",
         RowKind::Typed => "you (typed): ",
         RowKind::Model => "voxlive: ",
         RowKind::Tool => "tool call: ",
@@ -420,6 +437,9 @@ fn prefix(kind: RowKind) -> &'static str {
 fn row_style(kind: RowKind) -> Style {
     match kind {
         RowKind::You | RowKind::Typed => Style::new().fg(Color::Cyan),
+        RowKind::Hearing => Style::new()
+            .fg(Color::Cyan)
+            .add_modifier(Modifier::DIM | Modifier::ITALIC),
         RowKind::Model => Style::new(),
         RowKind::Tool => Style::new().fg(Color::Yellow),
         RowKind::Meta | RowKind::Info => Style::new().fg(Color::DarkGray),

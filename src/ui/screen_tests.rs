@@ -333,3 +333,49 @@ fn meters_fall_slowly_and_rise_at_once() {
     let rows = draw(&s, 100, 20);
     assert!(has(&rows, "-10 dBFS"), "{rows:#?}");
 }
+
+/// Interim transcription (late 2026) shows live, each piece replacing the one before, and gives way to
+/// the final transcript.
+#[test]
+fn interim_transcripts_are_replaced_by_the_final_one() {
+    let mut s = ptt_screen();
+    s.apply(&Notice::InterimUserTranscript {
+        turn: 1,
+        text: "what".into(),
+    });
+    s.apply(&Notice::InterimUserTranscript {
+        turn: 1,
+        text: "what time is".into(),
+    });
+    let rows = draw(&s, 80, 16);
+    assert!(has(&rows, "you: what time is…"), "{rows:#?}");
+    assert!(!has(&rows, "you: what…"), "the older interim is gone: {rows:#?}");
+    s.apply(&Notice::UserTranscript {
+        turn: 1,
+        text: "what time is it".into(),
+    });
+    let rows = draw(&s, 80, 16);
+    assert!(has(&rows, "you: what time is it"), "{rows:#?}");
+    assert!(!has(&rows, "…"), "no interim left: {rows:#?}");
+}
+
+#[test]
+fn the_servers_vad_shows_beside_the_local_one() {
+    let mut s = Screen::new(TalkMode::HandsFree(VadSource::Server), None);
+    let before = draw(&s, 100, 20);
+    assert!(
+        !has(&before, "server speech") && !has(&before, "server quiet"),
+        "nothing before the server said"
+    );
+    let status = Status {
+        server_vad: Some(true),
+        ..Status::default()
+    };
+    assert_eq!(s.set_status(&status), Redraw::Meters);
+    assert!(has(&draw(&s, 100, 20), "server speech"));
+    s.set_status(&Status {
+        server_vad: Some(false),
+        ..Status::default()
+    });
+    assert!(has(&draw(&s, 100, 20), "server quiet"));
+}

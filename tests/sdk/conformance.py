@@ -20,6 +20,17 @@ first deviation, 2 on bad usage):
   tool38 gemini-3.8-live against the echo server: two NON_BLOCKING calls in one toolCall, answered with
          FunctionResponse(scheduling=WHEN_IDLE / SILENT, will_continue=False); interaction_status IN_PROGRESS on
          the turn closed at the call, then the answer turn quoting the WHEN_IDLE result, then IDLE.
+  live38 gemini-3.8-live with the setup the SDK builds for it (AUDIO, proactivity.proactive_audio true,
+         output and input transcription, no thinking_config): accepted; the SDK's types parse
+         setup_complete.session_id, interim_input_transcription pieces before the input_transcription with
+         finished=True, and interaction_status IDLE on turn_complete. The SDK refuses explicit_vad_signal
+         outside Vertex AI, so a plain websocket asks for it and the SDK's own converter parses the
+         voice_activity frames (ACTIVITY_START then ACTIVITY_END, audio_offset a duration string).
+  refused setups gemini-3.8-live refuses (thinking_config, proactive_audio False, TEXT) are closed by the
+         server with 1007 and a reason naming the field, which the SDK raises as an APIError.
+  utterances against a server with --responder script:tests/fixtures/sdk_utterances_script.toml: one
+         interaction of two utterances, the first turn_complete with interaction_status IN_PROGRESS, the
+         second IDLE.
 
 How the SDK reaches our server (google-genai 3.6.1, google/genai/live.py and _api_client.py): with an API key
 and no Vertex AI, connect() opens
@@ -46,6 +57,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_MODEL = "gemini-2.5-flash-native-audio-preview-12-2025"
+LIVE_MODEL = "gemini-3.8-live"
 DEFAULT_WAV = REPO / "models" / "samples" / "what_time_tokyo_16k.wav"
 PINNED_SDK = "3.6.1"
 
@@ -102,9 +114,9 @@ def preview_url(base_url: str, args: argparse.Namespace) -> str:
     return f"{base}/ws/google.ai.generativelanguage.{version}.GenerativeService.BidiGenerateContent"
 
 
-async def connect_checked(client, args, config):
+async def connect_checked(client, args, config, model=None):
     """client.aio.live.connect(), with the setupComplete check the SDK leaves to us."""
-    cm = client.aio.live.connect(model=args.model, config=config)
+    cm = client.aio.live.connect(model=model or args.model, config=config)
     session = await cm.__aenter__()
     if session.setup_complete is None:
         await cm.__aexit__(None, None, None)
@@ -358,7 +370,164 @@ async def scenario_tool38(base_url: str, args) -> str:
     return f"tool38: 2 NON_BLOCKING calls answered (WHEN_IDLE, SILENT), statuses {statuses}, said {spoken[:60]!r}"
 
 
-SCENARIOS = {"audio": scenario_audio, "text": scenario_text, "tool": scenario_tool, "tool38": scenario_tool38}
+def live38_config(**overrides) -> "types.LiveConnectConfig":
+    """The setup the SDK builds for gemini-3.8-live: AUDIO only, proactive audio on, transcription for the
+    words, no thinking_config, no enable_affective_dialog. (explicit_vad_signal cannot be part of it: the
+    SDK refuses it outside Vertex AI, so `raw_frames` asks for voice activity itself.)"""
+    fields = dict(
+        response_modalities=[types.Modality.AUDIO],
+        proactivity=types.ProactivityConfig(proactive_audio=True),
+        input_audio_transcription=types.AudioTranscriptionConfig(),
+        output_audio_transcription=types.AudioTranscriptionConfig(),
+    )
+    fields.update(overrides)
+    return types.LiveConnectConfig(**fields)
+
+
+def sdk_parse(frame) -> "types.LiveServerMessage":
+    """A raw server frame parsed exactly as the SDK's AsyncSession._receive does (Gemini API mode)."""
+    import json
+    from google.genai import _live_converters
+
+    response = json.loads(frame) if frame else {}
+    converted = _live_converters._LiveServerMessage_from_mldev(response)
+    return types.LiveServerMessage._from_response(response=converted,
+                                                   kwargs=types.LiveServerMessage().model_dump())
+
+
+async def raw_frames(base_url: str, args, setup: dict, pcm: bytes) -> list:
+    """Sends `setup` and `pcm` over a plain websocket (the `websockets` package the SDK uses) and returns
+    every server frame, parsed by the SDK's own converter, through the first turn_complete."""
+    import base64
+    import json
+    from urllib.parse import urlparse
+    from websockets.asyncio.client import connect
+
+    url = urlparse(preview_url(base_url.rstrip("/"), args))
+    ctx = ssl.create_default_context(cafile=args.ca_file) if args.ca_file else None
+    msgs = []
+    async with connect(url.geturl(), additional_headers={"x-goog-api-key": args.api_key}, ssl=ctx) as ws:
+        await ws.send(json.dumps({"setup": setup}))
+        msgs.append(sdk_parse(await ws.recv()))
+        check(msgs[0].setup_complete is not None, "raw: the first message was not setupComplete")
+        for i in range(0, len(pcm), 3200):
+            blob = {"mime_type": "audio/pcm;rate=16000", "data": base64.b64encode(pcm[i:i + 3200]).decode()}
+            await ws.send(json.dumps({"realtime_input": {"audio": blob}}))
+        while True:
+            m = sdk_parse(await asyncio.wait_for(ws.recv(), timeout=args.timeout))
+            log(args, "<- (raw)", summarize(m))
+            msgs.append(m)
+            if m.server_content is not None and m.server_content.turn_complete:
+                return msgs
+
+
+async def scenario_live38(base_url: str, args) -> str:
+    # the sample, then 1 s of silence so the server's VAD ends the turn
+    pcm = read_pcm16k(Path(args.wav), 3.0) + bytes(32000)
+    client = make_client(base_url, args)
+    deadline = time.monotonic() + args.timeout
+    cm, session = await connect_checked(client, args, live38_config(), model=LIVE_MODEL)
+    try:
+        sid = session.setup_complete.session_id
+        check(isinstance(sid, str) and bool(sid), f"setup_complete.session_id {sid!r}")
+        chunk = 3200
+        for i in range(0, len(pcm), chunk):
+            await session.send_realtime_input(
+                audio=types.Blob(data=pcm[i : i + chunk], mime_type="audio/pcm;rate=16000"))
+        msgs = await receive_turn(session, args, deadline)
+        check(all(m.voice_activity is None for m in msgs), "voice_activity although the setup did not ask")
+        interim, final = [], None
+        for m in msgs:
+            sc = m.server_content
+            if sc is None:
+                continue
+            if sc.interim_input_transcription is not None:
+                check(final is None, "an interim_input_transcription after the final input_transcription")
+                interim.append(sc.interim_input_transcription.text or "")
+            if sc.input_transcription is not None:
+                final = sc.input_transcription
+        check(final is not None and final.finished is True,
+              f"no input_transcription with finished=True (got {final!r})")
+        check(bool(interim), "no interim_input_transcription before the final transcription")
+        check(all((final.text or "").startswith(p) for p in interim),
+              f"interim pieces {interim} are not prefixes of the final {final.text!r}")
+        last = msgs[-1].server_content
+        check(last.interaction_status == types.InteractionStatus.IDLE,
+              f"interaction_status {last.interaction_status!r} on turn_complete, expected IDLE")
+        out, _ = audio_of(msgs)
+        check(len(out) > 0, "no audio came back")
+    finally:
+        await cm.__aexit__(None, None, None)
+    # voice activity: asked for in the raw setup (explicitVadSignal, as the SDK writes it for Vertex AI)
+    setup = {"model": f"models/{LIVE_MODEL}", "generationConfig": {"responseModalities": ["AUDIO"]},
+             "proactivity": {"proactiveAudio": True}, "explicitVadSignal": True}
+    raw = await asyncio.wait_for(raw_frames(base_url, args, setup, pcm), timeout=args.timeout)
+    activity = [m.voice_activity for m in raw if m.voice_activity is not None]
+    kinds = [a.voice_activity_type for a in activity]
+    check(kinds == [types.VoiceActivityType.ACTIVITY_START, types.VoiceActivityType.ACTIVITY_END],
+          f"voice_activity types {kinds}, expected ACTIVITY_START then ACTIVITY_END")
+    check(all(isinstance(a.audio_offset, str) and a.audio_offset.endswith("s") for a in activity),
+          f"audio_offset not a duration string: {[a.audio_offset for a in activity]}")
+    check(raw[0].setup_complete.session_id not in (None, "", sid), "a fresh session_id per session")
+    return (f"live38: session_id {sid}, {len(interim)} interim then final {final.text!r} (finished), IDLE; "
+            f"voice_activity {[k.value for k in kinds]} at {[a.audio_offset for a in activity]}")
+
+
+async def scenario_refused(base_url: str, args) -> str:
+    from google.genai import errors
+
+    cases = [
+        ("thinking_config", live38_config(thinking_config=types.ThinkingConfig(thinking_level="LOW")),
+         "thinkingConfig"),
+        ("proactive_audio False", live38_config(proactivity=types.ProactivityConfig(proactive_audio=False)),
+         "proactive audio"),
+        ("TEXT", live38_config(response_modalities=[types.Modality.TEXT]), "AUDIO only"),
+    ]
+    seen = []
+    for name, config, expect in cases:
+        client = make_client(base_url, args)
+        try:
+            async with client.aio.live.connect(model=LIVE_MODEL, config=config) as session:
+                # the SDK reads one message in connect(); a refusal is a close frame, raised when read
+                async for msg in session.receive():
+                    raise Deviation(f"{name}: the server accepted the setup ({summarize(msg)})")
+                raise Deviation(f"{name}: the server closed without an error")
+        except errors.APIError as e:
+            text = str(e)
+            check(getattr(e, "code", None) == 1007, f"{name}: close code {getattr(e, 'code', None)}: {text}")
+            check(expect in text, f"{name}: reason {text!r} should mention {expect!r}")
+            seen.append(f"{name} -> 1007")
+        except Deviation:
+            raise
+        except Exception as e:
+            text = f"{type(e).__name__}: {e}"
+            check("1007" in text and expect in text, f"{name}: unexpected error {text}")
+            seen.append(f"{name} -> {type(e).__name__} 1007")
+    return "refused: " + ", ".join(seen)
+
+
+async def scenario_utterances(base_url: str, args) -> str:
+    client = make_client(base_url, args)
+    deadline = time.monotonic() + args.timeout
+    cm, session = await connect_checked(client, args, live38_config(), model=LIVE_MODEL)
+    try:
+        await session.send_client_content(
+            turns=types.Content(role="user", parts=[types.Part(text="What time is it in Tokyo?")]),
+            turn_complete=True)
+        first = await receive_turn(session, args, deadline)
+        second = await receive_turn(session, args, deadline)
+        statuses = [t[-1].server_content.interaction_status for t in (first, second)]
+        check(statuses == [types.InteractionStatus.IN_PROGRESS, types.InteractionStatus.IDLE],
+              f"interaction_status per turn_complete {statuses}, expected IN_PROGRESS then IDLE")
+        words = [transcript(t, "output_transcription") for t in (first, second)]
+        check(words == ["Let me check.", "It is noon in Tokyo."], f"utterances {words}")
+    finally:
+        await cm.__aexit__(None, None, None)
+    return f"utterances: {words[0]!r} (IN_PROGRESS) then {words[1]!r} (IDLE)"
+
+
+SCENARIOS = {"audio": scenario_audio, "text": scenario_text, "tool": scenario_tool, "tool38": scenario_tool38,
+             "live38": scenario_live38, "refused": scenario_refused, "utterances": scenario_utterances}
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -368,14 +537,17 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--tool-base-url", default=os.environ.get("VOXLIVE_TOOL_BASE_URL"),
                    help="server with --responder script:tests/fixtures/sdk_tool_script.toml for the tool scenario "
                         "(env VOXLIVE_TOOL_BASE_URL; default: --base-url)")
+    p.add_argument("--utterance-base-url", default=os.environ.get("VOXLIVE_UTTERANCE_BASE_URL"),
+                   help="server with --responder script:tests/fixtures/sdk_utterances_script.toml for the "
+                        "utterances scenario (env VOXLIVE_UTTERANCE_BASE_URL; default: --base-url)")
     p.add_argument("--ca-file", default=os.environ.get("VOXLIVE_CA_FILE") or os.environ.get("SSL_CERT_FILE"),
                    help="PEM certificate(s) to trust (env VOXLIVE_CA_FILE, then SSL_CERT_FILE)")
     p.add_argument("--api-key", default=os.environ.get("VOXLIVE_TEST_KEY") or os.environ.get("GEMINI_API_KEY"),
                    help="API key the server expects (env VOXLIVE_TEST_KEY, then GEMINI_API_KEY)")
     p.add_argument("--model", default=os.environ.get("VOXLIVE_MODEL", DEFAULT_MODEL))
     p.add_argument("--api-version", default=None, help="default: the SDK's own default (v1)")
-    p.add_argument("--scenarios", default="audio,text,tool,tool38",
-                   help="comma-separated subset of audio,text,tool,tool38")
+    p.add_argument("--scenarios", default=",".join(SCENARIOS),
+                   help=f"comma-separated subset of {','.join(SCENARIOS)}")
     p.add_argument("--wav", default=str(DEFAULT_WAV), help="16 kHz mono 16-bit WAV for the audio scenario")
     p.add_argument("--timeout", type=float, default=float(os.environ.get("VOXLIVE_SDK_TIMEOUT", "20")),
                    help="seconds per scenario")
@@ -398,6 +570,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 async def main_async(args) -> int:
     for name in args.scenarios:
         url = (args.tool_base_url or args.base_url) if name == "tool" else args.base_url
+        if name == "utterances":
+            url = args.utterance_base_url or args.base_url
         # The text scenario uses the other spelling of the base URL, so both ".../ws/..." and "...//ws/..." get
         # exercised (the SDK's default base URL ends in "/").
         if name == "text":

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs tests/sdk/conformance.py (Google's official Python SDK, google-genai pinned in requirements.txt) against
-# voxlive's embedded server over TLS. Starts two servers (echo responder; scripted responder for the tool call),
+# voxlive's embedded server over TLS. Starts three servers (echo responder; scripted responders for the tool
+# call and for an interaction of several utterances),
 # waits for their announce lines, runs the scenarios, stops the servers, exits with the conformance status.
 #
 #   tests/sdk/run.sh [conformance.py args...]     e.g. tests/sdk/run.sh --scenarios audio -v
@@ -109,14 +110,17 @@ start echo --responder echo
 echo_url=$url
 start tool --responder "script:$repo/tests/fixtures/sdk_tool_script.toml"
 tool_url=$url
-cat "$tmp/echo.pem" "$tmp/tool.pem" > "$tmp/trust.pem"
-echo "sdk: servers up: echo $echo_url, tool $tool_url"
+start utter --responder "script:$repo/tests/fixtures/sdk_utterances_script.toml"
+utter_url=$url
+cat "$tmp/echo.pem" "$tmp/tool.pem" "$tmp/utter.pem" > "$tmp/trust.pem"
+echo "sdk: servers up: echo $echo_url, tool $tool_url, utterances $utter_url"
 
 status=0
 SSL_CERT_FILE="$tmp/trust.pem" "$venv/bin/python" "$repo/tests/sdk/conformance.py" \
-  --base-url "$echo_url" --tool-base-url "$tool_url" --ca-file "$tmp/trust.pem" "$@" || status=$?
+  --base-url "$echo_url" --tool-base-url "$tool_url" --utterance-base-url "$utter_url" \
+  --ca-file "$tmp/trust.pem" "$@" || status=$?
 if [ "$status" -ne 0 ]; then
-  for n in echo tool; do
+  for n in echo tool utter; do
     echo "--- server '$n' output (last 30 lines) ---" >&2
     tail -n 30 "$tmp/$n.out" "$tmp/$n.err" >&2 || true
   done

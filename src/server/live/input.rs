@@ -6,7 +6,8 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Error as WsError;
 
-use crate::protocol::{ClientMessage, RealtimeInput, ServerContent, ServerMessage};
+use crate::protocol::codec::format_duration;
+use crate::protocol::{ClientMessage, RealtimeInput, ServerContent, ServerMessage, VoiceActivity, INPUT_RATE};
 
 use super::super::handler::close;
 use super::super::reply::{render, Outgoing, TurnUsage, UserTurn};
@@ -38,6 +39,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Live<S> {
                 close(&mut self.ws, 1007, "setup may be sent only once per connection").await?;
                 return Ok(Flow::Stop);
             }
+            ClientMessage::ClientContent(content) if self.seeding_history => {
+                // the initial history: it seeds the context and starts no reply
+                if content.turn_complete == Some(true) {
+                    self.seeding_history = false;
+                }
+                tracing::debug!(turns = content.turns.len(), "initial history");
+            }
             ClientMessage::ClientContent(content) => {
                 if content.turn_complete == Some(true) {
                     let user = content.turns.iter().rev().find(|c| c.role.as_deref() != Some("model"));
@@ -67,8 +75,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Live<S> {
         }
         for event in events {
             match event {
-                TurnEvent::SpeechStarted => self.barge_in().await?,
-                TurnEvent::Ended(audio) => self.start_turn(UserTurn { audio, text: None }),
+                TurnEvent::SpeechStarted { at } => {
+                    self.voice_activity(true, at).await?;
+                    self.barge_in().await?;
+                }
+                TurnEvent::Ended { audio, at } => {
+                    self.voice_activity(false, at).await?;
+                    self.start_turn(UserTurn { audio, text: None });
+                }
             }
         }
         if let Some(text) = input.text {
@@ -88,6 +102,24 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Live<S> {
             }
         }
         Ok(())
+    }
+
+    /// With `explicitVadSignal`: what the server's VAD heard, `at` samples (16 kHz) into the audio stream.
+    async fn voice_activity(&mut self, started: bool, at: u64) -> Result<(), WsError> {
+        if !self.explicit_vad {
+            return Ok(());
+        }
+        let kind = if started { "ACTIVITY_START" } else { "ACTIVITY_END" };
+        let offset = std::time::Duration::from_micros(at.saturating_mul(1_000_000) / u64::from(INPUT_RATE));
+        tracing::debug!(kind, ?offset, "voice activity");
+        self.send(ServerMessage {
+            voice_activity: Some(VoiceActivity {
+                voice_activity_type: kind.to_string(),
+                audio_offset: Some(format_duration(offset)),
+            }),
+            ..ServerMessage::default()
+        })
+        .await
     }
 
     /// New user activity while a reply is still queued: drop the rest and say `interrupted`.

@@ -45,6 +45,8 @@ enum Event {
     Idle,
     /// A scheduled toolCallCancellation is due.
     CancelDue,
+    /// The connection's streaming cap is near: say goAway.
+    StreamCap,
     /// An older connection of this conversation ended: take over what it left unsent.
     Handover,
 }
@@ -64,6 +66,11 @@ pub struct Live<S> {
     /// consumed must-deliver message, so the client knows exactly what to replay.
     transparent: bool,
     interrupts: bool,
+    /// `explicitVadSignal`: tell the client what the server's VAD hears (`voiceActivity` messages).
+    explicit_vad: bool,
+    /// `historyConfig.initialHistoryInClientContent`: the clientContent up to the first one with
+    /// `turnComplete: true` is history, answered by nothing.
+    seeding_history: bool,
     conversation: Arc<Conversation>,
     faults: Faults,
     clock: FaultClock,
@@ -80,6 +87,9 @@ pub struct Live<S> {
     received: u64,
     /// Set by a goAway: the connection closes then (1008 "connection deadline").
     go_away_deadline: Option<Instant>,
+    /// The streaming cap (the model's `stream_minutes`, the server's `max_stream`): when to say goAway,
+    /// and when the connection ends.
+    stream_cap: Option<(Instant, Instant)>,
     /// When the client's last frame arrived (idle limit, rate limit).
     last_heard: Instant,
     rate: super::limits::RateLimit,
@@ -87,15 +97,20 @@ pub struct Live<S> {
 
 impl<S: AsyncRead + AsyncWrite + Unpin + Send> Live<S> {
     pub fn new(shared: Arc<Shared>, ws: Ws<S>, setup: Setup, conversation: Arc<Conversation>, faults: Faults) -> Self {
+        // setup was validated against the catalog, so the profile is there; without one, the older fields only
+        let profile = crate::models::Catalog::builtin().model(&setup.model).ok();
         let ctx = RenderCtx {
             modality: setup.modality(),
             input_transcription: setup.input_audio_transcription.is_some(),
             output_transcription: setup.output_audio_transcription.is_some(),
+            interim_transcription: profile.is_some_and(|p| p.interim_transcription),
+            interaction_status: profile.is_some_and(|p| p.interaction_status),
+            input_language: setup
+                .input_audio_transcription
+                .as_ref()
+                .and_then(|t| t.language_codes.first().cloned()),
         };
-        let handling = setup
-            .realtime_input_config
-            .as_ref()
-            .and_then(|r| r.activity_handling.as_deref());
+        let handling = setup.activity_handling();
         let responder = shared.config.responder.build(conversation.turns());
         let unsent = conversation.take_unsent().unwrap_or_default();
         let clock = FaultClock::new(&faults, shared.origin, shared.fault_rng.clone());
@@ -105,6 +120,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Live<S> {
             resumable: setup.session_resumption.is_some(),
             transparent: setup.session_resumption.as_ref().and_then(|r| r.transparent) == Some(true),
             interrupts: handling != Some("NO_INTERRUPTION"),
+            explicit_vad: setup.explicit_vad_signal(),
+            seeding_history: setup
+                .history_config
+                .as_ref()
+                .and_then(|h| h.initial_history_in_client_content)
+                == Some(true),
             conversation,
             faults,
             clock,
@@ -119,6 +140,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Live<S> {
             chunks_sent: 0,
             received: 0,
             go_away_deadline: None,
+            stream_cap: stream_cap(
+                profile.and_then(|p| p.stream_minutes),
+                shared.config.limits.max_stream,
+                Instant::now(),
+            ),
             last_heard: Instant::now(),
             rate: super::limits::RateLimit::new(shared.config.limits.max_messages_per_sec),
             shared,
@@ -142,7 +168,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Live<S> {
 
     async fn serve(&mut self) -> Result<(), WsError> {
         let complete = ServerMessage {
-            setup_complete: Some(SetupComplete::default()),
+            setup_complete: Some(SetupComplete {
+                session_id: Some(self.conversation.id.0.clone()),
+            }),
             ..ServerMessage::default()
         };
         self.send(complete).await?;
@@ -166,6 +194,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Live<S> {
             let deadline = self.go_away_deadline;
             let fault = self.clock.next();
             let idle_at = self.last_heard + self.shared.config.limits.idle_timeout;
+            let cap_notice = self.stream_cap.map(|(notice, _)| notice);
             let event = tokio::select! {
                 _ = tokio::time::sleep_until(idle_at) => Event::Idle,
                 _ = self.conversation.handover.notified() => Event::Handover,
@@ -175,6 +204,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Live<S> {
                 _ = stop.changed() => Event::Shutdown,
                 _ = sleep_until_opt(deadline) => Event::GoAwayDeadline,
                 _ = sleep_until_opt(cancel_at) => Event::CancelDue,
+                _ = sleep_until_opt(cap_notice) => Event::StreamCap,
             };
             if let Event::Frame(Some(Ok(_))) = &event {
                 let now = Instant::now();
@@ -203,6 +233,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Live<S> {
                     close(&mut self.ws, 1001, &format!("idle for {limit:?}: closing")).await?;
                     Flow::Stop
                 }
+                Event::StreamCap => self.stream_cap_near().await?,
                 Event::GoAwayDeadline => {
                     close(&mut self.ws, 1008, "connection deadline exceeded after goAway").await?;
                     Flow::Stop
@@ -288,6 +319,24 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Live<S> {
                 }
             }
         }
+        Ok(Flow::Continue)
+    }
+
+    /// The streaming cap is near: goAway with the time left, and the connection closes at the cap.
+    async fn stream_cap_near(&mut self) -> Result<Flow, WsError> {
+        let Some((_, end)) = self.stream_cap.take() else {
+            return Ok(Flow::Continue);
+        };
+        let left = end.saturating_duration_since(Instant::now());
+        tracing::info!(?left, "streaming cap: goAway");
+        self.go_away_deadline.get_or_insert(end);
+        self.send(ServerMessage {
+            go_away: Some(GoAway {
+                time_left: format_duration(left),
+            }),
+            ..ServerMessage::default()
+        })
+        .await?;
         Ok(Flow::Continue)
     }
 
@@ -394,6 +443,26 @@ pub(super) async fn drop_abruptly<S: AsyncRead + AsyncWrite + Unpin>(ws: &mut Ws
     let _ = tokio::time::timeout(std::time::Duration::from_secs(2), drain).await;
 }
 
+/// How long before a streaming cap its goAway goes out: a minute, as the service does before a connection's
+/// end, or half the cap when that is shorter.
+pub const STREAM_NOTICE: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// When to say goAway and when to end a connection that started at `now`, for a model's `stream_minutes`
+/// and the server's own `max_stream` (the lower wins); `None` without either.
+pub fn stream_cap(
+    minutes: Option<u32>,
+    max_stream: Option<std::time::Duration>,
+    now: Instant,
+) -> Option<(Instant, Instant)> {
+    let from_model = minutes.map(|m| std::time::Duration::from_secs(u64::from(m) * 60));
+    let cap = match (from_model, max_stream) {
+        (Some(a), Some(b)) => a.min(b),
+        (a, b) => a.or(b)?,
+    };
+    let end = now.checked_add(cap)?;
+    Some((end - STREAM_NOTICE.min(cap / 2), end))
+}
+
 async fn sleep_until_opt(deadline: Option<Instant>) {
     match deadline {
         Some(t) => tokio::time::sleep_until(t).await,
@@ -408,5 +477,29 @@ async fn fault_due(next: Option<(Instant, usize)>) -> usize {
             i
         }
         None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn a_streaming_cap_says_go_away_a_minute_before_and_the_lower_cap_wins() {
+        let now = Instant::now();
+        assert_eq!(stream_cap(None, None, now), None);
+        let (notice, end) = stream_cap(Some(10), None, now).unwrap();
+        assert_eq!(end - now, Duration::from_secs(600), "Live Transcribe: 10 minutes");
+        assert_eq!(end - notice, STREAM_NOTICE);
+        let (notice, end) = stream_cap(Some(10), Some(Duration::from_secs(2)), now).unwrap();
+        assert_eq!(end - now, Duration::from_secs(2));
+        assert_eq!(
+            end - notice,
+            Duration::from_secs(1),
+            "half of a cap shorter than two minutes"
+        );
+        let (_, end) = stream_cap(None, Some(Duration::from_secs(900)), now).unwrap();
+        assert_eq!(end - now, Duration::from_secs(900));
     }
 }

@@ -11,6 +11,15 @@
 //! parts = [{ tool_calls = [{ name = "a", id = "a1" }, { name = "b", cancel_after = "0.3s" }] }]
 //! close_turn = true
 //! after_tool = [{ text = "The tools said {result}." }]
+//! [[turn]]               # one interaction, several utterances (late 2026): each but the last closed by a
+//! utterances = [         # turnComplete with interactionStatus IN_PROGRESS, the last with IDLE
+//!   [{ text = "Let me check." }],
+//!   [{ text = "It is noon in Tokyo." }],
+//! ]
+//!
+//! [[turn]]
+//! turn_complete_reason = "NEED_MORE_INPUT"   # optional, on the turn's final turnComplete
+//! waiting_for_input = true                   # optional: the model expects the user to go on
 //! ```
 //! `{result}` in an after_tool text is replaced by the answers (`name {"result":...}`, `; ` between
 //! them; a cancelled call is left out), so a test sees the tool's result come back in the reply.
@@ -19,7 +28,7 @@
 //! Parts: `text` (said: text in TEXT sessions, a tone plus transcript in AUDIO ones), `audio` (a WAV path
 //! relative to the script, any format, converted to 24 kHz mono 16-bit at load time), `input_transcript`,
 //! `output_transcript`, `tool_call` (at most one, last in `parts`; the turn continues with `after_tool`
-//! once the client's toolResponse answers it).
+//! once the client's toolResponse answers it). `utterances` replaces `parts` (not both; no tool calls in it).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -65,12 +74,20 @@ struct TurnSpec {
     #[serde(default)]
     parts: Vec<PartSpec>,
     #[serde(default)]
+    utterances: Vec<Vec<PartSpec>>,
+    #[serde(default)]
     after_tool: Vec<PartSpec>,
     #[serde(default)]
     go_away: Option<String>,
     #[serde(default)]
     close_turn: bool,
+    turn_complete_reason: Option<String>,
+    #[serde(default)]
+    waiting_for_input: bool,
 }
+
+/// The most utterances one script turn may hold.
+pub const MAX_UTTERANCES: usize = 100;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
@@ -100,6 +117,8 @@ struct ScriptTurn {
     parts: Vec<ReplyPart>,
     after_tool: Vec<ReplyPart>,
     go_away: Option<Duration>,
+    turn_complete_reason: Option<String>,
+    waiting_for_input: bool,
 }
 
 /// A loaded script. Clone is cheap; each connection plays it through its own cursor.
@@ -136,7 +155,18 @@ impl ScriptedResponder {
         let base = path.parent().unwrap_or(Path::new("."));
         let mut turns = Vec::with_capacity(file.turn.len());
         for (n, spec) in file.turn.into_iter().enumerate() {
-            let mut parts = convert(spec.parts, base, path).map_err(|e| numbered(e, n))?;
+            let mut parts = match (spec.parts.is_empty(), spec.utterances.len()) {
+                (_, 0) => convert(spec.parts, base, path).map_err(|e| numbered(e, n))?,
+                (false, _) => return Err(invalid(format!("turn {}: give parts or utterances, not both", n + 1))),
+                (true, count) if count > MAX_UTTERANCES => {
+                    return Err(invalid(format!(
+                        "turn {}: {count} utterances (at most {MAX_UTTERANCES})",
+                        n + 1
+                    )))
+                }
+                (true, _) => utterances(spec.utterances, base, path)
+                    .map_err(|e| e.unwrap_or_else(|| invalid(format!("turn {}: no tool_call in utterances", n + 1))))?,
+            };
             let calls = parts.iter().filter(|p| is_call(p)).count();
             if calls > 1 || (calls == 1 && !parts.last().is_some_and(is_call)) {
                 return Err(invalid(format!(
@@ -171,6 +201,8 @@ impl ScriptedResponder {
                 parts,
                 after_tool,
                 go_away,
+                turn_complete_reason: spec.turn_complete_reason,
+                waiting_for_input: spec.waiting_for_input,
             });
         }
         Ok(ScriptedResponder { turns: Arc::new(turns) })
@@ -239,6 +271,24 @@ fn tool_calls(specs: Vec<ToolCallSpec>, script: &Path) -> Result<ReplyPart, Scri
     Ok(ReplyPart::ToolCalls(calls))
 }
 
+/// The utterances of one interaction as one part list, an [`ReplyPart::EndOfUtterance`] between each
+/// two. `Err(None)`: an utterance calls a tool (not allowed there).
+fn utterances(specs: Vec<Vec<PartSpec>>, base: &Path, script: &Path) -> Result<Vec<ReplyPart>, Option<ScriptError>> {
+    let mut parts = Vec::new();
+    for (i, utterance) in specs.into_iter().enumerate() {
+        if i > 0 {
+            parts.push(ReplyPart::EndOfUtterance);
+        }
+        for part in convert(utterance, base, script).map_err(Some)? {
+            if is_call(&part) {
+                return Err(None);
+            }
+            parts.push(part);
+        }
+    }
+    Ok(parts)
+}
+
 fn convert(specs: Vec<PartSpec>, base: &Path, script: &Path) -> Result<Vec<ReplyPart>, ScriptError> {
     specs
         .into_iter()
@@ -284,18 +334,17 @@ impl Responder for ScriptCursor {
             return Reply::new(vec![ReplyPart::Say("(end of script)".into())]);
         };
         self.next += 1;
-        let rest = Reply {
-            parts: turn.after_tool.clone(),
+        let closing = |parts: Vec<ReplyPart>| Reply {
+            parts,
             go_away: turn.go_away,
+            turn_complete_reason: turn.turn_complete_reason.clone(),
+            waiting_for_input: turn.waiting_for_input,
         };
         if turn.parts.last().is_some_and(is_call) {
-            self.after_tool = Some(rest);
+            self.after_tool = Some(closing(turn.after_tool.clone()));
             Reply::new(turn.parts.clone())
         } else {
-            Reply {
-                parts: turn.parts.clone(),
-                go_away: turn.go_away,
-            }
+            closing(turn.parts.clone())
         }
     }
 
