@@ -45,6 +45,19 @@ pub struct Setup {
     pub proactivity: Option<Proactivity>,
     #[serde(default, skip_serializing_if = "Option::is_none", alias = "enable_affective_dialog")]
     pub enable_affective_dialog: Option<bool>,
+    /// Content filters, at the top of setup as the official SDK's LiveConnectConfig puts them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty", alias = "safety_settings")]
+    pub safety_settings: Vec<SafetySetting>,
+}
+
+/// One content filter: a harm category (`HARM_CATEGORY_HARASSMENT`, ...) and the threshold at which
+/// replies are blocked (`BLOCK_MEDIUM_AND_ABOVE`, `BLOCK_NONE`, `OFF`, ...). Protobuf enum names.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SafetySetting {
+    #[serde(default)]
+    pub category: String,
+    #[serde(default)]
+    pub threshold: String,
 }
 
 impl Setup {
@@ -189,6 +202,9 @@ pub struct ThinkingConfig {
     pub thinking_budget: Option<i32>,
     #[serde(default, skip_serializing_if = "Option::is_none", alias = "include_thoughts")]
     pub include_thoughts: Option<bool>,
+    /// `LOW`, `MEDIUM` or `HIGH`, for the models whose profile says `thinking = "level"`.
+    #[serde(default, skip_serializing_if = "Option::is_none", alias = "thinking_level")]
+    pub thinking_level: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
