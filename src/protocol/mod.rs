@@ -22,8 +22,8 @@ pub use server::{
 };
 pub use setup::{
     AudioTranscriptionConfig, AutomaticActivityDetection, ContextWindowCompression, GenerationConfig, Modality,
-    PrebuiltVoiceConfig, Proactivity, RealtimeInputConfig, SafetySetting, SessionResumptionConfig, Setup, SlidingWindow,
-    SpeechConfig, ThinkingConfig, VoiceConfig,
+    PrebuiltVoiceConfig, Proactivity, RealtimeInputConfig, SafetySetting, SessionResumptionConfig, Setup,
+    SlidingWindow, SpeechConfig, ThinkingConfig, VoiceConfig,
 };
 pub use tool::{FunctionDeclaration, Tool, ToolCall, ToolCallCancellation, ToolResponse};
 
