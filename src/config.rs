@@ -14,7 +14,10 @@ use crate::protocol::{
     AudioTranscriptionConfig, Content, GenerationConfig, Modality, PrebuiltVoiceConfig, SessionResumptionConfig, Setup,
     SpeechConfig, VoiceConfig,
 };
-use crate::session::{ApiVersion, Credential, Endpoint, Secret, SessionError, GEMINI_BASE_URL};
+use crate::session::{ApiVersion, Credential, Endpoint, ExtraHeaders, Secret, SessionError, GEMINI_BASE_URL};
+use crate::settings::{
+    AppliedPreset, Generation, GenerationKeys, MediaResolution, PresetParams, SettingsError, ThinkingLevel,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -30,6 +33,16 @@ pub enum ConfigError {
     Invalid(String),
     #[error("cannot read the certificate {path}: {detail}")]
     Cert { path: PathBuf, detail: String },
+    /// A bad instruction, preset or generation setting (exit status 2, like a bad flag).
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
+}
+
+impl ConfigError {
+    /// Whether the user gave a value that can never work (a usage error: exit status 2).
+    pub fn is_usage(&self) -> bool {
+        matches!(self, ConfigError::Settings(_) | ConfigError::Invalid(_))
+    }
 }
 
 /// The config file's keys, all optional.
@@ -56,9 +69,37 @@ pub struct FileConfig {
     pub end_sensitivity: Option<SensitivityArg>,
     pub prefix_padding_ms: Option<u32>,
     pub silence_ms: Option<u32>,
+    /// A preset name (`voxlive presets`), and its languages.
+    pub preset: Option<String>,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub top_p: Option<f32>,
+    pub top_k: Option<u32>,
+    pub max_output_tokens: Option<u32>,
+    pub thinking_level: Option<ThinkingLevel>,
+    pub thinking_budget: Option<i32>,
+    pub media_resolution: Option<MediaResolution>,
+    /// `[safety]`: category = threshold.
+    #[serde(default)]
+    pub safety: std::collections::BTreeMap<String, String>,
+    /// `[headers]`: extra handshake headers, name = value.
+    #[serde(default)]
+    pub headers: std::collections::BTreeMap<String, String>,
 }
 
 impl FileConfig {
+    fn generation(&self) -> GenerationKeys {
+        GenerationKeys {
+            temperature: self.temperature,
+            top_p: self.top_p,
+            top_k: self.top_k,
+            max_output_tokens: self.max_output_tokens,
+            thinking_level: self.thinking_level,
+            thinking_budget: self.thinking_budget,
+            media_resolution: self.media_resolution,
+        }
+    }
+
     /// The turn-taking keys, shaped like the flags they stand behind.
     fn talking(&self) -> TalkingArgs {
         TalkingArgs {
@@ -120,6 +161,13 @@ pub struct Config {
     pub transparent_resumption: bool,
     /// Timeouts, message size limit and reconnection, from the flags (validated).
     pub link: Link,
+    /// Generation settings (flags over the config file over the preset), fitted to the model.
+    pub generation: Generation,
+    pub safety: Vec<crate::protocol::SafetySetting>,
+    /// The preset in use, its instruction filled in.
+    pub preset: Option<AppliedPreset>,
+    /// Extra handshake headers (also sent to the embedded server).
+    pub headers: ExtraHeaders,
     /// The config file's turn-taking keys (flags override them in [`Config::talking`]).
     file_talking: TalkingArgs,
     file_ptt_key: Option<String>,
@@ -265,14 +313,14 @@ impl Config {
         let model = args
             .model
             .clone()
-            .or(file.model)
+            .or(file.model.clone())
             .unwrap_or_else(|| catalog.default_model.clone());
         let model = model.trim_start_matches("models/").to_string();
         let modality = match args.modality.or(file.modality) {
             Some(ModalityArg::Text) => Modality::Text,
             _ => Modality::Audio,
         };
-        let voice = args.voice.clone().or(file.voice);
+        let voice = args.voice.clone().or(file.voice.clone());
         let mut text_route = TextRoute::RealtimeInput;
         // the embedded server honours transparent resumption for every model
         let mut transparent_resumption = matches!(target, Target::Embedded);
@@ -293,20 +341,32 @@ impl Config {
             Err(e @ ModelError::ShutDown { .. }) => return Err(e.into()),
             Err(e) => warnings.push(format!("{e} (trying anyway: the service may know newer models)")),
         }
+        let extras = Extras::resolve(args, &file, &model)?;
+        let target = match target {
+            Target::Remote(mut e) => {
+                e.extra_headers = extras.headers.clone();
+                Target::Remote(e)
+            }
+            t => t,
+        };
         Ok(Config {
             target,
             api_version,
             model,
             voice,
-            system: args.system.clone().or(file.system),
+            system: extras.system,
             modality,
-            temperature: file.temperature,
+            temperature: extras.generation.keys.temperature,
             language: file.language,
             key_source,
             warnings,
             text_route,
             transparent_resumption,
             link,
+            generation: extras.generation,
+            safety: extras.safety,
+            preset: extras.preset,
+            headers: extras.headers,
             file_talking,
             file_ptt_key: file.ptt_key,
         })
@@ -331,13 +391,23 @@ impl Config {
             None if flags.vad.is_some() => TalkMode::HandsFree(vad),
             None => default_mode,
         };
+        let preset = self.preset.as_ref().map(|p| p.preset.vad.clone()).unwrap_or_default();
         Talking {
             mode,
             tuning: VadTuning {
-                start_sensitivity: flags.start_sensitivity.or(file.start_sensitivity),
-                end_sensitivity: flags.end_sensitivity.or(file.end_sensitivity),
-                prefix_padding_ms: flags.prefix_padding_ms.or(file.prefix_padding_ms),
-                silence_ms: flags.silence_ms.or(file.silence_ms),
+                start_sensitivity: flags
+                    .start_sensitivity
+                    .or(file.start_sensitivity)
+                    .or(preset.start_sensitivity),
+                end_sensitivity: flags
+                    .end_sensitivity
+                    .or(file.end_sensitivity)
+                    .or(preset.end_sensitivity),
+                prefix_padding_ms: flags
+                    .prefix_padding_ms
+                    .or(file.prefix_padding_ms)
+                    .or(preset.prefix_padding_ms),
+                silence_ms: flags.silence_ms.or(file.silence_ms).or(preset.silence_ms),
             },
             ptt_key: ptt_key.map(str::to_string).or_else(|| self.file_ptt_key.clone()),
             transcript: flags.transcript.clone(),
@@ -388,14 +458,22 @@ impl Config {
             multi_speaker_voice_config: None,
         });
         let audio = self.modality == Modality::Audio;
+        let mut generation_config = GenerationConfig {
+            response_modalities: vec![self.modality],
+            temperature: self.temperature,
+            speech_config: if audio { speech_config } else { None },
+            ..GenerationConfig::default()
+        };
+        self.generation.apply(&mut generation_config);
+        let transcribe = self
+            .preset
+            .as_ref()
+            .map(|p| p.preset.transcription.clone())
+            .unwrap_or_default();
         Setup {
             model: format!("models/{}", self.model),
-            generation_config: Some(GenerationConfig {
-                response_modalities: vec![self.modality],
-                temperature: self.temperature,
-                speech_config: if audio { speech_config } else { None },
-                ..GenerationConfig::default()
-            }),
+            generation_config: Some(generation_config),
+            safety_settings: self.safety.clone(),
             system_instruction: self.system.as_ref().map(|s| Content::text(Some("user"), s)),
             realtime_input_config: manual_activity.then(|| crate::protocol::RealtimeInputConfig {
                 automatic_activity_detection: Some(crate::protocol::AutomaticActivityDetection {
@@ -404,8 +482,9 @@ impl Config {
                 }),
                 ..Default::default()
             }),
-            input_audio_transcription: Some(AudioTranscriptionConfig {}),
-            output_audio_transcription: audio.then_some(AudioTranscriptionConfig {}),
+            input_audio_transcription: (transcribe.input != Some(false)).then_some(AudioTranscriptionConfig {}),
+            output_audio_transcription: (audio && transcribe.output != Some(false))
+                .then_some(AudioTranscriptionConfig {}),
             session_resumption: Some(SessionResumptionConfig {
                 handle: None,
                 transparent: self.transparent_resumption.then_some(true),
@@ -424,5 +503,70 @@ impl Config {
         o.reconnect = self.link.reconnect;
         o.metrics = Some(self.link.metrics.clone());
         o
+    }
+}
+
+/// What the settings flags and keys resolve to: the instruction, preset, generation, safety and headers.
+struct Extras {
+    system: Option<String>,
+    preset: Option<AppliedPreset>,
+    generation: Generation,
+    safety: Vec<crate::protocol::SafetySetting>,
+    headers: ExtraHeaders,
+}
+
+impl Extras {
+    fn resolve(args: &CommonArgs, file: &FileConfig, model: &str) -> Result<Extras, ConfigError> {
+        let s = &args.settings;
+        let preset = match s.preset.as_deref().or(file.preset.as_deref()) {
+            Some(name) => {
+                let params = PresetParams {
+                    from: s.from.clone().or(file.from.clone()),
+                    to: s.to.clone().or(file.to.clone()),
+                };
+                Some(crate::settings::presets::find(name)?.apply(&params)?)
+            }
+            None if s.from.is_some() || s.to.is_some() => {
+                return Err(SettingsError::Invalid(
+                    "--from / --to fill a preset's instruction: add --preset translator or --preset tutor".into(),
+                )
+                .into())
+            }
+            None => None,
+        };
+        // flags and the file: an explicit instruction replaces the preset's
+        let system = match args.system.as_deref().or(file.system.as_deref()) {
+            Some(given) => Some(crate::settings::instruction::resolve(given)?),
+            None => preset.as_ref().map(|p| p.system.clone()),
+        };
+        let flags = GenerationKeys {
+            temperature: s.temperature,
+            top_p: s.top_p,
+            top_k: s.top_k,
+            max_output_tokens: s.max_output_tokens,
+            thinking_level: s.thinking_level,
+            thinking_budget: s.thinking_budget,
+            media_resolution: s.media_resolution,
+        };
+        let from_file = file.generation();
+        from_file.check("config file: ")?;
+        let under = preset.as_ref().map(|p| p.preset.generation.clone()).unwrap_or_default();
+        let profile = Catalog::builtin().model(model).ok();
+        let generation = Generation::resolve(&flags.over(&from_file), &under, model, profile)?;
+        let safety = crate::settings::safety::resolve(
+            file.safety.iter().map(|(c, t)| (c.as_str(), t.as_str())),
+            s.safety.iter().map(String::as_str),
+        )?;
+        let headers = ExtraHeaders::parse(
+            s.header.iter().map(String::as_str),
+            file.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())),
+        )?;
+        Ok(Extras {
+            system,
+            preset,
+            generation,
+            safety,
+            headers,
+        })
     }
 }

@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use clap::Parser;
 
 use tokio::sync::mpsc;
-use voxlive::cli::{BenchArgs, ChatArgs, Cli, Command, LiveArgs, ServeArgs, TalkArgs, TurnArg};
+use voxlive::cli::{BenchArgs, ChatArgs, Cli, Command, ImageArgs, LiveArgs, ServeArgs, TalkArgs, TurnArg};
 use voxlive::config::{Config, Talking};
 use voxlive::conversation::{Policy, TalkMode, VadSource};
 use voxlive::modes::{chat, endpoint, live, talk};
@@ -40,8 +40,21 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("voxlive: error: {}", voxlive::redact::redact(&format!("{e:#}")));
-            ExitCode::FAILURE
+            exit_code(&e)
         }
+    }
+}
+
+/// 2 for a value the user gave that can never work (like clap's own usage errors), else 1.
+fn exit_code(e: &anyhow::Error) -> ExitCode {
+    let usage = e
+        .downcast_ref::<voxlive::config::ConfigError>()
+        .is_some_and(|c| c.is_usage())
+        || e.downcast_ref::<voxlive::media::MediaError>().is_some();
+    if usage {
+        ExitCode::from(2)
+    } else {
+        ExitCode::FAILURE
     }
 }
 
@@ -82,13 +95,17 @@ async fn run(cli: Cli) -> Result<()> {
         Some(Command::Serve(args)) => serve(&cli.common, args).await,
         Some(Command::Talk(args)) => {
             let config = Config::resolve(&cli.common)?;
-            with_metrics(&config, &cli.common, run_talk(&config, args)).await
+            with_metrics(&config, &cli.common, run_talk(&config, args, &cli.common.images)).await
         }
         Some(Command::Chat(args)) => {
             let config = Config::resolve(&cli.common)?;
-            with_metrics(&config, &cli.common, run_chat(&config, args)).await
+            with_metrics(&config, &cli.common, run_chat(&config, args, &cli.common.images)).await
         }
         Some(Command::Bench(args)) => run_bench(&Config::resolve(&cli.common)?, args).await,
+        Some(Command::Presets) => {
+            print!("{}", voxlive::settings::presets::listing()?);
+            Ok(())
+        }
         Some(Command::Devices(args)) => {
             let listing = if args.all {
                 voxlive::audio::Listing::All
@@ -100,7 +117,7 @@ async fn run(cli: Cli) -> Result<()> {
         }
         None => {
             let config = Config::resolve(&cli.common)?;
-            with_metrics(&config, &cli.common, run_live(&config, cli.live)).await
+            with_metrics(&config, &cli.common, run_live(&config, cli.live, &cli.common.images)).await
         }
     }
 }
@@ -128,7 +145,7 @@ fn warn_config(config: &Config) {
     }
 }
 
-async fn run_talk(config: &Config, args: TalkArgs) -> Result<()> {
+async fn run_talk(config: &Config, args: TalkArgs, cli_images: &ImageArgs) -> Result<()> {
     warn_config(config);
     let (question, info) = voxlive::wav::read_pcm16(&args.input, INPUT_RATE)?;
     eprintln!(
@@ -143,6 +160,7 @@ async fn run_talk(config: &Config, args: TalkArgs) -> Result<()> {
         Some(TurnArg::Auto) => talking.mode = TalkMode::HandsFree(VadSource::Server),
         None => {}
     }
+    let images = load_images(cli_images).await?;
     let (endpoint, _server) = endpoint::resolve(config).await?;
     let options = config.session_options(endpoint, config.voice_setup(&talking));
     let reply = match talk::talk(
@@ -155,6 +173,7 @@ async fn run_talk(config: &Config, args: TalkArgs) -> Result<()> {
             reply_timeout: Duration::from_secs(args.reply_timeout),
             transcript: talking.transcript.clone(),
             text_route: config.text_route,
+            images,
         },
     )
     .await
@@ -213,7 +232,7 @@ async fn run_talk(config: &Config, args: TalkArgs) -> Result<()> {
     Ok(())
 }
 
-async fn run_live(config: &Config, args: LiveArgs) -> Result<()> {
+async fn run_live(config: &Config, args: LiveArgs, cli_images: &ImageArgs) -> Result<()> {
     use voxlive::audio::AudioConfig;
     warn_config(config);
     let duration = match args.duration {
@@ -239,6 +258,8 @@ async fn run_live(config: &Config, args: LiveArgs) -> Result<()> {
         text_route: config.text_route,
         ..Policy::new(talking.mode)
     };
+    let images = load_images(cli_images).await?;
+    let image_size = cli_images.image_size.parse::<voxlive::media::MaxSize>()?;
     // the endpoint first: starting the embedded server prints a line the UI would otherwise tear
     let (endpoint, _server) = endpoint::resolve(config).await?;
     let (renderer, user) = front_end(&talking, args.no_tui)?;
@@ -250,6 +271,8 @@ async fn run_live(config: &Config, args: LiveArgs) -> Result<()> {
             duration,
             policy,
             transcript: talking.transcript.clone(),
+            images,
+            image_size,
         },
         renderer,
         user,
@@ -320,8 +343,10 @@ fn device_choice(flag: Option<&str>) -> voxlive::audio::DeviceChoice {
     flag.and_then(|f| f.parse().ok()).unwrap_or_default()
 }
 
-async fn run_chat(config: &Config, args: ChatArgs) -> Result<()> {
+async fn run_chat(config: &Config, args: ChatArgs, cli_images: &ImageArgs) -> Result<()> {
     warn_config(config);
+    let images = load_images(cli_images).await?;
+    let image_size = cli_images.image_size.parse::<voxlive::media::MaxSize>()?;
     let (endpoint, _server) = endpoint::resolve(config).await?;
     let options = config.session_options(endpoint, config.setup(false));
     let stdin = tokio::io::BufReader::new(tokio::io::stdin());
@@ -331,12 +356,61 @@ async fn run_chat(config: &Config, args: ChatArgs) -> Result<()> {
         chat::ChatOptions {
             save_audio: args.save_audio,
             reply_timeout: voxlive::config::flag_secs("--reply-timeout", args.reply_timeout)?,
+            images,
+            image_size,
         },
         stdin,
         &mut stdout,
     )
     .await?;
     Ok(())
+}
+
+/// `--image` and `--images`, each file checked, scaled and encoded before any connection (a bad file is
+/// one error naming it), paced by `--image-rate`. None when no image was asked for: on gemini-3.8-live
+/// every frame sent reaches the model, so none is sent unasked.
+async fn load_images(args: &ImageArgs) -> Result<Option<voxlive::media::ImageFeed>> {
+    use voxlive::media::{self, MaxSize, MediaError};
+    if args.image.is_empty() && args.images.is_empty() {
+        return Ok(None);
+    }
+    let (interval, warning) = media::interval_for(args.image_rate)?;
+    if let Some(w) = warning {
+        eprintln!("voxlive: warning: {w}");
+    }
+    let size = args.image_size.parse::<MaxSize>()?;
+    let mut paths = args.image.clone();
+    for spec in &args.images {
+        paths.extend(media::expand(spec)?);
+    }
+    if paths.len() > media::MAX_IMAGES {
+        return Err(MediaError::Invalid(format!(
+            "{} images: at most {} a session",
+            paths.len(),
+            media::MAX_IMAGES
+        ))
+        .into());
+    }
+    let frames = tokio::task::spawn_blocking(move || {
+        paths
+            .iter()
+            .map(|p| media::load(p, size))
+            .collect::<Result<Vec<_>, MediaError>>()
+    })
+    .await
+    .context("loading the images")??;
+    for f in &frames {
+        tracing::info!(
+            "image {}: {}x{} -> {}x{} JPEG, {} bytes",
+            f.path.display(),
+            f.source_width,
+            f.source_height,
+            f.width,
+            f.height,
+            f.jpeg.len()
+        );
+    }
+    Ok(Some(media::ImageFeed { frames, interval }))
 }
 
 async fn serve(common: &voxlive::cli::CommonArgs, args: ServeArgs) -> Result<()> {

@@ -17,7 +17,7 @@ mod size;
 pub use command::image_command;
 pub use frame::{load, Frame, MAX_FILE_BYTES, MAX_PIXELS, MAX_SIDE};
 pub use list::{expand, MAX_IMAGES};
-pub use pacer::{interval_for, send_paced, ImageFeed, MAX_RATE, MIN_RATE};
+pub use pacer::{interval_for, send_paced, video_message, ImageFeed, MAX_RATE, MIN_RATE};
 pub use size::MaxSize;
 
 use std::path::PathBuf;

@@ -15,6 +15,10 @@ pub struct ChatOptions {
     /// A reply not complete this long after its line was sent is an error (a server that stopped
     /// answering must not hang the chat).
     pub reply_timeout: std::time::Duration,
+    /// `--image`: sent, at their pace, before the first line is read.
+    pub images: Option<crate::media::ImageFeed>,
+    /// The size `/image PATH` sends at.
+    pub image_size: crate::media::MaxSize,
 }
 
 /// Runs until the input ends or a line reads `/quit`. Output goes to `out` (stdout in the CLI).
@@ -28,6 +32,10 @@ pub async fn chat<R: AsyncBufRead + Unpin>(
     if let Some(dir) = &chat.save_audio {
         std::fs::create_dir_all(dir)?;
     }
+    if let Some(feed) = &chat.images {
+        let sent = feed.send(&session).await?;
+        writeln!(out, "(sent {sent} image{})", if sent == 1 { "" } else { "s" })?;
+    }
     let mut lines = input.lines();
     let mut turns = 0;
     while let Some(line) = lines.next_line().await? {
@@ -37,6 +45,14 @@ pub async fn chat<R: AsyncBufRead + Unpin>(
         }
         if line == "/quit" || line == "/exit" {
             break;
+        }
+        if let Some(path) = crate::media::image_command(line) {
+            match super::image_input::send_image(&session, path, chat.image_size).await? {
+                crate::conversation::Notice::Warning(w) => writeln!(out, "(warning: {w})")?,
+                crate::conversation::Notice::Info(i) => writeln!(out, "({i})")?,
+                _ => {}
+            }
+            continue;
         }
         session.send_text_turn(line).await?;
         turns += 1;

@@ -23,6 +23,10 @@ pub struct LiveOptions {
     pub policy: Policy,
     /// `--transcript FILE`: one JSON line per finished utterance.
     pub transcript: Option<PathBuf>,
+    /// `--image`: frames sent at their pace while the conversation runs.
+    pub images: Option<crate::media::ImageFeed>,
+    /// The size `/image PATH` sends at.
+    pub image_size: crate::media::MaxSize,
 }
 
 /// What a live session did, for `--stats`.
@@ -49,6 +53,11 @@ pub async fn live(
 ) -> Result<LiveReport, ModeError> {
     let transcript = live.transcript.as_deref().map(TranscriptWriter::create).transpose()?;
     let (session, events) = session::start(options).await?;
+    // the images trickle in beside the conversation; a closed session ends the feed, and the pump says why
+    let feed = live.images.clone().map(|feed| {
+        let session = session.clone();
+        tokio::spawn(async move { feed.send(&session).await })
+    });
     // Open the devices only once the server said yes: a bad key never touches the microphone.
     let (engine, frames) = AudioEngine::start(live.audio.clone())?;
     let started = Instant::now();
@@ -79,6 +88,7 @@ pub async fn live(
             }
         })),
         lossless_uplink: false,
+        image_size: Some(live.image_size),
     };
     // the UI's render thread reads the levels itself, each frame, from what the DSP thread keeps
     let meters = engine.player();
@@ -101,6 +111,9 @@ pub async fn live(
     let stop = until_stopped(live.duration);
     let ended = drive(&mut conversation, &mut io, Exit::OnStop, stop).await;
     drop(io);
+    if let Some(feed) = feed {
+        feed.abort();
+    }
     session.close().await;
     let audio = engine.stats();
     engine.stop();
