@@ -44,8 +44,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Live<S> {
                     let text = user.map(|c| c.joined_text()).unwrap_or_default();
                     self.barge_in().await?;
                     self.start_turn(UserTurn {
-                        audio: Vec::new(),
                         text: Some(text),
+                        ..UserTurn::default()
                     });
                 }
             }
@@ -61,6 +61,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Live<S> {
             self.barge_in().await?;
             self.turns.activity_start();
         }
+        let now = Instant::now();
+        for blob in input.video.iter().chain(input.media_chunks.iter()) {
+            self.images.frame(blob, now);
+        }
         let mut events = Vec::new();
         for blob in input.audio_blobs() {
             events.extend(self.turns.audio(blob));
@@ -68,23 +72,32 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Live<S> {
         for event in events {
             match event {
                 TurnEvent::SpeechStarted => self.barge_in().await?,
-                TurnEvent::Ended(audio) => self.start_turn(UserTurn { audio, text: None }),
+                TurnEvent::Ended(audio) => self.start_turn(UserTurn {
+                    audio,
+                    ..UserTurn::default()
+                }),
             }
         }
         if let Some(text) = input.text {
             self.barge_in().await?;
             self.start_turn(UserTurn {
-                audio: Vec::new(),
                 text: Some(text),
+                ..UserTurn::default()
             });
         }
         if input.activity_end.is_some() {
             let audio = self.turns.activity_end();
-            self.start_turn(UserTurn { audio, text: None });
+            self.start_turn(UserTurn {
+                audio,
+                ..UserTurn::default()
+            });
         }
         if input.audio_stream_end == Some(true) {
             if let Some(audio) = self.turns.audio_stream_end() {
-                self.start_turn(UserTurn { audio, text: None });
+                self.start_turn(UserTurn {
+                    audio,
+                    ..UserTurn::default()
+                });
             }
         }
         Ok(())
@@ -105,7 +118,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Live<S> {
         self.send(ServerMessage::content(content)).await
     }
 
-    fn start_turn(&mut self, turn: UserTurn) {
+    fn start_turn(&mut self, mut turn: UserTurn) {
+        turn.images = self.images.take_turn();
         let reply = self.responder.on_turn(&turn, self.ctx.modality);
         self.usage = TurnUsage::for_turn(&turn);
         let items = render(reply, &self.ctx, &mut self.usage, &mut self.next_call_id);

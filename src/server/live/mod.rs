@@ -66,6 +66,8 @@ pub struct Live<S> {
     clock: FaultClock,
     responder: Box<dyn Responder>,
     turns: TurnTracker,
+    /// Video frames since the last user turn.
+    images: super::images::ImageTracker,
     queue: VecDeque<Outgoing>,
     awaiting_tool: Option<Vec<String>>,
     usage: TurnUsage,
@@ -105,6 +107,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Live<S> {
             clock,
             responder,
             turns: TurnTracker::new(setup.manual_activity()),
+            images: Default::default(),
             queue: unsent.queue,
             awaiting_tool: unsent.awaiting_tool,
             usage: unsent.usage,
