@@ -41,7 +41,12 @@ pub enum ConfigError {
 impl ConfigError {
     /// Whether the user gave a value that can never work (a usage error: exit status 2).
     pub fn is_usage(&self) -> bool {
-        matches!(self, ConfigError::Settings(_) | ConfigError::Invalid(_))
+        matches!(
+            self,
+            ConfigError::Settings(_)
+                | ConfigError::Invalid(_)
+                | ConfigError::Endpoint(SessionError::InvalidEndpoint(_))
+        )
     }
 }
 

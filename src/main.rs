@@ -371,14 +371,15 @@ async fn run_chat(config: &Config, args: ChatArgs, cli_images: &ImageArgs) -> Re
 /// every frame sent reaches the model, so none is sent unasked.
 async fn load_images(args: &ImageArgs) -> Result<Option<voxlive::media::ImageFeed>> {
     use voxlive::media::{self, MaxSize, MediaError};
+    // checked even with no image given: a bad flag is an error, not silently unused
+    let (interval, warning) = media::interval_for(args.image_rate)?;
+    let size = args.image_size.parse::<MaxSize>()?;
     if args.image.is_empty() && args.images.is_empty() {
         return Ok(None);
     }
-    let (interval, warning) = media::interval_for(args.image_rate)?;
     if let Some(w) = warning {
         eprintln!("voxlive: warning: {w}");
     }
-    let size = args.image_size.parse::<MaxSize>()?;
     let mut paths = args.image.clone();
     for spec in &args.images {
         paths.extend(media::expand(spec)?);
