@@ -91,6 +91,11 @@ fn init_logging(verbose: u8) {
 }
 
 async fn run(cli: Cli) -> Result<()> {
+    // `--preset list`, whatever the command: the same listing as `voxlive presets`
+    if cli.common.settings.preset.as_deref() == Some("list") {
+        print!("{}", voxlive::settings::presets::listing()?);
+        return Ok(());
+    }
     match cli.command {
         Some(Command::Serve(args)) => serve(&cli.common, args).await,
         Some(Command::Talk(args)) => {
@@ -160,7 +165,7 @@ async fn run_talk(config: &Config, args: TalkArgs, cli_images: &ImageArgs) -> Re
         Some(TurnArg::Auto) => talking.mode = TalkMode::HandsFree(VadSource::Server),
         None => {}
     }
-    let images = load_images(cli_images).await?;
+    let images = voxlive::modes::image_input::feed_from_args(cli_images).await?;
     let (endpoint, _server) = endpoint::resolve(config).await?;
     let options = config.session_options(endpoint, config.voice_setup(&talking));
     let reply = match talk::talk(
@@ -258,7 +263,7 @@ async fn run_live(config: &Config, args: LiveArgs, cli_images: &ImageArgs) -> Re
         text_route: config.text_route,
         ..Policy::new(talking.mode)
     };
-    let images = load_images(cli_images).await?;
+    let images = voxlive::modes::image_input::feed_from_args(cli_images).await?;
     let image_size = cli_images.image_size.parse::<voxlive::media::MaxSize>()?;
     // the endpoint first: starting the embedded server prints a line the UI would otherwise tear
     let (endpoint, _server) = endpoint::resolve(config).await?;
@@ -345,7 +350,7 @@ fn device_choice(flag: Option<&str>) -> voxlive::audio::DeviceChoice {
 
 async fn run_chat(config: &Config, args: ChatArgs, cli_images: &ImageArgs) -> Result<()> {
     warn_config(config);
-    let images = load_images(cli_images).await?;
+    let images = voxlive::modes::image_input::feed_from_args(cli_images).await?;
     let image_size = cli_images.image_size.parse::<voxlive::media::MaxSize>()?;
     let (endpoint, _server) = endpoint::resolve(config).await?;
     let options = config.session_options(endpoint, config.setup(false));
@@ -364,54 +369,6 @@ async fn run_chat(config: &Config, args: ChatArgs, cli_images: &ImageArgs) -> Re
     )
     .await?;
     Ok(())
-}
-
-/// `--image` and `--images`, each file checked, scaled and encoded before any connection (a bad file is
-/// one error naming it), paced by `--image-rate`. None when no image was asked for: on gemini-3.8-live
-/// every frame sent reaches the model, so none is sent unasked.
-async fn load_images(args: &ImageArgs) -> Result<Option<voxlive::media::ImageFeed>> {
-    use voxlive::media::{self, MaxSize, MediaError};
-    // checked even with no image given: a bad flag is an error, not silently unused
-    let (interval, warning) = media::interval_for(args.image_rate)?;
-    let size = args.image_size.parse::<MaxSize>()?;
-    if args.image.is_empty() && args.images.is_empty() {
-        return Ok(None);
-    }
-    if let Some(w) = warning {
-        eprintln!("voxlive: warning: {w}");
-    }
-    let mut paths = args.image.clone();
-    for spec in &args.images {
-        paths.extend(media::expand(spec)?);
-    }
-    if paths.len() > media::MAX_IMAGES {
-        return Err(MediaError::Invalid(format!(
-            "{} images: at most {} a session",
-            paths.len(),
-            media::MAX_IMAGES
-        ))
-        .into());
-    }
-    let frames = tokio::task::spawn_blocking(move || {
-        paths
-            .iter()
-            .map(|p| media::load(p, size))
-            .collect::<Result<Vec<_>, MediaError>>()
-    })
-    .await
-    .context("loading the images")??;
-    for f in &frames {
-        tracing::info!(
-            "image {}: {}x{} -> {}x{} JPEG, {} bytes",
-            f.path.display(),
-            f.source_width,
-            f.source_height,
-            f.width,
-            f.height,
-            f.jpeg.len()
-        );
-    }
-    Ok(Some(media::ImageFeed { frames, interval }))
 }
 
 async fn serve(common: &voxlive::cli::CommonArgs, args: ServeArgs) -> Result<()> {

@@ -174,5 +174,6 @@ fn base64_url(bytes: &[u8]) -> String {
 mod faults;
 mod handshake;
 mod hostile_client;
+mod images;
 mod sessions;
 mod turns;

@@ -461,3 +461,52 @@ async fn a_corrupt_or_huge_image_is_one_clear_error_before_connecting() {
     usage_error(&o, "no image files");
     assert!(setups.snapshot().is_empty(), "no connection with a bad image");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn talk_sends_its_images_before_the_question_and_the_reply_sees_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let shot = write_png(dir.path(), "shot.png", 1000, 1000);
+    let (server, _, messages) = recording_server().await;
+    let input = sample("what_time_tokyo_16k.wav");
+    let out = dir.path().join("reply.wav");
+    let args: Vec<String> = [
+        "--endpoint",
+        &server.base_url(),
+        "--image",
+        shot.to_str().unwrap(),
+        "--image-size",
+        "500",
+        "talk",
+        "--fast",
+        "--input",
+        input.to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let stdout = ok(&voxlive(args, "", None).await);
+    assert!(stdout.contains("I see 1 image, the last 500x500"), "{stdout}");
+    assert_eq!(frames_received(&messages), [(500, 500)]);
+    let first = messages.snapshot().into_iter().next().map(|(_, m)| m);
+    assert!(
+        matches!(&first, Some(ClientMessage::RealtimeInput(r)) if r.video.is_some()),
+        "the image goes first: {first:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn presets_are_listed_with_what_they_set() {
+    for args in [vec!["presets"], vec!["--preset", "list"]] {
+        let o = voxlive(args.iter().map(|s| s.to_string()).collect(), "", None).await;
+        let out = ok(&o);
+        for preset in presets::builtin().unwrap() {
+            assert!(
+                out.contains(&format!("{}: {}", preset.name, preset.description)),
+                "{out}"
+            );
+        }
+        assert!(out.contains("needs: --to LANGUAGE"), "{out}");
+    }
+}
