@@ -165,7 +165,7 @@ async fn run_talk(config: &Config, args: TalkArgs, cli_images: &ImageArgs) -> Re
         Some(TurnArg::Auto) => talking.mode = TalkMode::HandsFree(VadSource::Server),
         None => {}
     }
-    let images = voxlive::modes::image_input::feed_from_args(cli_images).await?;
+    let (images, _) = voxlive::modes::image_input::from_args(cli_images).await?;
     let (endpoint, _server) = endpoint::resolve(config).await?;
     let options = config.session_options(endpoint, config.voice_setup(&talking));
     let reply = match talk::talk(
@@ -263,8 +263,7 @@ async fn run_live(config: &Config, args: LiveArgs, cli_images: &ImageArgs) -> Re
         text_route: config.text_route,
         ..Policy::new(talking.mode)
     };
-    let images = voxlive::modes::image_input::feed_from_args(cli_images).await?;
-    let image_size = cli_images.image_size.parse::<voxlive::media::MaxSize>()?;
+    let (images, image_input) = voxlive::modes::image_input::from_args(cli_images).await?;
     // the endpoint first: starting the embedded server prints a line the UI would otherwise tear
     let (endpoint, _server) = endpoint::resolve(config).await?;
     let (renderer, user) = front_end(&talking, args.no_tui)?;
@@ -277,7 +276,7 @@ async fn run_live(config: &Config, args: LiveArgs, cli_images: &ImageArgs) -> Re
             policy,
             transcript: talking.transcript.clone(),
             images,
-            image_size,
+            image_input,
         },
         renderer,
         user,
@@ -350,8 +349,7 @@ fn device_choice(flag: Option<&str>) -> voxlive::audio::DeviceChoice {
 
 async fn run_chat(config: &Config, args: ChatArgs, cli_images: &ImageArgs) -> Result<()> {
     warn_config(config);
-    let images = voxlive::modes::image_input::feed_from_args(cli_images).await?;
-    let image_size = cli_images.image_size.parse::<voxlive::media::MaxSize>()?;
+    let (images, image_input) = voxlive::modes::image_input::from_args(cli_images).await?;
     let (endpoint, _server) = endpoint::resolve(config).await?;
     let options = config.session_options(endpoint, config.setup(false));
     let stdin = tokio::io::BufReader::new(tokio::io::stdin());
@@ -362,7 +360,7 @@ async fn run_chat(config: &Config, args: ChatArgs, cli_images: &ImageArgs) -> Re
             save_audio: args.save_audio,
             reply_timeout: voxlive::config::flag_secs("--reply-timeout", args.reply_timeout)?,
             images,
-            image_size,
+            image_input,
         },
         stdin,
         &mut stdout,

@@ -415,24 +415,43 @@ async fn images_arrive_as_video_frames_in_order_at_size_before_the_first_turn() 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_image_mid_chat_is_seen_by_the_next_turn_only() {
+async fn an_image_mid_chat_is_seen_by_the_next_turn_only_and_keeps_the_pace() {
     let dir = tempfile::tempdir().unwrap();
+    let first = write_png(dir.path(), "first.png", 100, 100);
     let shot = write_png(dir.path(), "shot.png", 640, 480);
     let (server, _, messages) = recording_server().await;
+    // the /image lines come at once after the feed's frame and each other: the one gate keeps them 1 s
+    // apart, or the server would report frames ignored for pace
     let input = format!(
-        "hello\n/image {}\nand now?\n/image {}\n",
+        "hello\n/image {}\nand now?\n/image {}\n/image {}\nlast\n",
         shot.display(),
-        dir.path().join("gone.png").display()
+        dir.path().join("gone.png").display(),
+        first.display()
     );
-    let out = ok(&chat(&server, &["--image-size", "320x320"], &input, None).await);
-    assert!(out.contains("assistant: You said: hello\n"), "{out}");
+    let o = chat(
+        &server,
+        &["--image", first.to_str().unwrap(), "--image-size", "320x320"],
+        &input,
+        None,
+    )
+    .await;
+    let out = ok(&o);
+    assert!(
+        out.contains("assistant: You said: hello. I see 1 image, the last 100x100\n"),
+        "{out}"
+    );
     assert!(out.contains("sent (320x240)"), "{out}");
     assert!(
-        out.contains("assistant: You said: and now?. I see 1 image, the last 320x240"),
+        out.contains("assistant: You said: and now?. I see 1 image, the last 320x240\n"),
         "{out}"
     );
     assert!(out.contains("(warning: image ") && out.contains("gone.png"), "{out}");
-    assert_eq!(kinds(&messages), ["turn", "video", "turn"]);
+    assert!(
+        out.contains("assistant: You said: last. I see 1 image, the last 100x100\n"),
+        "{out}"
+    );
+    assert!(!out.contains("ignored"), "{out}");
+    assert_eq!(kinds(&messages), ["video", "turn", "video", "turn", "video", "turn"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -219,7 +219,7 @@ pub async fn one(input: &Path, run: u32, plan: &SessionPlan) -> Result<SessionOu
             }
         })),
         lossless_uplink: false,
-        image_size: None,
+        image_input: None,
     };
     let mut conversation = Conversation::new(Policy::new(plan.mode), Instant::now());
     let exit = Exit::WhenSourceDone {

@@ -5,7 +5,7 @@
 //! - `frame.rs`: one file to one JPEG frame, every failure a [`MediaError`] naming the file.
 //! - `size.rs`: `--image-size 768` or `WxH`.
 //! - `list.rs`: `--images DIR|GLOB` to files, in name order.
-//! - `pacer.rs`: the rate (`--image-rate`, clamped to 1/s) and the timer that sends frames in order.
+//! - `pacer.rs`: the rate (`--image-rate`, clamped to 1/s) and the gate every frame of a session passes.
 //! - `command.rs`: `/image PATH` typed during a session.
 
 mod command;
@@ -17,7 +17,7 @@ mod size;
 pub use command::image_command;
 pub use frame::{load, Frame, MAX_FILE_BYTES, MAX_PIXELS, MAX_SIDE};
 pub use list::{expand, MAX_IMAGES};
-pub use pacer::{interval_for, send_paced, video_message, ImageFeed, MAX_RATE, MIN_RATE};
+pub use pacer::{interval_for, send_paced, video_message, FrameGate, ImageFeed, MAX_RATE, MIN_RATE};
 pub use size::MaxSize;
 
 use std::path::PathBuf;

@@ -1,12 +1,13 @@
 //! The pace of video frames: a rate (`--image-rate`, frames a second) checked and clamped to the service's
-//! 1 frame/s, and the timer that sends frames in order, the first at once and each next one an interval
-//! after the one before. A send that takes longer than the interval delays the next frame rather than
-//! letting a burst catch up (`MissedTickBehavior::Delay`): frames never go out faster than the rate.
+//! 1 frame/s, and the gate every frame of a session passes (the `--image` feed and `/image PATH` alike):
+//! the first at once, each next one an interval after the one before. A send that takes longer than the
+//! interval delays the next frame rather than letting a burst catch up: frames never go faster than the rate.
 
 use std::future::Future;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::time::MissedTickBehavior;
+use tokio::time::Instant;
 
 use crate::protocol::{Blob, ClientMessage, RealtimeInput};
 use crate::session::{Session, SessionError};
@@ -32,17 +33,53 @@ pub fn interval_for(rate: f64) -> Result<(Duration, Option<String>), MediaError>
     Ok((Duration::from_secs_f64(1.0 / rate), None))
 }
 
-/// Frames to send when a session starts, and their pace.
+/// The one pace every frame of a session keeps, whoever sends it (the `--image` feed, `/image PATH`): a
+/// frame may go `interval` after the one before at the earliest. Cloned handles share the last send time.
+#[derive(Debug, Clone)]
+pub struct FrameGate {
+    interval: Duration,
+    last: Arc<Mutex<Option<Instant>>>,
+}
+
+impl FrameGate {
+    pub fn new(interval: Duration) -> Self {
+        FrameGate {
+            interval: interval.max(Duration::from_millis(1)),
+            last: Arc::default(),
+        }
+    }
+
+    /// Waits until a frame may go, and counts it as gone: the first at once, each next one an interval
+    /// after the one before (or later: a late frame never lets the next one come sooner).
+    pub async fn ready(&self) {
+        loop {
+            let now = Instant::now();
+            let next = {
+                let Ok(mut last) = self.last.lock() else { return };
+                match *last {
+                    Some(t) if now < t + self.interval => t + self.interval,
+                    _ => {
+                        *last = Some(now);
+                        return;
+                    }
+                }
+            };
+            tokio::time::sleep_until(next).await;
+        }
+    }
+}
+
+/// Frames to send when a session starts, and the gate that paces them.
 #[derive(Debug, Clone)]
 pub struct ImageFeed {
     pub frames: Vec<Frame>,
-    pub interval: Duration,
+    pub gate: FrameGate,
 }
 
 impl ImageFeed {
-    /// Sends every frame on `session` in order at the feed's pace; the count sent.
+    /// Sends every frame on `session` in order at the gate's pace; the count sent.
     pub async fn send(&self, session: &Session) -> Result<usize, SessionError> {
-        send_paced(&self.frames, self.interval, |f| session.send(video_message(f))).await
+        send_paced(&self.frames, &self.gate, |f| session.send(video_message(f))).await
     }
 }
 
@@ -54,16 +91,14 @@ pub fn video_message(frame: &Frame) -> ClientMessage {
     })
 }
 
-/// Calls `send` for each frame in order, the first at once and then one per `interval` at most.
-pub async fn send_paced<F, Fut, E>(frames: &[Frame], interval: Duration, mut send: F) -> Result<usize, E>
+/// Calls `send` for each frame in order, each when `gate` lets it go.
+pub async fn send_paced<F, Fut, E>(frames: &[Frame], gate: &FrameGate, mut send: F) -> Result<usize, E>
 where
     F: FnMut(&Frame) -> Fut,
     Fut: Future<Output = Result<(), E>>,
 {
-    let mut tick = tokio::time::interval(interval.max(Duration::from_millis(1)));
-    tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
     for frame in frames {
-        tick.tick().await;
+        gate.ready().await;
         send(frame).await?;
     }
     Ok(frames.len())
@@ -72,8 +107,6 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::{Arc, Mutex};
-    use tokio::time::Instant;
 
     fn frames(n: usize) -> Vec<Frame> {
         (0..n)
@@ -104,7 +137,7 @@ mod tests {
         let start = Instant::now();
         let sent = Arc::new(Mutex::new(Vec::new()));
         let log = sent.clone();
-        let n = send_paced(&frames(4), Duration::from_secs(2), |f| {
+        let n = send_paced(&frames(4), &FrameGate::new(Duration::from_secs(2)), |f| {
             log.lock().unwrap().push((f.jpeg[0], start.elapsed()));
             async { Ok::<(), ()>(()) }
         })
@@ -121,7 +154,7 @@ mod tests {
         let start = Instant::now();
         let sent = Arc::new(Mutex::new(Vec::new()));
         let log = sent.clone();
-        send_paced(&frames(3), Duration::from_secs(1), |_| {
+        send_paced(&frames(3), &FrameGate::new(Duration::from_secs(1)), |_| {
             log.lock().unwrap().push(start.elapsed());
             // each send blocks for 2.5 intervals (a network that lags)
             tokio::time::sleep(Duration::from_millis(2500)).then(|_| async { Ok::<(), ()>(()) })
@@ -141,13 +174,31 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_failed_send_stops_the_feed() {
         let mut calls = 0;
-        let r = send_paced(&frames(3), Duration::from_secs(1), |_| {
+        let r = send_paced(&frames(3), &FrameGate::new(Duration::from_secs(1)), |_| {
             calls += 1;
             async { Err::<(), &str>("closed") }
         })
         .await;
         assert_eq!(r, Err("closed"));
         assert_eq!(calls, 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn clones_of_a_gate_share_one_pace() {
+        let gate = FrameGate::new(Duration::from_secs(1));
+        let other = gate.clone();
+        let start = Instant::now();
+        gate.ready().await;
+        other.ready().await;
+        assert_eq!(
+            start.elapsed(),
+            Duration::from_secs(1),
+            "the second frame waits for the first's interval"
+        );
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        let before = Instant::now();
+        gate.ready().await;
+        assert_eq!(before.elapsed(), Duration::ZERO, "after a pause a frame goes at once");
     }
 
     use futures_util::FutureExt as _;

@@ -17,8 +17,8 @@ pub struct ChatOptions {
     pub reply_timeout: std::time::Duration,
     /// `--image`: sent, at their pace, before the first line is read.
     pub images: Option<crate::media::ImageFeed>,
-    /// The size `/image PATH` sends at.
-    pub image_size: crate::media::MaxSize,
+    /// How `/image PATH` sends (its size, and the pace it shares with `images`).
+    pub image_input: super::image_input::ImageInput,
 }
 
 /// Runs until the input ends or a line reads `/quit`. Output goes to `out` (stdout in the CLI).
@@ -47,7 +47,7 @@ pub async fn chat<R: AsyncBufRead + Unpin>(
             break;
         }
         if let Some(path) = crate::media::image_command(line) {
-            match super::image_input::send_image(&session, path, chat.image_size).await? {
+            match super::image_input::send_image(&session, path, &chat.image_input).await? {
                 crate::conversation::Notice::Warning(w) => writeln!(out, "(warning: {w})")?,
                 crate::conversation::Notice::Info(i) => writeln!(out, "({i})")?,
                 _ => {}

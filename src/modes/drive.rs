@@ -59,8 +59,8 @@ pub struct Io<'a> {
     /// Wait for queue space instead of dropping audio when the network lags: a file sent faster than real
     /// time is not a live microphone, and none of it may be lost.
     pub lossless_uplink: bool,
-    /// `/image PATH` lines send an image at this size; `None`: such a line is text like any other.
-    pub image_size: Option<crate::media::MaxSize>,
+    /// `/image PATH` lines send an image so; `None`: such a line is text like any other.
+    pub image_input: Option<super::image_input::ImageInput>,
 }
 
 /// What caused a batch of actions, so the answering messages can be timed from it.
@@ -213,14 +213,12 @@ impl Pump<'_, '_> {
         match input {
             Some(UserInput::KeyDown { at }) => self.feed(Input::KeyDown { at }, Cause::Press(at)).await,
             Some(UserInput::KeyUp { at }) => self.feed(Input::KeyUp { at }, Cause::Release(at)).await,
-            Some(UserInput::Line { text, at }) => match (self.io.image_size, crate::media::image_command(&text)) {
-                (Some(size), Some(path)) => match super::image_input::send_image(&self.io.session, path, size).await {
-                    Ok(notice) => {
-                        self.io.renderer.show(&notice);
-                        None
-                    }
-                    Err(e) => Some(Err(e.into())),
-                },
+            Some(UserInput::Line { text, at }) => match (&self.io.image_input, crate::media::image_command(&text)) {
+                (Some(input), Some(path)) => {
+                    let notice = super::image_input::queue_image(&self.io.session, path, input).await;
+                    self.io.renderer.show(&notice);
+                    None
+                }
                 _ => self.feed(Input::Typed { text, at }, Cause::Other).await,
             },
             Some(UserInput::Quit) => Some(Ok(Ended::Stopped("stopped by the user".into()))),

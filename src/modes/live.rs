@@ -25,8 +25,8 @@ pub struct LiveOptions {
     pub transcript: Option<PathBuf>,
     /// `--image`: frames sent at their pace while the conversation runs.
     pub images: Option<crate::media::ImageFeed>,
-    /// The size `/image PATH` sends at.
-    pub image_size: crate::media::MaxSize,
+    /// How `/image PATH` sends (its size, and the pace it shares with `images`).
+    pub image_input: super::image_input::ImageInput,
 }
 
 /// What a live session did, for `--stats`.
@@ -88,7 +88,7 @@ pub async fn live(
             }
         })),
         lossless_uplink: false,
-        image_size: Some(live.image_size),
+        image_input: Some(live.image_input.clone()),
     };
     // the UI's render thread reads the levels itself, each frame, from what the DSP thread keeps
     let meters = engine.player();

@@ -164,7 +164,7 @@ async fn one_turn(options: SessionOptions, talk: TalkOptions) -> Result<TalkRepl
         latency: None,
         status: None,
         lossless_uplink: true,
-        image_size: None,
+        image_input: None,
     };
     // one turn: done as soon as its reply is complete
     let result = run(policy, &mut io, talk.reply_timeout, Duration::ZERO).await;
@@ -224,7 +224,7 @@ async fn hands_free(options: SessionOptions, talk: TalkOptions, vad: VadSource) 
         latency: Some(engine.latency()),
         status: None,
         lossless_uplink: false,
-        image_size: None,
+        image_input: None,
     };
     let policy = Policy {
         text_route: talk.text_route,
