@@ -529,3 +529,88 @@ async fn presets_are_listed_with_what_they_set() {
         assert!(out.contains("needs: --to LANGUAGE"), "{out}");
     }
 }
+
+/// Shows nothing; keeps the notices and wakes the test at the end of a turn.
+struct Notes(
+    std::sync::Arc<std::sync::Mutex<Vec<voxlive::conversation::Notice>>>,
+    std::sync::Arc<tokio::sync::Notify>,
+);
+
+impl voxlive::ui::Renderer for Notes {
+    fn show(&mut self, notice: &voxlive::conversation::Notice) {
+        if matches!(notice, voxlive::conversation::Notice::TurnDone { .. }) {
+            self.1.notify_one();
+        }
+        self.0.lock().unwrap().push(notice.clone());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn image_typed_in_a_voice_session_goes_up_through_the_pump_before_the_next_line() {
+    use voxlive::conversation::{Conversation, Notice, Policy, TalkMode, VadSource};
+    use voxlive::media::{FrameGate, MaxSize};
+    use voxlive::modes::drive::{drive, Exit, Io};
+    use voxlive::modes::image_input::ImageInput;
+    use voxlive::ui::UserInput;
+    let dir = tempfile::tempdir().unwrap();
+    let shot = write_png(dir.path(), "shot.png", 1024, 768);
+    let (server, _, messages) = recording_server().await;
+    let setup = setup(voxlive::protocol::Modality::Audio, true);
+    let (session, events) = voxlive::session::start(options(&server, setup)).await.unwrap();
+    let (_mic, frames) = tokio::sync::mpsc::channel(8);
+    let (keys, user) = tokio::sync::mpsc::channel(8);
+    let notes = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let done = std::sync::Arc::new(tokio::sync::Notify::new());
+    let mut io = Io {
+        session: session.clone(),
+        events,
+        frames,
+        audio_events: None,
+        user: Some(user),
+        playback: Box::new(voxlive::modes::playback::Collector::default()),
+        renderer: Box::new(Notes(notes.clone(), done.clone())),
+        transcript: None,
+        latency: None,
+        status: None,
+        lossless_uplink: false,
+        image_input: Some(ImageInput {
+            size: MaxSize::default(),
+            gate: FrameGate::new(std::time::Duration::from_secs(1)),
+        }),
+    };
+    let now = std::time::Instant::now();
+    for text in [
+        format!("/image {}", shot.display()),
+        "/image".into(),
+        "what is it".into(),
+    ] {
+        keys.send(UserInput::Line { text, at: now }).await.unwrap();
+    }
+    let mut conversation = Conversation::new(Policy::new(TalkMode::HandsFree(VadSource::Local)), now);
+    let stop = async {
+        done.notified().await;
+        "the turn ended".to_string()
+    };
+    drive(&mut conversation, &mut io, Exit::OnStop, stop).await.unwrap();
+    drop(io);
+    session.close().await;
+    let notes = notes.lock().unwrap().clone();
+    let said = |f: &dyn Fn(&Notice) -> bool| notes.iter().any(f);
+    assert!(
+        said(&|n| matches!(n, Notice::Info(t) if t.ends_with("shot.png sent (768x576)"))),
+        "{notes:?}"
+    );
+    assert!(
+        said(&|n| matches!(n, Notice::Warning(t) if t.contains("/image PATH"))),
+        "{notes:?}"
+    );
+    let heard: String = notes
+        .iter()
+        .filter_map(|n| match n {
+            Notice::ModelTranscript { text, .. } => Some(text.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(heard, "You said: what is it. I see 1 image, the last 768x576");
+    assert_eq!(frames_received(&messages), [(768, 576)]);
+}

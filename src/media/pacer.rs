@@ -49,6 +49,19 @@ impl FrameGate {
         }
     }
 
+    /// Counts a frame as gone and says true if one may go now; false (nothing counted) if it must wait.
+    pub fn try_ready(&self) -> bool {
+        let now = Instant::now();
+        let Ok(mut last) = self.last.lock() else { return false };
+        match *last {
+            Some(t) if now < t + self.interval => false,
+            _ => {
+                *last = Some(now);
+                true
+            }
+        }
+    }
+
     /// Waits until a frame may go, and counts it as gone: the first at once, each next one an interval
     /// after the one before (or later: a late frame never lets the next one come sooner).
     pub async fn ready(&self) {
@@ -188,7 +201,8 @@ mod tests {
         let gate = FrameGate::new(Duration::from_secs(1));
         let other = gate.clone();
         let start = Instant::now();
-        gate.ready().await;
+        assert!(gate.try_ready());
+        assert!(!other.try_ready(), "a clone sees the frame just counted");
         other.ready().await;
         assert_eq!(
             start.elapsed(),

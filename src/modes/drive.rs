@@ -214,11 +214,14 @@ impl Pump<'_, '_> {
             Some(UserInput::KeyDown { at }) => self.feed(Input::KeyDown { at }, Cause::Press(at)).await,
             Some(UserInput::KeyUp { at }) => self.feed(Input::KeyUp { at }, Cause::Release(at)).await,
             Some(UserInput::Line { text, at }) => match (&self.io.image_input, crate::media::image_command(&text)) {
-                (Some(input), Some(path)) => {
-                    let notice = super::image_input::queue_image(&self.io.session, path, input).await;
-                    self.io.renderer.show(&notice);
-                    None
-                }
+                (Some(input), Some(path)) => match super::image_input::queue_image(&self.io.session, path, input).await
+                {
+                    Ok(notice) => {
+                        self.io.renderer.show(&notice);
+                        None
+                    }
+                    Err(e) => Some(Err(e.into())),
+                },
                 _ => self.feed(Input::Typed { text, at }, Cause::Other).await,
             },
             Some(UserInput::Quit) => Some(Ok(Ended::Stopped("stopped by the user".into()))),

@@ -110,13 +110,18 @@ pub async fn send_image(session: &Session, path: &str, input: &ImageInput) -> Re
     Ok(sent_notice(&frame))
 }
 
-/// Loads one image and hands the send to a task that waits for the gate (a live conversation's pump must
-/// not wait up to a second); what to show now.
-pub async fn queue_image(session: &Session, path: &str, input: &ImageInput) -> Notice {
+/// Loads one image and sends it now if the pace allows, else hands the send to a task that waits for the
+/// gate (a live conversation's pump must not wait up to a second); what to show. Only a closed session
+/// is an error.
+pub async fn queue_image(session: &Session, path: &str, input: &ImageInput) -> Result<Notice, SessionError> {
     let frame = match load(path, input.size).await {
         Ok(frame) => frame,
-        Err(notice) => return notice,
+        Err(notice) => return Ok(notice),
     };
+    if input.gate.try_ready() {
+        session.send(media::video_message(&frame)).await?;
+        return Ok(sent_notice(&frame));
+    }
     let notice = Notice::Info(format!(
         "image {} queued ({}x{}): it goes up at the image rate",
         frame.path.display(),
@@ -129,5 +134,5 @@ pub async fn queue_image(session: &Session, path: &str, input: &ImageInput) -> N
         // a closed session ends the conversation, and the pump reports that
         let _ = session.send(media::video_message(&frame)).await;
     });
-    notice
+    Ok(notice)
 }
