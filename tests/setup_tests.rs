@@ -57,9 +57,17 @@ async fn voxlive(args: Vec<String>, stdin: &str, config: Option<&str>) -> Output
     .unwrap()
 }
 
-/// `chat --modality text` against `server` with `extra` flags.
+/// The model these tests talk to unless they say otherwise: a 2.5 model, which takes TEXT replies and a
+/// thinking budget, whatever the catalog's default is.
+const BUDGET_MODEL: &str = "gemini-2.5-flash-native-audio-preview-12-2025";
+
+/// `chat --modality text` on [`BUDGET_MODEL`] against `server` with `extra` flags (`--model` among them
+/// wins).
 async fn chat(server: &ServerHandle, extra: &[&str], stdin: &str, config: Option<&str>) -> Output {
     let mut args: Vec<String> = vec!["--endpoint".into(), server.base_url()];
+    if !extra.contains(&"--model") {
+        args.extend(["--model".into(), BUDGET_MODEL.into()]);
+    }
     args.extend(extra.iter().map(|s| s.to_string()));
     args.extend(["chat".into(), "--modality".into(), "text".into()]);
     voxlive(args, stdin, config).await
@@ -138,7 +146,7 @@ async fn every_preset_produces_its_setup() {
             "{}",
             preset.name
         );
-        // the default model takes a thinking budget: low-latency's 0 goes out
+        // a model that takes a thinking budget: low-latency's 0 goes out
         let budget = g.thinking_config.as_ref().and_then(|t| t.thinking_budget);
         assert_eq!(budget, p.thinking_budget, "{}", preset.name);
         assert!(setup.input_audio_transcription.is_some(), "{}", preset.name);
@@ -197,6 +205,8 @@ async fn the_preset_tunes_server_vad_for_voice_sessions_and_flags_win() {
     let args: Vec<String> = [
         "--endpoint",
         &server.base_url(),
+        "--model",
+        BUDGET_MODEL,
         "--preset",
         "low-latency",
         "talk",
@@ -491,6 +501,8 @@ async fn talk_sends_its_images_before_the_question_and_the_reply_sees_them() {
     let args: Vec<String> = [
         "--endpoint",
         &server.base_url(),
+        "--model",
+        BUDGET_MODEL,
         "--image",
         shot.to_str().unwrap(),
         "--image-size",
