@@ -275,6 +275,8 @@ async fn bad_presets_and_settings_are_one_error_line_and_exit_2() {
     }
     let o = chat(&server, &[], "hi\n", Some("temperature = 9\n")).await;
     usage_error(&o, "config file: temperature 9");
+    let o = chat(&server, &[], "hi\n", Some("top_p = 3\n")).await;
+    usage_error(&o, "config file: top_p 3");
     assert!(setups.snapshot().is_empty(), "nothing connected with a bad setting");
 }
 

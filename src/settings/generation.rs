@@ -83,9 +83,12 @@ impl GenerationKeys {
         }
     }
 
-    /// Every number in range; `source` names where they came from ("--top-p" style names are used).
+    /// Every number in range; `source` names where they came from: "--" gives flag names (`--top-p`),
+    /// anything else the config file's keys (`config file: top_p`).
     pub fn check(&self, source: &str) -> Result<(), SettingsError> {
+        let flags = source == "--";
         let bad = |key: &str, value: String, range: &str| {
+            let key = if flags { key.to_string() } else { key.replace('-', "_") };
             Err(SettingsError::Invalid(format!("{source}{key} {value}: give {range}")))
         };
         if let Some(t) = self
@@ -118,8 +121,13 @@ impl GenerationKeys {
             );
         }
         if self.thinking_level.is_some() && self.thinking_budget.is_some() {
+            let (level, budget) = if flags {
+                ("--thinking-level", "--thinking-budget")
+            } else {
+                ("thinking_level", "thinking_budget")
+            };
             return Err(SettingsError::Invalid(format!(
-                "{source}thinking-level and {source}thinking-budget: give one (a model takes either a level or a budget)"
+                "{source}{level} and {budget} together: give one (a model takes either a level or a budget)"
             )));
         }
         Ok(())
