@@ -628,3 +628,17 @@ async fn image_typed_in_a_voice_session_goes_up_through_the_pump_before_the_next
     assert_eq!(heard, "You said: what is it. I see 1 image, the last 768x576");
     assert_eq!(frames_received(&messages), [(768, 576)]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_preset_and_its_languages_from_the_config_file() {
+    let (server, setups, _) = recording_server().await;
+    let config = "preset = \"translator\"\nto = \"Japanese\"\n";
+    ok(&chat(&server, &["--from", "Italian"], "ciao\n", Some(config)).await);
+    let setup = only_setup(&setups).setup;
+    assert!(
+        system_text(&setup).contains("from Italian into Japanese"),
+        "{}",
+        system_text(&setup)
+    );
+    assert_eq!(setup.generation_config.unwrap().max_output_tokens, Some(200));
+}
