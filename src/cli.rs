@@ -87,6 +87,8 @@ pub struct CommonArgs {
     pub settings: SettingsArgs,
     #[command(flatten)]
     pub images: ImageArgs,
+    #[command(flatten)]
+    pub tools: ToolArgs,
 }
 
 /// Presets, generation and safety settings, extra headers (see `voxlive presets`).
@@ -152,6 +154,34 @@ pub struct ImageArgs {
     /// Largest size an image is sent at: the longest side (768) or a box (1024x768); never enlarged.
     #[arg(long, global = true, value_name = "PX|WxH", default_value = "768")]
     pub image_size: String,
+}
+
+/// Function calling: which tools the model may call and how calls are allowed.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ToolArgs {
+    /// Built-in tools the model may call, comma-separated: time, calc, read_file (tools declared in the
+    /// config file's [[tool]] tables are always on).
+    #[arg(long, global = true, value_delimiter = ',', value_name = "LIST")]
+    pub tools: Vec<String>,
+    /// A folder read_file may read from (repeatable); nothing outside it, symlinks included.
+    #[arg(long = "allow-dir", global = true, value_name = "DIR")]
+    pub allow_dir: Vec<PathBuf>,
+    /// Tools whose every call needs your yes first, comma-separated (built-in or config names).
+    #[arg(long, global = true, value_delimiter = ',', value_name = "LIST")]
+    pub confirm_tools: Vec<String>,
+    /// How long a confirmation question waits for an answer (default 30 s), then the default answer.
+    #[arg(long, global = true, value_name = "SECS")]
+    pub confirm_timeout: Option<f64>,
+    /// The answer when nobody answers in time or no terminal can ask: deny (default) or allow.
+    #[arg(long, global = true, value_enum)]
+    pub confirm_default: Option<ConfirmDefaultArg>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConfirmDefaultArg {
+    Allow,
+    Deny,
 }
 
 /// Flags of the live conversation (no command).

@@ -16,6 +16,7 @@
 //! - [`conversation`]: the conversation policy, pure: events in, actions out (push-to-talk, hands-free, barge-in).
 //! - [`modes`]: wiring, one front end each (`live`, `talk`, `chat`): devices or files, a session, a renderer.
 //! - [`ui`]: the terminal UI and the plain-lines renderer.
+//! - [`tools`]: function calling: the Tool trait, the registry, built-ins, config-declared command tools, the runner.
 //! - [`bench`]: `voxlive bench`, latency of the real pipeline on recorded WAVs: per-stage percentiles, reports.
 //! - [`cli`], [`config`]: the flags as typed, and the resolved configuration.
 //! - [`settings`]: system instruction, presets (models/presets), generation and safety settings.
@@ -33,5 +34,6 @@ pub mod redact;
 pub mod server;
 pub mod session;
 pub mod settings;
+pub mod tools;
 pub mod ui;
 pub mod wav;

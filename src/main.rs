@@ -179,6 +179,7 @@ async fn run_talk(config: &Config, args: TalkArgs, cli_images: &ImageArgs) -> Re
             transcript: talking.transcript.clone(),
             text_route: config.text_route,
             images,
+            tools: config.toolbox(voxlive::tools::Asker::Nobody),
         },
     )
     .await
@@ -267,6 +268,12 @@ async fn run_live(config: &Config, args: LiveArgs, cli_images: &ImageArgs) -> Re
     // the endpoint first: starting the embedded server prints a line the UI would otherwise tear
     let (endpoint, _server) = endpoint::resolve(config).await?;
     let (renderer, user) = front_end(&talking, args.no_tui)?;
+    // the terminal UI can ask (a question line, y/n); plain lines from a pipe cannot
+    let asker = if ui::is_terminal() && !args.no_tui {
+        voxlive::tools::Asker::FrontEnd
+    } else {
+        voxlive::tools::Asker::Nobody
+    };
     let options = config.session_options(endpoint, config.voice_setup(&talking));
     let report = live::live(
         options,
@@ -277,6 +284,7 @@ async fn run_live(config: &Config, args: LiveArgs, cli_images: &ImageArgs) -> Re
             transcript: talking.transcript.clone(),
             images,
             image_input,
+            tools: config.toolbox(asker),
         },
         renderer,
         user,
@@ -354,6 +362,12 @@ async fn run_chat(config: &Config, args: ChatArgs, cli_images: &ImageArgs) -> Re
     let options = config.session_options(endpoint, config.setup(false));
     let stdin = tokio::io::BufReader::new(tokio::io::stdin());
     let mut stdout = std::io::stdout();
+    // questions are asked on the prompt when a person types there; from a pipe the default answers
+    let asker = if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        voxlive::tools::Asker::FrontEnd
+    } else {
+        voxlive::tools::Asker::Nobody
+    };
     chat::chat(
         options,
         chat::ChatOptions {
@@ -361,6 +375,7 @@ async fn run_chat(config: &Config, args: ChatArgs, cli_images: &ImageArgs) -> Re
             reply_timeout: voxlive::config::flag_secs("--reply-timeout", args.reply_timeout)?,
             images,
             image_input,
+            tools: config.toolbox(asker).runner(),
         },
         stdin,
         &mut stdout,

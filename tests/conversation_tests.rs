@@ -82,6 +82,7 @@ async fn hands_free(wav: &Path, vad: VadSource, transcript: Option<PathBuf>) -> 
             transcript,
             text_route: TextRoute::RealtimeInput,
             images: None,
+            tools: Default::default(),
         },
     )
     .await

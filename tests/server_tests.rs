@@ -176,4 +176,5 @@ mod handshake;
 mod hostile_client;
 mod images;
 mod sessions;
+mod tool_calls;
 mod turns;

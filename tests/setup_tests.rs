@@ -587,6 +587,7 @@ async fn image_typed_in_a_voice_session_goes_up_through_the_pump_before_the_next
         latency: None,
         status: None,
         lossless_uplink: false,
+        tools: Default::default(),
         image_input: Some(ImageInput {
             size: MaxSize::default(),
             gate: FrameGate::new(std::time::Duration::from_secs(1)),

@@ -16,5 +16,6 @@ mod setup_tests;
 mod soak_tests;
 mod speaker;
 mod tmux;
+mod tool_tests;
 mod ui_pty;
 mod util;

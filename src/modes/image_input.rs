@@ -16,6 +16,16 @@ pub struct ImageInput {
     pub gate: FrameGate,
 }
 
+impl Default for ImageInput {
+    /// The flags' defaults: 768 px, one frame a second.
+    fn default() -> Self {
+        ImageInput {
+            size: MaxSize::default(),
+            gate: FrameGate::new(std::time::Duration::from_secs_f64(1.0 / media::MAX_RATE)),
+        }
+    }
+}
+
 /// `--image` and `--images`, each file checked, scaled and encoded before any connection (a bad file is
 /// one error naming it), and the [`ImageInput`] for `/image`. The feed is None when no image was asked
 /// for: on gemini-3.8-live every frame sent reaches the model (turnCoverage), so none is sent unasked.

@@ -27,6 +27,8 @@ pub struct LiveOptions {
     pub images: Option<crate::media::ImageFeed>,
     /// How `/image PATH` sends (its size, and the pace it shares with `images`).
     pub image_input: super::image_input::ImageInput,
+    /// The tools the model may call, and who confirms them.
+    pub tools: crate::tools::ToolBox,
 }
 
 /// What a live session did, for `--stats`.
@@ -89,6 +91,7 @@ pub async fn live(
         })),
         lossless_uplink: false,
         image_input: Some(live.image_input.clone()),
+        tools: live.tools.runner(),
     };
     // the UI's render thread reads the levels itself, each frame, from what the DSP thread keeps
     let meters = engine.player();

@@ -43,6 +43,8 @@ pub struct TalkOptions {
     pub text_route: TextRoute,
     /// `--image`: sent, at their pace, before the question, so its reply can see them.
     pub images: Option<crate::media::ImageFeed>,
+    /// The tools the model may call (nobody can confirm in talk: confirmation takes the default).
+    pub tools: crate::tools::ToolBox,
 }
 
 /// What came back.
@@ -165,6 +167,7 @@ async fn one_turn(options: SessionOptions, talk: TalkOptions) -> Result<TalkRepl
         status: None,
         lossless_uplink: true,
         image_input: None,
+        tools: talk.tools.runner(),
     };
     // one turn: done as soon as its reply is complete
     let result = run(policy, &mut io, talk.reply_timeout, Duration::ZERO).await;
@@ -225,6 +228,7 @@ async fn hands_free(options: SessionOptions, talk: TalkOptions, vad: VadSource) 
         status: None,
         lossless_uplink: false,
         image_input: None,
+        tools: talk.tools.runner(),
     };
     let policy = Policy {
         text_route: talk.text_route,

@@ -27,6 +27,7 @@ pub mod reply;
 pub mod responder;
 mod sessions;
 pub mod tls;
+mod tool_calls;
 mod turns;
 mod usage;
 mod vad;
