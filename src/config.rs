@@ -15,9 +15,10 @@ use crate::protocol::{
     SpeechConfig, VoiceConfig,
 };
 use crate::session::{ApiVersion, Credential, Endpoint, ExtraHeaders, Secret, SessionError, GEMINI_BASE_URL};
-use crate::settings::{
-    AppliedPreset, Generation, GenerationKeys, MediaResolution, PresetParams, SettingsError, ThinkingLevel,
-};
+use crate::settings::{AppliedPreset, Generation, MediaResolution, SettingsError, ThinkingLevel};
+
+mod extras;
+use extras::Extras;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -105,18 +106,6 @@ pub struct FileConfig {
 }
 
 impl FileConfig {
-    fn generation(&self) -> GenerationKeys {
-        GenerationKeys {
-            temperature: self.temperature,
-            top_p: self.top_p,
-            top_k: self.top_k,
-            max_output_tokens: self.max_output_tokens,
-            thinking_level: self.thinking_level,
-            thinking_budget: self.thinking_budget,
-            media_resolution: self.media_resolution,
-        }
-    }
-
     /// The turn-taking keys, shaped like the flags they stand behind.
     fn talking(&self) -> TalkingArgs {
         TalkingArgs {
@@ -578,70 +567,5 @@ impl Config {
         o.reconnect = self.link.reconnect;
         o.metrics = Some(self.link.metrics.clone());
         o
-    }
-}
-
-/// What the settings flags and keys resolve to: the instruction, preset, generation, safety and headers.
-struct Extras {
-    system: Option<String>,
-    preset: Option<AppliedPreset>,
-    generation: Generation,
-    safety: Vec<crate::protocol::SafetySetting>,
-    headers: ExtraHeaders,
-}
-
-impl Extras {
-    fn resolve(args: &CommonArgs, file: &FileConfig, model: &str) -> Result<Extras, ConfigError> {
-        let s = &args.settings;
-        let preset = match s.preset.as_deref().or(file.preset.as_deref()) {
-            Some(name) => {
-                let params = PresetParams {
-                    from: s.from.clone().or(file.from.clone()),
-                    to: s.to.clone().or(file.to.clone()),
-                };
-                Some(crate::settings::presets::find(name)?.apply(&params)?)
-            }
-            None if s.from.is_some() || s.to.is_some() => {
-                return Err(SettingsError::Invalid(
-                    "--from / --to fill a preset's instruction: add --preset translator or --preset tutor".into(),
-                )
-                .into())
-            }
-            None => None,
-        };
-        // flags and the file: an explicit instruction replaces the preset's
-        let system = match args.system.as_deref().or(file.system.as_deref()) {
-            Some(given) => Some(crate::settings::instruction::resolve(given)?),
-            None => preset.as_ref().map(|p| p.system.clone()),
-        };
-        let flags = GenerationKeys {
-            temperature: s.temperature,
-            top_p: s.top_p,
-            top_k: s.top_k,
-            max_output_tokens: s.max_output_tokens,
-            thinking_level: s.thinking_level,
-            thinking_budget: s.thinking_budget,
-            media_resolution: s.media_resolution,
-        };
-        let from_file = file.generation();
-        from_file.check("config file: ")?;
-        let under = preset.as_ref().map(|p| p.preset.generation.clone()).unwrap_or_default();
-        let profile = Catalog::builtin().model(model).ok();
-        let generation = Generation::resolve(&flags.over(&from_file), &under, model, profile)?;
-        let safety = crate::settings::safety::resolve(
-            file.safety.iter().map(|(c, t)| (c.as_str(), t.as_str())),
-            s.safety.iter().map(String::as_str),
-        )?;
-        let headers = ExtraHeaders::parse(
-            s.header.iter().map(String::as_str),
-            file.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())),
-        )?;
-        Ok(Extras {
-            system,
-            preset,
-            generation,
-            safety,
-            headers,
-        })
     }
 }
