@@ -33,8 +33,9 @@ pub struct CommonArgs {
     /// Prebuilt voice for spoken replies (Puck, Charon, Kore, Fenrir, Aoede, Leda, Orus, Zephyr, ...).
     #[arg(long, global = true)]
     pub voice: Option<String>,
-    /// System instruction: how the assistant should behave.
-    #[arg(long, global = true, value_name = "TEXT")]
+    /// System instruction: how the assistant should behave. `@FILE` reads it from a UTF-8 file (at most
+    /// 256 KiB); `@@TEXT` is text that starts with `@`. Replaces a preset's instruction.
+    #[arg(long, global = true, value_name = "TEXT|@FILE")]
     pub system: Option<String>,
     /// Reply modality: spoken audio or text.
     #[arg(long, global = true, value_enum)]
@@ -83,7 +84,76 @@ pub struct CommonArgs {
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
     #[command(flatten)]
+    pub settings: SettingsArgs,
+    #[command(flatten)]
+    pub images: ImageArgs,
+    #[command(flatten)]
     pub tools: ToolArgs,
+}
+
+/// Presets, generation and safety settings, extra headers (see `voxlive presets`).
+#[derive(Debug, Clone, Default, Args)]
+pub struct SettingsArgs {
+    /// A named preset (assistant, support, translator, tutor, low-latency): instruction, generation settings
+    /// and turn taking in one word; other flags override what it sets. `voxlive presets` lists them.
+    #[arg(long, global = true, value_name = "NAME")]
+    pub preset: Option<String>,
+    /// translator / tutor: the language spoken (translator) or the learner's own language (tutor).
+    #[arg(long, global = true, value_name = "LANGUAGE")]
+    pub from: Option<String>,
+    /// translator / tutor: the language to translate into, or to practise.
+    #[arg(long, global = true, value_name = "LANGUAGE")]
+    pub to: Option<String>,
+    /// Sampling temperature, 0 to 2.
+    #[arg(long, global = true, value_name = "T", allow_negative_numbers = true)]
+    pub temperature: Option<f32>,
+    /// Nucleus sampling, 0 to 1.
+    #[arg(long, global = true, value_name = "P", allow_negative_numbers = true)]
+    pub top_p: Option<f32>,
+    /// Sample from the K likeliest tokens, 1 to 1000.
+    #[arg(long, global = true, value_name = "K")]
+    pub top_k: Option<u32>,
+    /// Longest reply, in tokens (1 to 65536).
+    #[arg(long, global = true, value_name = "N")]
+    pub max_output_tokens: Option<u32>,
+    /// Thinking level, for the models that take one (gemini-3.8-live-extended-thinking).
+    #[arg(long, global = true, value_enum, value_name = "LEVEL")]
+    pub thinking_level: Option<crate::settings::ThinkingLevel>,
+    /// Thinking budget in tokens (0 off, -1 the model decides), for the models that take one (2.5).
+    #[arg(long, global = true, value_name = "N", allow_negative_numbers = true)]
+    pub thinking_budget: Option<i32>,
+    /// Resolution the model reads images at.
+    #[arg(long, global = true, value_enum, value_name = "LEVEL")]
+    pub media_resolution: Option<crate::settings::MediaResolution>,
+    /// A safety setting, e.g. harassment=block_only_high (repeatable; HARM_CATEGORY_ prefix optional).
+    #[arg(long, global = true, value_name = "CATEGORY=THRESHOLD")]
+    pub safety: Vec<String>,
+    /// An extra request header on the WebSocket handshake, e.g. 'User-Agent: MyApp/1.0' (repeatable).
+    #[arg(long, global = true, value_name = "NAME: VALUE")]
+    pub header: Vec<String>,
+}
+
+/// Images sent as video frames once the session is up.
+#[derive(Debug, Clone, Args)]
+pub struct ImageArgs {
+    /// An image (JPEG, PNG, WebP, GIF) to show the model (repeatable; sent in order).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub image: Vec<PathBuf>,
+    /// Every image in a directory, or the files a pattern matches (`shots/*.png`), in name order.
+    #[arg(long, global = true, value_name = "DIR|GLOB")]
+    pub images: Vec<String>,
+    /// Frames a second (at most 1, the service's rate; faster is clamped with a warning).
+    #[arg(
+        long,
+        global = true,
+        value_name = "FPS",
+        default_value_t = 1.0,
+        allow_negative_numbers = true
+    )]
+    pub image_rate: f64,
+    /// Largest size an image is sent at: the longest side (768) or a box (1024x768); never enlarged.
+    #[arg(long, global = true, value_name = "PX|WxH", default_value = "768")]
+    pub image_size: String,
 }
 
 /// Function calling: which tools the model may call and how calls are allowed.
@@ -218,6 +288,8 @@ pub enum Command {
     Devices(DevicesArgs),
     /// List the Live models voxlive knows (the default first), with what each one's setup may ask for.
     Models,
+    /// List the presets (`--preset NAME`) and what each one sets.
+    Presets,
     /// Latency benchmark: replay WAVs through the real audio engine and conversation core, in real time,
     /// and report per-turn and per-stage percentiles (table, JSON, CSV, SVG).
     Bench(BenchArgs),

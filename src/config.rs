@@ -14,7 +14,11 @@ use crate::protocol::{
     AudioTranscriptionConfig, Content, GenerationConfig, Modality, PrebuiltVoiceConfig, SessionResumptionConfig, Setup,
     SpeechConfig, VoiceConfig,
 };
-use crate::session::{ApiVersion, Credential, Endpoint, Secret, SessionError, GEMINI_BASE_URL};
+use crate::session::{ApiVersion, Credential, Endpoint, ExtraHeaders, Secret, SessionError, GEMINI_BASE_URL};
+use crate::settings::{AppliedPreset, Generation, MediaResolution, SettingsError, ThinkingLevel};
+
+mod extras;
+use extras::Extras;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -34,8 +38,24 @@ pub enum ConfigError {
     Invalid(String),
     #[error("cannot read the certificate {path}: {detail}")]
     Cert { path: PathBuf, detail: String },
+    /// A bad instruction, preset or generation setting (exit status 2, like a bad flag).
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
     #[error(transparent)]
     Tools(#[from] crate::tools::ToolSettingsError),
+}
+
+impl ConfigError {
+    /// Whether the user gave a value that can never work (a usage error: exit status 2).
+    pub fn is_usage(&self) -> bool {
+        matches!(
+            self,
+            ConfigError::Settings(_)
+                | ConfigError::Setup(_)
+                | ConfigError::Invalid(_)
+                | ConfigError::Endpoint(SessionError::InvalidEndpoint(_))
+        )
+    }
 }
 
 /// The config file's keys, all optional.
@@ -62,6 +82,22 @@ pub struct FileConfig {
     pub end_sensitivity: Option<SensitivityArg>,
     pub prefix_padding_ms: Option<u32>,
     pub silence_ms: Option<u32>,
+    /// A preset name (`voxlive presets`), and its languages.
+    pub preset: Option<String>,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub top_p: Option<f32>,
+    pub top_k: Option<u32>,
+    pub max_output_tokens: Option<u32>,
+    pub thinking_level: Option<ThinkingLevel>,
+    pub thinking_budget: Option<i32>,
+    pub media_resolution: Option<MediaResolution>,
+    /// `[safety]`: category = threshold.
+    #[serde(default)]
+    pub safety: std::collections::BTreeMap<String, String>,
+    /// `[headers]`: extra handshake headers, name = value.
+    #[serde(default)]
+    pub headers: std::collections::BTreeMap<String, String>,
     /// Built-in tools to enable (flags win): time, calc, read_file.
     pub tools: Option<Vec<String>>,
     /// Folders read_file may read.
@@ -136,6 +172,13 @@ pub struct Config {
     pub transparent_resumption: bool,
     /// Timeouts, message size limit and reconnection, from the flags (validated).
     pub link: Link,
+    /// Generation settings (flags over the config file over the preset), fitted to the model.
+    pub generation: Generation,
+    pub safety: Vec<crate::protocol::SafetySetting>,
+    /// The preset in use, its instruction filled in.
+    pub preset: Option<AppliedPreset>,
+    /// Extra handshake headers (also sent to the embedded server).
+    pub headers: ExtraHeaders,
     /// The enabled tools (declared in setup, the only ones that may run) and how calls are confirmed.
     pub tools: Arc<crate::tools::Registry>,
     pub confirm: crate::tools::ConfirmPolicy,
@@ -324,14 +367,14 @@ impl Config {
         let model = args
             .model
             .clone()
-            .or(file.model)
+            .or(file.model.clone())
             .unwrap_or_else(|| catalog.default_model.clone());
         let model = model.trim_start_matches("models/").to_string();
         let modality = match args.modality.or(file.modality) {
             Some(ModalityArg::Text) => Modality::Text,
             _ => Modality::Audio,
         };
-        let voice = args.voice.clone().or(file.voice);
+        let voice = args.voice.clone().or(file.voice.clone());
         let mut text_route = TextRoute::RealtimeInput;
         // the embedded server honours transparent resumption for every model
         let mut transparent_resumption = matches!(target, Target::Embedded);
@@ -345,20 +388,32 @@ impl Config {
                 text_route = TextRoute::ClientContent;
             }
         }
+        let extras = Extras::resolve(args, &file, &model)?;
+        let target = match target {
+            Target::Remote(mut e) => {
+                e.extra_headers = extras.headers.clone();
+                Target::Remote(e)
+            }
+            t => t,
+        };
         let config = Config {
             target,
             api_version,
             model,
             voice,
-            system: args.system.clone().or(file.system),
+            system: extras.system,
             modality,
-            temperature: file.temperature,
+            temperature: extras.generation.keys.temperature,
             language: file.language,
             key_source,
             warnings,
             text_route,
             transparent_resumption,
             link,
+            generation: extras.generation,
+            safety: extras.safety,
+            preset: extras.preset,
+            headers: extras.headers,
             tools,
             confirm,
             function_default,
@@ -406,13 +461,23 @@ impl Config {
             None if flags.vad.is_some() => TalkMode::HandsFree(vad),
             None => default_mode,
         };
+        let preset = self.preset.as_ref().map(|p| p.preset.vad.clone()).unwrap_or_default();
         Talking {
             mode,
             tuning: VadTuning {
-                start_sensitivity: flags.start_sensitivity.or(file.start_sensitivity),
-                end_sensitivity: flags.end_sensitivity.or(file.end_sensitivity),
-                prefix_padding_ms: flags.prefix_padding_ms.or(file.prefix_padding_ms),
-                silence_ms: flags.silence_ms.or(file.silence_ms),
+                start_sensitivity: flags
+                    .start_sensitivity
+                    .or(file.start_sensitivity)
+                    .or(preset.start_sensitivity),
+                end_sensitivity: flags
+                    .end_sensitivity
+                    .or(file.end_sensitivity)
+                    .or(preset.end_sensitivity),
+                prefix_padding_ms: flags
+                    .prefix_padding_ms
+                    .or(file.prefix_padding_ms)
+                    .or(preset.prefix_padding_ms),
+                silence_ms: flags.silence_ms.or(file.silence_ms).or(preset.silence_ms),
             },
             ptt_key: ptt_key.map(str::to_string).or_else(|| self.file_ptt_key.clone()),
             transcript: flags.transcript.clone(),
@@ -468,14 +533,22 @@ impl Config {
             multi_speaker_voice_config: None,
         });
         let audio = self.modality == Modality::Audio;
+        let mut generation_config = GenerationConfig {
+            response_modalities: vec![self.modality],
+            temperature: self.temperature,
+            speech_config: if audio { speech_config } else { None },
+            ..GenerationConfig::default()
+        };
+        self.generation.apply(&mut generation_config);
+        let transcribe = self
+            .preset
+            .as_ref()
+            .map(|p| p.preset.transcription.clone())
+            .unwrap_or_default();
         let mut setup = Setup {
             model: format!("models/{}", self.model),
-            generation_config: Some(GenerationConfig {
-                response_modalities: vec![self.modality],
-                temperature: self.temperature,
-                speech_config: if audio { speech_config } else { None },
-                ..GenerationConfig::default()
-            }),
+            generation_config: Some(generation_config),
+            safety_settings: self.safety.clone(),
             system_instruction: self.system.as_ref().map(|s| Content::text(Some("user"), s)),
             realtime_input_config: manual_activity.then(|| crate::protocol::RealtimeInputConfig {
                 automatic_activity_detection: Some(crate::protocol::AutomaticActivityDetection {
@@ -484,8 +557,9 @@ impl Config {
                 }),
                 ..Default::default()
             }),
-            input_audio_transcription: Some(AudioTranscriptionConfig::default()),
-            output_audio_transcription: audio.then_some(AudioTranscriptionConfig::default()),
+            input_audio_transcription: (transcribe.input != Some(false)).then_some(AudioTranscriptionConfig::default()),
+            output_audio_transcription: (audio && transcribe.output != Some(false))
+                .then_some(AudioTranscriptionConfig::default()),
             session_resumption: Some(SessionResumptionConfig {
                 handle: None,
                 transparent: self.transparent_resumption.then_some(true),

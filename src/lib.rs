@@ -20,17 +20,21 @@
 //! - [`tools`]: function calling: the Tool trait, the registry, built-ins, config-declared command tools, the runner.
 //! - [`bench`]: `voxlive bench`, latency of the real pipeline on recorded WAVs: per-stage percentiles, reports.
 //! - [`cli`], [`config`]: the flags as typed, and the resolved configuration.
+//! - [`settings`]: system instruction, presets (models/presets), generation and safety settings.
+//! - [`media`]: images from files to paced JPEG video frames.
 pub mod audio;
 pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod conversation;
+pub mod media;
 pub mod models;
 pub mod modes;
 pub mod protocol;
 pub mod redact;
 pub mod server;
 pub mod session;
+pub mod settings;
 pub mod tools;
 pub mod ui;
 pub mod wav;

@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use clap::Parser;
 
 use tokio::sync::mpsc;
-use voxlive::cli::{BenchArgs, ChatArgs, Cli, Command, LiveArgs, ServeArgs, TalkArgs, TurnArg};
+use voxlive::cli::{BenchArgs, ChatArgs, Cli, Command, ImageArgs, LiveArgs, ServeArgs, TalkArgs, TurnArg};
 use voxlive::config::{Config, Talking};
 use voxlive::conversation::{Policy, TalkMode, VadSource};
 use voxlive::modes::{chat, endpoint, live, talk};
@@ -40,12 +40,21 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("voxlive: error: {}", voxlive::redact::redact(&format!("{e:#}")));
-            // a setup the model refuses is a usage error, like a bad flag
-            match e.downcast_ref::<voxlive::config::ConfigError>() {
-                Some(voxlive::config::ConfigError::Setup(_)) => ExitCode::from(2),
-                _ => ExitCode::FAILURE,
-            }
+            exit_code(&e)
         }
+    }
+}
+
+/// 2 for a value the user gave that can never work (like clap's own usage errors), else 1.
+fn exit_code(e: &anyhow::Error) -> ExitCode {
+    let usage = e
+        .downcast_ref::<voxlive::config::ConfigError>()
+        .is_some_and(|c| c.is_usage())
+        || e.downcast_ref::<voxlive::media::MediaError>().is_some();
+    if usage {
+        ExitCode::from(2)
+    } else {
+        ExitCode::FAILURE
     }
 }
 
@@ -82,19 +91,28 @@ fn init_logging(verbose: u8) {
 }
 
 async fn run(cli: Cli) -> Result<()> {
+    // `--preset list`, whatever the command: the same listing as `voxlive presets`
+    if cli.common.settings.preset.as_deref() == Some("list") {
+        print!("{}", voxlive::settings::presets::listing()?);
+        return Ok(());
+    }
     match cli.command {
         Some(Command::Serve(args)) => serve(&cli.common, args).await,
         Some(Command::Talk(args)) => {
             let config = Config::resolve(&cli.common)?;
-            with_metrics(&config, &cli.common, run_talk(&config, args)).await
+            with_metrics(&config, &cli.common, run_talk(&config, args, &cli.common.images)).await
         }
         Some(Command::Chat(args)) => {
             let config = Config::resolve(&cli.common)?;
-            with_metrics(&config, &cli.common, run_chat(&config, args)).await
+            with_metrics(&config, &cli.common, run_chat(&config, args, &cli.common.images)).await
         }
         Some(Command::Bench(args)) => run_bench(&Config::resolve(&cli.common)?, args).await,
         Some(Command::Models) => {
             print!("{}", voxlive::models::Catalog::builtin().listing());
+            Ok(())
+        }
+        Some(Command::Presets) => {
+            print!("{}", voxlive::settings::presets::listing()?);
             Ok(())
         }
         Some(Command::Devices(args)) => {
@@ -108,7 +126,7 @@ async fn run(cli: Cli) -> Result<()> {
         }
         None => {
             let config = Config::resolve(&cli.common)?;
-            with_metrics(&config, &cli.common, run_live(&config, cli.live)).await
+            with_metrics(&config, &cli.common, run_live(&config, cli.live, &cli.common.images)).await
         }
     }
 }
@@ -136,7 +154,7 @@ fn warn_config(config: &Config) {
     }
 }
 
-async fn run_talk(config: &Config, args: TalkArgs) -> Result<()> {
+async fn run_talk(config: &Config, args: TalkArgs, cli_images: &ImageArgs) -> Result<()> {
     warn_config(config);
     let (question, info) = voxlive::wav::read_pcm16(&args.input, INPUT_RATE)?;
     eprintln!(
@@ -151,6 +169,7 @@ async fn run_talk(config: &Config, args: TalkArgs) -> Result<()> {
         Some(TurnArg::Auto) => talking.mode = TalkMode::HandsFree(VadSource::Server),
         None => {}
     }
+    let (images, _) = voxlive::modes::image_input::from_args(cli_images).await?;
     let (endpoint, _server) = endpoint::resolve(config).await?;
     let options = config.session_options(endpoint, config.voice_setup(&talking));
     let reply = match talk::talk(
@@ -163,6 +182,7 @@ async fn run_talk(config: &Config, args: TalkArgs) -> Result<()> {
             reply_timeout: Duration::from_secs(args.reply_timeout),
             transcript: talking.transcript.clone(),
             text_route: config.text_route,
+            images,
             tools: config.toolbox(voxlive::tools::Asker::Nobody),
         },
     )
@@ -222,7 +242,7 @@ async fn run_talk(config: &Config, args: TalkArgs) -> Result<()> {
     Ok(())
 }
 
-async fn run_live(config: &Config, args: LiveArgs) -> Result<()> {
+async fn run_live(config: &Config, args: LiveArgs, cli_images: &ImageArgs) -> Result<()> {
     use voxlive::audio::AudioConfig;
     warn_config(config);
     let duration = match args.duration {
@@ -248,6 +268,7 @@ async fn run_live(config: &Config, args: LiveArgs) -> Result<()> {
         text_route: config.text_route,
         ..Policy::new(talking.mode)
     };
+    let (images, image_input) = voxlive::modes::image_input::from_args(cli_images).await?;
     // the endpoint first: starting the embedded server prints a line the UI would otherwise tear
     let (endpoint, _server) = endpoint::resolve(config).await?;
     let (renderer, user) = front_end(&talking, args.no_tui)?;
@@ -265,6 +286,8 @@ async fn run_live(config: &Config, args: LiveArgs) -> Result<()> {
             duration,
             policy,
             transcript: talking.transcript.clone(),
+            images,
+            image_input,
             tools: config.toolbox(asker),
         },
         renderer,
@@ -336,8 +359,9 @@ fn device_choice(flag: Option<&str>) -> voxlive::audio::DeviceChoice {
     flag.and_then(|f| f.parse().ok()).unwrap_or_default()
 }
 
-async fn run_chat(config: &Config, args: ChatArgs) -> Result<()> {
+async fn run_chat(config: &Config, args: ChatArgs, cli_images: &ImageArgs) -> Result<()> {
     warn_config(config);
+    let (images, image_input) = voxlive::modes::image_input::from_args(cli_images).await?;
     let (endpoint, _server) = endpoint::resolve(config).await?;
     let options = config.session_options(endpoint, config.setup(false));
     let stdin = tokio::io::BufReader::new(tokio::io::stdin());
@@ -353,6 +377,8 @@ async fn run_chat(config: &Config, args: ChatArgs) -> Result<()> {
         chat::ChatOptions {
             save_audio: args.save_audio,
             reply_timeout: voxlive::config::flag_secs("--reply-timeout", args.reply_timeout)?,
+            images,
+            image_input,
             tools: config.toolbox(asker).runner(),
         },
         stdin,

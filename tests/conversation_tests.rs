@@ -81,6 +81,7 @@ async fn hands_free(wav: &Path, vad: VadSource, transcript: Option<PathBuf>) -> 
             reply_timeout: Duration::from_secs(20),
             transcript,
             text_route: TextRoute::RealtimeInput,
+            images: None,
             tools: Default::default(),
         },
     )
@@ -261,6 +262,7 @@ async fn an_interaction_of_two_utterances_is_one_turn() {
             transcript: None,
             text_route: TextRoute::ClientContent,
             tools: Default::default(),
+            images: None,
         },
     )
     .await

@@ -174,6 +174,7 @@ fn base64_url(bytes: &[u8]) -> String {
 mod faults;
 mod handshake;
 mod hostile_client;
+mod images;
 mod late_2026;
 mod sessions;
 mod tool_calls;

@@ -12,6 +12,7 @@ mod parse_props;
 mod ptt_e2e;
 mod server_tests;
 mod session_tests;
+mod setup_tests;
 mod soak_tests;
 mod speaker;
 mod tmux;

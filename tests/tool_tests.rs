@@ -85,6 +85,8 @@ async fn run_chat(server: ServerConfig, model: &str, tools: ToolBox, lines: &str
         save_audio: None,
         reply_timeout: Duration::from_secs(30),
         tools: tools.runner(),
+        images: None,
+        image_input: Default::default(),
     };
     let result = chat(options_for(&server, setup), options, lines.as_bytes(), &mut out).await;
     let out = String::from_utf8_lossy(&out).into_owned();

@@ -219,6 +219,7 @@ pub async fn one(input: &Path, run: u32, plan: &SessionPlan) -> Result<SessionOu
             }
         })),
         lossless_uplink: false,
+        image_input: None,
         // a benchmark has no tools: any call is answered with NOT_FOUND, never left hanging
         tools: crate::tools::ToolRunner::default(),
     };

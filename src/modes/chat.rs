@@ -25,6 +25,10 @@ pub struct ChatOptions {
     /// answering must not hang the chat). Time spent waiting for the user to answer a confirmation
     /// question does not count.
     pub reply_timeout: std::time::Duration,
+    /// `--image`: sent, at their pace, before the first line is read.
+    pub images: Option<crate::media::ImageFeed>,
+    /// How `/image PATH` sends (its size, and the pace it shares with `images`).
+    pub image_input: super::image_input::ImageInput,
     /// Runs the session's tool calls (a default runner answers every call with NOT_FOUND).
     pub tools: ToolRunner,
 }
@@ -52,6 +56,10 @@ pub async fn chat<R: AsyncBufRead + Unpin>(
     if let Some(dir) = &chat.save_audio {
         std::fs::create_dir_all(dir)?;
     }
+    if let Some(feed) = &chat.images {
+        let sent = feed.send(&session).await?;
+        writeln!(out, "(sent {sent} image{})", if sent == 1 { "" } else { "s" })?;
+    }
     let mut lines = input.lines();
     let mut turns = 0;
     while let Some(line) = lines.next_line().await? {
@@ -61,6 +69,14 @@ pub async fn chat<R: AsyncBufRead + Unpin>(
         }
         if line == "/quit" || line == "/exit" {
             break;
+        }
+        if let Some(path) = crate::media::image_command(line) {
+            match super::image_input::send_image(&session, path, &chat.image_input).await? {
+                crate::conversation::Notice::Warning(w) => writeln!(out, "(warning: {w})")?,
+                crate::conversation::Notice::Info(i) => writeln!(out, "({i})")?,
+                _ => {}
+            }
+            continue;
         }
         session.send_text_turn(line).await?;
         turns += 1;

@@ -60,6 +60,8 @@ pub struct Io<'a> {
     /// Wait for queue space instead of dropping audio when the network lags: a file sent faster than real
     /// time is not a live microphone, and none of it may be lost.
     pub lossless_uplink: bool,
+    /// `/image PATH` lines send an image so; `None`: such a line is text like any other.
+    pub image_input: Option<super::image_input::ImageInput>,
     /// Runs the model's tool calls (a default runner answers each with NOT_FOUND, so none hangs a turn).
     pub tools: ToolRunner,
 }
@@ -229,6 +231,15 @@ impl Pump<'_, '_> {
                 if let Some(allow) = self.questions.front().and_then(|_| parse_answer(&text)) {
                     self.answer_question(allow);
                     return None;
+                }
+                if let (Some(input), Some(path)) = (&self.io.image_input, crate::media::image_command(&text)) {
+                    return match super::image_input::queue_image(&self.io.session, path, input).await {
+                        Ok(notice) => {
+                            self.io.renderer.show(&notice);
+                            None
+                        }
+                        Err(e) => Some(Err(e.into())),
+                    };
                 }
                 self.feed(Input::Typed { text, at }, Cause::Other).await
             }

@@ -16,7 +16,8 @@ pub async fn resolve(config: &Config) -> Result<(Endpoint, Option<ServerHandle>)
             let handle = server::spawn(ServerConfig::default(), addr)
                 .await
                 .map_err(|e| ModeError::EmbeddedServer(e.to_string()))?;
-            let endpoint = Endpoint::new(&handle.base_url(), config.api_version, Credential::None)?;
+            let mut endpoint = Endpoint::new(&handle.base_url(), config.api_version, Credential::None)?;
+            endpoint.extra_headers = config.headers.clone();
             eprintln!(
                 "voxlive: no API key set (GEMINI_API_KEY or GOOGLE_API_KEY); using the embedded offline server at {} (echo responder)",
                 handle.base_url()

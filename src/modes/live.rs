@@ -23,6 +23,10 @@ pub struct LiveOptions {
     pub policy: Policy,
     /// `--transcript FILE`: one JSON line per finished utterance.
     pub transcript: Option<PathBuf>,
+    /// `--image`: frames sent at their pace while the conversation runs.
+    pub images: Option<crate::media::ImageFeed>,
+    /// How `/image PATH` sends (its size, and the pace it shares with `images`).
+    pub image_input: super::image_input::ImageInput,
     /// The tools the model may call, and who confirms them.
     pub tools: crate::tools::ToolBox,
 }
@@ -51,6 +55,11 @@ pub async fn live(
 ) -> Result<LiveReport, ModeError> {
     let transcript = live.transcript.as_deref().map(TranscriptWriter::create).transpose()?;
     let (session, events) = session::start(options).await?;
+    // the images trickle in beside the conversation; a closed session ends the feed, and the pump says why
+    let feed = live.images.clone().map(|feed| {
+        let session = session.clone();
+        tokio::spawn(async move { feed.send(&session).await })
+    });
     // Open the devices only once the server said yes: a bad key never touches the microphone.
     let (engine, frames) = AudioEngine::start(live.audio.clone())?;
     let started = Instant::now();
@@ -81,6 +90,7 @@ pub async fn live(
             }
         })),
         lossless_uplink: false,
+        image_input: Some(live.image_input.clone()),
         tools: live.tools.runner(),
     };
     // the UI's render thread reads the levels itself, each frame, from what the DSP thread keeps
@@ -104,6 +114,9 @@ pub async fn live(
     let stop = until_stopped(live.duration);
     let ended = drive(&mut conversation, &mut io, Exit::OnStop, stop).await;
     drop(io);
+    if let Some(feed) = feed {
+        feed.abort();
+    }
     session.close().await;
     let audio = engine.stats();
     engine.stop();

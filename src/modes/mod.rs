@@ -6,6 +6,7 @@
 pub mod chat;
 pub mod drive;
 pub mod endpoint;
+pub mod image_input;
 pub mod live;
 pub mod playback;
 pub mod talk;

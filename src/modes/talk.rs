@@ -41,6 +41,8 @@ pub struct TalkOptions {
     pub reply_timeout: Duration,
     pub transcript: Option<PathBuf>,
     pub text_route: TextRoute,
+    /// `--image`: sent, at their pace, before the question, so its reply can see them.
+    pub images: Option<crate::media::ImageFeed>,
     /// The tools the model may call (nobody can confirm in talk: confirmation takes the default).
     pub tools: crate::tools::ToolBox,
 }
@@ -147,6 +149,9 @@ async fn one_turn(options: SessionOptions, talk: TalkOptions) -> Result<TalkRepl
         ..Policy::new(TalkMode::HandsFree(VadSource::Local))
     };
     let (session, events) = session::start(options).await?;
+    if let Some(feed) = &talk.images {
+        feed.send(&session).await?;
+    }
     let gathered = std::sync::Arc::new(std::sync::Mutex::new(TalkReply::default()));
     let collector = std::sync::Arc::new(std::sync::Mutex::new(Collector::default()));
     let mut io = Io {
@@ -161,6 +166,7 @@ async fn one_turn(options: SessionOptions, talk: TalkOptions) -> Result<TalkRepl
         latency: None,
         status: None,
         lossless_uplink: true,
+        image_input: None,
         tools: talk.tools.runner(),
     };
     // one turn: done as soon as its reply is complete
@@ -199,6 +205,9 @@ async fn hands_free(options: SessionOptions, talk: TalkOptions, vad: VadSource) 
     };
     let (sink, kept) = ClockSink::new(format, Pacing::RealTime, Duration::from_millis(30)).keep();
     let (session, events) = session::start(options).await?;
+    if let Some(feed) = &talk.images {
+        feed.send(&session).await?;
+    }
     let audio = AudioConfig {
         // nothing the clock sink plays reaches the file: there is no echo to cancel
         echo_cancellation: false,
@@ -218,6 +227,7 @@ async fn hands_free(options: SessionOptions, talk: TalkOptions, vad: VadSource) 
         latency: Some(engine.latency()),
         status: None,
         lossless_uplink: false,
+        image_input: None,
         tools: talk.tools.runner(),
     };
     let policy = Policy {

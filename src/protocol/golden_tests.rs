@@ -261,3 +261,26 @@ fn late_2026_setup_fields_round_trip() {
         ClientMessage::Setup(setup)
     );
 }
+
+#[test]
+fn setup_carries_sampling_thinking_level_media_resolution_and_safety() {
+    let golden = json!({"setup": {
+        "model": "models/gemini-3.8-live-extended-thinking",
+        "generationConfig": {"responseModalities": ["AUDIO"], "temperature": 0.2, "topP": 0.8, "topK": 40.0,
+            "maxOutputTokens": 200, "thinkingConfig": {"thinkingLevel": "LOW"},
+            "mediaResolution": "MEDIA_RESOLUTION_LOW"},
+        "safetySettings": [{"category": "HARM_CATEGORY_HARASSMENT", "threshold": "BLOCK_ONLY_HIGH"}]}});
+    let ClientMessage::Setup(setup) = round_trip_client(golden) else {
+        panic!("not setup")
+    };
+    assert_eq!(setup.safety_settings[0].threshold, "BLOCK_ONLY_HIGH");
+    // the Python SDK's spelling
+    let snake = json!({"setup": {"model": "models/x", "safety_settings": [{"category": "C", "threshold": "T"}],
+        "generationConfig": {"thinking_config": {"thinking_level": "HIGH"}}}});
+    let ClientMessage::Setup(setup) = ClientMessage::from_slice(snake.to_string().as_bytes()).unwrap() else {
+        panic!("not setup")
+    };
+    assert_eq!(setup.safety_settings.len(), 1);
+    let level = setup.generation_config.unwrap().thinking_config.unwrap().thinking_level;
+    assert_eq!(level.as_deref(), Some("HIGH"));
+}

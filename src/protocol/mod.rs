@@ -22,8 +22,8 @@ pub use server::{
 };
 pub use setup::{
     AudioTranscriptionConfig, AutomaticActivityDetection, ContextWindowCompression, GenerationConfig, HistoryConfig,
-    Modality, PrebuiltVoiceConfig, Proactivity, RealtimeInputConfig, SessionResumptionConfig, Setup, SlidingWindow,
-    SpeechConfig, ThinkingConfig, VoiceConfig,
+    Modality, PrebuiltVoiceConfig, Proactivity, RealtimeInputConfig, SafetySetting, SessionResumptionConfig, Setup,
+    SlidingWindow, SpeechConfig, ThinkingConfig, VoiceConfig,
 };
 pub use tool::{FunctionDeclaration, Tool, ToolCall, ToolCallCancellation, ToolResponse};
 

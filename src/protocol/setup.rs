@@ -52,6 +52,19 @@ pub struct Setup {
     /// Late 2026: how the first clientContent seeds history.
     #[serde(default, skip_serializing_if = "Option::is_none", alias = "history_config")]
     pub history_config: Option<HistoryConfig>,
+    /// Content filters, at the top of setup as the official SDK's LiveConnectConfig puts them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty", alias = "safety_settings")]
+    pub safety_settings: Vec<SafetySetting>,
+}
+
+/// One content filter: a harm category (`HARM_CATEGORY_HARASSMENT`, ...) and the threshold at which
+/// replies are blocked (`BLOCK_MEDIUM_AND_ABOVE`, `BLOCK_NONE`, `OFF`, ...). Protobuf enum names.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SafetySetting {
+    #[serde(default)]
+    pub category: String,
+    #[serde(default)]
+    pub threshold: String,
 }
 
 impl Setup {

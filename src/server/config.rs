@@ -39,6 +39,36 @@ impl MessageLog {
     }
 }
 
+/// Every accepted setup with the request headers it came with (credentials left out): tests check what a
+/// client asked for (a preset's instruction, safety settings, extra headers). Bounded like [`MessageLog`].
+#[derive(Clone, Default)]
+pub struct SetupLog(Arc<std::sync::Mutex<std::collections::VecDeque<SetupRecord>>>);
+
+/// One connection's setup and handshake headers (lower-case names, in order; no credential headers).
+#[derive(Debug, Clone)]
+pub struct SetupRecord {
+    pub headers: Vec<(String, String)>,
+    pub setup: crate::protocol::Setup,
+}
+
+impl SetupLog {
+    pub const CAPACITY: usize = 1000;
+
+    pub(crate) fn push(&self, record: SetupRecord) {
+        if let Ok(mut log) = self.0.lock() {
+            if log.len() >= Self::CAPACITY {
+                log.pop_front();
+            }
+            log.push_back(record);
+        }
+    }
+
+    /// A copy of what was received so far, oldest first.
+    pub fn snapshot(&self) -> Vec<SetupRecord> {
+        self.0.lock().map(|l| l.iter().cloned().collect()).unwrap_or_default()
+    }
+}
+
 /// What one server puts up with; over each limit a client gets a close with a code and a reason that says
 /// which limit (protocol.md's codes: 1011 for quota, 1008 for policy, 1009 for size, 1001 going away).
 #[derive(Debug, Clone, Copy)]
@@ -121,6 +151,8 @@ pub struct ServerConfig {
     pub faults: Faults,
     /// Record every client message received (tests, benchmarks); `None` keeps nothing.
     pub message_log: Option<MessageLog>,
+    /// Record every setup and its handshake headers (tests); `None` keeps nothing.
+    pub setup_log: Option<SetupLog>,
     /// Shape what the server sends (delay, jitter, loss, bursts: `voxlive bench --net`); `None` = as is.
     pub net: Option<super::net::NetShape>,
     /// Faults injected so far, by kind (read by tests and the soak report).
@@ -138,6 +170,7 @@ impl Default for ServerConfig {
             tls: None,
             faults: Faults::default(),
             message_log: None,
+            setup_log: None,
             net: None,
             fault_counts: Default::default(),
             limits: ServerLimits::default(),

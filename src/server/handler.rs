@@ -76,12 +76,19 @@ where
 {
     let limits = shared.config.limits;
     let mut creds: Option<Credentials> = None;
+    let mut headers = Vec::new();
+    let log_headers = shared.config.setup_log.is_some();
     let mut ws_config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default();
     ws_config.max_message_size = Some(limits.max_message_size);
     ws_config.max_frame_size = Some(limits.max_message_size);
     let upgrade = tokio_tungstenite::accept_hdr_async_with_config(
         stream,
-        |req: &Request, resp: Response| handshake::check(req, resp, &mut creds),
+        |req: &Request, resp: Response| {
+            if log_headers {
+                headers = handshake::logged_headers(req);
+            }
+            handshake::check(req, resp, &mut creds)
+        },
         Some(ws_config),
     );
     // a peer that opens TCP and never finishes the upgrade holds a slot only this long
@@ -134,6 +141,12 @@ where
             Err(e) => return close(&mut ws, 1007, &format!("invalid setup: {e}")).await,
         }
     };
+    if let Some(log) = &shared.config.setup_log {
+        log.push(super::config::SetupRecord {
+            headers: std::mem::take(&mut headers),
+            setup: setup.clone(),
+        });
+    }
     let api_version = creds.as_ref().and_then(|c| c.api_version);
     if let Err((code, reason)) = validate(&setup, api_version) {
         tracing::info!(model = %setup.model, "refusing setup: {reason}");

@@ -96,6 +96,16 @@ pub fn credentials(request: &Request, endpoint: Endpoint) -> Credentials {
     }
 }
 
+/// The request's headers for the setup log: lower-case names in order, credential headers left out.
+pub fn logged_headers(request: &Request) -> Vec<(String, String)> {
+    request
+        .headers()
+        .iter()
+        .filter(|(name, _)| !matches!(name.as_str(), "x-goog-api-key" | "authorization"))
+        .map(|(name, value)| (name.as_str().to_string(), value.to_str().unwrap_or("").to_string()))
+        .collect()
+}
+
 /// The handshake callback: 404 for unknown paths, else records the credentials in `out`.
 // The error type is tungstenite's `Callback` contract, not ours to shrink.
 #[allow(clippy::result_large_err)]

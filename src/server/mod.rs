@@ -18,6 +18,7 @@ mod config;
 pub mod faults;
 mod handler;
 mod handshake;
+pub mod images;
 mod limits;
 mod live;
 pub mod metrics;
@@ -39,7 +40,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::{JoinHandle, JoinSet};
 
-pub use config::{MessageLog, ResponderFactory, ResponderKind, ServerConfig, ServerLimits};
+pub use config::{MessageLog, ResponderFactory, ResponderKind, ServerConfig, ServerLimits, SetupLog, SetupRecord};
 pub use faults::{CloseMidTurn, FaultCounts, FaultSpecError, Faults, Periodic, PeriodicKind};
 pub use net::{NetShape, NetSpecError};
 pub use reply::{Reply, ReplyPart, UserTurn};

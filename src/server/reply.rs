@@ -24,6 +24,8 @@ pub struct UserTurn {
     pub audio: Vec<i16>,
     /// The typed text of a text turn.
     pub text: Option<String>,
+    /// The video frames that came since the previous turn.
+    pub images: super::images::SeenImages,
 }
 
 /// One piece of a reply.
@@ -330,7 +332,7 @@ mod tests {
         };
         let mut usage = TurnUsage::for_turn(&UserTurn {
             audio: vec![0; 16_000],
-            text: None,
+            ..UserTurn::default()
         });
         let out = render(
             Reply::new(vec![ReplyPart::Audio(vec![0; 2000])]),

@@ -80,6 +80,8 @@ pub struct Endpoint {
     pub credential: Credential,
     /// PEM certificates trusted in addition to the web PKI roots (a local `voxlive serve --tls`).
     pub extra_roots_pem: Option<Arc<Vec<u8>>>,
+    /// Headers the user added (`--header`), validated; sent after the credential's own.
+    pub extra_headers: super::ExtraHeaders,
 }
 
 impl Endpoint {
@@ -103,6 +105,7 @@ impl Endpoint {
             api_version,
             credential,
             extra_roots_pem: None,
+            extra_headers: Default::default(),
         })
     }
 
@@ -147,6 +150,9 @@ impl Endpoint {
                 SessionError::InvalidEndpoint("the credential has characters a header cannot carry".into())
             })?;
             request.headers_mut().insert(name, value);
+        }
+        for (name, value) in self.extra_headers.iter() {
+            request.headers_mut().append(name.clone(), value.clone());
         }
         Ok(request)
     }
@@ -269,6 +275,23 @@ mod tests {
         let req = e.request().unwrap();
         assert_eq!(req.headers()["x-goog-api-key"], "sekrit");
         assert!(!req.uri().to_string().contains("sekrit"));
+    }
+
+    #[test]
+    fn extra_headers_go_on_the_handshake_after_the_credential() {
+        let mut e = Endpoint::new(
+            "ws://127.0.0.1:1",
+            ApiVersion::V1beta,
+            Credential::ApiKey(Secret::new("k-123456")),
+        )
+        .unwrap();
+        e.extra_headers =
+            super::super::ExtraHeaders::parse(["User-Agent: MyApp/1.0", "X-Session-Token: t0k3n-value"], []).unwrap();
+        let req = e.request().unwrap();
+        assert_eq!(req.headers()["user-agent"], "MyApp/1.0");
+        assert_eq!(req.headers()["x-goog-api-key"], "k-123456");
+        assert!(req.headers()["x-session-token"].is_sensitive());
+        assert!(!format!("{e} {e:?}").contains("t0k3n-value"));
     }
 
     #[test]

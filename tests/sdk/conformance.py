@@ -14,6 +14,9 @@ first deviation, 2 on bad usage):
          receive to turn_complete; the echo responder must send back the input resampled to 24 kHz (1.5x the
          bytes, +-5%) as audio/pcm;rate=24000, input and output transcriptions (requested) and usage_metadata.
   text   response_modalities TEXT, send_client_content(turns=..., turn_complete=True): non-empty text reply.
+  image  response_modalities TEXT with safety_settings, media_resolution and sampling settings in the config;
+         a PNG frame with send_realtime_input(video=Blob), then a typed turn: the echo reply must say it saw
+         1 image of the frame's size (the server's acknowledgement of video frames).
   tool   against a server with --responder script:tests/fixtures/sdk_tool_script.toml: a toolCall for
          get_time {city: Tokyo}, answered with send_tool_response(FunctionResponse(id, name, response)),
          then the follow-up reply "It is noon in Tokyo." and turn_complete.
@@ -311,6 +314,40 @@ async def scenario_tool(base_url: str, args) -> str:
     return f"tool: call get_time(id={calls[0].id}) answered, follow-up {(text or spoken)[:60]!r}"
 
 
+def tiny_png(width: int, height: int) -> bytes:
+    """A valid RGB PNG of the given size (no imaging library needed)."""
+    import struct
+    import zlib
+    row = b"\x00" + b"\x40\x80\xc0" * width
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(row * height))
+            + chunk(b"IEND", b""))
+
+
+async def scenario_image(base_url: str, args) -> str:
+    client = make_client(base_url, args)
+    config = types.LiveConnectConfig(
+        response_modalities=[types.Modality.TEXT],
+        temperature=0.2, top_p=0.8, top_k=40, max_output_tokens=200,
+        media_resolution=types.MediaResolution.MEDIA_RESOLUTION_LOW,
+        safety_settings=[types.SafetySetting(category=types.HarmCategory.HARM_CATEGORY_HARASSMENT,
+                                             threshold=types.HarmBlockThreshold.BLOCK_ONLY_HIGH)])
+    deadline = time.monotonic() + args.timeout
+    cm, session = await connect_checked(client, args, config)
+    try:
+        await session.send_realtime_input(video=types.Blob(data=tiny_png(32, 16), mime_type="image/png"))
+        await session.send_client_content(
+            turns=types.Content(role="user", parts=[types.Part(text="What is this?")]), turn_complete=True)
+        msgs = await receive_turn(session, args, deadline)
+        text = "".join(m.text or "" for m in msgs)
+        check("I see 1 image, the last 32x16" in text, f"the reply does not acknowledge the frame: {text!r}")
+    finally:
+        await cm.__aexit__(None, None, None)
+    return f"image: reply {text[:80]!r}"
+
+
 async def scenario_tool38(base_url: str, args) -> str:
     """gemini-3.8-live: two NON_BLOCKING calls in one toolCall (the echo responder's `call NAME ARGS; ...`),
     answered with the SDK's own FunctionResponse carrying scheduling (WHEN_IDLE, SILENT) and will_continue;
@@ -526,7 +563,8 @@ async def scenario_utterances(base_url: str, args) -> str:
     return f"utterances: {words[0]!r} (IN_PROGRESS) then {words[1]!r} (IDLE)"
 
 
-SCENARIOS = {"audio": scenario_audio, "text": scenario_text, "tool": scenario_tool, "tool38": scenario_tool38,
+SCENARIOS = {"audio": scenario_audio, "text": scenario_text, "image": scenario_image, "tool": scenario_tool,
+             "tool38": scenario_tool38,
              "live38": scenario_live38, "refused": scenario_refused, "utterances": scenario_utterances}
 
 

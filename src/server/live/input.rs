@@ -52,8 +52,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Live<S> {
                     let text = user.map(|c| c.joined_text()).unwrap_or_default();
                     self.barge_in().await?;
                     self.start_turn(UserTurn {
-                        audio: Vec::new(),
                         text: Some(text),
+                        ..UserTurn::default()
                     });
                 }
             }
@@ -69,6 +69,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Live<S> {
             self.barge_in().await?;
             self.turns.activity_start();
         }
+        let now = Instant::now();
+        for blob in input.video.iter().chain(input.media_chunks.iter()) {
+            self.images.frame(blob, now);
+        }
         let mut events = Vec::new();
         for blob in input.audio_blobs() {
             events.extend(self.turns.audio(blob));
@@ -81,24 +85,33 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Live<S> {
                 }
                 TurnEvent::Ended { audio, at } => {
                     self.voice_activity(false, at).await?;
-                    self.start_turn(UserTurn { audio, text: None });
+                    self.start_turn(UserTurn {
+                        audio,
+                        ..UserTurn::default()
+                    });
                 }
             }
         }
         if let Some(text) = input.text {
             self.barge_in().await?;
             self.start_turn(UserTurn {
-                audio: Vec::new(),
                 text: Some(text),
+                ..UserTurn::default()
             });
         }
         if input.activity_end.is_some() {
             let audio = self.turns.activity_end();
-            self.start_turn(UserTurn { audio, text: None });
+            self.start_turn(UserTurn {
+                audio,
+                ..UserTurn::default()
+            });
         }
         if input.audio_stream_end == Some(true) {
             if let Some(audio) = self.turns.audio_stream_end() {
-                self.start_turn(UserTurn { audio, text: None });
+                self.start_turn(UserTurn {
+                    audio,
+                    ..UserTurn::default()
+                });
             }
         }
         Ok(())
@@ -145,7 +158,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Live<S> {
         self.send(ServerMessage::content(content)).await
     }
 
-    fn start_turn(&mut self, turn: UserTurn) {
+    fn start_turn(&mut self, mut turn: UserTurn) {
+        turn.images = self.images.take_turn();
         let cancelled = self.cancel_blocking_on_input();
         let reply = self.responder.on_turn(&turn, self.ctx.modality);
         self.usage = TurnUsage::for_turn(&turn);

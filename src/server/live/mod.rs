@@ -76,6 +76,8 @@ pub struct Live<S> {
     clock: FaultClock,
     responder: Box<dyn Responder>,
     turns: TurnTracker,
+    /// Video frames since the last user turn.
+    images: super::images::ImageTracker,
     queue: VecDeque<Outgoing>,
     /// Open tool calls (BLOCKING ones hold the queue).
     awaiting_tool: Option<super::tool_calls::OpenCalls>,
@@ -131,6 +133,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Live<S> {
             clock,
             responder,
             turns: TurnTracker::new(setup.manual_activity()),
+            images: Default::default(),
             queue: unsent.queue,
             awaiting_tool: unsent.awaiting_tool,
             tool_rules: tools::ToolRules::from_setup(&setup),

@@ -1,0 +1,645 @@
+//! What the `voxlive` binary asks of the service, checked where it lands: the embedded server started in
+//! this test on 127.0.0.1:0 records every setup with its handshake headers (SetupLog) and every client
+//! message (MessageLog). Presets, flags over presets, generation and thinking per model profile, safety
+//! settings, extra headers, `--system @FILE`, and images (count, order, size, pace) end to end; bad values
+//! are one error line and exit status 2. Real files in tempdirs; no timing decides a result.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use voxlive::protocol::{ClientMessage, Setup};
+use voxlive::server::{MessageLog, ServerConfig, ServerHandle, SetupLog, SetupRecord};
+use voxlive::settings::presets;
+
+use crate::util::*;
+
+/// A server recording setups and messages.
+async fn recording_server() -> (ServerHandle, SetupLog, MessageLog) {
+    let setups = SetupLog::default();
+    let messages = MessageLog::default();
+    let server = start_server(ServerConfig {
+        setup_log: Some(setups.clone()),
+        message_log: Some(messages.clone()),
+        ..fast_config()
+    })
+    .await;
+    (server, setups, messages)
+}
+
+/// Runs `voxlive ARGS` with `stdin`, no key, and a config dir of its own (optionally holding `config`).
+async fn voxlive(args: Vec<String>, stdin: &str, config: Option<&str>) -> Output {
+    let home = tempfile::tempdir().unwrap();
+    if let Some(text) = config {
+        let dir = home.path().join("voxlive");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("config.toml"), text).unwrap();
+    }
+    let stdin = stdin.to_string();
+    tokio::task::spawn_blocking(move || {
+        use std::io::Write;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_voxlive"))
+            .args(&args)
+            .env_remove("GEMINI_API_KEY")
+            .env_remove("GOOGLE_API_KEY")
+            .env_remove("RUST_LOG")
+            .env("XDG_CONFIG_HOME", home.path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the voxlive binary runs");
+        child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        drop(home);
+        out
+    })
+    .await
+    .unwrap()
+}
+
+/// The model these tests talk to unless they say otherwise: a 2.5 model, which takes TEXT replies and a
+/// thinking budget, whatever the catalog's default is.
+const BUDGET_MODEL: &str = "gemini-2.5-flash-native-audio-preview-12-2025";
+
+/// `chat --modality text` on [`BUDGET_MODEL`] against `server` with `extra` flags (`--model` among them
+/// wins).
+async fn chat(server: &ServerHandle, extra: &[&str], stdin: &str, config: Option<&str>) -> Output {
+    let mut args: Vec<String> = vec!["--endpoint".into(), server.base_url()];
+    if !extra.contains(&"--model") {
+        args.extend(["--model".into(), BUDGET_MODEL.into()]);
+    }
+    args.extend(extra.iter().map(|s| s.to_string()));
+    args.extend(["chat".into(), "--modality".into(), "text".into()]);
+    voxlive(args, stdin, config).await
+}
+
+fn text(o: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+fn ok(o: &Output) -> String {
+    let (out, err) = text(o);
+    assert!(o.status.success(), "failed: {err}\n{out}");
+    out
+}
+
+/// Exit status 2, one `voxlive: error:` line mentioning `expect`, no panic.
+fn usage_error(o: &Output, expect: &str) {
+    let (_, err) = text(o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("voxlive: error:")).collect();
+    assert_eq!(lines.len(), 1, "{err}");
+    assert!(lines[0].contains(expect), "{:?} should mention {expect:?}", lines[0]);
+}
+
+fn only_setup(log: &SetupLog) -> SetupRecord {
+    let all = log.snapshot();
+    assert_eq!(all.len(), 1, "one connection: {all:?}");
+    all.into_iter().next().unwrap()
+}
+
+fn system_text(setup: &Setup) -> String {
+    setup
+        .system_instruction
+        .as_ref()
+        .map(|c| c.joined_text())
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_preset_produces_its_setup() {
+    for preset in presets::builtin().unwrap() {
+        let (server, setups, _) = recording_server().await;
+        let mut flags = vec!["--preset", preset.name.as_str()];
+        let needs_to = preset.requires.iter().any(|r| r == "to");
+        if needs_to {
+            flags.extend(["--from", "German", "--to", "French"]);
+        }
+        ok(&chat(&server, &flags, "hello\n", None).await);
+        let setup = only_setup(&setups).setup;
+        let system = system_text(&setup);
+        let expect = preset
+            .clone()
+            .apply(&presets::PresetParams {
+                from: needs_to.then(|| "German".into()),
+                to: needs_to.then(|| "French".into()),
+            })
+            .unwrap()
+            .system;
+        assert_eq!(system, expect, "{}", preset.name);
+        if needs_to {
+            assert!(system.contains("French") && !system.contains("{to}"), "{system}");
+        }
+        let g = setup.generation_config.clone().unwrap();
+        let p = &preset.generation;
+        assert_eq!(g.temperature, p.temperature, "{}", preset.name);
+        assert_eq!(g.top_p, p.top_p, "{}", preset.name);
+        assert_eq!(g.top_k, p.top_k.map(|k| k as f32), "{}", preset.name);
+        assert_eq!(g.max_output_tokens, p.max_output_tokens, "{}", preset.name);
+        assert_eq!(
+            g.media_resolution.as_deref(),
+            p.media_resolution.map(|r| r.wire()),
+            "{}",
+            preset.name
+        );
+        // a model that takes a thinking budget: low-latency's 0 goes out
+        let budget = g.thinking_config.as_ref().and_then(|t| t.thinking_budget);
+        assert_eq!(budget, p.thinking_budget, "{}", preset.name);
+        assert!(setup.input_audio_transcription.is_some(), "{}", preset.name);
+        server.shutdown().await.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn low_latency_on_a_model_without_thinking_sends_no_thinking_config() {
+    let (server, setups, _) = recording_server().await;
+    // 3.8 replies in audio only: chat prints the transcript
+    let mut args: Vec<String> = ["--endpoint", &server.base_url(), "--model", "gemini-3.8-live"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    args.extend(["--preset", "low-latency", "chat"].iter().map(|s| s.to_string()));
+    let o = voxlive(args, "hi\n", None).await;
+    ok(&o);
+    let g = only_setup(&setups).setup.generation_config.unwrap();
+    assert_eq!(g.thinking_config, None);
+    assert_eq!(g.max_output_tokens, Some(100));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flags_and_the_config_file_override_the_preset() {
+    let (server, setups, _) = recording_server().await;
+    let o = chat(
+        &server,
+        &[
+            "--preset",
+            "support",
+            "--temperature",
+            "0.9",
+            "--system",
+            "Custom rules.",
+        ],
+        "hi\n",
+        Some("top_k = 7\nmax_output_tokens = 321\n"),
+    )
+    .await;
+    ok(&o);
+    let setup = only_setup(&setups).setup;
+    assert_eq!(system_text(&setup), "Custom rules.");
+    let g = setup.generation_config.unwrap();
+    assert_eq!(g.temperature, Some(0.9), "the flag over the preset's 0.3");
+    assert_eq!(g.max_output_tokens, Some(321), "the config file over the preset's 500");
+    assert_eq!(g.top_k, Some(7.0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_preset_tunes_server_vad_for_voice_sessions_and_flags_win() {
+    let (server, setups, _) = recording_server().await;
+    let input = sample("what_time_tokyo_16k.wav");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("reply.wav");
+    let args: Vec<String> = [
+        "--endpoint",
+        &server.base_url(),
+        "--model",
+        BUDGET_MODEL,
+        "--preset",
+        "low-latency",
+        "talk",
+        "--mode",
+        "hands-free",
+        "--vad",
+        "server",
+        "--silence-ms",
+        "700",
+        "--input",
+        input.to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    ok(&voxlive(args, "", None).await);
+    let setup = only_setup(&setups).setup;
+    let aad = setup
+        .realtime_input_config
+        .unwrap()
+        .automatic_activity_detection
+        .unwrap();
+    assert_eq!(aad.end_of_speech_sensitivity.as_deref(), Some("END_SENSITIVITY_HIGH"));
+    assert_eq!(
+        aad.start_of_speech_sensitivity.as_deref(),
+        Some("START_SENSITIVITY_HIGH")
+    );
+    assert_eq!(aad.prefix_padding_ms, Some(20));
+    assert_eq!(aad.silence_duration_ms, Some(700), "--silence-ms over the preset's 200");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_presets_and_settings_are_one_error_line_and_exit_2() {
+    let (server, setups, _) = recording_server().await;
+    for (flags, expect) in [
+        (
+            vec!["--preset", "translator"],
+            "--preset translator needs --to LANGUAGE",
+        ),
+        (vec!["--preset", "pirate"], "known presets: assistant"),
+        (vec!["--to", "French"], "add --preset translator"),
+        (vec!["--temperature", "2.5"], "--temperature 2.5"),
+        (vec!["--top-p", "1.5"], "--top-p 1.5"),
+        (vec!["--top-k", "0"], "--top-k 0"),
+        (vec!["--max-output-tokens", "100000"], "--max-output-tokens 100000"),
+        (vec!["--thinking-budget", "-5"], "--thinking-budget -5"),
+        (vec!["--thinking-level", "high"], "takes a thinking budget"),
+        (
+            vec!["--model", "gemini-3.8-live", "--thinking-budget", "0"],
+            "model gemini-3.8-live takes no thinking configuration",
+        ),
+        (
+            vec!["--model", "gemini-3.8-live", "--thinking-level", "low"],
+            "model gemini-3.8-live takes no thinking configuration",
+        ),
+        (vec!["--safety", "violence=off"], "safety category"),
+        (vec!["--header", "Host: evil.example"], "\"Host\""),
+        (vec!["--header", "X-Ok"], "'Name: value'"),
+        (vec!["--image-size", "5"], "--image-size"),
+        (vec!["--image-rate", "0"], "--image-rate 0"),
+    ] {
+        let o = chat(&server, &flags, "hi\n", None).await;
+        usage_error(&o, expect);
+    }
+    let o = chat(&server, &[], "hi\n", Some("temperature = 9\n")).await;
+    usage_error(&o, "config file: temperature 9");
+    let o = chat(&server, &[], "hi\n", Some("top_p = 3\n")).await;
+    usage_error(&o, "config file: top_p 3");
+    assert!(setups.snapshot().is_empty(), "nothing connected with a bad setting");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thinking_budget_reaches_a_model_that_takes_one() {
+    let (server, setups, _) = recording_server().await;
+    ok(&chat(&server, &["--thinking-budget", "512", "--top-p", "0.5"], "hi\n", None).await);
+    let g = only_setup(&setups).setup.generation_config.unwrap();
+    assert_eq!(g.thinking_config.unwrap().thinking_budget, Some(512));
+    assert_eq!(g.top_p, Some(0.5));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn safety_settings_and_extra_headers_go_on_the_wire_and_secrets_stay_out_of_logs() {
+    let (server, setups, _) = recording_server().await;
+    let o = chat(
+        &server,
+        &[
+            "-vv",
+            "--safety",
+            "harassment=block_only_high",
+            "--header",
+            "User-Agent: MyApp/1.0",
+            "--header",
+            "X-Trace-Token: tok-secret-777",
+        ],
+        "hi\n",
+        Some("[safety]\nHATE_SPEECH = \"BLOCK_NONE\"\nharassment = \"off\"\n\n[headers]\nX-Team = \"blue\"\n"),
+    )
+    .await;
+    ok(&o);
+    let record = only_setup(&setups);
+    let safety: Vec<(String, String)> = record
+        .setup
+        .safety_settings
+        .iter()
+        .map(|s| (s.category.clone(), s.threshold.clone()))
+        .collect();
+    assert_eq!(
+        safety,
+        [
+            ("HARM_CATEGORY_HATE_SPEECH".to_string(), "BLOCK_NONE".to_string()),
+            ("HARM_CATEGORY_HARASSMENT".to_string(), "BLOCK_ONLY_HIGH".to_string()),
+        ],
+        "the flag's threshold over the file's, in the table's (sorted) order"
+    );
+    let header = |name: &str| record.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
+    assert_eq!(header("user-agent").as_deref(), Some("MyApp/1.0"));
+    assert_eq!(header("x-trace-token").as_deref(), Some("tok-secret-777"));
+    assert_eq!(header("x-team").as_deref(), Some("blue"));
+    let (out, err) = text(&o);
+    assert!(err.contains("DEBUG"), "debug logs were on: {err}");
+    assert!(
+        !err.contains("tok-secret-777") && !out.contains("tok-secret-777"),
+        "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn system_instruction_from_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("instructions.txt");
+    std::fs::write(&path, "You are Ada.\nAnswer in one word.").unwrap();
+    let (server, setups, _) = recording_server().await;
+    ok(&chat(&server, &["--system", &format!("@{}", path.display())], "hi\n", None).await);
+    assert_eq!(
+        system_text(&only_setup(&setups).setup),
+        "You are Ada.\nAnswer in one word."
+    );
+    let missing = dir.path().join("nope.txt");
+    let o = chat(&server, &["--system", &format!("@{}", missing.display())], "hi\n", None).await;
+    usage_error(&o, "nope.txt");
+}
+
+fn write_png(dir: &Path, name: &str, w: u32, h: u32) -> PathBuf {
+    let path = dir.join(name);
+    image::RgbImage::from_fn(w, h, |x, y| image::Rgb([(x % 251) as u8, (y % 241) as u8, 90]))
+        .save(&path)
+        .unwrap();
+    path
+}
+
+/// The JPEG frames the server received, in order, decoded: their sizes.
+fn frames_received(log: &MessageLog) -> Vec<(u32, u32)> {
+    log.snapshot()
+        .iter()
+        .filter_map(|(_, m)| match m {
+            ClientMessage::RealtimeInput(r) => r.video.as_ref(),
+            _ => None,
+        })
+        .map(|blob| {
+            assert_eq!(blob.mime_type, "image/jpeg");
+            let img = image::load_from_memory_with_format(&blob.data, image::ImageFormat::Jpeg).unwrap();
+            (img.width(), img.height())
+        })
+        .collect()
+}
+
+/// Kinds of what the server received, in order ("video", "turn", ...).
+fn kinds(log: &MessageLog) -> Vec<&'static str> {
+    log.snapshot()
+        .iter()
+        .map(|(_, m)| match m {
+            ClientMessage::RealtimeInput(r) if r.video.is_some() => "video",
+            ClientMessage::ClientContent(_) => "turn",
+            _ => "other",
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn images_arrive_as_video_frames_in_order_at_size_before_the_first_turn() {
+    let dir = tempfile::tempdir().unwrap();
+    let wide = write_png(dir.path(), "a-wide.png", 1536, 1024);
+    let shots = tempfile::tempdir().unwrap();
+    write_png(shots.path(), "s1.png", 100, 80);
+    write_png(shots.path(), "s2.png", 2000, 500);
+    std::fs::write(shots.path().join("notes.txt"), "not an image").unwrap();
+    let (server, _, messages) = recording_server().await;
+    // 5 frames/s asked for: clamped to the service's 1/s, which the server's pace check confirms (frames
+    // 0.2 s apart would be counted as ignored in its reply)
+    let o = chat(
+        &server,
+        &[
+            "--image",
+            wide.to_str().unwrap(),
+            "--images",
+            shots.path().join("*.png").to_str().unwrap(),
+            "--image-rate",
+            "5",
+            "--image-size",
+            "768",
+        ],
+        "what do you see\n",
+        None,
+    )
+    .await;
+    let out = ok(&o);
+    let (_, err) = text(&o);
+    assert!(err.contains("at most 1 frame a second"), "{err}");
+    assert_eq!(frames_received(&messages), [(768, 512), (100, 80), (768, 192)]);
+    assert_eq!(kinds(&messages), ["video", "video", "video", "turn"]);
+    assert!(out.contains("(sent 3 images)"), "{out}");
+    assert!(
+        out.contains("You said: what do you see. I see 3 images, the last 768x192\n"),
+        "no frame ignored for pace, none invalid: {out}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_image_mid_chat_is_seen_by_the_next_turn_only_and_keeps_the_pace() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = write_png(dir.path(), "first.png", 100, 100);
+    let shot = write_png(dir.path(), "shot.png", 640, 480);
+    let (server, _, messages) = recording_server().await;
+    // the /image lines come at once after the feed's frame and each other: the one gate keeps them 1 s
+    // apart, or the server would report frames ignored for pace
+    let input = format!(
+        "hello\n/image {}\nand now?\n/image {}\n/image {}\nlast\n",
+        shot.display(),
+        dir.path().join("gone.png").display(),
+        first.display()
+    );
+    let o = chat(
+        &server,
+        &["--image", first.to_str().unwrap(), "--image-size", "320x320"],
+        &input,
+        None,
+    )
+    .await;
+    let out = ok(&o);
+    assert!(
+        out.contains("assistant: You said: hello. I see 1 image, the last 100x100\n"),
+        "{out}"
+    );
+    assert!(out.contains("sent (320x240)"), "{out}");
+    assert!(
+        out.contains("assistant: You said: and now?. I see 1 image, the last 320x240\n"),
+        "{out}"
+    );
+    assert!(out.contains("(warning: image ") && out.contains("gone.png"), "{out}");
+    assert!(
+        out.contains("assistant: You said: last. I see 1 image, the last 100x100\n"),
+        "{out}"
+    );
+    assert!(!out.contains("ignored"), "{out}");
+    assert_eq!(kinds(&messages), ["video", "turn", "video", "turn", "video", "turn"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_corrupt_or_huge_image_is_one_clear_error_before_connecting() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = write_png(dir.path(), "good.png", 50, 50);
+    let bytes = std::fs::read(&good).unwrap();
+    let corrupt = dir.path().join("corrupt.png");
+    std::fs::write(&corrupt, &bytes[..bytes.len() / 3]).unwrap();
+    let (server, setups, _) = recording_server().await;
+    let o = chat(
+        &server,
+        &["--image", good.to_str().unwrap(), "--image", corrupt.to_str().unwrap()],
+        "hi\n",
+        None,
+    )
+    .await;
+    usage_error(&o, "corrupt.png");
+    let o = chat(
+        &server,
+        &["--images", dir.path().join("*.gif").to_str().unwrap()],
+        "hi\n",
+        None,
+    )
+    .await;
+    usage_error(&o, "no image files");
+    assert!(setups.snapshot().is_empty(), "no connection with a bad image");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn talk_sends_its_images_before_the_question_and_the_reply_sees_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let shot = write_png(dir.path(), "shot.png", 1000, 1000);
+    let (server, _, messages) = recording_server().await;
+    let input = sample("what_time_tokyo_16k.wav");
+    let out = dir.path().join("reply.wav");
+    let args: Vec<String> = [
+        "--endpoint",
+        &server.base_url(),
+        "--model",
+        BUDGET_MODEL,
+        "--image",
+        shot.to_str().unwrap(),
+        "--image-size",
+        "500",
+        "talk",
+        "--fast",
+        "--input",
+        input.to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let stdout = ok(&voxlive(args, "", None).await);
+    assert!(stdout.contains("I see 1 image, the last 500x500"), "{stdout}");
+    assert_eq!(frames_received(&messages), [(500, 500)]);
+    let first = messages.snapshot().into_iter().next().map(|(_, m)| m);
+    assert!(
+        matches!(&first, Some(ClientMessage::RealtimeInput(r)) if r.video.is_some()),
+        "the image goes first: {first:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn presets_are_listed_with_what_they_set() {
+    for args in [vec!["presets"], vec!["--preset", "list"]] {
+        let o = voxlive(args.iter().map(|s| s.to_string()).collect(), "", None).await;
+        let out = ok(&o);
+        for preset in presets::builtin().unwrap() {
+            assert!(
+                out.contains(&format!("{}: {}", preset.name, preset.description)),
+                "{out}"
+            );
+        }
+        assert!(out.contains("needs: --to LANGUAGE"), "{out}");
+    }
+}
+
+/// Shows nothing; keeps the notices and wakes the test at the end of a turn.
+struct Notes(
+    std::sync::Arc<std::sync::Mutex<Vec<voxlive::conversation::Notice>>>,
+    std::sync::Arc<tokio::sync::Notify>,
+);
+
+impl voxlive::ui::Renderer for Notes {
+    fn show(&mut self, notice: &voxlive::conversation::Notice) {
+        if matches!(notice, voxlive::conversation::Notice::TurnDone { .. }) {
+            self.1.notify_one();
+        }
+        self.0.lock().unwrap().push(notice.clone());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn image_typed_in_a_voice_session_goes_up_through_the_pump_before_the_next_line() {
+    use voxlive::conversation::{Conversation, Notice, Policy, TalkMode, VadSource};
+    use voxlive::media::{FrameGate, MaxSize};
+    use voxlive::modes::drive::{drive, Exit, Io};
+    use voxlive::modes::image_input::ImageInput;
+    use voxlive::ui::UserInput;
+    let dir = tempfile::tempdir().unwrap();
+    let shot = write_png(dir.path(), "shot.png", 1024, 768);
+    let (server, _, messages) = recording_server().await;
+    let setup = setup(voxlive::protocol::Modality::Audio, true);
+    let (session, events) = voxlive::session::start(options(&server, setup)).await.unwrap();
+    let (_mic, frames) = tokio::sync::mpsc::channel(8);
+    let (keys, user) = tokio::sync::mpsc::channel(8);
+    let notes = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let done = std::sync::Arc::new(tokio::sync::Notify::new());
+    let mut io = Io {
+        session: session.clone(),
+        events,
+        frames,
+        audio_events: None,
+        user: Some(user),
+        playback: Box::new(voxlive::modes::playback::Collector::default()),
+        renderer: Box::new(Notes(notes.clone(), done.clone())),
+        transcript: None,
+        latency: None,
+        status: None,
+        lossless_uplink: false,
+        tools: Default::default(),
+        image_input: Some(ImageInput {
+            size: MaxSize::default(),
+            gate: FrameGate::new(std::time::Duration::from_secs(1)),
+        }),
+    };
+    let now = std::time::Instant::now();
+    for text in [
+        format!("/image {}", shot.display()),
+        "/image".into(),
+        "what is it".into(),
+    ] {
+        keys.send(UserInput::Line { text, at: now }).await.unwrap();
+    }
+    let mut conversation = Conversation::new(Policy::new(TalkMode::HandsFree(VadSource::Local)), now);
+    let stop = async {
+        done.notified().await;
+        "the turn ended".to_string()
+    };
+    drive(&mut conversation, &mut io, Exit::OnStop, stop).await.unwrap();
+    drop(io);
+    session.close().await;
+    let notes = notes.lock().unwrap().clone();
+    let said = |f: &dyn Fn(&Notice) -> bool| notes.iter().any(f);
+    assert!(
+        said(&|n| matches!(n, Notice::Info(t) if t.ends_with("shot.png sent (768x576)"))),
+        "{notes:?}"
+    );
+    assert!(
+        said(&|n| matches!(n, Notice::Warning(t) if t.contains("/image PATH"))),
+        "{notes:?}"
+    );
+    let heard: String = notes
+        .iter()
+        .filter_map(|n| match n {
+            Notice::ModelTranscript { text, .. } => Some(text.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(heard, "You said: what is it. I see 1 image, the last 768x576");
+    assert_eq!(frames_received(&messages), [(768, 576)]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_preset_and_its_languages_from_the_config_file() {
+    let (server, setups, _) = recording_server().await;
+    let config = "preset = \"translator\"\nto = \"Japanese\"\n";
+    ok(&chat(&server, &["--from", "Italian"], "ciao\n", Some(config)).await);
+    let setup = only_setup(&setups).setup;
+    assert!(
+        system_text(&setup).contains("from Italian into Japanese"),
+        "{}",
+        system_text(&setup)
+    );
+    assert_eq!(setup.generation_config.unwrap().max_output_tokens, Some(200));
+}
