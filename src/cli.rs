@@ -82,6 +82,24 @@ pub struct CommonArgs {
     /// More log output (-v info, -vv debug); RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    #[command(flatten)]
+    pub saved: SavedArgs,
+}
+
+/// Saved sessions (talk, chat and the live conversation): where the conversation is kept across restarts.
+#[derive(Debug, Clone, Default, Args)]
+pub struct SavedArgs {
+    /// Continue a saved conversation (the most recent without NAME; put the flag after the command):
+    /// with its resumption handle while valid (2 h), else with its transcript as history.
+    #[arg(long, global = true, num_args = 0..=1, default_missing_value = "", value_name = "NAME",
+          conflicts_with_all = ["session", "no_save"])]
+    pub resume: Option<String>,
+    /// Save this conversation under NAME (default: the date and time it started).
+    #[arg(long, global = true, value_name = "NAME")]
+    pub session: Option<String>,
+    /// Do not save this conversation.
+    #[arg(long, global = true, conflicts_with = "session")]
+    pub no_save: bool,
 }
 
 /// Flags of the live conversation (no command).
@@ -189,6 +207,24 @@ pub enum Command {
     /// Latency benchmark: replay WAVs through the real audio engine and conversation core, in real time,
     /// and report per-turn and per-stage percentiles (table, JSON, CSV, SVG).
     Bench(BenchArgs),
+    /// Saved conversations (continue one with --resume NAME): list, show or remove them.
+    Sessions(SessionsArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SessionsArgs {
+    #[command(subcommand)]
+    pub action: SessionsAction,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum SessionsAction {
+    /// Every saved session: name, model, last update, turns, whether its resumption handle is still valid.
+    List,
+    /// A saved session's transcript.
+    Show { name: String },
+    /// Delete a saved session.
+    Rm { name: String },
 }
 
 #[derive(Debug, Clone, Args)]

@@ -120,6 +120,9 @@ pub struct Config {
     pub transparent_resumption: bool,
     /// Timeouts, message size limit and reconnection, from the flags (validated).
     pub link: Link,
+    /// What the session continues (`--resume`) and the journal that saves it; set by the CLI.
+    pub resume_from: Option<crate::session::ResumeFrom>,
+    pub journal: Option<crate::session::JournalRef>,
     /// The config file's turn-taking keys (flags override them in [`Config::talking`]).
     file_talking: TalkingArgs,
     file_ptt_key: Option<String>,
@@ -307,6 +310,8 @@ impl Config {
             text_route,
             transparent_resumption,
             link,
+            resume_from: None,
+            journal: None,
             file_talking,
             file_ptt_key: file.ptt_key,
         })
@@ -423,6 +428,8 @@ impl Config {
         o.max_message_size = self.link.max_message_size;
         o.reconnect = self.link.reconnect;
         o.metrics = Some(self.link.metrics.clone());
+        o.resume = self.resume_from.clone();
+        o.journal = self.journal.clone();
         o
     }
 }

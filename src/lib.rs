@@ -15,6 +15,7 @@
 //! - [`wav`]: WAV files in any format to 16 kHz mono frames and back.
 //! - [`conversation`]: the conversation policy, pure: events in, actions out (push-to-talk, hands-free, barge-in).
 //! - [`modes`]: wiring, one front end each (`live`, `talk`, `chat`): devices or files, a session, a renderer.
+//! - [`persist`]: saved sessions: `--resume` by handle or by history, `voxlive sessions`.
 //! - [`ui`]: the terminal UI and the plain-lines renderer.
 //! - [`bench`]: `voxlive bench`, latency of the real pipeline on recorded WAVs: per-stage percentiles, reports.
 //! - [`cli`], [`config`]: the flags as typed, and the resolved configuration.
@@ -25,6 +26,7 @@ pub mod config;
 pub mod conversation;
 pub mod models;
 pub mod modes;
+pub mod persist;
 pub mod protocol;
 pub mod redact;
 pub mod server;

@@ -81,13 +81,18 @@ async fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Some(Command::Serve(args)) => serve(&cli.common, args).await,
         Some(Command::Talk(args)) => {
-            let config = Config::resolve(&cli.common)?;
-            with_metrics(&config, &cli.common, run_talk(&config, args)).await
+            let (config, saved) = resolve_saved(&cli.common)?;
+            let result = with_metrics(&config, &cli.common, run_talk(&config, args)).await;
+            finish_saved(saved);
+            result
         }
         Some(Command::Chat(args)) => {
-            let config = Config::resolve(&cli.common)?;
-            with_metrics(&config, &cli.common, run_chat(&config, args)).await
+            let (config, saved) = resolve_saved(&cli.common)?;
+            let result = with_metrics(&config, &cli.common, run_chat(&config, args)).await;
+            finish_saved(saved);
+            result
         }
+        Some(Command::Sessions(args)) => run_sessions(args),
         Some(Command::Bench(args)) => run_bench(&Config::resolve(&cli.common)?, args).await,
         Some(Command::Devices(args)) => {
             let listing = if args.all {
@@ -99,10 +104,74 @@ async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         None => {
-            let config = Config::resolve(&cli.common)?;
-            with_metrics(&config, &cli.common, run_live(&config, cli.live)).await
+            let (config, saved) = resolve_saved(&cli.common)?;
+            let result = with_metrics(&config, &cli.common, run_live(&config, cli.live)).await;
+            finish_saved(saved);
+            result
         }
     }
+}
+
+/// The configuration of a conversation that is saved (unless `--no-save`): a new session under
+/// `--session NAME` or a name from the time, or the one `--resume [NAME]` continues (keeping its model
+/// unless `--model` says otherwise).
+fn resolve_saved(
+    common: &voxlive::cli::CommonArgs,
+) -> Result<(Config, Option<std::sync::Arc<voxlive::persist::SessionJournal>>)> {
+    use voxlive::persist::{Plan, Store};
+    let flags = &common.saved;
+    let plan = if flags.no_save {
+        None
+    } else {
+        let store = Store::open_default()?;
+        Some(match flags.resume.as_deref() {
+            Some(name) => Plan::resume(store, Some(name).filter(|n| !n.is_empty()))?,
+            None => Plan::new_session(store, flags.session.as_deref())?,
+        })
+    };
+    let mut common = common.clone();
+    if let (Some(model), None) = (plan.as_ref().and_then(|p| p.saved_model()), &common.model) {
+        common.model = Some(model.to_string());
+    }
+    let mut config = Config::resolve(&common)?;
+    let Some(plan) = plan else {
+        return Ok((config, None));
+    };
+    // through the log writer: held while the terminal UI owns the screen, like every other line
+    let notice: voxlive::persist::Notice = Box::new(|line| {
+        use std::io::Write as _;
+        use tracing_subscriber::fmt::MakeWriter as _;
+        let mut w = ui::UiLogWriter.make_writer();
+        let _ = writeln!(w, "voxlive: {line}");
+    });
+    let (resume, journal) = plan.start(&config.model, notice);
+    config.resume_from = resume;
+    config.journal = Some(voxlive::session::JournalRef(journal.clone()));
+    Ok((config, Some(journal)))
+}
+
+/// Writes the last state of a saved session before voxlive exits.
+fn finish_saved(saved: Option<std::sync::Arc<voxlive::persist::SessionJournal>>) {
+    if let Some(journal) = saved {
+        journal.finish();
+    }
+}
+
+/// `voxlive sessions list|show|rm`.
+fn run_sessions(args: voxlive::cli::SessionsArgs) -> Result<()> {
+    use voxlive::cli::SessionsAction;
+    use voxlive::persist::{listing, Store};
+    let store = Store::open_default()?;
+    let now = time::OffsetDateTime::now_utc();
+    match args.action {
+        SessionsAction::List => print!("{}", listing::list(&store, now)?),
+        SessionsAction::Show { name } => print!("{}", listing::show(&store.load(&name)?, now)),
+        SessionsAction::Rm { name } => {
+            store.remove(&name)?;
+            println!("removed saved session {name}");
+        }
+    }
+    Ok(())
 }
 
 /// Runs a session command, then writes `--metrics FILE` whether it succeeded or not.

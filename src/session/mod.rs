@@ -10,6 +10,7 @@ mod endpoint;
 mod error;
 mod event;
 mod handle;
+mod journal;
 mod metrics;
 mod outbound;
 mod reconnect;
@@ -23,9 +24,11 @@ pub use endpoint::{ApiVersion, Credential, Endpoint, Secret, GEMINI_BASE_URL};
 pub use error::{CloseInfo, SessionError};
 pub use event::{events_from, Event};
 pub use handle::{start, Events, Session};
+pub use journal::{Journal, JournalRef, ResumeFrom, Start};
 pub use metrics::{Mark, SessionMetrics, Signal};
 pub use outbound::{is_droppable, RECONNECT_AUDIO};
 pub use reconnect::{backoff, classify_close, first_attempt, CloseClass, BACKOFF_BASE, BACKOFF_MAX, MAX_ATTEMPTS};
+pub use resumption::{MAX_HANDLE_LEN, MAX_HISTORY_TURNS};
 pub use supervisor::{GOAWAY_MARGIN, SWITCH_DRAIN};
 
 use crate::protocol::Setup;
@@ -53,6 +56,10 @@ pub struct SessionOptions {
     pub reconnect: bool,
     /// Count into these metrics instead of fresh ones (so a caller can report them whatever happens).
     pub metrics: Option<std::sync::Arc<SessionMetrics>>,
+    /// Continue an earlier conversation (a saved handle, else saved history): see [`ResumeFrom`].
+    pub resume: Option<ResumeFrom>,
+    /// Told what is sent and received, to keep a record (saved sessions): see [`Journal`].
+    pub journal: Option<JournalRef>,
 }
 
 impl SessionOptions {
@@ -69,6 +76,8 @@ impl SessionOptions {
             outbound_capacity: 64,
             reconnect: true,
             metrics: None,
+            resume: None,
+            journal: None,
         }
     }
 
