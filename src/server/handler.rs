@@ -75,6 +75,16 @@ where
     S: AsyncRead + AsyncWrite + Unpin + Send,
 {
     let limits = shared.config.limits;
+    // a token request is answered over plain HTTP; anything else goes on to the WebSocket upgrade
+    let stream = match tokio::time::timeout(limits.setup_timeout, super::http::route(&shared, stream)).await {
+        Ok(Ok(super::http::Route::Upgrade(stream))) => stream,
+        Ok(Ok(super::http::Route::Answered)) => return Ok(()),
+        Ok(Err(e)) => return Err(e.into()),
+        Err(_) => {
+            tracing::info!("closing a connection that did not send a whole request in time");
+            return Ok(());
+        }
+    };
     let mut creds: Option<Credentials> = None;
     let mut ws_config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default();
     ws_config.max_message_size = Some(limits.max_message_size);
@@ -100,7 +110,9 @@ where
         tracing::warn!("{reason}");
         return close(&mut ws, 1011, &reason).await;
     }
-    if let Some(expected) = shared.config.api_key.as_deref() {
+    // an ephemeral token stands in for the key; it is checked once the setup says new or resumed
+    let token = creds.as_ref().and_then(|c| c.token()).map(str::to_string);
+    if let (Some(expected), None) = (shared.config.api_key.as_deref(), &token) {
         if !creds.as_ref().is_some_and(|c| c.matches(expected)) {
             tracing::info!("refusing connection: missing or wrong API key");
             return close(&mut ws, 1008, BAD_KEY_REASON).await;
@@ -134,6 +146,16 @@ where
             Err(e) => return close(&mut ws, 1007, &format!("invalid setup: {e}")).await,
         }
     };
+    let setup = match &token {
+        Some(token) => match admit_token(&shared, token, setup) {
+            Ok(setup) => setup,
+            Err((code, reason)) => {
+                tracing::info!("refusing connection: {reason}");
+                return close(&mut ws, code, &reason).await;
+            }
+        },
+        None => setup,
+    };
     if let Err((code, reason)) = validate(&setup) {
         tracing::info!(model = %setup.model, "refusing setup: {reason}");
         return close(&mut ws, code, &reason).await;
@@ -157,6 +179,16 @@ where
     };
     tracing::info!(model = %setup.model_id(), resumed_turns = conversation.turns(), "session set up");
     Live::new(shared, ws, setup, conversation, faults).run().await
+}
+
+/// Admits an ephemeral token for this setup (a new session spends a use) and applies its locked setup.
+fn admit_token(shared: &Shared, token: &str, setup: Setup) -> Result<Setup, (u16, String)> {
+    let resuming = setup.session_resumption.as_ref().is_some_and(|r| r.handle.is_some());
+    match shared.tokens.admit(token, resuming, time::OffsetDateTime::now_utc()) {
+        Err(reason) => Err((1008, reason)),
+        Ok(None) => Ok(setup),
+        Ok(Some(locked)) => super::tokens::apply_lock(&setup, &locked).map_err(|r| (1007, r)),
+    }
 }
 
 /// Whether the faults refuse this resumption (always, or with their probability, seeded).

@@ -8,6 +8,9 @@ use tokio_tungstenite::tungstenite::http::StatusCode;
 const SERVICE: &str = "GenerativeService.BidiGenerateContent";
 const CONSTRAINED: &str = "google.ai.generativelanguage.v1alpha.GenerativeService.BidiGenerateContentConstrained";
 const VERSIONS: [&str; 3] = ["v1", "v1beta", "v1alpha"];
+/// Vertex AI's Live method, after `google.cloud.aiplatform.{version}.`.
+const VERTEX_SERVICE: &str = "LlmBidiService/BidiGenerateContent";
+const VERTEX_VERSIONS: [&str; 2] = ["v1", "v1beta1"];
 
 /// Which endpoint a path names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,6 +19,9 @@ pub enum Endpoint {
     Key,
     /// The v1alpha `BidiGenerateContentConstrained` path for ephemeral tokens.
     Constrained,
+    /// Vertex AI: `.../ws/google.cloud.aiplatform.{v1,v1beta1}.LlmBidiService/BidiGenerateContent`, with
+    /// `Authorization: Bearer TOKEN`.
+    Vertex,
 }
 
 /// Classifies a request path (any prefix, `/ws/` or `//ws/`); None means 404.
@@ -25,6 +31,10 @@ pub fn endpoint(path: &str) -> Option<Endpoint> {
     if method == CONSTRAINED {
         return Some(Endpoint::Constrained);
     }
+    if let Some(rest) = method.strip_prefix("google.cloud.aiplatform.") {
+        let version = rest.strip_suffix(VERTEX_SERVICE)?.strip_suffix('.')?;
+        return VERTEX_VERSIONS.contains(&version).then_some(Endpoint::Vertex);
+    }
     let version = method
         .strip_prefix("google.ai.generativelanguage.")?
         .strip_suffix(SERVICE)?;
@@ -33,9 +43,31 @@ pub fn endpoint(path: &str) -> Option<Endpoint> {
 }
 
 /// What the handshake learned: the endpoint and the credential presented, if any.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct Credentials {
     pub presented: Option<String>,
+    /// Which endpoint the path named (`None` only in unit tests).
+    pub endpoint: Option<Endpoint>,
+}
+
+impl std::fmt::Debug for Credentials {
+    // never the credential itself
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("presented", &self.presented.as_ref().map(|_| "***"))
+            .field("endpoint", &self.endpoint)
+            .finish()
+    }
+}
+
+impl Credentials {
+    /// The ephemeral token presented on the Constrained path, if that is what this is.
+    pub fn token(&self) -> Option<&str> {
+        match self.endpoint {
+            Some(Endpoint::Constrained) => self.presented.as_deref().filter(|p| p.starts_with("auth_tokens/")),
+            _ => None,
+        }
+    }
 }
 
 impl Credentials {
@@ -73,11 +105,20 @@ pub fn credentials(request: &Request, endpoint: Endpoint) -> Credentials {
             .map(|v| v.trim().to_string())
             .or_else(|| param("access_token"))
     };
+    let bearer = || {
+        header("authorization")
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(|v| v.trim().to_string())
+    };
     let presented = match endpoint {
         Endpoint::Key => key,
         Endpoint::Constrained => token().or(key),
+        Endpoint::Vertex => bearer().or(key),
     };
-    Credentials { presented }
+    Credentials {
+        presented,
+        endpoint: Some(endpoint),
+    }
 }
 
 /// The handshake callback: 404 for unknown paths, else records the credentials in `out`.
@@ -112,12 +153,17 @@ mod tests {
         assert_eq!(endpoint(&format!("/{CONSTRAINED}")), None);
         assert_eq!(endpoint(&format!("//ws/{CONSTRAINED}")), Some(Endpoint::Constrained));
         assert_eq!(endpoint("/"), None);
+        let vertex = "/ws/google.cloud.aiplatform.v1beta1.LlmBidiService/BidiGenerateContent";
+        assert_eq!(endpoint(vertex), Some(Endpoint::Vertex));
+        assert_eq!(endpoint(&vertex.replace("v1beta1", "v1")), Some(Endpoint::Vertex));
+        assert_eq!(endpoint(&vertex.replace("v1beta1", "v2")), None);
     }
 
     #[test]
     fn credentials_compare_exactly() {
         let c = Credentials {
             presented: Some("abc".into()),
+            ..Default::default()
         };
         assert!(c.matches("abc"));
         assert!(!c.matches("abd"));
@@ -127,6 +173,7 @@ mod tests {
         assert!(!c.matches(""), "an empty key matches nothing");
         let padded = Credentials {
             presented: Some(" abc\n".into()),
+            ..Default::default()
         };
         assert!(padded.matches("abc"), "both sides trim");
     }
