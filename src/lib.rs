@@ -15,11 +15,13 @@
 //! - [`wav`]: WAV files in any format to 16 kHz mono frames and back.
 //! - [`conversation`]: the conversation policy, pure: events in, actions out (push-to-talk, hands-free, barge-in).
 //! - [`modes`]: wiring, one front end each (`live`, `talk`, `chat`): devices or files, a session, a renderer.
+//! - [`auth`]: ephemeral tokens: `voxlive token` mints one (POST v1alpha/auth_tokens).
 //! - [`persist`]: saved sessions: `--resume` by handle or by history, `voxlive sessions`.
 //! - [`ui`]: the terminal UI and the plain-lines renderer.
 //! - [`bench`]: `voxlive bench`, latency of the real pipeline on recorded WAVs: per-stage percentiles, reports.
 //! - [`cli`], [`config`]: the flags as typed, and the resolved configuration.
 pub mod audio;
+pub mod auth;
 pub mod bench;
 pub mod cli;
 pub mod config;

@@ -93,6 +93,7 @@ async fn run(cli: Cli) -> Result<()> {
             result
         }
         Some(Command::Sessions(args)) => run_sessions(args),
+        Some(Command::Token(args)) => run_token(&Config::resolve(&cli.common)?, args).await,
         Some(Command::Bench(args)) => run_bench(&Config::resolve(&cli.common)?, args).await,
         Some(Command::Devices(args)) => {
             let listing = if args.all {
@@ -155,6 +156,41 @@ fn finish_saved(saved: Option<std::sync::Arc<voxlive::persist::SessionJournal>>)
     if let Some(journal) = saved {
         journal.finish();
     }
+}
+
+/// `voxlive token`: mints an ephemeral token and prints its name alone on stdout (for `$(voxlive token)`).
+async fn run_token(config: &Config, args: voxlive::cli::TokenArgs) -> Result<()> {
+    use voxlive::auth::{self, MintOptions};
+    let voxlive::config::Target::Remote(endpoint) = &config.target else {
+        anyhow::bail!(
+            "voxlive token mints at a server that outlives it: set GEMINI_API_KEY for Google's, or --endpoint URL of a `voxlive serve`"
+        );
+    };
+    let options = MintOptions {
+        uses: args.uses,
+        expire: auth::parse_duration("--expire", &args.expire)?,
+        new_session_expire: auth::parse_duration("--new-session-expire", &args.new_session_expire)?,
+        locked_setup: args.lock_setup.then(|| config.setup(false)),
+    };
+    let token = auth::mint(
+        endpoint,
+        &options,
+        config.link.connect_timeout + config.link.setup_timeout,
+    )
+    .await?;
+    println!("{}", token.name.as_deref().unwrap_or_default());
+    let uses = match token.uses.unwrap_or(options.uses) {
+        0 => "any number of sessions".to_string(),
+        1 => "1 session".to_string(),
+        n => format!("{n} sessions"),
+    };
+    eprintln!(
+        "voxlive: ephemeral token for {uses}; new sessions until {}, sessions end at {}{} (connect with --token TOKEN)",
+        token.new_session_expire_time.as_deref().unwrap_or("?"),
+        token.expire_time.as_deref().unwrap_or("?"),
+        if args.lock_setup { ", setup locked" } else { "" }
+    );
+    Ok(())
 }
 
 /// `voxlive sessions list|show|rm`.

@@ -23,14 +23,20 @@ pub struct Serve {
 impl Serve {
     /// Starts `voxlive serve ARGS` on a free loopback port and waits for its announce line.
     pub fn start(args: &[&str]) -> Serve {
+        Serve::start_with(args, &[], Stdio::null())
+    }
+
+    /// [`Serve::start`] with environment variables and its stderr going to `stderr`.
+    pub fn start_with(args: &[&str], env: &[(&str, &str)], stderr: Stdio) -> Serve {
         let mut child = Command::new(env!("CARGO_BIN_EXE_voxlive"))
             .args(["serve", "--addr", "127.0.0.1:0"])
             .args(args)
             .env_remove("GEMINI_API_KEY")
             .env_remove("GOOGLE_API_KEY")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(stderr)
             .spawn()
             .expect("voxlive serve runs");
         let stdout = child.stdout.take().unwrap();
@@ -58,13 +64,21 @@ impl Drop for Serve {
 
 /// `voxlive ARGS` with `input` on stdin, saving into `data`.
 pub fn run(data: &Path, args: &[&str], input: &str) -> Output {
+    run_with(data, args, &[], input)
+}
+
+/// [`run`] with environment variables.
+pub fn run_with(data: &Path, args: &[&str], env: &[(&str, &str)], input: &str) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_voxlive"))
         .args(args)
         .env_remove("GEMINI_API_KEY")
         .env_remove("GOOGLE_API_KEY")
         .env_remove("GEMINI_EPHEMERAL_TOKEN")
         .env("VOXLIVE_DATA_DIR", data)
+        .env_remove("GOOGLE_CLOUD_ACCESS_TOKEN")
+        .env_remove("RUST_LOG")
         .env("XDG_CONFIG_HOME", data.join("no-config"))
+        .envs(env.iter().copied())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -74,11 +88,11 @@ pub fn run(data: &Path, args: &[&str], input: &str) -> Output {
     child.wait_with_output().unwrap()
 }
 
-fn out(o: &Output) -> String {
+pub fn out(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
-fn err(o: &Output) -> String {
+pub fn err(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 

@@ -1,5 +1,6 @@
 //! The one integration-test binary, grouped by topic (ripgrep's layout).
 
+mod access_tests;
 mod audio_devices;
 mod bad_input_tests;
 mod bench_tests;

@@ -55,7 +55,10 @@ pub fn parse_time(text: &str) -> Option<OffsetDateTime> {
 }
 
 fn format_time(t: OffsetDateTime) -> String {
-    t.format(&Rfc3339).unwrap_or_default()
+    t.replace_nanosecond(0)
+        .unwrap_or(t)
+        .format(&Rfc3339)
+        .unwrap_or_default()
 }
 
 impl Tokens {

@@ -20,7 +20,7 @@ mod supervisor;
 use std::time::Duration;
 
 pub use connection::DEFAULT_MAX_MESSAGE;
-pub use endpoint::{ApiVersion, Credential, Endpoint, Secret, GEMINI_BASE_URL};
+pub use endpoint::{ApiVersion, Credential, Endpoint, Secret, Vertex, GEMINI_BASE_URL};
 pub use error::{CloseInfo, SessionError};
 pub use event::{events_from, Event};
 pub use handle::{start, Events, Session};
@@ -63,7 +63,12 @@ pub struct SessionOptions {
 }
 
 impl SessionOptions {
-    pub fn new(endpoint: Endpoint, setup: Setup) -> Self {
+    /// Options for `setup` on `endpoint`; on Vertex AI the model becomes its resource name
+    /// (`projects/.../models/ID`).
+    pub fn new(endpoint: Endpoint, mut setup: Setup) -> Self {
+        if let Some(vertex) = &endpoint.vertex {
+            setup.model = vertex.model_path(&setup.model);
+        }
         SessionOptions {
             endpoint,
             setup,
