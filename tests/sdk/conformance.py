@@ -17,6 +17,11 @@ first deviation, 2 on bad usage):
   tool   against a server with --responder script:tests/fixtures/sdk_tool_script.toml: a toolCall for
          get_time {city: Tokyo}, answered with send_tool_response(FunctionResponse(id, name, response)),
          then the follow-up reply "It is noon in Tokyo." and turn_complete.
+  token  client.aio.auth_tokens.create (v1alpha, uses=1, expire_time, new_session_expire_time, a locked
+         setup with TEXT replies) mints an ephemeral token from our server; a Client whose api_key is the
+         token's name connects (BidiGenerateContentConstrained, "Authorization: Token ...") and gets a text
+         reply although it asked for AUDIO (the locked setup wins); a second session with the used-up token
+         is refused.
 
 How the SDK reaches our server (google-genai 3.6.1, google/genai/live.py and _api_client.py): with an API key
 and no Vertex AI, connect() opens
@@ -296,7 +301,46 @@ async def scenario_tool(base_url: str, args) -> str:
     return f"tool: call get_time(id={calls[0].id}) answered, follow-up {(text or spoken)[:60]!r}"
 
 
-SCENARIOS = {"audio": scenario_audio, "text": scenario_text, "tool": scenario_tool}
+async def scenario_token(base_url: str, args) -> str:
+    import datetime
+
+    minter = make_client(base_url, argparse.Namespace(**{**vars(args), "api_version": "v1alpha"}))
+    now = datetime.datetime.now(tz=datetime.timezone.utc)
+    token = await minter.aio.auth_tokens.create(config=types.CreateAuthTokenConfig(
+        uses=1,
+        expire_time=now + datetime.timedelta(minutes=30),
+        new_session_expire_time=now + datetime.timedelta(minutes=1),
+        live_connect_constraints=types.LiveConnectConstraints(
+            model=args.model, config=types.LiveConnectConfig(response_modalities=[types.Modality.TEXT])),
+        http_options=types.HttpOptions(api_version="v1alpha"),
+    ))
+    check(bool(token.name) and token.name.startswith("auth_tokens/"), f"token name {token.name!r}")
+    user = make_client(base_url, argparse.Namespace(**{**vars(args), "api_key": token.name,
+                                                       "api_version": "v1alpha"}))
+    deadline = time.monotonic() + args.timeout
+    # asks for AUDIO: the token's locked setup says TEXT
+    config = types.LiveConnectConfig(response_modalities=[types.Modality.AUDIO])
+    cm, session = await connect_checked(user, args, config)
+    try:
+        await session.send_client_content(
+            turns=types.Content(role="user", parts=[types.Part(text="hello with a token")]), turn_complete=True)
+        msgs = await receive_turn(session, args, deadline)
+        text = "".join(m.text or "" for m in msgs)
+        check("hello with a token" in text, f"no text reply under the locked TEXT setup (got {text!r})")
+    finally:
+        await cm.__aexit__(None, None, None)
+    try:
+        cm2, _ = await connect_checked(user, args, config)
+        await cm2.__aexit__(None, None, None)
+        raise Deviation("a second session with a token of one use was accepted")
+    except Deviation:
+        raise
+    except Exception as e:  # the SDK raises on the 1008 close
+        check("used up" in str(e), f"the refusal does not say the token is used up: {e}")
+    return "token: minted, one session with the locked setup, the second refused"
+
+
+SCENARIOS = {"audio": scenario_audio, "text": scenario_text, "tool": scenario_tool, "token": scenario_token}
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -312,7 +356,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="API key the server expects (env VOXLIVE_TEST_KEY, then GEMINI_API_KEY)")
     p.add_argument("--model", default=os.environ.get("VOXLIVE_MODEL", DEFAULT_MODEL))
     p.add_argument("--api-version", default=None, help="default: the SDK's own default (v1)")
-    p.add_argument("--scenarios", default="audio,text,tool", help="comma-separated subset of audio,text,tool")
+    p.add_argument("--scenarios", default="audio,text,tool,token",
+                   help="comma-separated subset of audio,text,tool,token")
     p.add_argument("--wav", default=str(DEFAULT_WAV), help="16 kHz mono 16-bit WAV for the audio scenario")
     p.add_argument("--timeout", type=float, default=float(os.environ.get("VOXLIVE_SDK_TIMEOUT", "20")),
                    help="seconds per scenario")
