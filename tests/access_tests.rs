@@ -103,36 +103,43 @@ fn token_endpoint(server: &voxlive::server::ServerHandle, token: &str) -> Endpoi
 }
 
 #[tokio::test]
-async fn a_token_past_its_new_session_time_is_refused() {
+async fn a_session_ends_at_its_tokens_expire_time_and_new_ones_are_refused_after_new_session_time() {
     let server = start_server(keyed()).await;
     let endpoint = crate::util::endpoint(&server, Some(KEY));
-    let options = MintOptions {
-        uses: 0,
-        expire: Duration::from_secs(600),
-        new_session_expire: Duration::from_secs(1),
-        locked_setup: None,
+    let mint = |expire: u64, new_session: u64| {
+        let options = MintOptions {
+            uses: 0,
+            expire: Duration::from_secs(expire),
+            new_session_expire: Duration::from_secs(new_session),
+            locked_setup: None,
+        };
+        let endpoint = endpoint.clone();
+        async move { auth::mint(&endpoint, &options, Duration::from_secs(10)).await.unwrap() }
     };
-    let token = auth::mint(&endpoint, &options, Duration::from_secs(10)).await.unwrap();
-    let name = token.name.unwrap();
-    let until = voxlive::server::tokens::parse_time(token.new_session_expire_time.as_deref().unwrap()).unwrap();
+    // a: new sessions for 1 s; b: sessions end after 2 s (truncated to whole seconds, so after a's 1 s)
+    let a = mint(600, 1).await.name.unwrap();
+    let b = mint(2, 1).await.name.unwrap();
     let setup = crate::util::setup(voxlive::protocol::Modality::Text, false);
-    // usable now
-    let (s, _events) = session::start(SessionOptions::new(token_endpoint(&server, &name), setup.clone()))
+    let (_session, mut events) = session::start(SessionOptions::new(token_endpoint(&server, &b), setup.clone()))
         .await
         .expect("a fresh token starts a session");
-    s.close().await;
-    // wait for the server's clock (the same as ours) to pass newSessionExpireTime
-    for _ in 0..200 {
-        if time::OffsetDateTime::now_utc() > until + time::Duration::milliseconds(50) {
-            break;
+    let closed = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            match events.recv().await {
+                Some(session::Event::Closed { reason, .. }) => return reason,
+                Some(_) => {}
+                None => return "events ended without Closed".into(),
+            }
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let refused = session::start(SessionOptions::new(token_endpoint(&server, &name), setup)).await;
+    })
+    .await
+    .expect("the server ends the session when its token expires");
+    assert!(closed.contains("the ephemeral token has expired"), "{closed}");
+    let refused = session::start(SessionOptions::new(token_endpoint(&server, &a), setup)).await;
     match refused {
         Err(SessionError::Auth(reason)) => assert!(reason.contains("newSessionExpireTime"), "{reason}"),
         Err(other) => panic!("expected a token refusal, got {other}"),
-        Ok(_) => panic!("an expired token was accepted"),
+        Ok(_) => panic!("a token past its newSessionExpireTime started a session"),
     }
 }
 

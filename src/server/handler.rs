@@ -146,15 +146,15 @@ where
             Err(e) => return close(&mut ws, 1007, &format!("invalid setup: {e}")).await,
         }
     };
-    let setup = match &token {
+    let (setup, token_expires) = match &token {
         Some(token) => match admit_token(&shared, token, setup) {
-            Ok(setup) => setup,
+            Ok(admitted) => admitted,
             Err((code, reason)) => {
                 tracing::info!("refusing connection: {reason}");
                 return close(&mut ws, code, &reason).await;
             }
         },
-        None => setup,
+        None => (setup, None),
     };
     if let Err((code, reason)) = validate(&setup) {
         tracing::info!(model = %setup.model, "refusing setup: {reason}");
@@ -178,16 +178,33 @@ where
         }
     };
     tracing::info!(model = %setup.model_id(), resumed_turns = conversation.turns(), "session set up");
-    Live::new(shared, ws, setup, conversation, faults).run().await
+    Live::new(shared, ws, setup, conversation, faults)
+        .token_expires(token_expires)
+        .run()
+        .await
 }
 
-/// Admits an ephemeral token for this setup (a new session spends a use) and applies its locked setup.
-fn admit_token(shared: &Shared, token: &str, setup: Setup) -> Result<Setup, (u16, String)> {
+/// Admits an ephemeral token for this setup (a new session spends a use): the setup with the token's
+/// locked fields applied, and when the session must end.
+fn admit_token(
+    shared: &Shared,
+    token: &str,
+    setup: Setup,
+) -> Result<(Setup, Option<tokio::time::Instant>), (u16, String)> {
     let resuming = setup.session_resumption.as_ref().is_some_and(|r| r.handle.is_some());
-    match shared.tokens.admit(token, resuming, time::OffsetDateTime::now_utc()) {
-        Err(reason) => Err((1008, reason)),
-        Ok(None) => Ok(setup),
-        Ok(Some(locked)) => super::tokens::apply_lock(&setup, &locked).map_err(|r| (1007, r)),
+    let now = time::OffsetDateTime::now_utc();
+    let admitted = shared
+        .tokens
+        .admit(token, resuming, now)
+        .map_err(|reason| (1008, reason))?;
+    let left = Duration::try_from(admitted.expires - now).unwrap_or_default();
+    let expires = Some(tokio::time::Instant::now() + left);
+    match &admitted.locked {
+        None => Ok((setup, expires)),
+        Some(locked) => Ok((
+            super::tokens::apply_lock(&setup, locked).map_err(|r| (1007, r))?,
+            expires,
+        )),
     }
 }
 

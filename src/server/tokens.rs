@@ -42,6 +42,13 @@ pub struct Locked {
     pub fields: Option<Vec<String>>,
 }
 
+/// A token let in: the setup it locks, and when sessions using it end.
+#[derive(Debug, Clone)]
+pub struct Admitted {
+    pub locked: Option<Locked>,
+    pub expires: OffsetDateTime,
+}
+
 #[derive(Default)]
 pub struct Tokens {
     map: Mutex<HashMap<String, Token>>,
@@ -138,8 +145,9 @@ impl Tokens {
         })
     }
 
-    /// Admits `name` for a new session (spending a use) or a resumed one: its locked setup, or why not.
-    pub fn admit(&self, name: &str, resuming: bool, now: OffsetDateTime) -> Result<Option<Locked>, String> {
+    /// Admits `name` for a new session (spending a use) or a resumed one: its locked setup and when it
+    /// expires, or why not.
+    pub fn admit(&self, name: &str, resuming: bool, now: OffsetDateTime) -> Result<Admitted, String> {
         let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
         let Some(token) = map.get_mut(name.trim()) else {
             return Err("the ephemeral token is not valid (unknown token)".into());
@@ -159,7 +167,10 @@ impl Tokens {
                 None => {}
             }
         }
-        Ok(token.locked.clone())
+        Ok(Admitted {
+            locked: token.locked.clone(),
+            expires: token.expire,
+        })
     }
 }
 
