@@ -80,6 +80,8 @@ fn uplink(g: &mut BenchmarkGroup<'_, criterion::measurement::WallTime>, input: &
 }
 
 fn dsp_stages(c: &mut Criterion) {
+    // as on the DSP thread (src/audio/denormals.rs)
+    voxlive::audio::flush_to_zero_on_this_thread();
     let mut g = c.benchmark_group("dsp");
     let input = stereo_48k(1);
     g.throughput(Throughput::Elements(960));
@@ -144,6 +146,8 @@ fn dsp_stages(c: &mut Criterion) {
 }
 
 fn downlink_stages(c: &mut Criterion) {
+    // as on the DSP thread (src/audio/denormals.rs)
+    voxlive::audio::flush_to_zero_on_this_thread();
     let mut g = c.benchmark_group("downlink");
     let chunk: Vec<i16> = (0..480).map(|i| ((i * 37) % 2000) as i16).collect();
     g.throughput(Throughput::Elements(480));
@@ -218,6 +222,8 @@ fn wire(c: &mut Criterion) {
 /// 48 kHz stereo out), and one 20 ms 48 kHz stereo capture -> `UplinkChain` (16 kHz, frames, AEC3 with that
 /// reference, VAD) -> the frame's `realtimeInput` JSON. One AEC, fed from both sides, as in a conversation.
 fn frame_path(c: &mut Criterion) {
+    // as on the DSP thread (src/audio/denormals.rs)
+    voxlive::audio::flush_to_zero_on_this_thread();
     let mut g = c.benchmark_group("frame path");
     let input = stereo_48k(1);
     let reply: Vec<i16> = (0..960).map(|i| ((i * 37) % 2000) as i16).collect();

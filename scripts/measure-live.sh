@@ -47,11 +47,15 @@ timed=$!
 sleep 27
 pid=$(pgrep -n -f "^$bin --duration 30" || true)
 threads=""
-[ -n "$pid" ] && for t in /proc/"$pid"/task/*; do threads+="$(cat "$t/comm") $(awk '{print ($14+$15)/100}' "$t/stat") s"$'\n'; done
+# per thread: CPU seconds and wake-ups (voluntary context switches: the thread slept and was woken)
+[ -n "$pid" ] && for t in /proc/"$pid"/task/*; do
+  name=$(cat "$t/comm"); [ "${t##*/}" = "$pid" ] && name="$name(main)"
+  threads+="$name $(awk '{print ($14+$15)/100}' "$t/stat") s, $(awk '/^voluntary_ctxt_switches/ {printf "%.0f", $2 / 27}' "$t/status") wake-ups/s"$'\n'
+done
 # Wait for these two only: sourcing virtual-audio.sh may have started keep-alive streams as our children.
 wait "$feeder" "$timed"
 cat "$out/stdout"
 echo "server: $([ "$in_process" = 1 ] && echo "in-process (embedded)" || echo "separate voxlive serve process, ws://127.0.0.1:$port")"
 grep -E "Percent of CPU|Maximum resident|Elapsed|User time|System time" "$out/time"
-echo "CPU seconds per thread over the first 27 s:"
+echo "CPU seconds and wake-ups per second, per thread, over the first 27 s:"
 sort -k2 -n -r <<< "$threads" | sed '/^$/d; s/^/  /'

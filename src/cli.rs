@@ -86,6 +86,8 @@ pub struct CommonArgs {
     pub saved: SavedArgs,
     #[command(flatten)]
     pub access: AccessArgs,
+    #[command(flatten)]
+    pub tools: ToolArgs,
 }
 
 /// Other ways in: an ephemeral token, or Vertex AI.
@@ -121,6 +123,34 @@ pub struct SavedArgs {
     /// Do not save this conversation.
     #[arg(long, global = true, conflicts_with = "session")]
     pub no_save: bool,
+}
+
+/// Function calling: which tools the model may call and how calls are allowed.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ToolArgs {
+    /// Built-in tools the model may call, comma-separated: time, calc, read_file (tools declared in the
+    /// config file's [[tool]] tables are always on).
+    #[arg(long, global = true, value_delimiter = ',', value_name = "LIST")]
+    pub tools: Vec<String>,
+    /// A folder read_file may read from (repeatable); nothing outside it, symlinks included.
+    #[arg(long = "allow-dir", global = true, value_name = "DIR")]
+    pub allow_dir: Vec<PathBuf>,
+    /// Tools whose every call needs your yes first, comma-separated (built-in or config names).
+    #[arg(long, global = true, value_delimiter = ',', value_name = "LIST")]
+    pub confirm_tools: Vec<String>,
+    /// How long a confirmation question waits for an answer (default 30 s), then the default answer.
+    #[arg(long, global = true, value_name = "SECS")]
+    pub confirm_timeout: Option<f64>,
+    /// The answer when nobody answers in time or no terminal can ask: deny (default) or allow.
+    #[arg(long, global = true, value_enum)]
+    pub confirm_default: Option<ConfirmDefaultArg>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConfirmDefaultArg {
+    Allow,
+    Deny,
 }
 
 /// Flags of the live conversation (no command).

@@ -30,6 +30,8 @@ pub enum ConfigError {
     Invalid(String),
     #[error("cannot read the certificate {path}: {detail}")]
     Cert { path: PathBuf, detail: String },
+    #[error(transparent)]
+    Tools(#[from] crate::tools::ToolSettingsError),
 }
 
 /// The config file's keys, all optional.
@@ -56,6 +58,16 @@ pub struct FileConfig {
     pub end_sensitivity: Option<SensitivityArg>,
     pub prefix_padding_ms: Option<u32>,
     pub silence_ms: Option<u32>,
+    /// Built-in tools to enable (flags win): time, calc, read_file.
+    pub tools: Option<Vec<String>>,
+    /// Folders read_file may read.
+    pub allow_dirs: Option<Vec<PathBuf>>,
+    /// Tools whose calls need confirmation.
+    pub confirm_tools: Option<Vec<String>>,
+    pub confirm_timeout_secs: Option<f64>,
+    pub confirm_default: Option<crate::cli::ConfirmDefaultArg>,
+    /// `[[tool]]` tables: tools run as a command (see src/tools/command.rs).
+    pub tool: Option<Vec<crate::tools::command::CommandSpec>>,
 }
 
 impl FileConfig {
@@ -123,6 +135,11 @@ pub struct Config {
     /// What the session continues (`--resume`) and the journal that saves it; set by the CLI.
     pub resume_from: Option<crate::session::ResumeFrom>,
     pub journal: Option<crate::session::JournalRef>,
+    /// The enabled tools (declared in setup, the only ones that may run) and how calls are confirmed.
+    pub tools: Arc<crate::tools::Registry>,
+    pub confirm: crate::tools::ConfirmPolicy,
+    /// What the model does with a function declared without `behavior` (its profile's default).
+    pub function_default: crate::tools::Behavior,
     /// The config file's turn-taking keys (flags override them in [`Config::talking`]).
     file_talking: TalkingArgs,
     file_ptt_key: Option<String>,
@@ -212,6 +229,43 @@ fn load_file(explicit: Option<&Path>) -> Result<FileConfig, ConfigError> {
     })
 }
 
+/// The tool flags over the config file's tool keys, validated into the registry (a bad tool setting is an
+/// error before anything connects).
+fn tool_settings(
+    flags: &crate::cli::ToolArgs,
+    file: &mut FileConfig,
+) -> Result<(Arc<crate::tools::Registry>, crate::tools::ConfirmPolicy), ConfigError> {
+    let pick = |flag: &Vec<String>, file: Option<Vec<String>>| {
+        if flag.is_empty() {
+            file.unwrap_or_default()
+        } else {
+            flag.clone()
+        }
+    };
+    let mut policy = crate::tools::ConfirmPolicy::default();
+    if let Some(secs) = flags.confirm_timeout.or(file.confirm_timeout_secs) {
+        let max = crate::tools::confirm::MAX_TIMEOUT.as_secs_f64();
+        if !(secs.is_finite() && secs > 0.0 && secs <= max) {
+            return Err(ConfigError::Invalid(format!(
+                "--confirm-timeout {secs}: give more than 0 and at most {max} seconds"
+            )));
+        }
+        policy.timeout = Duration::from_secs_f64(secs);
+    }
+    policy.default_allow = flags.confirm_default.or(file.confirm_default) == Some(crate::cli::ConfirmDefaultArg::Allow);
+    let settings = crate::tools::ToolSettings {
+        builtins: pick(&flags.tools, file.tools.take()),
+        allow_dirs: if flags.allow_dir.is_empty() {
+            file.allow_dirs.take().unwrap_or_default()
+        } else {
+            flags.allow_dir.clone()
+        },
+        confirm: pick(&flags.confirm_tools, file.confirm_tools.take()),
+        commands: file.tool.take().unwrap_or_default(),
+    };
+    Ok((Arc::new(settings.registry()?), policy))
+}
+
 /// Reads the API key: the named variable, else GEMINI_API_KEY, then GOOGLE_API_KEY. (Google's SDK prefers
 /// GOOGLE_API_KEY when both are set; voxlive prefers GEMINI_API_KEY, the name Google's docs use.)
 pub fn api_key(env_var: Option<&str>) -> Result<Option<(Secret, String)>, ConfigError> {
@@ -278,7 +332,8 @@ fn vertex_of(args: &CommonArgs) -> Result<Option<crate::session::Vertex>, Config
 
 impl Config {
     pub fn resolve(args: &CommonArgs) -> Result<Config, ConfigError> {
-        let file = load_file(args.config.as_deref())?;
+        let mut file = load_file(args.config.as_deref())?;
+        let (tools, confirm) = tool_settings(&args.tools, &mut file)?;
         let file_talking = file.talking();
         let catalog = Catalog::builtin();
         let mut warnings = Vec::new();
@@ -349,8 +404,10 @@ impl Config {
         // the embedded server honours transparent resumption for every model
         let mut transparent_resumption = matches!(target, Target::Embedded);
         let link = Link::from_args(args)?;
+        let mut function_default = crate::tools::Behavior::Blocking;
         match catalog.model(&model) {
             Ok(profile) => {
+                function_default = crate::tools::Behavior::model_default(profile.default_function_behavior);
                 transparent_resumption |= profile.transparent_resumption;
                 if profile.typed_text == crate::models::TypedText::ClientContent {
                     text_route = TextRoute::ClientContent;
@@ -381,6 +438,9 @@ impl Config {
             link,
             resume_from: None,
             journal: None,
+            tools,
+            confirm,
+            function_default,
             file_talking,
             file_ptt_key: file.ptt_key,
         })
@@ -462,7 +522,7 @@ impl Config {
             multi_speaker_voice_config: None,
         });
         let audio = self.modality == Modality::Audio;
-        Setup {
+        let mut setup = Setup {
             model: format!("models/{}", self.model),
             generation_config: Some(GenerationConfig {
                 response_modalities: vec![self.modality],
@@ -485,6 +545,16 @@ impl Config {
                 transparent: self.transparent_resumption.then_some(true),
             }),
             ..Setup::default()
+        };
+        setup.tools = self.tools.setup_tools(self.function_default);
+        setup
+    }
+
+    /// This session's tools; `asker`: whether a person can answer confirmation questions.
+    pub fn toolbox(&self, asker: crate::tools::Asker) -> crate::tools::ToolBox {
+        crate::tools::ToolBox {
+            registry: self.tools.clone(),
+            policy: crate::tools::ConfirmPolicy { asker, ..self.confirm },
         }
     }
 

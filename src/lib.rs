@@ -18,6 +18,7 @@
 //! - [`auth`]: ephemeral tokens: `voxlive token` mints one (POST v1alpha/auth_tokens).
 //! - [`persist`]: saved sessions: `--resume` by handle or by history, `voxlive sessions`.
 //! - [`ui`]: the terminal UI and the plain-lines renderer.
+//! - [`tools`]: function calling: the Tool trait, the registry, built-ins, config-declared command tools, the runner.
 //! - [`bench`]: `voxlive bench`, latency of the real pipeline on recorded WAVs: per-stage percentiles, reports.
 //! - [`cli`], [`config`]: the flags as typed, and the resolved configuration.
 pub mod audio;
@@ -33,5 +34,6 @@ pub mod protocol;
 pub mod redact;
 pub mod server;
 pub mod session;
+pub mod tools;
 pub mod ui;
 pub mod wav;

@@ -260,6 +260,7 @@ async fn run_talk(config: &Config, args: TalkArgs) -> Result<()> {
             reply_timeout: Duration::from_secs(args.reply_timeout),
             transcript: talking.transcript.clone(),
             text_route: config.text_route,
+            tools: config.toolbox(voxlive::tools::Asker::Nobody),
         },
     )
     .await
@@ -347,6 +348,12 @@ async fn run_live(config: &Config, args: LiveArgs) -> Result<()> {
     // the endpoint first: starting the embedded server prints a line the UI would otherwise tear
     let (endpoint, _server) = endpoint::resolve(config).await?;
     let (renderer, user) = front_end(&talking, args.no_tui)?;
+    // the terminal UI can ask (a question line, y/n); plain lines from a pipe cannot
+    let asker = if ui::is_terminal() && !args.no_tui {
+        voxlive::tools::Asker::FrontEnd
+    } else {
+        voxlive::tools::Asker::Nobody
+    };
     let options = config.session_options(endpoint, config.voice_setup(&talking));
     let report = live::live(
         options,
@@ -355,6 +362,7 @@ async fn run_live(config: &Config, args: LiveArgs) -> Result<()> {
             duration,
             policy,
             transcript: talking.transcript.clone(),
+            tools: config.toolbox(asker),
         },
         renderer,
         user,
@@ -431,11 +439,18 @@ async fn run_chat(config: &Config, args: ChatArgs) -> Result<()> {
     let options = config.session_options(endpoint, config.setup(false));
     let stdin = tokio::io::BufReader::new(tokio::io::stdin());
     let mut stdout = std::io::stdout();
+    // questions are asked on the prompt when a person types there; from a pipe the default answers
+    let asker = if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        voxlive::tools::Asker::FrontEnd
+    } else {
+        voxlive::tools::Asker::Nobody
+    };
     chat::chat(
         options,
         chat::ChatOptions {
             save_audio: args.save_audio,
             reply_timeout: voxlive::config::flag_secs("--reply-timeout", args.reply_timeout)?,
+            tools: config.toolbox(asker).runner(),
         },
         stdin,
         &mut stdout,

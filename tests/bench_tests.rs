@@ -109,6 +109,30 @@ async fn network_delay_is_applied_to_replies_and_reported() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconnects_are_counted_from_the_session_not_assumed() {
+    let counts = voxlive::server::FaultCounts::default();
+    let server = crate::util::start_server(voxlive::server::ServerConfig {
+        faults: "drop-every=1500ms".parse().expect("the spec parses"),
+        fault_counts: counts.clone(),
+        ..voxlive::server::ServerConfig::default()
+    })
+    .await;
+    let mut o = options(bench_wav("03_long.wav"), None, None);
+    o.target = Target::Remote(crate::util::endpoint(&server, None));
+    o.setup.session_resumption = Some(voxlive::protocol::SessionResumptionConfig::default());
+    let report = bench::run(o).await.expect("bench runs across the drops");
+    let drops = counts.get("drop");
+    assert!(drops > 0, "the server dropped no connection during a long file");
+    // every drop while the session was up is one reconnect; the last may fall after the session closed
+    let reconnects = report.counters.reconnects;
+    assert!(
+        reconnects >= 1 && reconnects <= drops,
+        "{reconnects} reconnects counted for {drops} drops"
+    );
+    assert_eq!(report.sessions[0].counters.reconnects, reconnects);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn push_to_talk_times_the_release_at_the_last_word() {
     let mut o = options(bench_wav("05_long_pause.wav"), None, None);
     o.mode = TalkMode::PushToTalk;

@@ -81,6 +81,7 @@ async fn hands_free(wav: &Path, vad: VadSource, transcript: Option<PathBuf>) -> 
             reply_timeout: Duration::from_secs(20),
             transcript,
             text_route: TextRoute::RealtimeInput,
+            tools: Default::default(),
         },
     )
     .await

@@ -175,4 +175,5 @@ mod faults;
 mod handshake;
 mod hostile_client;
 mod sessions;
+mod tool_calls;
 mod turns;

@@ -17,5 +17,6 @@ mod session_tests;
 mod soak_tests;
 mod speaker;
 mod tmux;
+mod tool_tests;
 mod ui_pty;
 mod util;

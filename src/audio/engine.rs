@@ -244,7 +244,10 @@ impl AudioEngine {
         };
         let thread = std::thread::Builder::new()
             .name("voxlive-dsp".into())
-            .spawn(move || dsp.run())
+            .spawn(move || {
+                super::denormals::flush_to_zero_on_this_thread();
+                dsp.run()
+            })
             .map_err(|e| AudioError::Setup(format!("DSP thread: {e}")))?;
         let player = Player {
             tx: down_tx,

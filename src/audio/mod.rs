@@ -66,6 +66,7 @@
 
 mod aec;
 mod capture;
+mod denormals;
 mod device;
 mod dsp;
 mod echo_gate;
@@ -90,6 +91,7 @@ mod alloc_tests;
 mod engine_tests;
 
 pub use aec::{AecMetrics, EchoCanceller, AEC_BLOCK};
+pub use denormals::flush_to_zero_on_this_thread;
 pub use device::{
     list_devices, open_host, pick, DeviceChoice, DeviceConfig, DeviceInfo, DeviceListing, DeviceReport, HostReport,
     Listing, OpenedDevice,

@@ -157,16 +157,24 @@ fn mode_names(mode: TalkMode) -> (&'static str, &'static str) {
     }
 }
 
-/// Runs the bench and returns its report.
-pub async fn run(options: BenchOptions) -> Result<Report, BenchError> {
-    options.validate()?;
-    let inputs = run::expand_inputs(&options.inputs)?;
-    let started_at = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let (endpoint, server, net, reply_delay) = match &options.target {
-        Target::Remote(e) => (e.clone(), None, None, None),
+/// Where the sessions go once started: the endpoint, the embedded server (kept alive for the run), and
+/// the network shape and reply delay it applies.
+struct Started {
+    endpoint: Endpoint,
+    server: Option<crate::server::ServerHandle>,
+    net: Option<NetShape>,
+    reply_delay: Option<Duration>,
+}
+
+/// Starts the embedded server when the bench targets it.
+async fn start_target(target: &Target) -> Result<Started, BenchError> {
+    Ok(match target {
+        Target::Remote(e) => Started {
+            endpoint: e.clone(),
+            server: None,
+            net: None,
+            reply_delay: None,
+        },
         Target::Embedded {
             net,
             reply_delay,
@@ -181,77 +189,90 @@ pub async fn run(options: BenchOptions) -> Result<Report, BenchError> {
                 ..ServerConfig::default()
             };
             let handle = crate::server::spawn(config, crate::server::DEFAULT_ADDR).await?;
-            let endpoint = Endpoint::new(&handle.base_url(), *api_version, Credential::None)?;
-            (endpoint, Some(handle), net.clone(), *reply_delay)
+            Started {
+                endpoint: Endpoint::new(&handle.base_url(), *api_version, Credential::None)?,
+                server: Some(handle),
+                net: net.clone(),
+                reply_delay: *reply_delay,
+            }
         }
-    };
-    let plan = run::SessionPlan {
-        options: SessionOptions::new(endpoint.clone(), options.setup.clone()),
-        mode: options.mode,
-        echo_cancellation: options.echo_cancellation,
-        reply_timeout: options.reply_timeout,
-    };
-    let jobs: Vec<(usize, u32, PathBuf)> = (1..=options.runs)
-        .flat_map(|r| inputs.iter().cloned().enumerate().map(move |(i, p)| (i, r, p)))
-        .collect();
-    let bar = (options.progress && std::io::stdout().is_terminal()).then(|| {
+    })
+}
+
+/// One session's place in the bench (file index, run number), its outcome and its file.
+type Outcome = (usize, u32, Result<run::SessionOutcome, BenchError>, PathBuf);
+
+/// Runs every (file, run) at most `concurrency` at a time, ticking the progress bar; sorted by run, file.
+async fn run_pool(
+    jobs: Vec<(usize, u32, PathBuf)>,
+    plan: &run::SessionPlan,
+    concurrency: u32,
+    progress: bool,
+) -> Vec<Outcome> {
+    let bar = (progress && std::io::stdout().is_terminal()).then(|| {
         let bar = indicatif::ProgressBar::new(jobs.len() as u64);
         if let Ok(style) = indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} sessions  {elapsed}  {msg}") {
             bar.set_style(style);
         }
         bar
     });
-    let usage_before = machine::usage();
-    let began = Instant::now();
-    let plan_ref = &plan;
     let bar_ref = bar.as_ref();
-    let mut outcomes: Vec<(usize, u32, Result<run::SessionOutcome, BenchError>, PathBuf)> =
-        futures_util::stream::iter(jobs)
-            .map(|(i, r, p)| async move {
-                let out = run::one(&p, r, plan_ref).await;
-                if let Some(b) = bar_ref {
-                    b.inc(1);
-                    b.set_message(
-                        p.file_name()
-                            .map(|f| f.to_string_lossy().into_owned())
-                            .unwrap_or_default(),
-                    );
-                }
-                (i, r, out, p)
-            })
-            .buffer_unordered(options.concurrency as usize)
-            .collect()
-            .await;
+    let mut outcomes: Vec<Outcome> = futures_util::stream::iter(jobs)
+        .map(|(i, r, p)| async move {
+            let out = run::one(&p, r, plan).await;
+            if let Some(b) = bar_ref {
+                b.inc(1);
+                b.set_message(
+                    p.file_name()
+                        .map(|f| f.to_string_lossy().into_owned())
+                        .unwrap_or_default(),
+                );
+            }
+            (i, r, out, p)
+        })
+        .buffer_unordered(concurrency as usize)
+        .collect()
+        .await;
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    let wall_secs = began.elapsed().as_secs_f64();
-    let usage_after = machine::usage();
-    drop(server);
     outcomes.sort_by_key(|(i, r, _, _)| (*r, *i));
+    outcomes
+}
 
-    let mut sessions = Vec::new();
-    let mut turns = Vec::new();
-    let mut values: Vec<(Stage, Vec<f64>)> = Stage::ALL.iter().map(|&s| (s, Vec::new())).collect();
-    let mut counters = Counters::default();
-    let mut first_error = None;
+/// Every session's figures pooled: the sessions, all turns, each stage's values, summed counters, and
+/// the first error seen.
+#[derive(Default)]
+struct Pooled {
+    sessions: Vec<SessionReport>,
+    turns: Vec<TurnRecord>,
+    values: Vec<(Stage, Vec<f64>)>,
+    counters: Counters,
+    first_error: Option<String>,
+}
+
+fn pool(outcomes: Vec<Outcome>) -> Pooled {
+    let mut p = Pooled {
+        values: Stage::ALL.iter().map(|&s| (s, Vec::new())).collect(),
+        ..Pooled::default()
+    };
     for (_, r, out, path) in outcomes {
         match out {
             Ok(o) => {
-                if let (Some(e), None) = (&o.report.error, &first_error) {
-                    first_error = Some(e.clone());
+                if let (Some(e), None) = (&o.report.error, &p.first_error) {
+                    p.first_error = Some(e.clone());
                 }
-                counters.add(&o.report.counters);
-                for ((_, all), (_, v)) in values.iter_mut().zip(o.values) {
+                p.counters.add(&o.report.counters);
+                for ((_, all), (_, v)) in p.values.iter_mut().zip(o.values) {
                     all.extend(v);
                 }
-                turns.extend(o.turns);
-                sessions.push(o.report);
+                p.turns.extend(o.turns);
+                p.sessions.push(o.report);
             }
             Err(e) => {
                 tracing::warn!("{}: {e}", path.display());
-                first_error.get_or_insert_with(|| e.to_string());
-                sessions.push(SessionReport {
+                p.first_error.get_or_insert_with(|| e.to_string());
+                p.sessions.push(SessionReport {
                     input: path.display().to_string(),
                     run: r,
                     audio_secs: 0.0,
@@ -264,57 +285,93 @@ pub async fn run(options: BenchOptions) -> Result<Report, BenchError> {
             }
         }
     }
-    if turns.is_empty() && sessions.iter().all(|s| s.error.is_some()) {
-        return Err(BenchError::NothingMeasured(first_error.unwrap_or_default()));
+    p
+}
+
+/// What the shaped network did to the server's replies.
+fn net_applied(net: &NetShape) -> NetApplied {
+    let c = &net.counters;
+    let load = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
+    let writes = load(&c.writes);
+    NetApplied {
+        spec: net.to_string(),
+        writes,
+        retransmitted: load(&c.retransmitted),
+        mean_hold_ms: if writes > 0 {
+            load(&c.held_us) as f64 / writes as f64 / 1e3
+        } else {
+            0.0
+        },
     }
-    let audio_secs: f64 = sessions.iter().map(|s| s.audio_secs).sum();
+}
+
+/// The settings as the report records them.
+fn settings(options: &BenchOptions, inputs: &[PathBuf], started: &Started) -> Settings {
+    let (mode, vad) = mode_names(options.mode);
+    Settings {
+        inputs: inputs.iter().map(|p| p.display().to_string()).collect(),
+        runs: options.runs,
+        endpoint: match &options.target {
+            Target::Embedded { .. } => "embedded".into(),
+            Target::Remote(e) => e.ws_url().origin().ascii_serialization(),
+        },
+        mode: mode.into(),
+        vad: vad.into(),
+        aec: options.echo_cancellation,
+        concurrency: options.concurrency,
+        net: started.net.as_ref().map(|n| n.to_string()),
+        reply_delay_ms: started.reply_delay.map(|d| d.as_secs_f64() * 1e3),
+        command: options.command.clone(),
+    }
+}
+
+/// Runs the bench and returns its report.
+pub async fn run(options: BenchOptions) -> Result<Report, BenchError> {
+    options.validate()?;
+    let inputs = run::expand_inputs(&options.inputs)?;
+    let started_at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let mut started = start_target(&options.target).await?;
+    let plan = run::SessionPlan {
+        options: SessionOptions::new(started.endpoint.clone(), options.setup.clone()),
+        mode: options.mode,
+        echo_cancellation: options.echo_cancellation,
+        reply_timeout: options.reply_timeout,
+    };
+    let jobs: Vec<(usize, u32, PathBuf)> = (1..=options.runs)
+        .flat_map(|r| inputs.iter().cloned().enumerate().map(move |(i, p)| (i, r, p)))
+        .collect();
+    let usage_before = machine::usage();
+    let began = Instant::now();
+    let outcomes = run_pool(jobs, &plan, options.concurrency, options.progress).await;
+    let wall_secs = began.elapsed().as_secs_f64();
+    let usage_after = machine::usage();
+    started.server.take();
+
+    let pooled = pool(outcomes);
+    if pooled.turns.is_empty() && pooled.sessions.iter().all(|s| s.error.is_some()) {
+        return Err(BenchError::NothingMeasured(pooled.first_error.unwrap_or_default()));
+    }
+    let audio_secs: f64 = pooled.sessions.iter().map(|s| s.audio_secs).sum();
     let cpu = match (usage_before, usage_after) {
         (Some(a), Some(b)) if audio_secs > 0.0 => Some((b.cpu_secs - a.cpu_secs) / audio_secs),
         _ => None,
     };
-    let (mode, vad) = mode_names(options.mode);
-    let net_applied = net.as_ref().map(|n| {
-        let c = &n.counters;
-        let load = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
-        let writes = load(&c.writes);
-        NetApplied {
-            spec: n.to_string(),
-            writes,
-            retransmitted: load(&c.retransmitted),
-            mean_hold_ms: if writes > 0 {
-                load(&c.held_us) as f64 / writes as f64 / 1e3
-            } else {
-                0.0
-            },
-        }
-    });
     Ok(Report {
         voxlive_version: env!("CARGO_PKG_VERSION").to_string(),
         machine: machine::Machine::this(),
-        settings: Settings {
-            inputs: inputs.iter().map(|p| p.display().to_string()).collect(),
-            runs: options.runs,
-            endpoint: match &options.target {
-                Target::Embedded { .. } => "embedded".into(),
-                Target::Remote(e) => e.ws_url().origin().ascii_serialization(),
-            },
-            mode: mode.into(),
-            vad: vad.into(),
-            aec: options.echo_cancellation,
-            concurrency: options.concurrency,
-            net: net.as_ref().map(|n| n.to_string()),
-            reply_delay_ms: reply_delay.map(|d| d.as_secs_f64() * 1e3),
-            command: options.command.clone(),
-        },
+        settings: settings(&options, &inputs, &started),
         started_at,
         wall_secs,
         audio_secs,
         cpu_per_audio_sec: cpu,
         peak_rss_mb: usage_after.map(|u| u.peak_rss_mb),
-        stages: summaries(&values),
-        counters,
-        net_applied,
-        sessions,
-        turns,
+        stages: summaries(&pooled.values),
+        counters: pooled.counters,
+        net_applied: started.net.as_ref().map(net_applied),
+        sessions: pooled.sessions,
+        turns: pooled.turns,
     })
 }

@@ -219,6 +219,8 @@ pub async fn one(input: &Path, run: u32, plan: &SessionPlan) -> Result<SessionOu
             }
         })),
         lossless_uplink: false,
+        // a benchmark has no tools: any call is answered with NOT_FOUND, never left hanging
+        tools: crate::tools::ToolRunner::default(),
     };
     let mut conversation = Conversation::new(Policy::new(plan.mode), Instant::now());
     let exit = Exit::WhenSourceDone {
@@ -247,28 +249,57 @@ pub async fn one(input: &Path, run: u32, plan: &SessionPlan) -> Result<SessionOu
         .map(|l| (l.starts.clone(), l.stops.clone()))
         .unwrap_or_default();
     let matched = match_turns(&speech, origin, &signals, &log.0, &log.1, &spans);
-    let mut turns = Vec::with_capacity(matched.turns.len());
-    for (k, t) in matched.turns.into_iter().enumerate() {
-        turns.push(TurnRecord {
+    let turns: Vec<TurnRecord> = matched
+        .turns
+        .into_iter()
+        .enumerate()
+        .map(|(k, t)| TurnRecord {
             input: name.clone(),
             run,
             turn: k as u32 + 1,
             ..t
-        });
-    }
+        })
+        .collect();
+    let get = crate::session::SessionMetrics::get;
     let counters = Counters {
         frames_sent: stats.frames,
         frames_dropped: stats.frames_dropped,
-        session_frames_dropped: crate::session::SessionMetrics::get(&metrics.audio_frames_dropped),
+        session_frames_dropped: get(&metrics.audio_frames_dropped),
         chunks_dropped: stats.chunks_dropped,
         jitter_underruns: stats.jitter_underruns,
-        reconnects: 0,
-        malformed_frames: crate::session::SessionMetrics::get(&metrics.malformed_frames),
+        reconnects: get(&metrics.reconnects),
+        malformed_frames: get(&metrics.malformed_frames),
         unanswered_turns: turns.iter().filter(|t| t.first_byte_ms.is_none()).count() as u64,
         extra_replies: matched.extra_replies,
         early_turn_ends: matched.early_turn_ends,
     };
+    let values = stage_values(&metrics, &spans, &jitter_ms, setup_ms, &turns);
+    let stages = super::summaries(&values);
+    Ok(SessionOutcome {
+        report: SessionReport {
+            input: name,
+            run,
+            audio_secs,
+            wall_secs: began.elapsed().as_secs_f64(),
+            setup_ms: Some(setup_ms),
+            stages,
+            counters,
+            error,
+        },
+        turns,
+        values,
+    })
+}
 
+/// Every stage's values for one session: per-frame capture -> socket from the session's histogram,
+/// barge-in spans from the engine, jitter depth samples, setup time, and the per-turn stages.
+fn stage_values(
+    metrics: &crate::session::SessionMetrics,
+    spans: &[crate::audio::Span],
+    jitter_ms: &[f64],
+    setup_ms: f64,
+    turns: &[TurnRecord],
+) -> Vec<(Stage, Vec<f64>)> {
     let mut values: Vec<(Stage, Vec<f64>)> = Stage::ALL.iter().map(|&s| (s, Vec::new())).collect();
     for (stage, v) in values.iter_mut() {
         match stage {
@@ -286,26 +317,12 @@ pub async fn one(input: &Path, run: u32, plan: &SessionPlan) -> Result<SessionOu
                     .filter(|s| s.stage == crate::audio::Stage::BargeInToSilence)
                     .map(|s| ms(s.start, s.end)),
             ),
-            Stage::JitterDepth => v.extend_from_slice(&jitter_ms),
+            Stage::JitterDepth => v.extend_from_slice(jitter_ms),
             Stage::Setup => v.push(setup_ms),
             per_turn => v.extend(turns.iter().filter_map(|t| t.value(*per_turn))),
         }
     }
-    let stages = super::summaries(&values);
-    Ok(SessionOutcome {
-        report: SessionReport {
-            input: name,
-            run,
-            audio_secs,
-            wall_secs: began.elapsed().as_secs_f64(),
-            setup_ms: Some(setup_ms),
-            stages,
-            counters,
-            error,
-        },
-        turns,
-        values,
-    })
+    values
 }
 
 /// Push-to-talk from the file's timeline: the key goes down [`PRESS_LEAD`] before each utterance and up

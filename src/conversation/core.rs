@@ -39,6 +39,11 @@ pub struct Conversation {
     pub(super) source_ended: bool,
     // ---- reply
     pub(super) reply: super::reply::Reply,
+    /// The tool calls of the interaction in progress (see `interaction.rs`).
+    pub(super) tools: super::ToolFlow,
+    /// A turnComplete that did not end the interaction (a tool call's answer is still to come): the
+    /// status it carried. The reply stays open until the interaction is over.
+    pub(super) held: Option<Option<crate::protocol::InteractionStatus>>,
     pub(super) ended: bool,
 }
 
@@ -65,6 +70,8 @@ impl Conversation {
             user_text: String::new(),
             source_ended: false,
             reply: Default::default(),
+            tools: Default::default(),
+            held: None,
             ended: false,
         }
     }
@@ -90,6 +97,7 @@ impl Conversation {
                 self.settle(at);
             }
             Input::Server { event, at } => self.on_server(event, at),
+            Input::ToolAnswered { ids, spoken, at } => self.on_tool_answered(&ids, spoken, at),
         }
         std::mem::take(&mut self.out)
     }
@@ -119,7 +127,11 @@ impl Conversation {
 
     /// Nothing in flight: no open turn, no awaited reply, no reply still streaming or audible at `now`.
     pub fn is_idle(&self, now: Instant) -> bool {
-        !self.activity_open && self.user_end.is_none() && !self.reply.streaming() && !self.audible(now)
+        !self.activity_open
+            && self.user_end.is_none()
+            && self.held.is_none()
+            && !self.reply.streaming()
+            && !self.audible(now)
     }
 
     /// The session closed: no more inputs are taken.

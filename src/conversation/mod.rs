@@ -22,6 +22,7 @@
 //!   resumes (the pre-roll first).
 
 mod core;
+mod interaction;
 mod reply;
 mod transcript;
 mod uplink;
@@ -35,6 +36,7 @@ use crate::audio::{Frame, VadState};
 use crate::session::Event;
 
 pub use self::core::Conversation;
+pub use interaction::{call_key, interaction_over, ToolFlow};
 pub use transcript::{Role, TranscriptError, TranscriptRow, TranscriptWriter};
 
 /// How the user takes turns.
@@ -134,6 +136,13 @@ pub enum Input {
     Playback { playing: bool, at: Instant },
     /// The session said something.
     Server { event: Event, at: Instant },
+    /// Answers to these tool calls went up; `spoken`: at least one is not SILENT, so the model will say
+    /// something about it (the reply is not over until it has).
+    ToolAnswered {
+        ids: Vec<String>,
+        spoken: bool,
+        at: Instant,
+    },
 }
 
 /// What the front end must do, in order.
@@ -240,6 +249,10 @@ pub enum Notice {
     },
     Info(String),
     Warning(String),
+    /// A question waiting for a y/n answer (a tool call that needs confirmation), until
+    /// [`Notice::QuestionClosed`].
+    Question(String),
+    QuestionClosed,
 }
 
 /// A snapshot for meters and counters, refreshed by the front end at the renderer's frame rate.

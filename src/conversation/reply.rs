@@ -7,7 +7,7 @@ use std::time::Instant;
 use crate::session::{CloseClass, Event};
 
 use super::core::Conversation;
-use super::{Action, Notice, Role, State, TranscriptRow};
+use super::{call_key, interaction_over, Action, Notice, Role, State, TranscriptRow};
 
 /// The reply in progress.
 #[derive(Debug, Default)]
@@ -63,9 +63,14 @@ impl Conversation {
             Event::Text(text) => self.on_model_text(text, at, false),
             Event::OutputTranscript(text) => self.on_model_text(text, at, true),
             // late-2026 fields the conversation does not act on yet (tools and the UI will)
+            Event::Interaction(status) => {
+                if self.held.is_some() {
+                    self.held = Some(Some(status));
+                    self.end_interaction_if_over(at);
+                }
+            }
             Event::Thought(_)
             | Event::GenerationComplete
-            | Event::Interaction(_)
             | Event::InterimInputTranscript(_)
             | Event::VoiceActivity { .. } => {}
             Event::Usage(u) => self.reply.tokens = u.total_token_count.map(u64::from).or(self.reply.tokens),
@@ -79,6 +84,7 @@ impl Conversation {
                 self.playing = false;
                 self.last_play_at = None;
                 self.reply.silenced = false;
+                self.held = None;
                 if self.reply.is_open() {
                     self.close_reply(true, at);
                 }
@@ -86,7 +92,7 @@ impl Conversation {
                     self.set_state(State::Interrupted);
                 }
             }
-            Event::TurnComplete { usage, .. } => {
+            Event::TurnComplete { usage, interaction, .. } => {
                 if let Some(t) = usage.and_then(|u| u.total_token_count).map(u64::from) {
                     self.reply.tokens = Some(t);
                 }
@@ -94,22 +100,28 @@ impl Conversation {
                 self.reply.silenced = false;
                 if self.reply.audio {
                     self.out.push(Action::EndOfReply);
+                    self.reply.audio = false;
                 }
                 self.reply.streaming = false;
-                if self.reply.is_open() {
-                    self.close_reply(false, at);
-                }
+                // the reply stays open until the interaction is over (a tool's answer may still come)
+                self.held = Some(interaction);
+                self.end_interaction_if_over(at);
                 self.settle(at);
             }
             Event::ToolCall(calls) => {
                 self.reply.mark(at);
+                self.tools.called(calls.iter().map(call_key));
                 let names = calls.into_iter().map(|c| c.name).collect();
                 self.out.push(Action::Show(Notice::ToolCall { turn: self.turn, names }));
             }
-            Event::ToolCallCancellation(ids) => self.out.push(Action::Show(Notice::Info(format!(
-                "tool calls cancelled: {}",
-                ids.join(", ")
-            )))),
+            Event::ToolCallCancellation(ids) => {
+                self.tools.cancelled(&ids);
+                self.out.push(Action::Show(Notice::Info(format!(
+                    "tool calls cancelled: {}",
+                    ids.join(", ")
+                ))));
+                self.end_interaction_if_over(at);
+            }
             Event::GoAway { time_left } => self.out.push(Action::Show(Notice::Info(match time_left {
                 Some(t) => format!("the server will close this connection in {:.0} s", t.as_secs_f64()),
                 None => "the server will close this connection soon".to_string(),
@@ -144,10 +156,37 @@ impl Conversation {
         }
     }
 
+    /// Answers to tool calls went up: the model may now speak about them, or (all SILENT) nothing follows.
+    pub(super) fn on_tool_answered(&mut self, ids: &[String], spoken: bool, at: Instant) {
+        self.tools.answered(ids, spoken);
+        self.end_interaction_if_over(at);
+        self.settle(at);
+    }
+
+    /// After a turnComplete (held): closes the reply once [`interaction_over`] says the model is done.
+    fn end_interaction_if_over(&mut self, at: Instant) {
+        let Some(status) = &self.held else { return };
+        if !interaction_over(status.as_ref(), &self.tools) {
+            return;
+        }
+        self.held = None;
+        self.tools.reset();
+        if self.reply.is_open() {
+            self.close_reply(false, at);
+        }
+    }
+
+    /// Model content arrived: a further turn of the interaction (the answer after a tool call) has begun.
+    fn model_content(&mut self) {
+        self.tools.model_spoke();
+        self.held = None;
+    }
+
     fn on_audio(&mut self, samples: Vec<i16>, rate: u32, received_at: Instant) {
         if self.reply.silenced {
             return;
         }
+        self.model_content();
         self.begin_reply(received_at);
         self.reply.audio = true;
         self.last_play_at = Some(received_at);
@@ -163,6 +202,7 @@ impl Conversation {
         if self.reply.silenced {
             return;
         }
+        self.model_content();
         self.begin_reply(at);
         self.reply.text.push_str(&text);
         let turn = self.turn;
@@ -189,6 +229,7 @@ impl Conversation {
 
     /// The reply is over (completed, or `interrupted`): count the turn, write its transcript rows.
     pub(super) fn close_reply(&mut self, interrupted: bool, at: Instant) {
+        self.held = None;
         let turn = self.turn;
         let first_reply = match (self.user_end, self.reply.first_at) {
             (Some(end), Some(first)) => Some(first.saturating_duration_since(end)),
@@ -245,6 +286,13 @@ impl Conversation {
 
     /// Back to listening once nothing of the reply is left to hear.
     pub(super) fn settle(&mut self, at: Instant) {
+        if self.held.is_some() {
+            // between the turns of one interaction: the answer is still to come
+            if !self.audible(at) && self.state == State::AssistantSpeaking {
+                self.set_state(State::WaitingForReply);
+            }
+            return;
+        }
         let done = matches!(self.state, State::AssistantSpeaking | State::Interrupted)
             && !self.reply.streaming()
             && !self.audible(at)

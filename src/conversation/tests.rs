@@ -494,3 +494,78 @@ fn no_barge_in_keeps_the_reply_playing() {
     assert!(!trace(&a).contains("barge-in"));
     assert_eq!(trace(&s.audio(170)), "play");
 }
+
+fn turns_done(actions: &[Action]) -> usize {
+    actions
+        .iter()
+        .filter(|a| matches!(a, Action::Show(Notice::TurnDone { .. })))
+        .count()
+}
+
+fn tool_call(id: &str) -> Event {
+    Event::ToolCall(vec![crate::protocol::FunctionCall {
+        id: Some(id.into()),
+        name: "calculator".into(),
+        args: Default::default(),
+    }])
+}
+
+#[test]
+fn a_turn_closed_right_after_a_tool_call_is_not_the_end_of_the_reply() {
+    let mut s = Script::new(TalkMode::HandsFree(VadSource::Local));
+    let at = s.at(0);
+    s.c.handle(Input::Typed {
+        text: "what is 6*7".into(),
+        at,
+    });
+    s.server(100, tool_call("c1"));
+    let closed = s.turn_complete(110);
+    assert_eq!(
+        turns_done(&closed),
+        0,
+        "the first turnComplete after a toolCall ended the reply"
+    );
+    assert!(!s.c.is_idle(s.at(200)) && s.c.awaiting_reply());
+    let at = s.at(300);
+    let answered = s.c.handle(Input::ToolAnswered {
+        ids: vec!["c1".into()],
+        spoken: true,
+        at,
+    });
+    assert_eq!(turns_done(&answered), 0, "the answer turn is still to come");
+    s.audio(400);
+    let done = s.turn_complete(500);
+    assert_eq!(turns_done(&done), 1);
+    assert_eq!(trace(&done), "eor");
+    assert_eq!(s.c.turns(), 1);
+}
+
+#[test]
+fn interaction_status_holds_the_reply_until_idle_and_cancellation_releases_it() {
+    use crate::protocol::InteractionStatus;
+    let mut s = Script::new(TalkMode::HandsFree(VadSource::Local));
+    let at = s.at(0);
+    s.c.handle(Input::Typed { text: "hi".into(), at });
+    s.audio(50);
+    let held = s.server(
+        60,
+        Event::TurnComplete {
+            usage: None,
+            reason: None,
+            interaction: Some(InteractionStatus::InProgress),
+        },
+    );
+    assert_eq!(turns_done(&held), 0);
+    let idle = s.server(70, Event::Interaction(InteractionStatus::Idle));
+    assert_eq!(turns_done(&idle), 1);
+    // an older model: the only call is cancelled, so nothing more is coming
+    let at = s.at(100);
+    s.c.handle(Input::Typed {
+        text: "again".into(),
+        at,
+    });
+    s.server(110, tool_call("c2"));
+    assert_eq!(turns_done(&s.turn_complete(120)), 0);
+    let cancelled = s.server(130, Event::ToolCallCancellation(vec!["c2".into()]));
+    assert_eq!(turns_done(&cancelled), 1);
+}

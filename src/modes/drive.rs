@@ -13,6 +13,7 @@ use crate::audio::{AudioEvent, LatencyRecorder, Stage, UplinkFrame};
 use crate::conversation::{Action, Conversation, Input, Notice, Status, TextRoute, TranscriptWriter};
 use crate::protocol::{ClientMessage, INPUT_RATE};
 use crate::session::{Events, Mark, Session};
+use crate::tools::{parse_answer, ConfirmRequest, RunnerEvent, ToolRunner};
 use crate::ui::{Renderer, UserInput};
 
 use super::playback::Playback;
@@ -59,6 +60,8 @@ pub struct Io<'a> {
     /// Wait for queue space instead of dropping audio when the network lags: a file sent faster than real
     /// time is not a live microphone, and none of it may be lost.
     pub lossless_uplink: bool,
+    /// Runs the model's tool calls (a default runner answers each with NOT_FOUND, so none hangs a turn).
+    pub tools: ToolRunner,
 }
 
 /// What caused a batch of actions, so the answering messages can be timed from it.
@@ -96,6 +99,7 @@ pub async fn drive(
         last_first_reply: None,
         vad_speech: false,
         press: None,
+        questions: Default::default(),
     };
     let result = loop {
         let step = tokio::select! {
@@ -104,6 +108,7 @@ pub async fn drive(
             ev = recv_audio(&mut pump.io.audio_events) => pump.on_audio_event(ev).await,
             ev = pump.io.events.recv() => pump.on_session(ev).await,
             u = recv_user(&mut pump.io.user) => pump.on_user(u).await,
+            t = pump.io.tools.next_event() => pump.on_tools(t).await,
             _ = tick.tick() => match pump.refresh_playback().await {
                 None => pump.on_tick(),
                 done => done,
@@ -145,6 +150,8 @@ struct Pump<'a, 'b> {
     /// A key press whose first frame has not gone up yet (the pre-roll was empty): the next frame sent
     /// answers it, so a press is always measured, the slow case included.
     press: Option<(Mark, Instant)>,
+    /// Confirmation questions for tool calls, the one shown first; a typed y/n answers it.
+    questions: std::collections::VecDeque<ConfirmRequest>,
 }
 
 impl Pump<'_, '_> {
@@ -190,8 +197,15 @@ impl Pump<'_, '_> {
     }
 
     async fn on_session(&mut self, ev: Option<crate::session::Event>) -> Step {
+        use crate::session::Event;
         match ev {
             Some(event) => {
+                // the conversation shows the call; the runner runs it (or drops a cancelled one)
+                match &event {
+                    Event::ToolCall(calls) => self.io.tools.dispatch(calls.clone()),
+                    Event::ToolCallCancellation(ids) => self.io.tools.cancel(ids),
+                    _ => {}
+                }
                 self.feed(
                     Input::Server {
                         event,
@@ -211,7 +225,13 @@ impl Pump<'_, '_> {
         match input {
             Some(UserInput::KeyDown { at }) => self.feed(Input::KeyDown { at }, Cause::Press(at)).await,
             Some(UserInput::KeyUp { at }) => self.feed(Input::KeyUp { at }, Cause::Release(at)).await,
-            Some(UserInput::Line { text, at }) => self.feed(Input::Typed { text, at }, Cause::Other).await,
+            Some(UserInput::Line { text, at }) => {
+                if let Some(allow) = self.questions.front().and_then(|_| parse_answer(&text)) {
+                    self.answer_question(allow);
+                    return None;
+                }
+                self.feed(Input::Typed { text, at }, Cause::Other).await
+            }
             Some(UserInput::Quit) => Some(Ok(Ended::Stopped("stopped by the user".into()))),
             // no more keyboard input (standard input closed): the voice conversation goes on
             None => {
@@ -230,7 +250,61 @@ impl Pump<'_, '_> {
         self.feed(input, Cause::Other).await
     }
 
+    /// Answers from the runner go up; its questions are shown, one at a time.
+    async fn on_tools(&mut self, event: RunnerEvent) -> Step {
+        match event {
+            RunnerEvent::Respond(answers) => {
+                let ids = answers
+                    .iter()
+                    .map(|a| a.id.clone().unwrap_or_else(|| a.name.clone()))
+                    .collect();
+                let spoken = answers.iter().any(|a| a.scheduling.as_deref() != Some("SILENT"));
+                if let Err(e) = self.io.session.tool_response(answers).await {
+                    tracing::debug!("send failed: {e}");
+                }
+                let input = Input::ToolAnswered {
+                    ids,
+                    spoken,
+                    at: Instant::now(),
+                };
+                self.feed(input, Cause::Other).await
+            }
+            RunnerEvent::Ask(question) => {
+                self.questions.push_back(question);
+                self.show_question();
+                None
+            }
+        }
+    }
+
+    /// Shows the first question still waiting for an answer (dismissed ones, timed out or cancelled, go).
+    fn show_question(&mut self) {
+        let before = self.questions.len();
+        self.questions.retain(|q| !q.is_dismissed());
+        match self.questions.front() {
+            Some(q) => {
+                let text = q.question();
+                self.io.renderer.show(&Notice::Question(text));
+            }
+            None if before > 0 => self.io.renderer.show(&Notice::QuestionClosed),
+            None => {}
+        }
+    }
+
+    fn answer_question(&mut self, allow: bool) {
+        if let Some(q) = self.questions.pop_front() {
+            let word = if allow { "allowed" } else { "refused" };
+            self.io.renderer.show(&Notice::Info(format!("tool {} {word}", q.name)));
+            q.answer(allow);
+        }
+        self.io.renderer.show(&Notice::QuestionClosed);
+        self.show_question();
+    }
+
     fn on_tick(&mut self) -> Step {
+        if self.questions.front().is_some_and(ConfirmRequest::is_dismissed) {
+            self.show_question();
+        }
         if let Some(source) = self.io.status.as_mut() {
             let mut status = source();
             status.state = self.conversation.state();

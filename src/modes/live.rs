@@ -23,6 +23,8 @@ pub struct LiveOptions {
     pub policy: Policy,
     /// `--transcript FILE`: one JSON line per finished utterance.
     pub transcript: Option<PathBuf>,
+    /// The tools the model may call, and who confirms them.
+    pub tools: crate::tools::ToolBox,
 }
 
 /// What a live session did, for `--stats`.
@@ -79,6 +81,7 @@ pub async fn live(
             }
         })),
         lossless_uplink: false,
+        tools: live.tools.runner(),
     };
     // the UI's render thread reads the levels itself, each frame, from what the DSP thread keeps
     let meters = engine.player();

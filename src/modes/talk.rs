@@ -41,6 +41,8 @@ pub struct TalkOptions {
     pub reply_timeout: Duration,
     pub transcript: Option<PathBuf>,
     pub text_route: TextRoute,
+    /// The tools the model may call (nobody can confirm in talk: confirmation takes the default).
+    pub tools: crate::tools::ToolBox,
 }
 
 /// What came back.
@@ -159,6 +161,7 @@ async fn one_turn(options: SessionOptions, talk: TalkOptions) -> Result<TalkRepl
         latency: None,
         status: None,
         lossless_uplink: true,
+        tools: talk.tools.runner(),
     };
     // one turn: done as soon as its reply is complete
     let result = run(policy, &mut io, talk.reply_timeout, Duration::ZERO).await;
@@ -215,6 +218,7 @@ async fn hands_free(options: SessionOptions, talk: TalkOptions, vad: VadSource) 
         latency: Some(engine.latency()),
         status: None,
         lossless_uplink: false,
+        tools: talk.tools.runner(),
     };
     let policy = Policy {
         text_route: talk.text_route,

@@ -30,6 +30,7 @@ pub mod responder;
 mod sessions;
 pub mod tls;
 pub mod tokens;
+mod tool_calls;
 mod turns;
 mod usage;
 mod vad;

@@ -39,6 +39,30 @@ pub enum ReplyPart {
     OutputTranscript(String),
     /// Ask the client to run a function; the reply pauses until the matching toolResponse.
     ToolCall(FunctionCall),
+    /// Several calls in one toolCall message, with per-call cancellations and whether the turn closes at
+    /// once (see [`ToolCalls`]).
+    ToolCalls(ToolCalls),
+}
+
+/// One toolCall message: what a responder asks for.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ToolCalls {
+    pub calls: Vec<FunctionCall>,
+    /// Per call (same order): send toolCallCancellation for it this long after the toolCall, if it is
+    /// still open.
+    pub cancel_after: Vec<Option<Duration>>,
+    /// Close the turn (turnComplete) right after the toolCall, as the real service may; the answer then
+    /// comes as a further turn. NON_BLOCKING calls always close it.
+    pub close_turn: bool,
+}
+
+/// What the connection must know about a toolCall it sends: each call's id and name, cancellations, and
+/// whether to close the turn at once.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ToolCallMeta {
+    pub calls: Vec<(String, String)>,
+    pub cancel_after: Vec<Option<Duration>>,
+    pub close_turn: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -68,8 +92,8 @@ pub enum Outgoing {
     Message(ServerMessage),
     /// A reply audio chunk lasting this long (paced, counted for faults).
     Audio(ServerMessage, Duration),
-    /// A toolCall: after it the queue waits for a toolResponse answering these ids.
-    ToolCall(ServerMessage, Vec<String>),
+    /// A toolCall: after it the queue waits for the toolResponse answering its BLOCKING calls.
+    ToolCall(ServerMessage, ToolCallMeta),
     /// The turnComplete (with usage); then goAway with this timeLeft if set.
     TurnComplete(ServerMessage, Option<Duration>),
 }
@@ -116,6 +140,30 @@ fn push_audio(out: &mut Vec<Outgoing>, samples: &[i16], usage: &mut TurnUsage) {
     }
 }
 
+/// The toolCall message, every call with an id (`call-N` where the responder gave none).
+fn tool_call(mut calls: ToolCalls, next_call_id: &mut u64) -> Outgoing {
+    let mut meta = ToolCallMeta {
+        calls: Vec::with_capacity(calls.calls.len()),
+        cancel_after: std::mem::take(&mut calls.cancel_after),
+        close_turn: calls.close_turn,
+    };
+    for call in &mut calls.calls {
+        let id = call.id.clone().unwrap_or_else(|| {
+            *next_call_id += 1;
+            format!("call-{next_call_id}")
+        });
+        call.id = Some(id.clone());
+        meta.calls.push((id, call.name.clone()));
+    }
+    let msg = ServerMessage {
+        tool_call: Some(ToolCall {
+            function_calls: calls.calls,
+        }),
+        ..ServerMessage::default()
+    };
+    Outgoing::ToolCall(msg, meta)
+}
+
 /// Renders `reply` into queued messages. Parts after a tool call are dropped (a reply that calls a tool
 /// continues in the responder's `on_tool_response`); without a tool call the turn is closed with
 /// generationComplete and turnComplete carrying `usage`. `next_call_id` numbers calls without an id.
@@ -146,19 +194,16 @@ pub fn render(reply: Reply, ctx: &RenderCtx, usage: &mut TurnUsage, next_call_id
                 out.push(Outgoing::Message(transcript(false, text)));
             }
             ReplyPart::InputTranscript(_) | ReplyPart::OutputTranscript(_) => {}
-            ReplyPart::ToolCall(mut call) => {
-                let id = call.id.clone().unwrap_or_else(|| {
-                    *next_call_id += 1;
-                    format!("call-{next_call_id}")
-                });
-                call.id = Some(id.clone());
-                let msg = ServerMessage {
-                    tool_call: Some(ToolCall {
-                        function_calls: vec![call],
-                    }),
-                    ..ServerMessage::default()
+            ReplyPart::ToolCall(call) => {
+                let calls = ToolCalls {
+                    calls: vec![call],
+                    ..ToolCalls::default()
                 };
-                out.push(Outgoing::ToolCall(msg, vec![id]));
+                out.push(tool_call(calls, next_call_id));
+                return out;
+            }
+            ReplyPart::ToolCalls(calls) => {
+                out.push(tool_call(calls, next_call_id));
                 return out;
             }
         }

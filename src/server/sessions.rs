@@ -24,7 +24,7 @@ pub const MAX_HANDLES: usize = 100_000;
 #[derive(Debug, Default)]
 pub struct Unsent {
     pub queue: VecDeque<Outgoing>,
-    pub awaiting_tool: Option<Vec<String>>,
+    pub awaiting_tool: Option<super::tool_calls::OpenCalls>,
     pub usage: TurnUsage,
     pub next_call_id: u64,
 }

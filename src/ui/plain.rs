@@ -80,6 +80,8 @@ impl Renderer for PlainRenderer {
             }
             Notice::Info(t) => self.line(&format!("voxlive: {}", sanitize(t))),
             Notice::Warning(t) => self.line(&format!("voxlive: warning: {}", sanitize(t))),
+            Notice::Question(q) => self.line(&format!("voxlive: {} (type y or n)", sanitize(q))),
+            Notice::QuestionClosed => {}
         }
     }
 

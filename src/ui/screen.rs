@@ -77,6 +77,8 @@ pub struct Screen {
     history: VecDeque<Row>,
     current: Option<TurnView>,
     input: String,
+    /// A y/n question shown in place of the input line (a tool call waiting for confirmation).
+    question: Option<String>,
     /// Levels come from [`Screen::set_levels`], not from status snapshots.
     levels_pulled: bool,
 }
@@ -179,6 +181,11 @@ impl Screen {
             }
             Notice::Info(t) => self.push(row(RowKind::Info, sanitize(t))),
             Notice::Warning(t) => self.push(row(RowKind::Warning, format!("warning: {}", sanitize(t)))),
+            Notice::Question(q) => {
+                self.push(row(RowKind::Tool, format!("question: {}", sanitize(q))));
+                self.question = Some(sanitize(q));
+            }
+            Notice::QuestionClosed => self.question = None,
         }
     }
 
@@ -231,15 +238,27 @@ impl Screen {
         self.render_top(top, buf);
         self.render_meters(meters, buf);
         self.render_transcript(transcript, buf);
-        let prompt = Line::from(vec![
-            Span::styled("> ", Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD)),
-            Span::raw(tail_fitting(&self.input, (input.width as usize).saturating_sub(3))),
-            Span::styled("_", Style::new().add_modifier(Modifier::SLOW_BLINK)),
-        ]);
+        let prompt = match &self.question {
+            Some(q) => Line::from(vec![Span::styled(
+                format!("? {}", tail_fitting(q, (input.width as usize).saturating_sub(3))),
+                Style::new()
+                    .fg(Color::Black)
+                    .bg(Color::Yellow)
+                    .add_modifier(Modifier::BOLD),
+            )]),
+            None => Line::from(vec![
+                Span::styled("> ", Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD)),
+                Span::raw(tail_fitting(&self.input, (input.width as usize).saturating_sub(3))),
+                Span::styled("_", Style::new().add_modifier(Modifier::SLOW_BLINK)),
+            ]),
+        };
         Paragraph::new(prompt).render(input, buf);
-        let help_text = match &self.key_label {
-            Some(_) => "push-to-talk key: talk | type + Enter: send text | Esc: clear line / quit | Ctrl-C: quit",
-            None => "just talk | type + Enter: send text | Esc: clear line / quit | Ctrl-C: quit",
+        let help_text = match (&self.question, &self.key_label) {
+            (Some(_), _) => "y: allow the tool call | n: refuse it | Ctrl-C: quit",
+            (None, Some(_)) => {
+                "push-to-talk key: talk | type + Enter: send text | Esc: clear line / quit | Ctrl-C: quit"
+            }
+            (None, None) => "just talk | type + Enter: send text | Esc: clear line / quit | Ctrl-C: quit",
         };
         Paragraph::new(help_text)
             .style(Style::new().fg(Color::DarkGray))

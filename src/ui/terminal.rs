@@ -120,6 +120,8 @@ fn install_panic_hook() {
 pub struct TerminalUi {
     tx: std_mpsc::Sender<UiMsg>,
     stop: Arc<AtomicBool>,
+    /// A y/n question is on screen: the key thread turns a bare y or n into the answer.
+    asking: Arc<AtomicBool>,
     threads: Vec<JoinHandle<()>>,
     key_mode: Option<KeyMode>,
     key_label: Option<String>,
@@ -157,9 +159,11 @@ impl TerminalUi {
         let (tx, rx) = std_mpsc::channel();
         let (input_tx, input_rx) = mpsc::channel(INPUT_QUEUE);
         let stop = Arc::new(AtomicBool::new(false));
+        let asking = Arc::new(AtomicBool::new(false));
         let mut ui = TerminalUi {
             tx: tx.clone(),
             stop: stop.clone(),
+            asking: asking.clone(),
             threads: Vec::new(),
             key_mode: ptt.map(|(_, m)| m),
             key_label,
@@ -175,7 +179,7 @@ impl TerminalUi {
         let mapper = KeyMapper::new(ptt);
         let keys = std::thread::Builder::new()
             .name("voxlive-keys".into())
-            .spawn(move || key_loop(mapper, input_tx, tx, stop));
+            .spawn(move || key_loop(mapper, input_tx, tx, stop, asking));
         ui.threads
             .push(keys.map_err(|source| UiError::Thread { what: "key", source })?);
         Ok((ui, input_rx))
@@ -205,6 +209,11 @@ impl TerminalUi {
 
 impl Renderer for TerminalUi {
     fn show(&mut self, notice: &Notice) {
+        match notice {
+            Notice::Question(_) => self.asking.store(true, Ordering::SeqCst),
+            Notice::QuestionClosed => self.asking.store(false, Ordering::SeqCst),
+            _ => {}
+        }
         // a dead render thread (it panicked) must not take the conversation with it
         let _ = self.tx.send(UiMsg::Notice(notice.clone()));
     }
@@ -358,7 +367,25 @@ fn render_loop(mut term: Term, mut screen: Screen, rx: std_mpsc::Receiver<UiMsg>
     }
 }
 
-fn key_loop(mut mapper: KeyMapper, input: mpsc::Sender<UserInput>, ui: std_mpsc::Sender<UiMsg>, stop: Arc<AtomicBool>) {
+/// While a question is shown, a bare y or n (nothing typed yet) is the answer, sent as a typed line.
+fn question_answer(key: &event::KeyEvent, asking: bool, line_empty: bool) -> Option<&'static str> {
+    if !asking || !line_empty || key.kind == event::KeyEventKind::Release {
+        return None;
+    }
+    match key.code {
+        event::KeyCode::Char('y' | 'Y') => Some("y"),
+        event::KeyCode::Char('n' | 'N') => Some("n"),
+        _ => None,
+    }
+}
+
+fn key_loop(
+    mut mapper: KeyMapper,
+    input: mpsc::Sender<UserInput>,
+    ui: std_mpsc::Sender<UiMsg>,
+    stop: Arc<AtomicBool>,
+    asking: Arc<AtomicBool>,
+) {
     let mut dropped = 0u64;
     while !stop.load(Ordering::SeqCst) {
         match event::poll(KEY_POLL) {
@@ -385,6 +412,13 @@ fn key_loop(mut mapper: KeyMapper, input: mpsc::Sender<UserInput>, ui: std_mpsc:
             _ => continue,
         };
         let at = Instant::now();
+        if let Some(answer) = question_answer(&key, asking.load(Ordering::SeqCst), mapper.line().is_empty()) {
+            let _ = input.try_send(UserInput::Line {
+                text: answer.to_string(),
+                at,
+            });
+            continue;
+        }
         let before = mapper.line().to_owned();
         let out = mapper.on_key(&key, at);
         if mapper.line() != before {

@@ -17,6 +17,9 @@ first deviation, 2 on bad usage):
   tool   against a server with --responder script:tests/fixtures/sdk_tool_script.toml: a toolCall for
          get_time {city: Tokyo}, answered with send_tool_response(FunctionResponse(id, name, response)),
          then the follow-up reply "It is noon in Tokyo." and turn_complete.
+  tool38 gemini-3.8-live against the echo server: two NON_BLOCKING calls in one toolCall, answered with
+         FunctionResponse(scheduling=WHEN_IDLE / SILENT, will_continue=False); interaction_status IN_PROGRESS on
+         the turn closed at the call, then the answer turn quoting the WHEN_IDLE result, then IDLE.
   token  client.aio.auth_tokens.create (v1alpha, uses=1, expire_time, new_session_expire_time, a locked
          setup with TEXT replies) mints an ephemeral token from our server; a Client whose api_key is the
          token's name connects (BidiGenerateContentConstrained, "Authorization: Token ...") and gets a text
@@ -340,7 +343,68 @@ async def scenario_token(base_url: str, args) -> str:
     return "token: minted, one session with the locked setup, the second refused"
 
 
-SCENARIOS = {"audio": scenario_audio, "text": scenario_text, "tool": scenario_tool, "token": scenario_token}
+
+async def scenario_tool38(base_url: str, args) -> str:
+    """gemini-3.8-live: two NON_BLOCKING calls in one toolCall (the echo responder's `call NAME ARGS; ...`),
+    answered with the SDK's own FunctionResponse carrying scheduling (WHEN_IDLE, SILENT) and will_continue;
+    the turn closes at once with interaction_status IN_PROGRESS, the answer turn quotes the WHEN_IDLE result
+    and the interaction ends IDLE."""
+    client = make_client(base_url, args)
+    obj = types.Schema(type=types.Type.OBJECT, properties={"city": types.Schema(type=types.Type.STRING)})
+    decls = [
+        types.FunctionDeclaration(name="lookup", description="Look a city up.", parameters=obj,
+                                  behavior=types.Behavior.NON_BLOCKING),
+        types.FunctionDeclaration(name="note", description="Take a note.", behavior=types.Behavior.NON_BLOCKING),
+    ]
+    config = types.LiveConnectConfig(
+        response_modalities=[types.Modality.AUDIO],
+        tools=[types.Tool(function_declarations=decls)],
+        output_audio_transcription=types.AudioTranscriptionConfig(),
+    )
+    deadline = time.monotonic() + args.timeout
+    cm = client.aio.live.connect(model="gemini-3.8-live", config=config)
+    session = await cm.__aenter__()
+    statuses: list = []
+    calls: list = []
+
+    async def on_message(msg):
+        sc = msg.server_content
+        if sc is not None and sc.interaction_status is not None:
+            statuses.append(str(getattr(sc.interaction_status, "value", sc.interaction_status)))
+        if msg.tool_call is None:
+            return
+        fcs = msg.tool_call.function_calls or []
+        check([fc.name for fc in fcs] == ["lookup", "note"], f"function calls {[fc.name for fc in fcs]}")
+        check(all(fc.id for fc in fcs), "a function call without an id")
+        calls.extend(fcs)
+        await session.send_tool_response(function_responses=[
+            types.FunctionResponse(id=fcs[0].id, name="lookup", response={"found": "kyoto"},
+                                   scheduling=types.FunctionResponseScheduling.WHEN_IDLE, will_continue=False),
+            types.FunctionResponse(id=fcs[1].id, name="note", response={"ok": True},
+                                   scheduling=types.FunctionResponseScheduling.SILENT),
+        ])
+
+    try:
+        check(session.setup_complete is not None, "the first server message after setup was not setupComplete")
+        await session.send_client_content(
+            turns=types.Content(role="user", parts=[types.Part(text='call lookup {"city": "Kyoto"}; note {}')]),
+            turn_complete=True)
+        first = await receive_turn(session, args, deadline, on_message)
+        check(bool(calls), "turn_complete without a toolCall")
+        check(statuses[-1:] == ["IN_PROGRESS"], f"the turn closed at the call should be IN_PROGRESS, got {statuses}")
+        after: list = []
+        while "IDLE" not in statuses[len(statuses) - 1:]:
+            after += await receive_turn(session, args, deadline, on_message)
+        spoken = transcript(first + after, "output_transcription")
+        check('lookup returned {"found":"kyoto"}' in spoken, f"the answer turn does not quote the result: {spoken!r}")
+        check("note returned" not in spoken, f"a SILENT answer was spoken about: {spoken!r}")
+    finally:
+        await cm.__aexit__(None, None, None)
+    return f"tool38: 2 NON_BLOCKING calls answered (WHEN_IDLE, SILENT), statuses {statuses}, said {spoken[:60]!r}"
+
+
+SCENARIOS = {"audio": scenario_audio, "text": scenario_text, "tool": scenario_tool, "tool38": scenario_tool38,
+             "token": scenario_token}
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -356,8 +420,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="API key the server expects (env VOXLIVE_TEST_KEY, then GEMINI_API_KEY)")
     p.add_argument("--model", default=os.environ.get("VOXLIVE_MODEL", DEFAULT_MODEL))
     p.add_argument("--api-version", default=None, help="default: the SDK's own default (v1)")
-    p.add_argument("--scenarios", default="audio,text,tool,token",
-                   help="comma-separated subset of audio,text,tool,token")
+    p.add_argument("--scenarios", default="audio,text,tool,tool38,token",
+                   help="comma-separated subset of audio,text,tool,tool38,token")
     p.add_argument("--wav", default=str(DEFAULT_WAV), help="16 kHz mono 16-bit WAV for the audio scenario")
     p.add_argument("--timeout", type=float, default=float(os.environ.get("VOXLIVE_SDK_TIMEOUT", "20")),
                    help="seconds per scenario")

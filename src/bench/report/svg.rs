@@ -116,21 +116,50 @@ fn distribution(out: &mut String, report: &Report) {
     }
 }
 
+/// The waterfall's three segments, in order: colour and what each measures.
+const SEGMENTS: [(&str, &str); 3] = [
+    ("#9467bd", "to activityEnd sent"),
+    ("#ff7f0e", "to first reply byte"),
+    ("#2ca02c", "to reply heard"),
+];
+
+/// The per-turn panel starting at `top`; returns where it ends.
 fn waterfall(out: &mut String, turns: &[TurnRecord], top: f64) -> f64 {
     let shown = &turns[..turns.len().min(WATERFALL_TURNS)];
+    waterfall_legend(out, top);
+    let span = shown
+        .iter()
+        .flat_map(|t| [t.turn_end_ms, t.first_byte_ms, t.heard_ms])
+        .flatten()
+        .fold(1.0f64, f64::max);
+    let scale = (WIDTH - LEFT - RIGHT) / span;
+    let x = |ms: f64| LEFT + ms.max(0.0) * scale;
+    let bottom = top + shown.len() as f64 * ROW;
+    for k in 0..=4 {
+        let ms = span * f64::from(k) / 4.0;
+        let _ = writeln!(
+            out,
+            r##"<line x1="{:.1}" y1="{top:.1}" x2="{:.1}" y2="{bottom:.1}" stroke="#ddd"/><text x="{:.1}" y="{:.1}" font-size="10" text-anchor="middle">{ms:.0}</text>"##,
+            x(ms),
+            x(ms),
+            x(ms),
+            top - 4.0
+        );
+    }
+    for (i, t) in shown.iter().enumerate() {
+        turn_row(out, t, top + i as f64 * ROW, &x);
+    }
+    bottom
+}
+
+/// The panel's title and the segments' legend, above `top`.
+fn waterfall_legend(out: &mut String, top: f64) {
     let _ = writeln!(
         out,
         r#"<text x="{LEFT}" y="{:.1}" font-size="14" font-weight="bold">Per turn, ms after the end of speech: activityEnd sent, first reply byte, reply heard</text>"#,
         top - 50.0
     );
-    for (k, (colour, what)) in [
-        ("#9467bd", "to activityEnd sent"),
-        ("#ff7f0e", "to first reply byte"),
-        ("#2ca02c", "to reply heard"),
-    ]
-    .iter()
-    .enumerate()
-    {
+    for (k, (colour, what)) in SEGMENTS.iter().enumerate() {
         let lx = LEFT + k as f64 * 170.0;
         let _ = writeln!(
             out,
@@ -140,73 +169,50 @@ fn waterfall(out: &mut String, turns: &[TurnRecord], top: f64) -> f64 {
             top - 32.0
         );
     }
-    let span = shown
-        .iter()
-        .flat_map(|t| [t.turn_end_ms, t.first_byte_ms, t.heard_ms])
-        .flatten()
-        .fold(1.0f64, f64::max);
-    let scale = (WIDTH - LEFT - RIGHT) / span;
-    let x = |ms: f64| LEFT + ms.max(0.0) * scale;
-    for k in 0..=4 {
-        let ms = span * f64::from(k) / 4.0;
+}
+
+/// One turn at height `y`: its label, then each measured segment from where the previous one ended.
+fn turn_row(out: &mut String, t: &TurnRecord, y: f64, x: &dyn Fn(f64) -> f64) {
+    let stem = std::path::Path::new(&t.input)
+        .file_stem()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    // long names are cut: the label column is LEFT wide
+    let name: String = if stem.chars().count() > 22 {
+        stem.chars().take(21).chain(std::iter::once('…')).collect()
+    } else {
+        stem
+    };
+    let _ = writeln!(
+        out,
+        r#"<text x="{:.1}" y="{:.1}" font-size="10" text-anchor="end">{} #{} turn {}{}</text>"#,
+        LEFT - 4.0,
+        y + 11.0,
+        esc(&name),
+        t.run,
+        t.turn,
+        if t.interrupted { " (int.)" } else { "" }
+    );
+    let mut from = 0.0;
+    for (to, (colour, what)) in [t.turn_end_ms, t.first_byte_ms, t.heard_ms].into_iter().zip(SEGMENTS) {
+        let Some(to) = to else { continue };
+        let (a, b) = (x(from), x(to));
         let _ = writeln!(
             out,
-            r##"<line x1="{:.1}" y1="{top:.1}" x2="{:.1}" y2="{:.1}" stroke="#ddd"/><text x="{:.1}" y="{:.1}" font-size="10" text-anchor="middle">{ms:.0}</text>"##,
-            x(ms),
-            x(ms),
-            top + shown.len() as f64 * ROW,
-            x(ms),
-            top - 4.0
+            r#"<rect class="turn" x="{a:.1}" y="{:.1}" width="{:.1}" height="{:.1}" fill="{colour}"><title>{what}: {to:.1} ms</title></rect>"#,
+            y + 2.0,
+            (b - a).max(1.0),
+            ROW - 4.0
         );
+        from = to.max(from);
     }
-    for (i, t) in shown.iter().enumerate() {
-        let y = top + i as f64 * ROW;
-        let stem = std::path::Path::new(&t.input)
-            .file_stem()
-            .map(|f| f.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        // long names are cut: the label column is LEFT wide
-        let name: String = if stem.chars().count() > 22 {
-            stem.chars().take(21).chain(std::iter::once('…')).collect()
-        } else {
-            stem
-        };
+    if t.first_byte_ms.is_none() {
         let _ = writeln!(
             out,
-            r#"<text x="{:.1}" y="{:.1}" font-size="10" text-anchor="end">{} #{} turn {}{}</text>"#,
-            LEFT - 4.0,
-            y + 11.0,
-            esc(&name),
-            t.run,
-            t.turn,
-            if t.interrupted { " (int.)" } else { "" }
+            r##"<text x="{LEFT}" y="{:.1}" font-size="10" fill="#d62728">no reply</text>"##,
+            y + 11.0
         );
-        let mut from = 0.0;
-        for (to, colour, what) in [
-            (t.turn_end_ms, "#9467bd", "to activityEnd sent"),
-            (t.first_byte_ms, "#ff7f0e", "to first reply byte"),
-            (t.heard_ms, "#2ca02c", "to reply heard"),
-        ] {
-            let Some(to) = to else { continue };
-            let (a, b) = (x(from), x(to));
-            let _ = writeln!(
-                out,
-                r#"<rect class="turn" x="{a:.1}" y="{:.1}" width="{:.1}" height="{:.1}" fill="{colour}"><title>{what}: {to:.1} ms</title></rect>"#,
-                y + 2.0,
-                (b - a).max(1.0),
-                ROW - 4.0
-            );
-            from = to.max(from);
-        }
-        if t.first_byte_ms.is_none() {
-            let _ = writeln!(
-                out,
-                r##"<text x="{LEFT}" y="{:.1}" font-size="10" fill="#d62728">no reply</text>"##,
-                y + 11.0
-            );
-        }
     }
-    top + shown.len() as f64 * ROW
 }
 
 pub fn to_svg(report: &Report) -> String {

@@ -4,8 +4,37 @@ use std::fmt::Write as _;
 
 use super::super::record::{Report, Stage};
 
+/// The whole table: settings, stages, counters, totals, the network applied, sessions and failures.
 pub fn to_table(report: &Report) -> String {
     let mut out = String::new();
+    header(&mut out, report);
+    stage_rows(&mut out, report);
+    counters(&mut out, report);
+    totals(&mut out, report);
+    if let Some(n) = &report.net_applied {
+        let _ = writeln!(
+            out,
+            "network applied to the server's replies: {} ({} writes, {} retransmitted, mean hold {:.1} ms)",
+            n.spec, n.writes, n.retransmitted, n.mean_hold_ms
+        );
+    }
+    if report.sessions.len() > 1 {
+        per_session(&mut out, report);
+    }
+    for session in report.sessions.iter().filter(|s| s.error.is_some()) {
+        let _ = writeln!(
+            out,
+            "failed: {} run {}: {}",
+            session.input,
+            session.run,
+            session.error.as_deref().unwrap_or_default()
+        );
+    }
+    out
+}
+
+/// What was run, and how.
+fn header(out: &mut String, report: &Report) {
     let s = &report.settings;
     let _ = writeln!(
         out,
@@ -23,6 +52,10 @@ pub fn to_table(report: &Report) -> String {
             .map(|d| format!(", reply delay {d:.0} ms"))
             .unwrap_or_default(),
     );
+}
+
+/// One line per stage: count and percentiles in milliseconds.
+fn stage_rows(out: &mut String, report: &Report) {
     let _ = writeln!(
         out,
         "{:<36} {:>6} {:>9} {:>9} {:>9} {:>9}",
@@ -41,6 +74,10 @@ pub fn to_table(report: &Report) -> String {
             m.max
         );
     }
+}
+
+/// Turns and what went wrong in them; frames and chunks dropped; underruns; reconnects.
+fn counters(out: &mut String, report: &Report) {
     let c = &report.counters;
     let _ = writeln!(
         out,
@@ -57,6 +94,10 @@ pub fn to_table(report: &Report) -> String {
         c.jitter_underruns,
         c.reconnects
     );
+}
+
+/// Audio and wall time, CPU per audio second and peak RSS.
+fn totals(out: &mut String, report: &Report) {
     let cpu = report
         .cpu_per_audio_sec
         .map(|c| format!("{:.1} ms CPU per audio second ({:.1}% of a core)", c * 1e3, c * 100.0))
@@ -70,50 +111,29 @@ pub fn to_table(report: &Report) -> String {
         "{:.1} s of audio in {:.1} s; {cpu}; {rss}{}",
         report.audio_secs,
         report.wall_secs,
-        if s.endpoint == "embedded" {
+        if report.settings.endpoint == "embedded" {
             " (process totals, embedded server included)"
         } else {
             ""
         }
     );
-    if let Some(n) = &report.net_applied {
+}
+
+/// With several sessions: each one's end of speech -> reply heard, and its setup time.
+fn per_session(out: &mut String, report: &Report) {
+    let ms = |v: Option<f64>| v.map(|m| format!("{m:.1}")).unwrap_or_else(|| "-".into());
+    let _ = writeln!(out, "per session (end of speech -> reply heard):");
+    for session in &report.sessions {
+        let heard = session.stages.iter().find(|s| s.stage == Stage::SpeechEndToHeard);
         let _ = writeln!(
             out,
-            "network applied to the server's replies: {} ({} writes, {} retransmitted, mean hold {:.1} ms)",
-            n.spec, n.writes, n.retransmitted, n.mean_hold_ms
-        );
-    }
-    if report.sessions.len() > 1 {
-        let _ = writeln!(out, "per session (end of speech -> reply heard):");
-        for session in &report.sessions {
-            let heard = session.stages.iter().find(|s| s.stage == Stage::SpeechEndToHeard);
-            let _ = writeln!(
-                out,
-                "  {} run {}: {} turn(s), p50 {} ms, max {} ms; setup {} ms",
-                session.input,
-                session.run,
-                heard.map(|h| h.summary.count).unwrap_or(0),
-                heard
-                    .map(|h| format!("{:.1}", h.summary.p50))
-                    .unwrap_or_else(|| "-".into()),
-                heard
-                    .map(|h| format!("{:.1}", h.summary.max))
-                    .unwrap_or_else(|| "-".into()),
-                session
-                    .setup_ms
-                    .map(|m| format!("{m:.1}"))
-                    .unwrap_or_else(|| "-".into()),
-            );
-        }
-    }
-    for session in report.sessions.iter().filter(|s| s.error.is_some()) {
-        let _ = writeln!(
-            out,
-            "failed: {} run {}: {}",
+            "  {} run {}: {} turn(s), p50 {} ms, max {} ms; setup {} ms",
             session.input,
             session.run,
-            session.error.as_deref().unwrap_or_default()
+            heard.map(|h| h.summary.count).unwrap_or(0),
+            ms(heard.map(|h| h.summary.p50)),
+            ms(heard.map(|h| h.summary.max)),
+            ms(session.setup_ms),
         );
     }
-    out
 }

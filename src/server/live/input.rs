@@ -6,7 +6,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Error as WsError;
 
-use crate::protocol::{ClientMessage, RealtimeInput, ServerContent, ServerMessage, ToolResponse};
+use crate::protocol::{ClientMessage, RealtimeInput, ServerContent, ServerMessage};
 
 use super::super::handler::close;
 use super::super::reply::{render, Outgoing, TurnUsage, UserTurn};
@@ -92,7 +92,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Live<S> {
 
     /// New user activity while a reply is still queued: drop the rest and say `interrupted`.
     async fn barge_in(&mut self) -> Result<(), WsError> {
-        if !self.interrupts || self.queue.is_empty() {
+        if !self.interrupts {
+            return Ok(());
+        }
+        self.interrupt_reply().await
+    }
+
+    /// Drops the queued rest of the reply and says `interrupted` (barge-in, or an INTERRUPT answer).
+    pub(super) async fn interrupt_reply(&mut self) -> Result<(), WsError> {
+        if self.queue.is_empty() {
             return Ok(());
         }
         tracing::debug!(dropped = self.queue.len(), "reply interrupted by the user");
@@ -106,13 +114,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Live<S> {
     }
 
     fn start_turn(&mut self, turn: UserTurn) {
+        let cancelled = self.cancel_blocking_on_input();
         let reply = self.responder.on_turn(&turn, self.ctx.modality);
         self.usage = TurnUsage::for_turn(&turn);
         let items = render(reply, &self.ctx, &mut self.usage, &mut self.next_call_id);
         self.enqueue(items);
+        // the cancellation goes before the new reply
+        if let Some(msg) = cancelled {
+            self.queue.push_front(Outgoing::Message(msg));
+        }
     }
 
-    fn enqueue(&mut self, items: Vec<Outgoing>) {
+    pub(super) fn enqueue(&mut self, items: Vec<Outgoing>) {
         if self.queue.is_empty() {
             self.next_send_at = Instant::now() + self.reply_delay();
         }
@@ -137,29 +150,5 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Live<S> {
         } else {
             base + shift
         }
-    }
-
-    async fn on_tool_response(&mut self, response: ToolResponse) -> Result<Flow, WsError> {
-        let Some(expected) = self.awaiting_tool.take() else {
-            tracing::debug!("toolResponse with no pending tool call; ignored");
-            return Ok(Flow::Continue);
-        };
-        let got: Vec<String> = response
-            .function_responses
-            .iter()
-            .map(|r| r.id.clone().unwrap_or_default())
-            .collect();
-        let (mut a, mut b) = (expected.clone(), got.clone());
-        a.sort();
-        b.sort();
-        if a != b {
-            let reason = format!("toolResponse ids {got:?} do not match the pending call ids {expected:?}");
-            close(&mut self.ws, 1007, &reason).await?;
-            return Ok(Flow::Stop);
-        }
-        let reply = self.responder.on_tool_response(&response, self.ctx.modality);
-        let items = render(reply, &self.ctx, &mut self.usage, &mut self.next_call_id);
-        self.enqueue(items);
-        Ok(Flow::Continue)
     }
 }

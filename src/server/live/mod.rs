@@ -18,6 +18,7 @@ use crate::protocol::codec::format_duration;
 use crate::protocol::{GoAway, ServerMessage, SessionResumptionUpdate, Setup, SetupComplete};
 
 mod input;
+mod tools;
 
 use super::faults::{ChunkFault, FaultClock, Faults, PeriodicKind, MALFORMED_FRAME};
 use super::handler::{close, send_json, Ws};
@@ -42,6 +43,8 @@ enum Event {
     Fault(usize),
     /// Nothing arrived from the client for the idle limit.
     Idle,
+    /// A scheduled toolCallCancellation is due.
+    CancelDue,
     /// An older connection of this conversation ended: take over what it left unsent.
     Handover,
     /// The ephemeral token this connection came with has expired.
@@ -69,7 +72,9 @@ pub struct Live<S> {
     responder: Box<dyn Responder>,
     turns: TurnTracker,
     queue: VecDeque<Outgoing>,
-    awaiting_tool: Option<Vec<String>>,
+    /// Open tool calls (BLOCKING ones hold the queue).
+    awaiting_tool: Option<super::tool_calls::OpenCalls>,
+    tool_rules: tools::ToolRules,
     usage: TurnUsage,
     next_call_id: u64,
     next_send_at: Instant,
@@ -111,6 +116,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Live<S> {
             turns: TurnTracker::new(setup.manual_activity()),
             queue: unsent.queue,
             awaiting_tool: unsent.awaiting_tool,
+            tool_rules: tools::ToolRules::from_setup(&setup),
             usage: unsent.usage,
             next_call_id: unsent.next_call_id,
             next_send_at: Instant::now(),
@@ -164,7 +170,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Live<S> {
         }
         let mut stop = self.shared.stop.clone();
         loop {
-            let due = !self.queue.is_empty() && self.awaiting_tool.is_none();
+            let held = self.awaiting_tool.as_ref().is_some_and(|o| o.blocks());
+            let due = !self.queue.is_empty() && !held;
+            let cancel_at = self.next_cancel();
             let at = self.next_send_at;
             let deadline = self.go_away_deadline;
             let fault = self.clock.next();
@@ -178,6 +186,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Live<S> {
                 _ = stop.changed() => Event::Shutdown,
                 _ = sleep_until_opt(deadline) => Event::GoAwayDeadline,
                 _ = sleep_until_opt(self.token_expires) => Event::TokenExpired,
+                _ = sleep_until_opt(cancel_at) => Event::CancelDue,
             };
             if let Event::Frame(Some(Ok(_))) = &event {
                 let now = Instant::now();
@@ -195,6 +204,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Live<S> {
                 Event::Fault(i) => self.inject(i).await?,
                 Event::Handover => {
                     self.take_over();
+                    Flow::Continue
+                }
+                Event::CancelDue => {
+                    self.cancel_due().await?;
                     Flow::Continue
                 }
                 Event::Idle => {
@@ -267,9 +280,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Live<S> {
                     None => {}
                 }
             }
-            Outgoing::ToolCall(m, ids) => {
+            Outgoing::ToolCall(m, meta) => {
                 self.send(m).await?;
-                self.awaiting_tool = Some(ids);
+                self.tool_call_sent(meta).await?;
             }
             Outgoing::TurnComplete(m, go_away) => {
                 self.send(m).await?;
@@ -299,7 +312,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Live<S> {
         let Some(unsent) = self.conversation.take_unsent() else {
             return;
         };
-        if unsent.queue.is_empty() && unsent.awaiting_tool.is_none() {
+        if unsent.queue.is_empty() && unsent.awaiting_tool.as_ref().is_none_or(|o| o.is_empty()) {
             return;
         }
         tracing::debug!(
@@ -311,7 +324,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Live<S> {
             self.usage = unsent.usage;
         }
         self.queue.extend(unsent.queue);
-        if self.awaiting_tool.is_none() {
+        if self.awaiting_tool.as_ref().is_none_or(|o| o.is_empty()) {
             self.awaiting_tool = unsent.awaiting_tool;
         }
         self.next_call_id = self.next_call_id.max(unsent.next_call_id);

@@ -6,7 +6,16 @@
 //! parts = [{ input_transcript = "what time is it" }, { tool_call = { name = "get_time", args = {}, id = "t1" } }]
 //! after_tool = [{ text = "It is noon." }, { audio = "noon.wav" }, { output_transcript = "It is noon." }]
 //! go_away = "5s"        # optional: goAway with this timeLeft after the turn
+//!
+//! [[turn]]               # several calls in one toolCall; the turn closes at once; one is cancelled
+//! parts = [{ tool_calls = [{ name = "a", id = "a1" }, { name = "b", cancel_after = "0.3s" }] }]
+//! close_turn = true
+//! after_tool = [{ text = "The tools said {result}." }]
 //! ```
+//! `{result}` in an after_tool text is replaced by the answers (`name {"result":...}`, `; ` between
+//! them; a cancelled call is left out), so a test sees the tool's result come back in the reply.
+//! `close_turn`: turnComplete right after the toolCall (the answer then comes as a further turn), as
+//! the real service may do; calls to NON_BLOCKING functions always close it.
 //! Parts: `text` (said: text in TEXT sessions, a tone plus transcript in AUDIO ones), `audio` (a WAV path
 //! relative to the script, any format, converted to 24 kHz mono 16-bit at load time), `input_transcript`,
 //! `output_transcript`, `tool_call` (at most one, last in `parts`; the turn continues with `after_tool`
@@ -25,7 +34,7 @@ use crate::protocol::codec::parse_duration;
 pub const MAX_GO_AWAY: Duration = Duration::from_secs(3600);
 use crate::protocol::{FunctionCall, Modality, ToolResponse, OUTPUT_RATE};
 
-use super::super::reply::{Reply, ReplyPart, UserTurn};
+use super::super::reply::{Reply, ReplyPart, ToolCalls, UserTurn};
 use super::Responder;
 
 /// A script that cannot be used, naming the file and why. Not retryable: fix the file.
@@ -59,6 +68,8 @@ struct TurnSpec {
     after_tool: Vec<PartSpec>,
     #[serde(default)]
     go_away: Option<String>,
+    #[serde(default)]
+    close_turn: bool,
 }
 
 #[derive(Deserialize)]
@@ -69,6 +80,7 @@ enum PartSpec {
     InputTranscript(String),
     OutputTranscript(String),
     ToolCall(ToolCallSpec),
+    ToolCalls(Vec<ToolCallSpec>),
 }
 
 #[derive(Deserialize)]
@@ -79,6 +91,9 @@ struct ToolCallSpec {
     args: Map<String, Value>,
     #[serde(default)]
     id: Option<String>,
+    /// Cancel the call (toolCallCancellation) this long after it was sent, if still open.
+    #[serde(default)]
+    cancel_after: Option<String>,
 }
 
 struct ScriptTurn {
@@ -121,16 +136,19 @@ impl ScriptedResponder {
         let base = path.parent().unwrap_or(Path::new("."));
         let mut turns = Vec::with_capacity(file.turn.len());
         for (n, spec) in file.turn.into_iter().enumerate() {
-            let parts = convert(spec.parts, base, path)?;
-            let calls = parts.iter().filter(|p| matches!(p, ReplyPart::ToolCall(_))).count();
-            if calls > 1 || (calls == 1 && !matches!(parts.last(), Some(ReplyPart::ToolCall(_)))) {
+            let mut parts = convert(spec.parts, base, path).map_err(|e| numbered(e, n))?;
+            let calls = parts.iter().filter(|p| is_call(p)).count();
+            if calls > 1 || (calls == 1 && !parts.last().is_some_and(is_call)) {
                 return Err(invalid(format!(
                     "turn {}: a tool_call must be the one last part",
                     n + 1
                 )));
             }
-            let after_tool = convert(spec.after_tool, base, path)?;
-            if after_tool.iter().any(|p| matches!(p, ReplyPart::ToolCall(_))) {
+            if let Some(ReplyPart::ToolCalls(c)) = parts.last_mut() {
+                c.close_turn = spec.close_turn;
+            }
+            let after_tool = convert(spec.after_tool, base, path).map_err(|e| numbered(e, n))?;
+            if after_tool.iter().any(is_call) {
                 return Err(invalid(format!("turn {}: after_tool cannot call another tool", n + 1)));
             }
             if calls == 0 && !after_tool.is_empty() {
@@ -177,6 +195,50 @@ impl ScriptedResponder {
     }
 }
 
+fn is_call(p: &ReplyPart) -> bool {
+    matches!(p, ReplyPart::ToolCall(_) | ReplyPart::ToolCalls(_))
+}
+
+/// Names the turn in an invalid-script error.
+fn numbered(e: ScriptError, n: usize) -> ScriptError {
+    match e {
+        ScriptError::Invalid { path, reason } => ScriptError::Invalid {
+            path,
+            reason: format!("turn {}: {reason}", n + 1),
+        },
+        other => other,
+    }
+}
+
+/// A script's `tool_call`/`tool_calls` as one toolCall message.
+fn tool_calls(specs: Vec<ToolCallSpec>, script: &Path) -> Result<ReplyPart, ScriptError> {
+    if specs.is_empty() || specs.len() > 16 {
+        return Err(ScriptError::Invalid {
+            path: script.into(),
+            reason: "tool_calls takes 1 to 16 calls".into(),
+        });
+    }
+    let mut calls = ToolCalls::default();
+    for c in specs {
+        let cancel = match c.cancel_after.as_deref().map(parse_duration).transpose() {
+            Ok(Some(d)) if d > MAX_GO_AWAY => Err(format!("cancel_after is longer than {MAX_GO_AWAY:?}")),
+            Ok(d) => Ok(d),
+            Err(e) => Err(format!("cancel_after: {e}")),
+        };
+        let cancel = cancel.map_err(|reason| ScriptError::Invalid {
+            path: script.into(),
+            reason,
+        })?;
+        calls.cancel_after.push(cancel);
+        calls.calls.push(FunctionCall {
+            id: c.id,
+            name: c.name,
+            args: c.args,
+        });
+    }
+    Ok(ReplyPart::ToolCalls(calls))
+}
+
 fn convert(specs: Vec<PartSpec>, base: &Path, script: &Path) -> Result<Vec<ReplyPart>, ScriptError> {
     specs
         .into_iter()
@@ -185,11 +247,8 @@ fn convert(specs: Vec<PartSpec>, base: &Path, script: &Path) -> Result<Vec<Reply
                 PartSpec::Text(t) => ReplyPart::Say(t),
                 PartSpec::InputTranscript(t) => ReplyPart::InputTranscript(t),
                 PartSpec::OutputTranscript(t) => ReplyPart::OutputTranscript(t),
-                PartSpec::ToolCall(c) => ReplyPart::ToolCall(FunctionCall {
-                    id: c.id,
-                    name: c.name,
-                    args: c.args,
-                }),
+                PartSpec::ToolCall(c) => tool_calls(vec![c], script)?,
+                PartSpec::ToolCalls(cs) => tool_calls(cs, script)?,
                 PartSpec::Audio(rel) => {
                     let path = base.join(rel);
                     let samples = load_wav_24k(&path).map_err(|reason| ScriptError::Audio {
@@ -229,7 +288,7 @@ impl Responder for ScriptCursor {
             parts: turn.after_tool.clone(),
             go_away: turn.go_away,
         };
-        if matches!(turn.parts.last(), Some(ReplyPart::ToolCall(_))) {
+        if turn.parts.last().is_some_and(is_call) {
             self.after_tool = Some(rest);
             Reply::new(turn.parts.clone())
         } else {
@@ -240,7 +299,32 @@ impl Responder for ScriptCursor {
         }
     }
 
-    fn on_tool_response(&mut self, _response: &ToolResponse, _modality: Modality) -> Reply {
-        self.after_tool.take().unwrap_or_default()
+    fn on_tool_response(&mut self, response: &ToolResponse, _modality: Modality) -> Reply {
+        let mut reply = self.after_tool.take().unwrap_or_default();
+        let result = quote(response);
+        for part in &mut reply.parts {
+            if let ReplyPart::Say(t) | ReplyPart::Text(t) | ReplyPart::OutputTranscript(t) = part {
+                if t.contains("{result}") {
+                    *t = t.replace("{result}", &result);
+                }
+            }
+        }
+        reply
     }
+}
+
+/// The answers as a reply quotes them: `name {json}` each, `; ` between (an empty toolResponse: "nothing").
+pub fn quote(response: &ToolResponse) -> String {
+    if response.function_responses.is_empty() {
+        return "nothing".into();
+    }
+    response
+        .function_responses
+        .iter()
+        .map(|r| {
+            let json = serde_json::to_string(&r.response).unwrap_or_default();
+            format!("{} {json}", r.name)
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
