@@ -314,3 +314,46 @@ fn tokens_and_bearers_never_appear_in_trace_logs() {
     assert!(!server_log.contains(token_id), "the server never logs a token");
     assert!(!server_log.contains(KEY) && !server_log.contains("bearer-secret"));
 }
+
+#[tokio::test]
+async fn a_token_in_the_access_token_query_parameter_is_admitted_too() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let server = start_server(keyed()).await;
+    let options = MintOptions {
+        uses: 1,
+        expire: Duration::from_secs(600),
+        new_session_expire: Duration::from_secs(60),
+        locked_setup: None,
+    };
+    let endpoint = crate::util::endpoint(&server, Some(KEY));
+    let token = auth::mint(&endpoint, &options, Duration::from_secs(10))
+        .await
+        .unwrap()
+        .name
+        .unwrap();
+    // the form Google's JS SDK and hand-made clients use: the token in the query, no header
+    let url = format!(
+        "{}/ws/google.ai.generativelanguage.v1alpha.GenerativeService.BidiGenerateContentConstrained?access_token={token}",
+        server.base_url()
+    );
+    let setup =
+        voxlive::protocol::ClientMessage::Setup(Box::new(crate::util::setup(voxlive::protocol::Modality::Text, false)));
+    let first_reply = |url: String| {
+        let setup = setup.to_json();
+        async move {
+            let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+            ws.send(Message::text(setup)).await.unwrap();
+            match tokio::time::timeout(Duration::from_secs(10), ws.next()).await.unwrap() {
+                Some(Ok(Message::Binary(b))) => String::from_utf8_lossy(&b).into_owned(),
+                Some(Ok(Message::Text(t))) => t.to_string(),
+                Some(Ok(Message::Close(frame))) => format!("close {frame:?}"),
+                other => format!("{other:?}"),
+            }
+        }
+    };
+    let reply = first_reply(url.clone()).await;
+    assert!(reply.contains("setupComplete"), "{reply}");
+    let reply = first_reply(url).await;
+    assert!(reply.contains("close") && reply.contains("used up"), "{reply}");
+}

@@ -75,32 +75,8 @@ where
     S: AsyncRead + AsyncWrite + Unpin + Send,
 {
     let limits = shared.config.limits;
-    // a token request is answered over plain HTTP; anything else goes on to the WebSocket upgrade
-    let stream = match tokio::time::timeout(limits.setup_timeout, super::http::route(&shared, stream)).await {
-        Ok(Ok(super::http::Route::Upgrade(stream))) => stream,
-        Ok(Ok(super::http::Route::Answered)) => return Ok(()),
-        Ok(Err(e)) => return Err(e.into()),
-        Err(_) => {
-            tracing::info!("closing a connection that did not send a whole request in time");
-            return Ok(());
-        }
-    };
-    let mut creds: Option<Credentials> = None;
-    let mut ws_config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default();
-    ws_config.max_message_size = Some(limits.max_message_size);
-    ws_config.max_frame_size = Some(limits.max_message_size);
-    let upgrade = tokio_tungstenite::accept_hdr_async_with_config(
-        stream,
-        |req: &Request, resp: Response| handshake::check(req, resp, &mut creds),
-        Some(ws_config),
-    );
-    // a peer that opens TCP and never finishes the upgrade holds a slot only this long
-    let mut ws = match tokio::time::timeout(limits.setup_timeout, upgrade).await {
-        Ok(ws) => ws?,
-        Err(_) => {
-            tracing::info!("closing a connection that did not finish the WebSocket upgrade in time");
-            return Ok(());
-        }
+    let Some((mut ws, creds)) = upgrade(&shared, stream).await? else {
+        return Ok(());
     };
     if over_limit {
         let reason = format!(
@@ -182,6 +158,47 @@ where
         .token_expires(token_expires)
         .run()
         .await
+}
+
+/// Reads the request: a token request is answered over plain HTTP (`None`), anything else goes on to the
+/// WebSocket upgrade (404 for unknown paths), each within the setup limit; the WebSocket and the
+/// credentials the handshake found.
+// The handshake closure returns tungstenite's `Callback` error type, not ours to shrink.
+#[allow(clippy::result_large_err)]
+async fn upgrade<S>(
+    shared: &Shared,
+    stream: S,
+) -> Result<Option<(Ws<super::http::Replay<S>>, Option<Credentials>)>, tokio_tungstenite::tungstenite::Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send,
+{
+    let limits = shared.config.limits;
+    let stream = match tokio::time::timeout(limits.setup_timeout, super::http::route(shared, stream)).await {
+        Ok(Ok(super::http::Route::Upgrade(stream))) => stream,
+        Ok(Ok(super::http::Route::Answered)) => return Ok(None),
+        Ok(Err(e)) => return Err(e.into()),
+        Err(_) => {
+            tracing::info!("closing a connection that did not send a whole request in time");
+            return Ok(None);
+        }
+    };
+    let mut creds: Option<Credentials> = None;
+    let mut ws_config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default();
+    ws_config.max_message_size = Some(limits.max_message_size);
+    ws_config.max_frame_size = Some(limits.max_message_size);
+    let upgrade = tokio_tungstenite::accept_hdr_async_with_config(
+        stream,
+        |req: &Request, resp: Response| handshake::check(req, resp, &mut creds),
+        Some(ws_config),
+    );
+    // a peer that opens TCP and never finishes the upgrade holds a slot only this long
+    match tokio::time::timeout(limits.setup_timeout, upgrade).await {
+        Ok(ws) => Ok(Some((ws?, creds))),
+        Err(_) => {
+            tracing::info!("closing a connection that did not finish the WebSocket upgrade in time");
+            Ok(None)
+        }
+    }
 }
 
 /// Admits an ephemeral token for this setup (a new session spends a use): the setup with the token's

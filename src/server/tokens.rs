@@ -95,29 +95,7 @@ impl Tokens {
         if uses > MAX_USES {
             return Err(format!("uses {uses} is more than {MAX_USES}"));
         }
-        let locked = match &request.bidi_generate_content_setup {
-            None => None,
-            Some(v) if !v.is_object() => return Err("bidiGenerateContentSetup must be an object".into()),
-            Some(v) => {
-                if v.to_string().len() > MAX_LOCKED_SETUP {
-                    return Err(format!(
-                        "bidiGenerateContentSetup is larger than {MAX_LOCKED_SETUP} bytes"
-                    ));
-                }
-                serde_json::from_value::<Setup>(v.clone())
-                    .map_err(|e| format!("bidiGenerateContentSetup is not a valid setup: {e}"))?;
-                let fields = request.field_mask.as_ref().map(|m| {
-                    m.split(',')
-                        .map(|f| f.trim().to_string())
-                        .filter(|f| !f.is_empty())
-                        .collect()
-                });
-                Some(Locked {
-                    setup: v.clone(),
-                    fields,
-                })
-            }
-        };
+        let locked = locked_of(request)?;
         let name = format!(
             "auth_tokens/{:032x}{:032x}",
             rand::random::<u128>(),
@@ -172,6 +150,33 @@ impl Tokens {
             expires: token.expire,
         })
     }
+}
+
+/// The setup a token request locks, checked: an object, bounded, a valid setup.
+fn locked_of(request: &CreateAuthToken) -> Result<Option<Locked>, String> {
+    Ok(match &request.bidi_generate_content_setup {
+        None => None,
+        Some(v) if !v.is_object() => return Err("bidiGenerateContentSetup must be an object".into()),
+        Some(v) => {
+            if v.to_string().len() > MAX_LOCKED_SETUP {
+                return Err(format!(
+                    "bidiGenerateContentSetup is larger than {MAX_LOCKED_SETUP} bytes"
+                ));
+            }
+            serde_json::from_value::<Setup>(v.clone())
+                .map_err(|e| format!("bidiGenerateContentSetup is not a valid setup: {e}"))?;
+            let fields = request.field_mask.as_ref().map(|m| {
+                m.split(',')
+                    .map(|f| f.trim().to_string())
+                    .filter(|f| !f.is_empty())
+                    .collect()
+            });
+            Some(Locked {
+                setup: v.clone(),
+                fields,
+            })
+        }
+    })
 }
 
 /// `setup` with the locked fields taken from `locked` (all of them but the resumption handle when the whole
