@@ -93,7 +93,7 @@ async fn run(cli: Cli) -> Result<()> {
             result
         }
         Some(Command::Sessions(args)) => run_sessions(args),
-        Some(Command::Token(args)) => run_token(&Config::resolve(&cli.common)?, args).await,
+        Some(Command::Token(args)) => run_token(&Config::resolve(&cli.common)?, &cli.common, args).await,
         Some(Command::Bench(args)) => run_bench(&Config::resolve(&cli.common)?, args).await,
         Some(Command::Devices(args)) => {
             let listing = if args.all {
@@ -159,13 +159,22 @@ fn finish_saved(saved: Option<std::sync::Arc<voxlive::persist::SessionJournal>>)
 }
 
 /// `voxlive token`: mints an ephemeral token and prints its name alone on stdout (for `$(voxlive token)`).
-async fn run_token(config: &Config, args: voxlive::cli::TokenArgs) -> Result<()> {
+async fn run_token(config: &Config, common: &voxlive::cli::CommonArgs, args: voxlive::cli::TokenArgs) -> Result<()> {
     use voxlive::auth::{self, MintOptions};
+    use voxlive::session::Credential;
     let voxlive::config::Target::Remote(endpoint) = &config.target else {
         anyhow::bail!(
             "voxlive token mints at a server that outlives it: set GEMINI_API_KEY for Google's, or --endpoint URL of a `voxlive serve`"
         );
     };
+    // minting takes the key even where a session would take a token (GEMINI_EPHEMERAL_TOKEN left set)
+    let mut endpoint = endpoint.clone();
+    if !matches!(endpoint.credential, Credential::ApiKey(_)) {
+        if let Some((key, _)) = voxlive::config::api_key(common.api_key_env.as_deref())? {
+            endpoint.credential = Credential::ApiKey(key);
+        }
+    }
+    let endpoint = &endpoint;
     let options = MintOptions {
         uses: args.uses,
         expire: auth::parse_duration("--expire", &args.expire)?,

@@ -115,6 +115,10 @@ where
             error_json(413, &format!("the body is larger than {MAX_BODY} bytes")),
         ),
         Some(n) => {
+            if header("expect").is_some_and(|v| v.eq_ignore_ascii_case("100-continue")) {
+                // curl asks before it sends a larger body
+                stream.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").await?;
+            }
             let mut body = buf[head_len..].to_vec();
             body.truncate(n);
             let mut rest = vec![0u8; n - body.len()];

@@ -2,7 +2,8 @@
 //! for setupComplete, then send audio, text, turns, tool responses and activity signals through a
 //! cloneable [`Session`] handle and receive typed [`Event`]s. The handle and the events outlive
 //! connections: `supervisor.rs` reconnects and resumes (`reconnect.rs` says when and how soon,
-//! `resumption.rs` with what, `outbound.rs` what is replayed or dropped); `connection.rs` is one WebSocket
+//! `resumption.rs` with what, `outbound.rs` what is replayed or dropped); `journal.rs` says what a session
+//! continues from an earlier run and lets an observer record it (saved sessions); `connection.rs` is one WebSocket
 //! that never reconnects. A close becomes a typed value (code, reason, class) a person understands.
 
 mod connection;
