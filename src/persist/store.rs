@@ -291,6 +291,31 @@ mod tests {
     }
 
     #[test]
+    fn a_write_cut_short_leaves_the_previous_whole_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::at(dir.path());
+        let mut s = SavedSession::new("k", "m", time::OffsetDateTime::now_utc());
+        s.push_turn(super::super::Role::User, "first");
+        store.save(&s).unwrap();
+        // what a crash between writing the temporary file and the rename leaves behind
+        std::fs::write(
+            dir.path().join(".k.json.part"),
+            "{\"version\": 1, \"name\": \"k\", \"tur",
+        )
+        .unwrap();
+        assert_eq!(store.load("k").unwrap(), s, "the target is untouched");
+        assert_eq!(store.list().unwrap().len(), 1, "the temporary file is not a session");
+        s.push_turn(super::super::Role::Model, "second");
+        store.save(&s).unwrap();
+        assert_eq!(
+            store.load("k").unwrap().turns.len(),
+            2,
+            "the next save replaces the leftover"
+        );
+        assert!(!dir.path().join(".k.json.part").exists());
+    }
+
+    #[test]
     fn oversized_files_are_refused_unread() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::at(dir.path());
