@@ -295,6 +295,13 @@ fn sessions_list_show_and_rm() {
     let gone = run(dir.path(), &["sessions", "show", "one"], "");
     assert!(!gone.status.success());
     assert!(err(&gone).contains("no saved session named \"one\""), "{}", err(&gone));
+    let misplaced = run(dir.path(), &["--resume", "chat"], "");
+    assert!(!misplaced.status.success());
+    assert!(
+        err(&misplaced).contains("put --resume after the command"),
+        "{}",
+        err(&misplaced)
+    );
     for bad in ["../etc/passwd", "a/b", ".."] {
         let o = run(dir.path(), &["sessions", "rm", bad], "");
         assert!(!o.status.success());

@@ -34,6 +34,9 @@ pub enum SavedError {
     BadName { name: String, why: String },
     #[error("no saved session named {0:?} (see `voxlive sessions list`)")]
     NotFound(String),
+    /// `voxlive --resume chat`: the flag took the command as its value.
+    #[error("no saved session named {0:?}: put --resume after the command (voxlive {0} --resume [NAME])")]
+    CommandAsName(String),
     #[error("no saved sessions in {0} yet")]
     NoneSaved(PathBuf),
     #[error("a saved session named {0:?} exists already: continue it with --resume {0}, or choose another name")]
@@ -72,7 +75,10 @@ impl Plan {
     /// Continue the session `name`, or the most recently updated one.
     pub fn resume(store: Store, name: Option<&str>) -> Result<Plan, SavedError> {
         let record = match name {
-            Some(n) => store.load(n)?,
+            Some(n) => store.load(n).map_err(|e| match e {
+                SavedError::NotFound(n) if ["chat", "talk"].contains(&n.as_str()) => SavedError::CommandAsName(n),
+                e => e,
+            })?,
             None => store.latest()?,
         };
         Ok(Plan {
