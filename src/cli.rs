@@ -88,6 +88,10 @@ pub struct CommonArgs {
     #[command(flatten)]
     pub images: ImageArgs,
     #[command(flatten)]
+    pub saved: SavedArgs,
+    #[command(flatten)]
+    pub access: AccessArgs,
+    #[command(flatten)]
     pub tools: ToolArgs,
 }
 
@@ -154,6 +158,41 @@ pub struct ImageArgs {
     /// Largest size an image is sent at: the longest side (768) or a box (1024x768); never enlarged.
     #[arg(long, global = true, value_name = "PX|WxH", default_value = "768")]
     pub image_size: String,
+}
+
+/// Other ways in: an ephemeral token, or Vertex AI.
+#[derive(Debug, Clone, Default, Args)]
+pub struct AccessArgs {
+    /// Connect with this ephemeral token (auth_tokens/..., from `voxlive token`) to the v1alpha Constrained
+    /// endpoint; GEMINI_EPHEMERAL_TOKEN is read when neither this nor --token-env is given.
+    #[arg(long, global = true, value_name = "TOKEN", conflicts_with = "token_env")]
+    pub token: Option<String>,
+    /// Use Vertex AI (needs --project and --location; the OAuth access token comes from
+    /// GOOGLE_CLOUD_ACCESS_TOKEN, e.g. `gcloud auth print-access-token`). --endpoint still overrides the host.
+    #[arg(long, global = true, requires_all = ["project", "location"])]
+    pub vertex: bool,
+    /// Vertex AI: the Google Cloud project id.
+    #[arg(long, global = true, value_name = "PROJECT", requires = "vertex")]
+    pub project: Option<String>,
+    /// Vertex AI: the region, e.g. us-central1 (or global).
+    #[arg(long, global = true, value_name = "LOCATION", requires = "vertex")]
+    pub location: Option<String>,
+}
+
+/// Saved sessions (talk, chat and the live conversation): where the conversation is kept across restarts.
+#[derive(Debug, Clone, Default, Args)]
+pub struct SavedArgs {
+    /// Continue a saved conversation (the most recent without NAME; put the flag after the command):
+    /// with its resumption handle while valid (2 h), else with its transcript as history.
+    #[arg(long, global = true, num_args = 0..=1, default_missing_value = "", value_name = "NAME",
+          conflicts_with_all = ["session", "no_save"])]
+    pub resume: Option<String>,
+    /// Save this conversation under NAME (default: the date and time it started).
+    #[arg(long, global = true, value_name = "NAME")]
+    pub session: Option<String>,
+    /// Do not save this conversation.
+    #[arg(long, global = true, conflicts_with = "session")]
+    pub no_save: bool,
 }
 
 /// Function calling: which tools the model may call and how calls are allowed.
@@ -293,6 +332,44 @@ pub enum Command {
     /// Latency benchmark: replay WAVs through the real audio engine and conversation core, in real time,
     /// and report per-turn and per-stage percentiles (table, JSON, CSV, SVG).
     Bench(BenchArgs),
+    /// Saved conversations (continue one with --resume NAME): list, show or remove them.
+    Sessions(SessionsArgs),
+    /// Mint an ephemeral token (POST v1alpha/auth_tokens with the API key) for an app that must not hold
+    /// the key; prints its name (auth_tokens/...). Connect with it: --token TOKEN.
+    Token(TokenArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct TokenArgs {
+    /// Sessions the token may start (resuming one is free); 0 = no limit.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub uses: u32,
+    /// Sessions using the token end after this (e.g. 30m, 2h, 90s; under 20h).
+    #[arg(long, default_value = "30m", value_name = "DURATION")]
+    pub expire: String,
+    /// New sessions must start within this (e.g. 60s, 5m; at most --expire).
+    #[arg(long, default_value = "60s", value_name = "DURATION")]
+    pub new_session_expire: String,
+    /// Lock the setup these flags build (model, voice, system instruction, modality) into the token: the
+    /// token's user cannot change it.
+    #[arg(long)]
+    pub lock_setup: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SessionsArgs {
+    #[command(subcommand)]
+    pub action: SessionsAction,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum SessionsAction {
+    /// Every saved session: name, model, last update, turns, whether its resumption handle is still valid.
+    List,
+    /// A saved session's transcript.
+    Show { name: String },
+    /// Delete a saved session.
+    Rm { name: String },
 }
 
 #[derive(Debug, Clone, Args)]

@@ -145,6 +145,8 @@ pub struct Talking {
 
 /// Where the conversation goes.
 #[derive(Debug, Clone)]
+// One value per run, moved a few times at start: boxing the endpoint would buy nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Target {
     /// A Live endpoint (the real service, or a server the user runs).
     Remote(Endpoint),
@@ -179,6 +181,9 @@ pub struct Config {
     pub preset: Option<AppliedPreset>,
     /// Extra handshake headers (also sent to the embedded server).
     pub headers: ExtraHeaders,
+    /// What the session continues (`--resume`) and the journal that saves it; set by the CLI.
+    pub resume_from: Option<crate::session::ResumeFrom>,
+    pub journal: Option<crate::session::JournalRef>,
     /// The enabled tools (declared in setup, the only ones that may run) and how calls are confirmed.
     pub tools: Arc<crate::tools::Registry>,
     pub confirm: crate::tools::ConfirmPolicy,
@@ -324,6 +329,56 @@ pub fn api_key(env_var: Option<&str>) -> Result<Option<(Secret, String)>, Config
         .find_map(|n| read(n).map(|v| (Secret::new(v.trim()), n.to_string()))))
 }
 
+/// Where the Vertex AI access token is read from.
+pub const VERTEX_TOKEN_ENV: &str = "GOOGLE_CLOUD_ACCESS_TOKEN";
+/// Where an ephemeral token is read from when no flag names one.
+pub const EPHEMERAL_TOKEN_ENV: &str = "GEMINI_EPHEMERAL_TOKEN";
+
+/// The credential `--vertex` (a bearer token) or `--token` / GEMINI_EPHEMERAL_TOKEN give, with where it
+/// came from; `None`: fall back to --token-env and the API keys.
+fn credential_override(args: &CommonArgs) -> Result<Option<(Credential, Option<String>)>, ConfigError> {
+    let read = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    if args.access.vertex {
+        let token = read(VERTEX_TOKEN_ENV).ok_or_else(|| {
+            ConfigError::Invalid(format!(
+                "--vertex needs an OAuth access token in {VERTEX_TOKEN_ENV} (e.g. export {VERTEX_TOKEN_ENV}=$(gcloud auth print-access-token))"
+            ))
+        })?;
+        return Ok(Some((
+            Credential::Bearer(Secret::new(token)),
+            Some(VERTEX_TOKEN_ENV.into()),
+        )));
+    }
+    if let Some(token) = args.access.token.as_deref() {
+        if token.trim().is_empty() {
+            return Err(ConfigError::Invalid(
+                "--token: give the token's name (auth_tokens/...)".into(),
+            ));
+        }
+        return Ok(Some((
+            Credential::EphemeralToken(Secret::new(token)),
+            Some("--token".into()),
+        )));
+    }
+    if args.token_env.is_none() {
+        if let Some(token) = read(EPHEMERAL_TOKEN_ENV) {
+            let source = Some(EPHEMERAL_TOKEN_ENV.to_string());
+            return Ok(Some((Credential::EphemeralToken(Secret::new(token)), source)));
+        }
+    }
+    Ok(None)
+}
+
+/// The Vertex AI project and location, checked, when `--vertex` is on.
+fn vertex_of(args: &CommonArgs) -> Result<Option<crate::session::Vertex>, ConfigError> {
+    if !args.access.vertex {
+        return Ok(None);
+    }
+    let project = args.access.project.as_deref().unwrap_or_default();
+    let location = args.access.location.as_deref().unwrap_or_default();
+    Ok(Some(crate::session::Vertex::new(project, location)?))
+}
+
 impl Config {
     pub fn resolve(args: &CommonArgs) -> Result<Config, ConfigError> {
         let mut file = load_file(args.config.as_deref())?;
@@ -334,7 +389,9 @@ impl Config {
         let api_version = args.api_version.or(file.api_version).unwrap_or_default();
 
         let key_env = args.api_key_env.clone().or(file.api_key_env.clone());
-        let (credential, key_source) = if let Some(var) = &args.token_env {
+        let (credential, key_source) = if let Some(found) = credential_override(args)? {
+            found
+        } else if let Some(var) = &args.token_env {
             let token = std::env::var(var)
                 .ok()
                 .filter(|v| !v.is_empty())
@@ -346,11 +403,28 @@ impl Config {
                 None => (Credential::None, None),
             }
         };
+        // the Constrained endpoint exists in v1alpha only
+        let api_version = match (&credential, args.api_version.or(file.api_version)) {
+            (Credential::EphemeralToken(_), None) => ApiVersion::V1alpha,
+            _ => api_version,
+        };
         let endpoint_url = args.endpoint.clone().or(file.endpoint.clone());
+        let vertex = vertex_of(args)?;
         let target = match (endpoint_url, &credential) {
             (Some(url), _) => Target::Remote(Endpoint::new(&url, api_version, credential.clone())?),
+            (None, _) if vertex.is_some() => {
+                let base = vertex.as_ref().map(|v| v.base_url()).unwrap_or_default();
+                Target::Remote(Endpoint::new(&base, api_version, credential.clone())?)
+            }
             (None, Credential::None) => Target::Embedded,
             (None, _) => Target::Remote(Endpoint::new(GEMINI_BASE_URL, api_version, credential.clone())?),
+        };
+        let target = match target {
+            Target::Remote(mut e) => {
+                e.vertex = vertex;
+                Target::Remote(e)
+            }
+            t => t,
         };
         let target = match (target, args.ca_cert.clone().or(file.ca_cert.clone())) {
             (Target::Remote(mut e), Some(path)) => {
@@ -414,6 +488,8 @@ impl Config {
             safety: extras.safety,
             preset: extras.preset,
             headers: extras.headers,
+            resume_from: None,
+            journal: None,
             tools,
             confirm,
             function_default,
@@ -587,6 +663,8 @@ impl Config {
         o.max_message_size = self.link.max_message_size;
         o.reconnect = self.link.reconnect;
         o.metrics = Some(self.link.metrics.clone());
+        o.resume = self.resume_from.clone();
+        o.journal = self.journal.clone();
         o
     }
 }

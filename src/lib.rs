@@ -16,6 +16,8 @@
 //! - [`wav`]: WAV files in any format to 16 kHz mono frames and back.
 //! - [`conversation`]: the conversation policy, pure: events in, actions out (push-to-talk, hands-free, barge-in).
 //! - [`modes`]: wiring, one front end each (`live`, `talk`, `chat`): devices or files, a session, a renderer.
+//! - [`auth`]: ephemeral tokens: `voxlive token` mints one (POST v1alpha/auth_tokens).
+//! - [`persist`]: saved sessions: `--resume` by handle or by history, `voxlive sessions`.
 //! - [`ui`]: the terminal UI and the plain-lines renderer.
 //! - [`tools`]: function calling: the Tool trait, the registry, built-ins, config-declared command tools, the runner.
 //! - [`bench`]: `voxlive bench`, latency of the real pipeline on recorded WAVs: per-stage percentiles, reports.
@@ -23,6 +25,7 @@
 //! - [`settings`]: system instruction, presets (models/presets), generation and safety settings.
 //! - [`media`]: images from files to paced JPEG video frames.
 pub mod audio;
+pub mod auth;
 pub mod bench;
 pub mod cli;
 pub mod config;
@@ -30,6 +33,7 @@ pub mod conversation;
 pub mod media;
 pub mod models;
 pub mod modes;
+pub mod persist;
 pub mod protocol;
 pub mod redact;
 pub mod server;

@@ -99,13 +99,19 @@ async fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Some(Command::Serve(args)) => serve(&cli.common, args).await,
         Some(Command::Talk(args)) => {
-            let config = Config::resolve(&cli.common)?;
-            with_metrics(&config, &cli.common, run_talk(&config, args, &cli.common.images)).await
+            let (config, saved) = resolve_saved(&cli.common)?;
+            let result = with_metrics(&config, &cli.common, run_talk(&config, args, &cli.common.images)).await;
+            finish_saved(saved);
+            result
         }
         Some(Command::Chat(args)) => {
-            let config = Config::resolve(&cli.common)?;
-            with_metrics(&config, &cli.common, run_chat(&config, args, &cli.common.images)).await
+            let (config, saved) = resolve_saved(&cli.common)?;
+            let result = with_metrics(&config, &cli.common, run_chat(&config, args, &cli.common.images)).await;
+            finish_saved(saved);
+            result
         }
+        Some(Command::Sessions(args)) => run_sessions(args),
+        Some(Command::Token(args)) => run_token(&Config::resolve(&cli.common)?, &cli.common, args).await,
         Some(Command::Bench(args)) => run_bench(&Config::resolve(&cli.common)?, args).await,
         Some(Command::Models) => {
             print!("{}", voxlive::models::Catalog::builtin().listing());
@@ -125,10 +131,118 @@ async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         None => {
-            let config = Config::resolve(&cli.common)?;
-            with_metrics(&config, &cli.common, run_live(&config, cli.live, &cli.common.images)).await
+            let (config, saved) = resolve_saved(&cli.common)?;
+            let result = with_metrics(&config, &cli.common, run_live(&config, cli.live, &cli.common.images)).await;
+            finish_saved(saved);
+            result
         }
     }
+}
+
+/// The configuration of a conversation that is saved (unless `--no-save`): a new session under
+/// `--session NAME` or a name from the time, or the one `--resume [NAME]` continues (keeping its model
+/// unless `--model` says otherwise).
+fn resolve_saved(
+    common: &voxlive::cli::CommonArgs,
+) -> Result<(Config, Option<std::sync::Arc<voxlive::persist::SessionJournal>>)> {
+    use voxlive::persist::{Plan, Store};
+    let flags = &common.saved;
+    let plan = if flags.no_save {
+        None
+    } else {
+        let store = Store::open_default()?;
+        Some(match flags.resume.as_deref() {
+            Some(name) => Plan::resume(store, Some(name).filter(|n| !n.is_empty()))?,
+            None => Plan::new_session(store, flags.session.as_deref())?,
+        })
+    };
+    let mut common = common.clone();
+    if let (Some(model), None) = (plan.as_ref().and_then(|p| p.saved_model()), &common.model) {
+        common.model = Some(model.to_string());
+    }
+    let mut config = Config::resolve(&common)?;
+    let Some(plan) = plan else {
+        return Ok((config, None));
+    };
+    // through the log writer: held while the terminal UI owns the screen, like every other line
+    let notice: voxlive::persist::Notice = Box::new(|line| {
+        use std::io::Write as _;
+        use tracing_subscriber::fmt::MakeWriter as _;
+        let mut w = ui::UiLogWriter.make_writer();
+        let _ = writeln!(w, "voxlive: {line}");
+    });
+    let (resume, journal) = plan.start(&config.model, notice);
+    config.resume_from = resume;
+    config.journal = Some(voxlive::session::JournalRef(journal.clone()));
+    Ok((config, Some(journal)))
+}
+
+/// Writes the last state of a saved session before voxlive exits.
+fn finish_saved(saved: Option<std::sync::Arc<voxlive::persist::SessionJournal>>) {
+    if let Some(journal) = saved {
+        journal.finish();
+    }
+}
+
+/// `voxlive token`: mints an ephemeral token and prints its name alone on stdout (for `$(voxlive token)`).
+async fn run_token(config: &Config, common: &voxlive::cli::CommonArgs, args: voxlive::cli::TokenArgs) -> Result<()> {
+    use voxlive::auth::{self, MintOptions};
+    use voxlive::session::Credential;
+    let voxlive::config::Target::Remote(endpoint) = &config.target else {
+        anyhow::bail!(
+            "voxlive token mints at a server that outlives it: set GEMINI_API_KEY for Google's, or --endpoint URL of a `voxlive serve`"
+        );
+    };
+    // minting takes the key even where a session would take a token (GEMINI_EPHEMERAL_TOKEN left set)
+    let mut endpoint = endpoint.clone();
+    if !matches!(endpoint.credential, Credential::ApiKey(_)) {
+        if let Some((key, _)) = voxlive::config::api_key(common.api_key_env.as_deref())? {
+            endpoint.credential = Credential::ApiKey(key);
+        }
+    }
+    let endpoint = &endpoint;
+    let options = MintOptions {
+        uses: args.uses,
+        expire: auth::parse_duration("--expire", &args.expire)?,
+        new_session_expire: auth::parse_duration("--new-session-expire", &args.new_session_expire)?,
+        locked_setup: args.lock_setup.then(|| config.setup(false)),
+    };
+    let token = auth::mint(
+        endpoint,
+        &options,
+        config.link.connect_timeout + config.link.setup_timeout,
+    )
+    .await?;
+    println!("{}", token.name.as_deref().unwrap_or_default());
+    let uses = match token.uses.unwrap_or(options.uses) {
+        0 => "any number of sessions".to_string(),
+        1 => "1 session".to_string(),
+        n => format!("{n} sessions"),
+    };
+    eprintln!(
+        "voxlive: ephemeral token for {uses}; new sessions until {}, sessions end at {}{} (connect with --token TOKEN)",
+        token.new_session_expire_time.as_deref().unwrap_or("?"),
+        token.expire_time.as_deref().unwrap_or("?"),
+        if args.lock_setup { ", setup locked" } else { "" }
+    );
+    Ok(())
+}
+
+/// `voxlive sessions list|show|rm`.
+fn run_sessions(args: voxlive::cli::SessionsArgs) -> Result<()> {
+    use voxlive::cli::SessionsAction;
+    use voxlive::persist::{listing, Store};
+    let store = Store::open_default()?;
+    let now = time::OffsetDateTime::now_utc();
+    match args.action {
+        SessionsAction::List => print!("{}", listing::list(&store, now)?),
+        SessionsAction::Show { name } => print!("{}", listing::show(&store.load(&name)?, now)),
+        SessionsAction::Rm { name } => {
+            store.remove(&name)?;
+            println!("removed saved session {name}");
+        }
+    }
+    Ok(())
 }
 
 /// Runs a session command, then writes `--metrics FILE` whether it succeeded or not.

@@ -82,6 +82,7 @@ fn voxlive(args: &[&str], env: &[(&str, Option<&std::ffi::OsStr>)]) -> std::proc
         .env_remove("GOOGLE_API_KEY")
         .env_remove("RUST_LOG")
         .env("XDG_CONFIG_HOME", std::env::temp_dir().join("voxlive-no-config"))
+        .env("VOXLIVE_DATA_DIR", crate::util::data_dir())
         .stdin(Stdio::null());
     for (k, v) in env {
         match v {

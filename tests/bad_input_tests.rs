@@ -11,6 +11,7 @@ const SECRET: &str = "AIzaSy-bad-input-SECRET-0123456789";
 
 fn run(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_voxlive"))
+        .env("VOXLIVE_DATA_DIR", crate::util::data_dir())
         .args(args)
         .env("GEMINI_API_KEY", SECRET)
         .env_remove("GOOGLE_API_KEY")

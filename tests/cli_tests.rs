@@ -9,6 +9,7 @@ use crate::util::*;
 
 fn voxlive(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_voxlive"))
+        .env("VOXLIVE_DATA_DIR", crate::util::data_dir())
         .args(args)
         .env_remove("GEMINI_API_KEY")
         .env_remove("GOOGLE_API_KEY")
@@ -165,6 +166,7 @@ fn wrong_key_and_unknown_model_fail_clearly() {
         ];
         args.extend_from_slice(extra);
         Command::new(env!("CARGO_BIN_EXE_voxlive"))
+            .env("VOXLIVE_DATA_DIR", crate::util::data_dir())
             .args(&args)
             .env("GEMINI_API_KEY", key)
             .env_remove("GOOGLE_API_KEY")
@@ -211,6 +213,7 @@ fn voxlive_with_input(args: &[&str], input: &str) -> Output {
     use std::io::Write;
     use std::process::Stdio;
     let mut child = Command::new(env!("CARGO_BIN_EXE_voxlive"))
+        .env("VOXLIVE_DATA_DIR", crate::util::data_dir())
         .args(args)
         .env_remove("GEMINI_API_KEY")
         .env_remove("GOOGLE_API_KEY")

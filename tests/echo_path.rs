@@ -115,6 +115,7 @@ impl Live {
             .env_remove("GEMINI_API_KEY")
             .env_remove("GOOGLE_API_KEY")
             .env("XDG_CONFIG_HOME", dir.join("no-config"))
+            .env("VOXLIVE_DATA_DIR", dir.join("data"))
             .env("RUST_LOG", "voxlive::audio::aec=debug")
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(dir.join("stderr")).unwrap());

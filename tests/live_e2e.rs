@@ -45,6 +45,7 @@ struct Voxlive {
 impl Voxlive {
     fn start(dir: &Path, args: &[&str]) -> Voxlive {
         let mut child = Command::new(env!("CARGO_BIN_EXE_voxlive"))
+            .env("VOXLIVE_DATA_DIR", crate::util::data_dir())
             .args(args)
             .env_remove("GEMINI_API_KEY")
             .env_remove("GOOGLE_API_KEY")
@@ -432,7 +433,10 @@ fn missing_device_and_missing_audio_system_fail_clearly() {
     let _devices = crate::util::devices_lock();
     let run = |args: &[&str], runtime_dir: Option<&str>| {
         let mut c = Command::new(env!("CARGO_BIN_EXE_voxlive"));
-        c.args(args).env_remove("GEMINI_API_KEY").env_remove("GOOGLE_API_KEY");
+        c.args(args)
+            .env_remove("GEMINI_API_KEY")
+            .env_remove("GOOGLE_API_KEY")
+            .env("VOXLIVE_DATA_DIR", crate::util::data_dir());
         if let Some(d) = runtime_dir {
             c.env("XDG_RUNTIME_DIR", d).env_remove("PULSE_SERVER");
         }

@@ -135,7 +135,7 @@ fn command_line(dir: &Path, transcript: &Path, before: &Path, after: &Path) -> S
         .map(|d| format!(" XDG_RUNTIME_DIR={}", sh_quote(&d)))
         .unwrap_or_default();
     format!(
-        "stty -a > {}; env -u GEMINI_API_KEY -u GOOGLE_API_KEY XDG_CONFIG_HOME={}{runtime} {} --mode ptt \
+        "stty -a > {}; env -u GEMINI_API_KEY -u GOOGLE_API_KEY XDG_CONFIG_HOME={}{runtime} {} --no-save --mode ptt \
          --duration {SESSION_SECS} --stats --transcript {}; stty -a > {}; echo \"ptt\" \"finished\"",
         q(before),
         q(&config),

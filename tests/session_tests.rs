@@ -370,11 +370,27 @@ async fn unreachable_endpoint_is_a_clear_retryable_error() {
 #[tokio::test]
 async fn ephemeral_token_goes_to_the_constrained_endpoint() {
     let server = start_server(ServerConfig {
-        api_key: Some("auth_tokens/abc".into()),
+        api_key: Some("the-key-that-mints".into()),
         ..fast_config()
     })
     .await;
-    let credential = voxlive::session::Credential::EphemeralToken(voxlive::session::Secret::new("auth_tokens/abc"));
+    // a token the server minted (it admits only those on the Constrained path)
+    let options = voxlive::auth::MintOptions {
+        uses: 1,
+        expire: Duration::from_secs(600),
+        new_session_expire: Duration::from_secs(60),
+        locked_setup: None,
+    };
+    let token = voxlive::auth::mint(
+        &endpoint(&server, Some("the-key-that-mints")),
+        &options,
+        Duration::from_secs(10),
+    )
+    .await
+    .expect("the server mints a token")
+    .name
+    .unwrap();
+    let credential = voxlive::session::Credential::EphemeralToken(voxlive::session::Secret::new(token));
     let endpoint =
         voxlive::session::Endpoint::new(&server.base_url(), voxlive::session::ApiVersion::V1alpha, credential).unwrap();
     assert!(endpoint.ws_url().path().ends_with("BidiGenerateContentConstrained"));

@@ -1,5 +1,6 @@
 //! The one integration-test binary, grouped by topic (ripgrep's layout).
 
+mod access_tests;
 mod audio_devices;
 mod bad_input_tests;
 mod bench_tests;
@@ -9,6 +10,7 @@ mod echo_path;
 mod hostile_server_tests;
 mod live_e2e;
 mod parse_props;
+mod persist_tests;
 mod ptt_e2e;
 mod server_tests;
 mod session_tests;

@@ -376,6 +376,7 @@ timeout_secs = 10
     )
     .unwrap();
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_voxlive"))
+        .env("VOXLIVE_DATA_DIR", crate::util::data_dir())
         .args(["--config", config.to_str().unwrap(), "chat"])
         .env_remove("GEMINI_API_KEY")
         .env_remove("GOOGLE_API_KEY")
@@ -404,6 +405,7 @@ timeout_secs = 10
 #[test]
 fn a_bad_tool_setting_is_one_clear_error() {
     let o = std::process::Command::new(env!("CARGO_BIN_EXE_voxlive"))
+        .env("VOXLIVE_DATA_DIR", crate::util::data_dir())
         .args(["--tools", "shell", "chat"])
         .env_remove("GEMINI_API_KEY")
         .env_remove("GOOGLE_API_KEY")

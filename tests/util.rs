@@ -8,6 +8,12 @@ use voxlive::session::{ApiVersion, Credential, Endpoint, Secret, SessionOptions}
 
 pub const MODEL: &str = "models/gemini-2.5-flash-native-audio-preview-12-2025";
 
+/// Where the `voxlive` binary saves conversations during tests (`VOXLIVE_DATA_DIR`): inside target/, never
+/// the user's own data directory.
+pub fn data_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("voxlive-data")
+}
+
 pub async fn start_server(config: ServerConfig) -> ServerHandle {
     let addr: SocketAddr = "127.0.0.1:0".parse().unwrap();
     server::spawn(config, addr).await.expect("embedded server starts")

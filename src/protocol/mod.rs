@@ -9,6 +9,7 @@ pub mod codec;
 pub mod content;
 pub mod server;
 pub mod setup;
+pub mod token;
 pub mod tool;
 
 #[cfg(test)]
@@ -25,6 +26,7 @@ pub use setup::{
     Modality, PrebuiltVoiceConfig, Proactivity, RealtimeInputConfig, SafetySetting, SessionResumptionConfig, Setup,
     SlidingWindow, SpeechConfig, ThinkingConfig, VoiceConfig,
 };
+pub use token::{AuthToken, CreateAuthToken};
 pub use tool::{FunctionDeclaration, Tool, ToolCall, ToolCallCancellation, ToolResponse};
 
 /// Sample rate of microphone audio the service takes natively.

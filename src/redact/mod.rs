@@ -26,7 +26,8 @@ pub fn register(secret: &str) {
     }
 }
 
-/// `text` with every registered secret, `key=`/`access_token=`/`token=` value and URL userinfo replaced
+/// `text` with every registered secret, `key=`/`access_token=`/`token=` value, `auth_tokens/NAME`,
+/// `Bearer TOKEN` and URL userinfo replaced
 /// by `***`.
 pub fn redact(text: &str) -> Cow<'_, str> {
     let mut out = Cow::Borrowed(text);
@@ -40,7 +41,8 @@ pub fn redact(text: &str) -> Cow<'_, str> {
             }
         }
     }
-    for param in ["key=", "access_token=", "token="] {
+    // ephemeral token names (minted ones are never registered) and bearer tokens, wherever they appear
+    for param in ["key=", "access_token=", "token=", "auth_tokens/", "bearer "] {
         if out.to_ascii_lowercase().contains(param) {
             out = Cow::Owned(redact_param(&out, param));
         }
@@ -110,6 +112,13 @@ fn redact_userinfo(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn token_names_and_bearer_tokens_vanish() {
+        let r = redact("minted auth_tokens/0123456789abcdef for you; Authorization: Bearer ya29.abc-def");
+        assert!(!r.contains("0123456789") && !r.contains("ya29"), "{r}");
+        assert!(r.contains("auth_tokens/***") && r.contains("Bearer ***"), "{r}");
+    }
 
     #[test]
     fn registered_secrets_vanish_everywhere() {

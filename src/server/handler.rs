@@ -75,29 +75,8 @@ where
     S: AsyncRead + AsyncWrite + Unpin + Send,
 {
     let limits = shared.config.limits;
-    let mut creds: Option<Credentials> = None;
-    let mut headers = Vec::new();
-    let log_headers = shared.config.setup_log.is_some();
-    let mut ws_config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default();
-    ws_config.max_message_size = Some(limits.max_message_size);
-    ws_config.max_frame_size = Some(limits.max_message_size);
-    let upgrade = tokio_tungstenite::accept_hdr_async_with_config(
-        stream,
-        |req: &Request, resp: Response| {
-            if log_headers {
-                headers = handshake::logged_headers(req);
-            }
-            handshake::check(req, resp, &mut creds)
-        },
-        Some(ws_config),
-    );
-    // a peer that opens TCP and never finishes the upgrade holds a slot only this long
-    let mut ws = match tokio::time::timeout(limits.setup_timeout, upgrade).await {
-        Ok(ws) => ws?,
-        Err(_) => {
-            tracing::info!("closing a connection that did not finish the WebSocket upgrade in time");
-            return Ok(());
-        }
+    let Some((mut ws, creds, mut headers)) = upgrade(&shared, stream).await? else {
+        return Ok(());
     };
     if over_limit {
         let reason = format!(
@@ -107,7 +86,9 @@ where
         tracing::warn!("{reason}");
         return close(&mut ws, 1011, &reason).await;
     }
-    if let Some(expected) = shared.config.api_key.as_deref() {
+    // an ephemeral token stands in for the key; it is checked once the setup says new or resumed
+    let token = creds.as_ref().and_then(|c| c.token()).map(str::to_string);
+    if let (Some(expected), None) = (shared.config.api_key.as_deref(), &token) {
         if !creds.as_ref().is_some_and(|c| c.matches(expected)) {
             tracing::info!("refusing connection: missing or wrong API key");
             return close(&mut ws, 1008, BAD_KEY_REASON).await;
@@ -141,6 +122,16 @@ where
             Err(e) => return close(&mut ws, 1007, &format!("invalid setup: {e}")).await,
         }
     };
+    let (setup, token_expires) = match &token {
+        Some(token) => match admit_token(&shared, token, setup) {
+            Ok(admitted) => admitted,
+            Err((code, reason)) => {
+                tracing::info!("refusing connection: {reason}");
+                return close(&mut ws, code, &reason).await;
+            }
+        },
+        None => (setup, None),
+    };
     if let Some(log) = &shared.config.setup_log {
         log.push(super::config::SetupRecord {
             headers: std::mem::take(&mut headers),
@@ -170,7 +161,85 @@ where
         }
     };
     tracing::info!(model = %setup.model_id(), resumed_turns = conversation.turns(), "session set up");
-    Live::new(shared, ws, setup, conversation, faults).run().await
+    Live::new(shared, ws, setup, conversation, faults)
+        .token_expires(token_expires)
+        .run()
+        .await
+}
+
+/// Reads the request: a token request is answered over plain HTTP (`None`), anything else goes on to the
+/// WebSocket upgrade (404 for unknown paths), each within the setup limit; the WebSocket and the
+/// credentials the handshake found.
+// The handshake closure returns tungstenite's `Callback` error type, not ours to shrink.
+#[allow(clippy::result_large_err)]
+/// An upgraded connection: the socket, the credentials its request carried, and its headers when a
+/// setup log records them.
+type Upgraded<S> = (Ws<super::http::Replay<S>>, Option<Credentials>, Vec<(String, String)>);
+
+// the handshake callback's error type (tungstenite's ErrorResponse) is fixed by its signature
+#[allow(clippy::result_large_err)]
+async fn upgrade<S>(shared: &Shared, stream: S) -> Result<Option<Upgraded<S>>, tokio_tungstenite::tungstenite::Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send,
+{
+    let limits = shared.config.limits;
+    let stream = match tokio::time::timeout(limits.setup_timeout, super::http::route(shared, stream)).await {
+        Ok(Ok(super::http::Route::Upgrade(stream))) => stream,
+        Ok(Ok(super::http::Route::Answered)) => return Ok(None),
+        Ok(Err(e)) => return Err(e.into()),
+        Err(_) => {
+            tracing::info!("closing a connection that did not send a whole request in time");
+            return Ok(None);
+        }
+    };
+    let mut creds: Option<Credentials> = None;
+    let mut headers = Vec::new();
+    let log_headers = shared.config.setup_log.is_some();
+    let mut ws_config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default();
+    ws_config.max_message_size = Some(limits.max_message_size);
+    ws_config.max_frame_size = Some(limits.max_message_size);
+    let upgrade = tokio_tungstenite::accept_hdr_async_with_config(
+        stream,
+        |req: &Request, resp: Response| {
+            if log_headers {
+                headers = handshake::logged_headers(req);
+            }
+            handshake::check(req, resp, &mut creds)
+        },
+        Some(ws_config),
+    );
+    // a peer that opens TCP and never finishes the upgrade holds a slot only this long
+    match tokio::time::timeout(limits.setup_timeout, upgrade).await {
+        Ok(ws) => Ok(Some((ws?, creds, headers))),
+        Err(_) => {
+            tracing::info!("closing a connection that did not finish the WebSocket upgrade in time");
+            Ok(None)
+        }
+    }
+}
+
+/// Admits an ephemeral token for this setup (a new session spends a use): the setup with the token's
+/// locked fields applied, and when the session must end.
+fn admit_token(
+    shared: &Shared,
+    token: &str,
+    setup: Setup,
+) -> Result<(Setup, Option<tokio::time::Instant>), (u16, String)> {
+    let resuming = setup.session_resumption.as_ref().is_some_and(|r| r.handle.is_some());
+    let now = time::OffsetDateTime::now_utc();
+    let admitted = shared
+        .tokens
+        .admit(token, resuming, now)
+        .map_err(|reason| (1008, reason))?;
+    let left = Duration::try_from(admitted.expires - now).unwrap_or_default();
+    let expires = Some(tokio::time::Instant::now() + left);
+    match &admitted.locked {
+        None => Ok((setup, expires)),
+        Some(locked) => Ok((
+            super::tokens::apply_lock(&setup, locked).map_err(|r| (1007, r))?,
+            expires,
+        )),
+    }
 }
 
 /// Whether the faults refuse this resumption (always, or with their probability, seeded).

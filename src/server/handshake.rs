@@ -8,6 +8,9 @@ use tokio_tungstenite::tungstenite::http::StatusCode;
 const SERVICE: &str = "GenerativeService.BidiGenerateContent";
 const CONSTRAINED: &str = "google.ai.generativelanguage.v1alpha.GenerativeService.BidiGenerateContentConstrained";
 const VERSIONS: [&str; 3] = ["v1", "v1beta", "v1alpha"];
+/// Vertex AI's Live method, after `google.cloud.aiplatform.{version}.`.
+const VERTEX_SERVICE: &str = "LlmBidiService/BidiGenerateContent";
+const VERTEX_VERSIONS: [&str; 2] = ["v1", "v1beta1"];
 
 /// Which endpoint a path names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,6 +19,9 @@ pub enum Endpoint {
     Key,
     /// The v1alpha `BidiGenerateContentConstrained` path for ephemeral tokens.
     Constrained,
+    /// Vertex AI: `.../ws/google.cloud.aiplatform.{v1,v1beta1}.LlmBidiService/BidiGenerateContent`, with
+    /// `Authorization: Bearer TOKEN`.
+    Vertex,
 }
 
 /// Classifies a request path (any prefix, `/ws/` or `//ws/`); None means 404.
@@ -24,6 +30,10 @@ pub fn endpoint(path: &str) -> Option<Endpoint> {
     let method = &path[idx + 4..];
     if method == CONSTRAINED {
         return Some(Endpoint::Constrained);
+    }
+    if let Some(rest) = method.strip_prefix("google.cloud.aiplatform.") {
+        let version = rest.strip_suffix(VERTEX_SERVICE)?.strip_suffix('.')?;
+        return VERTEX_VERSIONS.contains(&version).then_some(Endpoint::Vertex);
     }
     let version = method
         .strip_prefix("google.ai.generativelanguage.")?
@@ -44,11 +54,33 @@ pub fn api_version(path: &str) -> Option<&'static str> {
 }
 
 /// What the handshake learned: the endpoint and the credential presented, if any.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct Credentials {
     pub presented: Option<String>,
     /// The API version in the path, checked against the model's profile once setup names the model.
     pub api_version: Option<&'static str>,
+    /// Which endpoint the path named (`None` only in unit tests).
+    pub endpoint: Option<Endpoint>,
+}
+
+impl std::fmt::Debug for Credentials {
+    // never the credential itself
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("presented", &self.presented.as_ref().map(|_| "***"))
+            .field("endpoint", &self.endpoint)
+            .finish()
+    }
+}
+
+impl Credentials {
+    /// The ephemeral token presented on the Constrained path, if that is what this is.
+    pub fn token(&self) -> Option<&str> {
+        match self.endpoint {
+            Some(Endpoint::Constrained) => self.presented.as_deref().filter(|p| p.starts_with("auth_tokens/")),
+            _ => None,
+        }
+    }
 }
 
 impl Credentials {
@@ -86,13 +118,20 @@ pub fn credentials(request: &Request, endpoint: Endpoint) -> Credentials {
             .map(|v| v.trim().to_string())
             .or_else(|| param("access_token"))
     };
+    let bearer = || {
+        header("authorization")
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(|v| v.trim().to_string())
+    };
     let presented = match endpoint {
         Endpoint::Key => key,
         Endpoint::Constrained => token().or(key),
+        Endpoint::Vertex => bearer().or(key),
     };
     Credentials {
         presented,
         api_version: api_version(request.uri().path()),
+        endpoint: Some(endpoint),
     }
 }
 
@@ -142,6 +181,10 @@ mod tests {
         assert_eq!(api_version(p), Some("v1beta"));
         assert_eq!(api_version(&format!("/ws/{CONSTRAINED}")), Some("v1alpha"));
         assert_eq!(api_version("/ws/other"), None);
+        let vertex = "/ws/google.cloud.aiplatform.v1beta1.LlmBidiService/BidiGenerateContent";
+        assert_eq!(endpoint(vertex), Some(Endpoint::Vertex));
+        assert_eq!(endpoint(&vertex.replace("v1beta1", "v1")), Some(Endpoint::Vertex));
+        assert_eq!(endpoint(&vertex.replace("v1beta1", "v2")), None);
     }
 
     #[test]

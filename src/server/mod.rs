@@ -10,6 +10,8 @@
 //! - `turns.rs`: user audio in, turn ends out (activityEnd, audioStreamEnd, or its own VAD).
 //! - `reply.rs`: what a responder answers, rendered into wire messages; `usage.rs` counts its tokens.
 //! - `responder/`: Echo and Scripted, behind the [`Responder`] trait.
+//! - `http.rs`: plain HTTP beside the upgrade: `POST /v1alpha/auth_tokens` mints an ephemeral token.
+//! - `tokens.rs`: minted tokens (uses, expiry, locked setup) admitted on the Constrained path.
 //! - `sessions.rs`: resumption handles and the conversation state they continue.
 //! - `faults.rs`: injected failures; `tls.rs`: the generated certificate and the rustls acceptor.
 //! - `net.rs`: network conditions on what the server sends (delay, jitter, loss, bursts: `bench --net`).
@@ -18,6 +20,7 @@ mod config;
 pub mod faults;
 mod handler;
 mod handshake;
+mod http;
 pub mod images;
 mod limits;
 mod live;
@@ -27,6 +30,7 @@ pub mod reply;
 pub mod responder;
 mod sessions;
 pub mod tls;
+pub mod tokens;
 mod tool_calls;
 mod turns;
 mod usage;
@@ -77,6 +81,7 @@ pub enum ServerError {
 pub(crate) struct Shared {
     pub config: ServerConfig,
     pub sessions: sessions::Sessions,
+    pub tokens: tokens::Tokens,
     pub tls: Option<tokio_rustls::TlsAcceptor>,
     pub connections: std::sync::atomic::AtomicU32,
     /// Turns true when the server stops: set-up connections close with 1001.
@@ -118,6 +123,7 @@ pub async fn run_counted(
     ));
     let shared = Arc::new(Shared {
         sessions: sessions::Sessions::default(),
+        tokens: tokens::Tokens::default(),
         tls,
         connections: std::sync::atomic::AtomicU32::new(0),
         stop,

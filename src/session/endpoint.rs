@@ -50,6 +50,62 @@ pub enum Credential {
     ApiKey(Secret),
     /// An ephemeral token (`auth_tokens/...`), sent as `Authorization: Token ...` to the Constrained path.
     EphemeralToken(Secret),
+    /// An OAuth access token (Vertex AI), sent as `Authorization: Bearer ...`.
+    Bearer(Secret),
+}
+
+/// A Vertex AI project and location: the URL path and the model's resource name come from them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Vertex {
+    pub project: String,
+    pub location: String,
+}
+
+impl Vertex {
+    /// Checks the names (they go into a host name and a path): a project id is 6 to 30 lowercase letters,
+    /// digits and hyphens starting with a letter; a location 1 to 40 lowercase letters, digits and hyphens.
+    pub fn new(project: &str, location: &str) -> Result<Vertex, SessionError> {
+        let (project, location) = (project.trim(), location.trim());
+        let lower = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-';
+        if !(6..=30).contains(&project.len())
+            || !project.starts_with(|c: char| c.is_ascii_lowercase())
+            || !project.chars().all(lower)
+            || project.ends_with('-')
+        {
+            return Err(SessionError::InvalidEndpoint(format!(
+                "--project {project:?}: a Google Cloud project id is 6 to 30 lowercase letters, digits and hyphens, starting with a letter"
+            )));
+        }
+        if location.is_empty() || location.len() > 40 || !location.chars().all(lower) || location.starts_with('-') {
+            return Err(SessionError::InvalidEndpoint(format!(
+                "--location {location:?}: give a Vertex AI region such as us-central1 (lowercase letters, digits, hyphens)"
+            )));
+        }
+        Ok(Vertex {
+            project: project.to_string(),
+            location: location.to_string(),
+        })
+    }
+
+    /// `https://{location}-aiplatform.googleapis.com` (`https://aiplatform.googleapis.com` for global).
+    pub fn base_url(&self) -> String {
+        match self.location.as_str() {
+            "global" => "https://aiplatform.googleapis.com".into(),
+            l => format!("https://{l}-aiplatform.googleapis.com"),
+        }
+    }
+
+    /// The model's resource name: `projects/{p}/locations/{l}/publishers/google/models/{id}`.
+    pub fn model_path(&self, model: &str) -> String {
+        if model.starts_with("projects/") {
+            return model.to_string();
+        }
+        let id = model.rsplit('/').next().unwrap_or(model);
+        format!(
+            "projects/{}/locations/{}/publishers/google/models/{id}",
+            self.project, self.location
+        )
+    }
 }
 
 /// The Gemini API version in the URL path.
@@ -82,6 +138,8 @@ pub struct Endpoint {
     pub extra_roots_pem: Option<Arc<Vec<u8>>>,
     /// Headers the user added (`--header`), validated; sent after the credential's own.
     pub extra_headers: super::ExtraHeaders,
+    /// Vertex AI instead of the Gemini API: its URL path and model names.
+    pub vertex: Option<Vertex>,
 }
 
 impl Endpoint {
@@ -106,6 +164,7 @@ impl Endpoint {
             credential,
             extra_roots_pem: None,
             extra_headers: Default::default(),
+            vertex: None,
         })
     }
 
@@ -125,6 +184,13 @@ impl Endpoint {
             _ => "BidiGenerateContent",
         };
         let prefix = url.path().trim_end_matches('/').to_string();
+        if self.vertex.is_some() {
+            url.set_path(&format!(
+                "{prefix}/ws/google.cloud.aiplatform.v1beta1.LlmBidiService/BidiGenerateContent"
+            ));
+            url.set_query(None);
+            return url;
+        }
         url.set_path(&format!(
             "{prefix}/ws/google.ai.generativelanguage.{}.GenerativeService.{method}",
             self.api_version.as_str()
@@ -144,6 +210,7 @@ impl Endpoint {
             Credential::None => None,
             Credential::ApiKey(key) => Some(("x-goog-api-key", key.expose().to_string())),
             Credential::EphemeralToken(token) => Some(("authorization", format!("Token {}", token.expose()))),
+            Credential::Bearer(token) => Some(("authorization", format!("Bearer {}", token.expose()))),
         };
         if let Some((name, value)) = header {
             let value = HeaderValue::from_str(&value).map_err(|_| {
@@ -225,6 +292,7 @@ impl fmt::Display for Endpoint {
             Credential::None => Ok(()),
             Credential::ApiKey(_) => f.write_str(" (key=***)"),
             Credential::EphemeralToken(_) => f.write_str(" (token=***)"),
+            Credential::Bearer(_) => f.write_str(" (bearer=***)"),
         }
     }
 }
@@ -309,6 +377,40 @@ mod tests {
         assert_eq!(spoof.credential_warnings().len(), 1);
         let none = Endpoint::new("ws://10.0.0.5:80", ApiVersion::V1beta, Credential::None).unwrap();
         assert!(none.credential_warnings().is_empty());
+    }
+
+    #[test]
+    fn vertex_urls_model_paths_and_names() {
+        let v = Vertex::new("my-project-1", "us-central1").unwrap();
+        let mut e = Endpoint::new(
+            &v.base_url(),
+            ApiVersion::V1beta,
+            Credential::Bearer(Secret::new("ya29.x")),
+        )
+        .unwrap();
+        e.vertex = Some(v.clone());
+        assert_eq!(
+            e.ws_url().as_str(),
+            "wss://us-central1-aiplatform.googleapis.com/ws/google.cloud.aiplatform.v1beta1.LlmBidiService/BidiGenerateContent"
+        );
+        assert_eq!(e.request().unwrap().headers()["authorization"], "Bearer ya29.x");
+        assert!(!format!("{e} {e:?}").contains("ya29"));
+        assert_eq!(
+            v.model_path("models/gemini-3.8-live"),
+            "projects/my-project-1/locations/us-central1/publishers/google/models/gemini-3.8-live"
+        );
+        assert_eq!(
+            Vertex::new("my-project-1", "global").unwrap().base_url(),
+            "https://aiplatform.googleapis.com"
+        );
+        for (p, l) in [
+            ("short", "us"),
+            ("My-Project", "us"),
+            ("my-project-1", "us/../x"),
+            ("my-project-1", ""),
+        ] {
+            assert!(Vertex::new(p, l).is_err(), "{p} {l}");
+        }
     }
 
     #[test]

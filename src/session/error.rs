@@ -31,7 +31,7 @@ pub enum SessionError {
         detail: String,
     },
     /// The API key or token was rejected. Terminal: retrying with the same key cannot help.
-    #[error("the API key was rejected: {0}")]
+    #[error("{}", auth_message(.0))]
     Auth(String),
     /// The server rejected the setup or a message (model, voice, field) with this close code. Terminal.
     #[error("{reason}")]
@@ -82,6 +82,15 @@ fn explain_reason(reason: &str) -> &str {
         "no reason given"
     } else {
         reason
+    }
+}
+
+/// "the API key was rejected: ...", or "the token was rejected: ..." when the reason is about a token.
+fn auth_message(reason: &str) -> String {
+    if reason.to_ascii_lowercase().contains("token") {
+        format!("the token was rejected: {reason}")
+    } else {
+        format!("the API key was rejected: {reason}")
     }
 }
 

@@ -10,6 +10,7 @@ use tokio::sync::mpsc;
 
 use super::connection::Connection;
 use super::event::Event;
+use super::journal::{JournalRef, Start};
 use super::metrics::Mark;
 use super::metrics::SessionMetrics;
 use super::outbound::Item;
@@ -25,30 +26,90 @@ use crate::protocol::{
 pub struct Session {
     tx: mpsc::Sender<Command>,
     metrics: Arc<SessionMetrics>,
+    journal: Option<JournalRef>,
 }
 
 /// The stream of events from the server, across reconnects, ending with [`Event::Closed`].
 pub struct Events {
     rx: mpsc::Receiver<Event>,
+    journal: Option<JournalRef>,
 }
 
 impl Events {
     /// The next event; `None` after the session has ended and every event was read.
     pub async fn recv(&mut self) -> Option<Event> {
-        self.rx.recv().await
+        let event = self.rx.recv().await;
+        if let (Some(journal), Some(event)) = (&self.journal, &event) {
+            journal.0.event(event);
+        }
+        event
     }
 }
 
-/// Connects, completes setup, and starts the supervisor that keeps the session going.
-pub async fn start(options: SessionOptions) -> Result<(Session, Events), SessionError> {
+/// Connects, completes setup, and starts the supervisor that keeps the session going. With
+/// [`SessionOptions::resume`] the first connection continues that conversation (see [`open_first`]).
+pub async fn start(mut options: SessionOptions) -> Result<(Session, Events), SessionError> {
     options.warn_about_credentials();
-    let conn = Connection::open(&options.endpoint, &options.setup, options.limits()).await?;
+    let (conn, started, seed) = open_first(&options).await?;
+    // the supervisor keeps the handle the server accepted (a drop before its first update resumes with it)
+    // and the saved history (a later refusal seeds it again); seeded history joins it once consumed
+    if !matches!(started, Start::ByHandle) {
+        options.resume = None;
+    }
+    let journal = options.journal.clone();
     let (tx, rx) = mpsc::channel(options.outbound_capacity.clamp(8, 4096));
     let (ev_tx, ev_rx) = mpsc::channel(1024);
     let metrics = options.metrics.clone().unwrap_or_default();
     let supervisor = Supervisor::new(options, conn, rx, ev_tx, metrics.clone());
+    if let Some(seed) = seed {
+        // first in the queue: the history precedes anything the caller sends
+        tx.send(Command::Send(Item::new(seed)))
+            .await
+            .map_err(|_| SessionError::SessionClosed)?;
+    }
     tokio::spawn(supervisor.run());
-    Ok((Session { tx, metrics }, Events { rx: ev_rx }))
+    if let Some(j) = &journal {
+        j.0.started(&started);
+    }
+    let session = Session {
+        tx,
+        metrics,
+        journal: journal.clone(),
+    };
+    Ok((session, Events { rx: ev_rx, journal }))
+}
+
+/// The first connection: with a saved handle, resumed by it; if there is none or the server refuses it, a
+/// fresh session, with the saved history (if any) as the first message to send.
+async fn open_first(options: &SessionOptions) -> Result<(Connection, Start, Option<ClientMessage>), SessionError> {
+    let limits = options.limits();
+    let Some(resume) = &options.resume else {
+        let conn = Connection::open(&options.endpoint, &options.setup, limits).await?;
+        return Ok((conn, Start::Fresh, None));
+    };
+    let mut reason = "no valid saved resumption handle".to_string();
+    if let Some(handle) = &resume.handle {
+        let mut setup = options.setup.clone();
+        let config = setup.session_resumption.get_or_insert_with(Default::default);
+        config.handle = Some(handle.clone());
+        match Connection::open(&options.endpoint, &setup, limits).await {
+            Ok(conn) => return Ok((conn, Start::ByHandle, None)),
+            Err(SessionError::ResumptionRejected(r)) => {
+                tracing::info!("the server refused the saved resumption handle ({r}); seeding the saved history");
+                reason = format!("the server refused the saved handle: {r}");
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    let conn = Connection::open(&options.endpoint, &options.setup, limits).await?;
+    let turns = resume.history.len();
+    let seed = (turns > 0).then(|| {
+        ClientMessage::ClientContent(ClientContent {
+            turns: resume.history.clone(),
+            turn_complete: Some(false),
+        })
+    });
+    Ok((conn, Start::ByHistory { turns, reason }, seed))
 }
 
 impl Session {
@@ -86,6 +147,9 @@ impl Session {
 
     /// [`Session::send`], recording the time from `mark`'s instant to the socket under its [`Mark`].
     pub async fn send_marked(&self, msg: ClientMessage, mark: Option<(Mark, Instant)>) -> Result<(), SessionError> {
+        if let Some(journal) = &self.journal {
+            journal.0.sent(&msg);
+        }
         self.tx
             .send(Command::Send(Item {
                 msg,

@@ -2,7 +2,8 @@
 //! for setupComplete, then send audio, text, turns, tool responses and activity signals through a
 //! cloneable [`Session`] handle and receive typed [`Event`]s. The handle and the events outlive
 //! connections: `supervisor.rs` reconnects and resumes (`reconnect.rs` says when and how soon,
-//! `resumption.rs` with what, `outbound.rs` what is replayed or dropped); `connection.rs` is one WebSocket
+//! `resumption.rs` with what, `outbound.rs` what is replayed or dropped); `journal.rs` says what a session
+//! continues from an earlier run and lets an observer record it (saved sessions); `connection.rs` is one WebSocket
 //! that never reconnects. A close becomes a typed value (code, reason, class) a person understands.
 
 mod connection;
@@ -11,6 +12,7 @@ mod error;
 mod event;
 mod handle;
 mod headers;
+mod journal;
 mod metrics;
 mod outbound;
 mod reconnect;
@@ -20,14 +22,16 @@ mod supervisor;
 use std::time::Duration;
 
 pub use connection::DEFAULT_MAX_MESSAGE;
-pub use endpoint::{ApiVersion, Credential, Endpoint, Secret, GEMINI_BASE_URL};
+pub use endpoint::{ApiVersion, Credential, Endpoint, Secret, Vertex, GEMINI_BASE_URL};
 pub use error::{CloseInfo, SessionError};
 pub use event::{events_from, interaction_done, Event};
 pub use handle::{start, Events, Session};
 pub use headers::{is_secret, ExtraHeaders};
+pub use journal::{Journal, JournalRef, ResumeFrom, Start};
 pub use metrics::{Mark, SessionMetrics, Signal};
 pub use outbound::{is_droppable, RECONNECT_AUDIO};
 pub use reconnect::{backoff, classify_close, first_attempt, CloseClass, BACKOFF_BASE, BACKOFF_MAX, MAX_ATTEMPTS};
+pub use resumption::{MAX_HANDLE_LEN, MAX_HISTORY_TURNS};
 pub use supervisor::{GOAWAY_MARGIN, SWITCH_DRAIN};
 
 use crate::protocol::Setup;
@@ -55,10 +59,19 @@ pub struct SessionOptions {
     pub reconnect: bool,
     /// Count into these metrics instead of fresh ones (so a caller can report them whatever happens).
     pub metrics: Option<std::sync::Arc<SessionMetrics>>,
+    /// Continue an earlier conversation (a saved handle, else saved history): see [`ResumeFrom`].
+    pub resume: Option<ResumeFrom>,
+    /// Told what is sent and received, to keep a record (saved sessions): see [`Journal`].
+    pub journal: Option<JournalRef>,
 }
 
 impl SessionOptions {
-    pub fn new(endpoint: Endpoint, setup: Setup) -> Self {
+    /// Options for `setup` on `endpoint`; on Vertex AI the model becomes its resource name
+    /// (`projects/.../models/ID`).
+    pub fn new(endpoint: Endpoint, mut setup: Setup) -> Self {
+        if let Some(vertex) = &endpoint.vertex {
+            setup.model = vertex.model_path(&setup.model);
+        }
         SessionOptions {
             endpoint,
             setup,
@@ -71,6 +84,8 @@ impl SessionOptions {
             outbound_capacity: 64,
             reconnect: true,
             metrics: None,
+            resume: None,
+            journal: None,
         }
     }
 

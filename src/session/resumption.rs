@@ -23,6 +23,19 @@ pub struct Resumption {
 }
 
 impl Resumption {
+    /// The state of a session that continues `resume` (the handle the server accepted and the saved
+    /// history, so a later refusal seeds all of it), or a new one.
+    pub fn continuing(resume: Option<&super::ResumeFrom>) -> Self {
+        let mut r = Resumption::default();
+        if let Some(resume) = resume {
+            r.update(resume.handle.clone(), true);
+            for turn in &resume.history {
+                r.push(turn.clone());
+            }
+        }
+        r
+    }
+
     /// Keeps a new handle if the server says the session is resumable at this point.
     pub fn update(&mut self, handle: Option<String>, resumable: bool) {
         match handle {

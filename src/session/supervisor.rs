@@ -122,13 +122,14 @@ impl Supervisor {
     ) -> Self {
         metrics.connections.fetch_add(1, Ordering::Relaxed);
         let (leftover_tx, leftover_rx) = mpsc::channel(LEFTOVER_QUEUE);
+        let resumption = Resumption::continuing(options.resume.as_ref());
         Supervisor {
             outbox: Outbox::new(metrics.clone()),
             options,
             commands,
             events,
             metrics,
-            resumption: Resumption::default(),
+            resumption,
             conn: Some(conn),
             standby: None,
             connecting: None,

@@ -34,6 +34,11 @@ first deviation, 2 on bad usage):
   utterances against a server with --responder script:tests/fixtures/sdk_utterances_script.toml: one
          interaction of two utterances, the first turn_complete with interaction_status IN_PROGRESS, the
          second IDLE.
+  token  client.aio.auth_tokens.create (v1alpha, uses=1, expire_time, new_session_expire_time, a locked
+         setup with TEXT replies) mints an ephemeral token from our server; a Client whose api_key is the
+         token's name connects (BidiGenerateContentConstrained, "Authorization: Token ...") and gets a text
+         reply although it asked for AUDIO (the locked setup wins); a second session with the used-up token
+         is refused.
 
 How the SDK reaches our server (google-genai 3.6.1, google/genai/live.py and _api_client.py): with an API key
 and no Vertex AI, connect() opens
@@ -348,6 +353,46 @@ async def scenario_image(base_url: str, args) -> str:
     return f"image: reply {text[:80]!r}"
 
 
+async def scenario_token(base_url: str, args) -> str:
+    import datetime
+
+    minter = make_client(base_url, argparse.Namespace(**{**vars(args), "api_version": "v1alpha"}))
+    now = datetime.datetime.now(tz=datetime.timezone.utc)
+    token = await minter.aio.auth_tokens.create(config=types.CreateAuthTokenConfig(
+        uses=1,
+        expire_time=now + datetime.timedelta(minutes=30),
+        new_session_expire_time=now + datetime.timedelta(minutes=1),
+        live_connect_constraints=types.LiveConnectConstraints(
+            model=args.model, config=types.LiveConnectConfig(response_modalities=[types.Modality.TEXT])),
+        http_options=types.HttpOptions(api_version="v1alpha"),
+    ))
+    check(bool(token.name) and token.name.startswith("auth_tokens/"), f"token name {token.name!r}")
+    user = make_client(base_url, argparse.Namespace(**{**vars(args), "api_key": token.name,
+                                                       "api_version": "v1alpha"}))
+    deadline = time.monotonic() + args.timeout
+    # asks for AUDIO: the token's locked setup says TEXT
+    config = types.LiveConnectConfig(response_modalities=[types.Modality.AUDIO])
+    cm, session = await connect_checked(user, args, config)
+    try:
+        await session.send_client_content(
+            turns=types.Content(role="user", parts=[types.Part(text="hello with a token")]), turn_complete=True)
+        msgs = await receive_turn(session, args, deadline)
+        text = "".join(m.text or "" for m in msgs)
+        check("hello with a token" in text, f"no text reply under the locked TEXT setup (got {text!r})")
+    finally:
+        await cm.__aexit__(None, None, None)
+    try:
+        cm2, _ = await connect_checked(user, args, config)
+        await cm2.__aexit__(None, None, None)
+        raise Deviation("a second session with a token of one use was accepted")
+    except Deviation:
+        raise
+    except Exception as e:  # the SDK raises on the 1008 close
+        check("used up" in str(e), f"the refusal does not say the token is used up: {e}")
+    return "token: minted, one session with the locked setup, the second refused"
+
+
+
 async def scenario_tool38(base_url: str, args) -> str:
     """gemini-3.8-live: two NON_BLOCKING calls in one toolCall (the echo responder's `call NAME ARGS; ...`),
     answered with the SDK's own FunctionResponse carrying scheduling (WHEN_IDLE, SILENT) and will_continue;
@@ -565,7 +610,8 @@ async def scenario_utterances(base_url: str, args) -> str:
 
 SCENARIOS = {"audio": scenario_audio, "text": scenario_text, "image": scenario_image, "tool": scenario_tool,
              "tool38": scenario_tool38,
-             "live38": scenario_live38, "refused": scenario_refused, "utterances": scenario_utterances}
+             "live38": scenario_live38, "refused": scenario_refused, "utterances": scenario_utterances,
+             "token": scenario_token}
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -49,6 +49,8 @@ enum Event {
     StreamCap,
     /// An older connection of this conversation ended: take over what it left unsent.
     Handover,
+    /// The ephemeral token this connection came with has expired.
+    TokenExpired,
 }
 
 /// Whether the connection goes on after handling an event.
@@ -95,6 +97,8 @@ pub struct Live<S> {
     /// When the client's last frame arrived (idle limit, rate limit).
     last_heard: Instant,
     rate: super::limits::RateLimit,
+    /// The connection's ephemeral token expires then: the session ends (its `expireTime`).
+    token_expires: Option<Instant>,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin + Send> Live<S> {
@@ -150,8 +154,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Live<S> {
             ),
             last_heard: Instant::now(),
             rate: super::limits::RateLimit::new(shared.config.limits.max_messages_per_sec),
+            token_expires: None,
             shared,
         }
+    }
+
+    /// Ends the session at `at` (the ephemeral token's expireTime).
+    pub fn token_expires(mut self, at: Option<Instant>) -> Self {
+        self.token_expires = at;
+        self
     }
 
     /// Serves the connection; whatever reply was not sent yet is left to the conversation, for a
@@ -206,6 +217,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Live<S> {
                 _ = tokio::time::sleep_until(at), if due => Event::SendDue,
                 _ = stop.changed() => Event::Shutdown,
                 _ = sleep_until_opt(deadline) => Event::GoAwayDeadline,
+                _ = sleep_until_opt(self.token_expires) => Event::TokenExpired,
                 _ = sleep_until_opt(cancel_at) => Event::CancelDue,
                 _ = sleep_until_opt(cap_notice) => Event::StreamCap,
             };
@@ -243,6 +255,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Live<S> {
                 }
                 Event::Shutdown => {
                     close(&mut self.ws, 1001, "server shutting down").await?;
+                    Flow::Stop
+                }
+                Event::TokenExpired => {
+                    close(&mut self.ws, 1008, "the ephemeral token has expired").await?;
                     Flow::Stop
                 }
                 Event::Frame(None) => return Ok(()),
