@@ -33,6 +33,8 @@ if [ "$in_process" = 0 ]; then
   done
   endpoint=(--endpoint "ws://127.0.0.1:$port")
 fi
+# builds that save conversations (--no-save) must not write into the user's data directory
+save=(); "$bin" --help 2>/dev/null | grep -q -- '--no-save' && save=(--no-save)
 cleanup() { [ -n "$server" ] && kill "$server" 2>/dev/null; rm -rf "$out"; }
 trap cleanup EXIT
 (
@@ -41,7 +43,7 @@ trap cleanup EXIT
   sleep 7; paplay -d vox_mic_feed models/samples/what_time_tokyo_16k.wav
 ) &
 feeder=$!
-env -u GEMINI_API_KEY -u GOOGLE_API_KEY /usr/bin/time -v "$bin" --duration 30 --stats --no-tui "${endpoint[@]}" "$@" \
+env -u GEMINI_API_KEY -u GOOGLE_API_KEY /usr/bin/time -v "$bin" --duration 30 --stats --no-tui "${save[@]}" "${endpoint[@]}" "$@" \
   > "$out/stdout" 2> "$out/time" </dev/null &
 timed=$!
 sleep 27
