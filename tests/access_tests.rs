@@ -33,6 +33,16 @@ fn mint_cli(dir: &std::path::Path, url: &str, extra: &[&str]) -> String {
     token
 }
 
+/// A model with TEXT replies (gemini-3.8-live, the default, answers in AUDIO only), unless the test names
+/// its own.
+fn text_model(extra: &[&str]) -> &'static [&'static str] {
+    if extra.contains(&"--model") {
+        &[]
+    } else {
+        &["--model", "gemini-2.5-flash-native-audio-preview-12-2025"]
+    }
+}
+
 fn chat_with_token(dir: &std::path::Path, url: &str, token: &str, extra: &[&str]) -> std::process::Output {
     let args = [
         &[
@@ -45,6 +55,7 @@ fn chat_with_token(dir: &std::path::Path, url: &str, token: &str, extra: &[&str]
             "--token",
             token,
         ][..],
+        text_model(extra),
         extra,
     ]
     .concat();
@@ -181,6 +192,7 @@ fn vertex_builds_its_url_model_path_and_bearer_and_our_server_accepts_them() {
     let chat = |bearer: &str, extra: &[&str]| {
         let args = [
             &["chat", "--endpoint", &url, "--modality", "text", "--no-save"][..],
+            text_model(extra),
             &vertex,
             extra,
         ]
@@ -263,6 +275,8 @@ fn tokens_and_bearers_never_appear_in_trace_logs() {
             "chat",
             "--endpoint",
             &server.url,
+            "--model",
+            "gemini-2.5-flash-native-audio-preview-12-2025",
             "--modality",
             "text",
             "--no-save",
@@ -287,6 +301,8 @@ fn tokens_and_bearers_never_appear_in_trace_logs() {
             "chat",
             "--endpoint",
             &server.url,
+            "--model",
+            "gemini-2.5-flash-native-audio-preview-12-2025",
             "--modality",
             "text",
             "--no-save",
