@@ -387,3 +387,32 @@ fn bad_bench_flags_are_one_clear_error() {
         "embedded server",
     );
 }
+
+/// gemini-3.8-live may speak several times in one interaction (turnComplete with interactionStatus
+/// IN_PROGRESS, then IDLE): the bench counts the interaction as the one reply to the question, not its
+/// second utterance as a reply that answered nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interaction_of_two_utterances_is_one_reply() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("script.toml");
+    std::fs::write(
+        &script,
+        "[[turn]]\nutterances = [[{ text = \"Let me check.\" }], [{ text = \"It is noon in Tokyo.\" }]]\n",
+    )
+    .unwrap();
+    let server = crate::util::start_server(voxlive::server::ServerConfig {
+        responder: voxlive::server::ResponderKind::Scripted(
+            voxlive::server::ScriptedResponder::from_path(&script).expect("script loads"),
+        ),
+        ..crate::util::fast_config()
+    })
+    .await;
+    let mut o = options(bench_wav("01_short.wav"), None, None);
+    o.setup.model = "models/gemini-3.8-live".into();
+    o.target = Target::Remote(crate::util::endpoint(&server, None));
+    let report = bench::run(o).await.expect("bench runs");
+    assert_eq!(report.turns.len(), 1, "{:?}", report.turns);
+    assert!(report.turns[0].first_byte_ms.is_some(), "{:?}", report.turns);
+    assert_eq!(report.counters.extra_replies, 0, "{:?}", report.counters);
+    assert_eq!(report.counters.unanswered_turns, 0, "{:?}", report.counters);
+}

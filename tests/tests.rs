@@ -17,6 +17,7 @@ mod session_tests;
 mod setup_tests;
 mod soak_tests;
 mod speaker;
+mod talk_tool_tests;
 mod tmux;
 mod tool_tests;
 mod ui_pty;
