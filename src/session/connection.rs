@@ -173,11 +173,41 @@ impl Connection {
     /// socket exists nowhere else. Found by the long soak: a turnComplete lost this way left a turn waiting
     /// for ever.
     pub async fn close_forwarding(mut self, drain: Duration, leftover: tokio::sync::mpsc::Sender<ServerMessage>) {
+        self.send_close().await;
+        self.forward_until_closed(drain, leftover).await;
+    }
+
+    /// Writes a 1000 close frame (within the write limit); what the server sent before it still arrives.
+    pub async fn send_close(&mut self) {
         let frame = CloseFrame {
             code: CloseCode::Normal,
             reason: "client closed the session".into(),
         };
         let _ = tokio::time::timeout(self.limits.write_timeout, self.ws.close(Some(frame))).await;
+    }
+
+    /// After [`Connection::send_close`]: reads what the server wrote before its close, up to `max` messages
+    /// and for at most `wait`. Returns them and whether the server's close (or the end of the stream) came.
+    pub async fn read_until_closed(&mut self, wait: Duration, max: usize) -> (Vec<ServerMessage>, bool) {
+        let mut got = Vec::new();
+        let read = async {
+            while got.len() < max {
+                match self.ws.next().await {
+                    Some(Ok(Message::Text(t))) => push_parsed(&mut got, t.as_bytes()),
+                    Some(Ok(Message::Binary(b))) => push_parsed(&mut got, &b),
+                    Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return true,
+                    Some(Ok(_)) => {}
+                }
+            }
+            false
+        };
+        let closed = tokio::time::timeout(wait, read).await.unwrap_or(false);
+        (got, closed)
+    }
+
+    /// After [`Connection::send_close`]: forwards what the server still sends until its close (at most
+    /// `drain`).
+    pub async fn forward_until_closed(mut self, drain: Duration, leftover: tokio::sync::mpsc::Sender<ServerMessage>) {
         let wait = async {
             while let Some(Ok(msg)) = self.ws.next().await {
                 let parsed = match &msg {
@@ -194,6 +224,12 @@ impl Connection {
             }
         };
         let _ = tokio::time::timeout(drain, wait).await;
+    }
+}
+
+fn push_parsed(got: &mut Vec<ServerMessage>, bytes: &[u8]) {
+    if let Incoming::Message(m) = parse(bytes) {
+        got.push(*m);
     }
 }
 

@@ -46,6 +46,9 @@ pub const SWITCH_DRAIN: Duration = Duration::from_millis(1000);
 const CLOSE_DRAIN: Duration = Duration::from_secs(2);
 /// Messages a closing connection may hand over before its drain waits for room.
 const LEFTOVER_QUEUE: usize = 256;
+/// A connection retired while it holds unacknowledged messages is read this long for its close (and the
+/// acknowledgements before it) before anything is replayed; see `switching.rs`'s `retire_current`.
+pub const SWITCH_ACK_WAIT: Duration = Duration::from_millis(500);
 
 /// What the handle asks the supervisor to do.
 #[derive(Debug)]
@@ -278,13 +281,7 @@ impl Supervisor {
             self.resumption
                 .update(update.new_handle.clone(), update.resumable.unwrap_or(false));
             if let Some(index) = update.last_consumed_client_message_index {
-                let acked = self.outbox.ack(index);
-                if !acked.is_empty() {
-                    self.attempt = 0;
-                }
-                for m in &acked {
-                    self.resumption.consumed(m);
-                }
+                self.apply_ack(index);
             }
         }
         for ev in events_from(msg, std::time::Instant::now()) {
@@ -319,6 +316,17 @@ impl Supervisor {
             self.emit(ev).await;
         }
         Flow::Continue
+    }
+
+    /// The server consumed every message up to `index` on the current numbering.
+    fn apply_ack(&mut self, index: i64) {
+        let acked = self.outbox.ack(index);
+        if !acked.is_empty() {
+            self.attempt = 0;
+        }
+        for m in &acked {
+            self.resumption.consumed(m);
+        }
     }
 
     /// A message from a connection already switched away from: its content counts (the rest of a reply, a
