@@ -53,6 +53,13 @@ pub const AEC_BLOCK: usize = (UPLINK_RATE / 100) as usize;
 pub const AEC_DELAY: usize = 128;
 /// f32 in [-1, 1] to AEC3's internal scale (float with the range of i16).
 const S16: f32 = 32768.0;
+/// After this many 10 ms render blocks of digital silence in a row (2 s, past any echo tail AEC3 models and
+/// past the gate's and the echo path's own memory of the speaker), AEC3 is paused: with nothing played
+/// there is no echo to cancel, the gate and the echo path already pass the microphone through, and AEC3's
+/// work (its matched filter is most of the DSP thread's time, and ~85 allocations per frame) would be
+/// thrown away. The first render block that is not silent resumes it, before the capture that could hold
+/// its echo. Measured with `scripts/measure-live.sh`: the DSP thread between replies.
+pub const IDLE_AFTER_BLOCKS: u32 = 200;
 
 /// What AEC3 reports about its own state (for logs and tests).
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -73,6 +80,8 @@ pub struct AecMetrics {
     /// Uplink frames passed through untouched: no echo path could have put anything in them (see
     /// [`super::echo_path`]).
     pub passed_through: u64,
+    /// Of those, frames passed through while AEC3 was paused (nothing played for 2 s).
+    pub idle_frames: u64,
     /// The residual echo the gate expects now, relative to the speaker level (dB).
     pub residual_db: f32,
     /// Echo AEC3 removed, measured (dB): microphone energy over AEC3's output energy in the frames the gate
@@ -110,6 +119,10 @@ pub struct EchoCanceller {
     echo_in: f64,
     echo_left: f64,
     echo_n: f64,
+    /// Render blocks of digital silence in a row (see [`IDLE_AFTER_BLOCKS`]).
+    quiet_render_blocks: u32,
+    /// Capture frames passed through while AEC3 was paused.
+    idle_frames: u64,
 }
 
 /// How often AEC3's own metrics go to the debug log: every 2 s of capture.
@@ -143,7 +156,14 @@ impl EchoCanceller {
             echo_in: 0.0,
             echo_left: 0.0,
             echo_n: 0.0,
+            quiet_render_blocks: 0,
+            idle_frames: 0,
         }
+    }
+
+    /// AEC3 is paused: the speaker has played digital silence for [`IDLE_AFTER_BLOCKS`] blocks.
+    pub fn idle(&self) -> bool {
+        self.quiet_render_blocks >= IDLE_AFTER_BLOCKS
     }
 
     /// Feeds far-end audio (what the speaker is about to play): 16 kHz mono f32 in [-1, 1], any length.
@@ -163,6 +183,14 @@ impl EchoCanceller {
             far_end = &far_end[take..];
             if self.render_fill == AEC_BLOCK {
                 self.render_fill = 0;
+                if self.render_pending.iter().all(|&s| s == 0.0) {
+                    self.quiet_render_blocks = self.quiet_render_blocks.saturating_add(1);
+                } else {
+                    self.quiet_render_blocks = 0;
+                }
+                if self.idle() {
+                    continue;
+                }
                 self.render_buf.channel_mut(0).copy_from_slice(&self.render_pending);
                 self.render_buf.split_into_frequency_bands();
                 self.aec.analyze_render(&mut self.render_buf);
@@ -174,15 +202,23 @@ impl EchoCanceller {
     /// only (residual) echo while the speaker plays comes out as silence.
     pub fn process(&mut self, frame: &mut Frame) {
         let raw = *frame;
+        let idle = self.idle();
         for (k, block) in frame.chunks_exact_mut(AEC_BLOCK).enumerate() {
-            self.process_block(block, k);
+            self.high_pass(block, k);
+            if !idle {
+                self.cancel_block(block);
+            }
         }
         let (e_in, e_left) = (energy(&raw), energy(frame));
         let speaker_db = self.gate.pending_level_db();
         let echo_possible = self.path.update(speaker_db, level_db(e_in, FRAME_SAMPLES));
         // the gate learns from every frame, also those passed through
         let gated = self.gate.apply(&raw, frame);
-        if !echo_possible {
+        if idle {
+            // nothing played for 2 s: the gate and the echo path say the same, without AEC3's output
+            self.pass_through(frame);
+            self.idle_frames += 1;
+        } else if !echo_possible {
             self.pass_through(frame);
         } else if gated {
             self.silenced += 1;
@@ -219,8 +255,8 @@ impl EchoCanceller {
             .copy_from_slice(&self.hpf_frame[FRAME_SAMPLES - AEC_DELAY..]);
     }
 
-    /// Block `k` (10 ms) of the frame through the high-pass filter and AEC3, in place.
-    fn process_block(&mut self, block: &mut [i16], k: usize) {
+    /// Block `k` (10 ms) of the frame through the high-pass filter, into `hpf_frame` and `hpf_block`.
+    fn high_pass(&mut self, block: &[i16], k: usize) {
         let hpf = &mut self.hpf_block[0];
         for (dst, &s) in hpf.iter_mut().zip(block.iter()) {
             *dst = f32::from(s);
@@ -232,6 +268,10 @@ impl EchoCanceller {
         {
             *dst = s.round().clamp(-32768.0, 32767.0) as i16;
         }
+    }
+
+    /// The high-passed block (`hpf_block`) through AEC3, written over `block`.
+    fn cancel_block(&mut self, block: &mut [i16]) {
         let buf = &mut self.capture_buf;
         buf.channel_mut(0).copy_from_slice(&self.hpf_block[0]);
         self.aec.analyze_capture(buf);
@@ -254,6 +294,7 @@ impl EchoCanceller {
             capture_jitter_max: m.capture_jitter_max,
             gated_frames: self.silenced,
             passed_through: self.passed_through,
+            idle_frames: self.idle_frames,
             residual_db: self.gate.residual_db(),
             measured_erle_db: 10.0 * ((self.echo_in + self.echo_n) / (self.echo_left + self.echo_n)).log10(),
         }
@@ -351,6 +392,30 @@ pub(crate) mod tests {
             "echo {before:.1} dB -> {after:.1} dB: only {:.1} dB removed ({m:?})",
             before - after
         );
+    }
+
+    #[test]
+    fn a_silent_speaker_pauses_aec3_and_the_next_reply_resumes_it() {
+        // 3 s of nothing played (AEC3 pauses after 2 s), then the reply and its echo
+        let silence = 3 * RATE;
+        let mut render = vec![0.0f32; silence];
+        render.extend(reply());
+        let capture = room_echo(&render, 40, 0.5);
+        let mut aec = EchoCanceller::new();
+        let out = cancel(Some(&mut aec), &render, &capture);
+        let m = aec.metrics();
+        // paused for the third second (50 frames) and the reply's leading digital silence (about 100 ms),
+        // never inside the reply
+        assert!((50..=60).contains(&m.idle_frames), "{m:?}");
+        assert!(!aec.idle(), "the reply resumed AEC3");
+        // while paused the microphone (its noise) passes through, 8 ms late, not silenced
+        let paused = &out[2 * RATE + RATE / 10..silence];
+        assert!(energy_db(paused) > -80.0, "passed through: {:.1} dB", energy_db(paused));
+        // and the reply's echo is removed as well as with no pause before it
+        let from = silence + RATE;
+        let removed = energy_db(&capture[from..]) - energy_db(&out[from..]);
+        eprintln!("after a pause: {removed:.1} dB removed, {m:?}");
+        assert!(removed >= 15.0, "only {removed:.1} dB removed after a pause");
     }
 
     #[test]
