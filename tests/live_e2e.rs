@@ -20,7 +20,7 @@ use crate::util::sample;
 const BARGE_IN_WINDOW: Duration = Duration::from_millis(300);
 
 /// A unique scratch directory for one test run.
-fn scratch(name: &str) -> PathBuf {
+pub(crate) fn scratch(name: &str) -> PathBuf {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.subsec_nanos());
@@ -35,7 +35,7 @@ fn index_at(t0: Instant, t: Instant) -> usize {
 }
 
 /// `voxlive` offline (no API key, no config file) on the default (virtual) devices.
-struct Voxlive {
+pub(crate) struct Voxlive {
     child: Killed,
     stdout: Option<JoinHandle<String>>,
     stderr: Option<JoinHandle<String>>,
@@ -43,7 +43,7 @@ struct Voxlive {
 }
 
 impl Voxlive {
-    fn start(dir: &Path, args: &[&str]) -> Voxlive {
+    pub(crate) fn start(dir: &Path, args: &[&str]) -> Voxlive {
         let mut child = Command::new(env!("CARGO_BIN_EXE_voxlive"))
             .env("VOXLIVE_DATA_DIR", crate::util::data_dir())
             .args(args)
@@ -83,7 +83,7 @@ impl Voxlive {
     }
 
     /// Waits for "listening", then lets the capture stream get past its start-up burst.
-    fn wait_listening(&self) {
+    pub(crate) fn wait_listening(&self) {
         self.listening
             .recv_timeout(Duration::from_secs(30))
             .expect("voxlive starts listening");
@@ -91,7 +91,7 @@ impl Voxlive {
     }
 
     /// Ends the session as Ctrl-C does and checks it ended well; its standard output.
-    fn stop(mut self) -> String {
+    pub(crate) fn stop(mut self) -> String {
         let pid = libc::pid_t::try_from(self.child.0.id()).unwrap();
         // SAFETY: a plain signal to our own child, which has not been waited for yet.
         unsafe { libc::kill(pid, libc::SIGINT) };
@@ -105,7 +105,7 @@ impl Voxlive {
     }
 }
 
-fn play_into_mic(wav: &Path) -> Child {
+pub(crate) fn play_into_mic(wav: &Path) -> Child {
     Command::new("paplay")
         .args(["-d", "vox_mic_feed"])
         .arg(wav)
@@ -113,7 +113,7 @@ fn play_into_mic(wav: &Path) -> Child {
         .expect("paplay runs")
 }
 
-fn played(mut paplay: Child) {
+pub(crate) fn played(mut paplay: Child) {
     assert!(
         paplay.wait().unwrap().success(),
         "paplay into the virtual microphone failed"
@@ -213,7 +213,7 @@ fn assert_echo_of(question: &[i16], speaker: &[i16], question_at: usize, context
     assert!(db.abs() < 6.0, "answer level differs from the question by {db:.1} dB");
 }
 
-fn transcript_rows(path: &Path) -> Vec<serde_json::Value> {
+pub(crate) fn transcript_rows(path: &Path) -> Vec<serde_json::Value> {
     std::fs::read_to_string(path)
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
         .lines()
