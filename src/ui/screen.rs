@@ -188,10 +188,10 @@ impl Screen {
                 text.push(')');
                 self.push(row(RowKind::Meta, text));
             }
-            Notice::Info(t) => self.push(row(RowKind::Info, sanitize(t))),
-            Notice::Warning(t) => self.push(row(RowKind::Warning, format!("warning: {}", sanitize(t)))),
+            Notice::Info(t) => self.push_now(row(RowKind::Info, sanitize(t))),
+            Notice::Warning(t) => self.push_now(row(RowKind::Warning, format!("warning: {}", sanitize(t)))),
             Notice::Question(q) => {
-                self.push(row(RowKind::Tool, format!("question: {}", sanitize(q))));
+                self.push_now(row(RowKind::Info, format!("asks: {}", sanitize(q))));
                 self.question = Some(sanitize(q));
             }
             Notice::QuestionClosed => self.question = None,
@@ -213,6 +213,15 @@ impl Screen {
             for r in turn_rows(&t) {
                 self.push(r);
             }
+        }
+    }
+
+    /// A row about something happening now: inside the turn in progress (after its tool call row, say),
+    /// else at the end of the history.
+    fn push_now(&mut self, r: Row) {
+        match self.current.as_mut() {
+            Some(t) => t.extra.push(r),
+            None => self.push(r),
         }
     }
 
@@ -280,7 +289,11 @@ impl Screen {
             .fg(Color::Black)
             .bg(state_colour(self.state))
             .add_modifier(Modifier::BOLD);
-        let label = self.state.label().to_uppercase();
+        // a tool call waiting for y/n holds the conversation: say so where the eye goes first
+        let (label, style) = match self.question {
+            Some(_) => ("ANSWER Y OR N".to_string(), style.bg(Color::Yellow)),
+            None => (self.state.label().to_uppercase(), style),
+        };
         let big = Paragraph::new(vec![Line::raw(""), Line::raw(label), Line::raw("")])
             .alignment(Alignment::Center)
             .style(style);

@@ -379,3 +379,34 @@ fn the_servers_vad_shows_beside_the_local_one() {
     });
     assert!(has(&draw(&s, 100, 20), "server quiet"));
 }
+
+#[test]
+fn a_tool_question_shows_in_its_turn_after_the_call_and_takes_the_banner() {
+    let mut s = Screen::new(TalkMode::HandsFree(VadSource::Server), None);
+    s.apply(&Notice::State(State::WaitingForReply));
+    s.apply(&Notice::UserTranscript {
+        turn: 1,
+        text: "mark it".into(),
+    });
+    s.apply(&Notice::ToolCall {
+        turn: 1,
+        names: vec!["mark_file".into()],
+    });
+    s.apply(&Notice::Question("allow tool mark_file {}? [y/N]".into()));
+    let rows = draw(&s, 100, 20);
+    let at = |needle: &str| rows.iter().position(|r| r.contains(needle));
+    let (call, asks) = (at("tool call: mark_file"), at("voxlive: asks: allow tool mark_file"));
+    assert!(
+        call.is_some() && asks > call,
+        "the question follows its call: {rows:#?}"
+    );
+    assert!(!has(&rows, "tool call: question"), "{rows:#?}");
+    assert!(has(&rows, "ANSWER Y OR N") && !has(&rows, "WAITING"), "{rows:#?}");
+    assert!(has(&rows, "y: allow the tool call"), "{rows:#?}");
+    s.apply(&Notice::QuestionClosed);
+    s.apply(&Notice::Info("tool mark_file allowed".into()));
+    let rows = draw(&s, 100, 20);
+    assert!(has(&rows, "WAITING") && !has(&rows, "ANSWER Y OR N"), "{rows:#?}");
+    let answered = rows.iter().position(|r| r.contains("tool mark_file allowed"));
+    assert!(answered > rows.iter().position(|r| r.contains("asks:")), "{rows:#?}");
+}
