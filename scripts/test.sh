@@ -40,7 +40,7 @@ test_status=0
 # Two phases: everything else in parallel, then the tests on the shared virtual devices and terminals alone, so
 # a busy 2-core machine cannot starve the PulseAudio server under them (a starved null sink drops audio, which a
 # device test would rightly call a broken echo). A FILTER given after -- runs as one phase.
-device_modules=(audio_devices live_e2e live_tool_e2e echo_path ptt_e2e ui_pty)
+device_modules=(audio_devices live_e2e live_resume_e2e live_tool_e2e echo_path ptt_e2e ui_pty)
 # cargo test TARGETS... -- FILTERS...; keeps the first failing status
 run_tests() {
   local status=0

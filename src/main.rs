@@ -164,13 +164,8 @@ fn resolve_saved(
     let Some(plan) = plan else {
         return Ok((config, None));
     };
-    // through the log writer: held while the terminal UI owns the screen, like every other line
-    let notice: voxlive::persist::Notice = Box::new(|line| {
-        use std::io::Write as _;
-        use tracing_subscriber::fmt::MakeWriter as _;
-        let mut w = ui::UiLogWriter.make_writer();
-        let _ = writeln!(w, "voxlive: {line}");
-    });
+    // on the screen while the terminal UI is up (a log line would wait until it exits), else on stderr
+    let notice: voxlive::persist::Notice = Box::new(ui::announce);
     let (resume, journal) = plan.start(&config.model, notice);
     config.resume_from = resume;
     config.journal = Some(voxlive::session::JournalRef(journal.clone()));

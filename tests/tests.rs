@@ -9,6 +9,7 @@ mod conversation_tests;
 mod echo_path;
 mod hostile_server_tests;
 mod live_e2e;
+mod live_resume_e2e;
 mod live_tool_e2e;
 mod parse_props;
 mod persist_tests;

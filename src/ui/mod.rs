@@ -63,7 +63,7 @@ pub use plain::PlainRenderer;
 pub use sanitize::sanitize;
 pub use screen::{Redraw, Screen};
 pub use stdin::{lines_from, stdin_lines, StdinEof};
-pub use terminal::{is_terminal, TerminalOptions, TerminalUi};
+pub use terminal::{announce, is_terminal, TerminalOptions, TerminalUi};
 
 /// Shows the conversation. Called from the front end's task: implementations must not block for long
 /// (a terminal UI hands the work to its own thread).

@@ -12,7 +12,7 @@
 
 use std::io::{self, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc as std_mpsc, Arc, Once};
+use std::sync::{mpsc as std_mpsc, Arc, Mutex, Once};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -79,6 +79,33 @@ static ACTIVE: AtomicBool = AtomicBool::new(false);
 /// The keyboard enhancement flags were pushed and must be popped.
 static ENHANCED: AtomicBool = AtomicBool::new(false);
 static PANIC_HOOK: Once = Once::new();
+/// The render thread's queue while the terminal UI is up, for [`announce`].
+static ANNOUNCE_TO: Mutex<Option<std_mpsc::Sender<UiMsg>>> = Mutex::new(None);
+
+/// A line for the person rather than a log record (a saved session resumed or continued from its
+/// transcript, say): an info row on the screen while the terminal UI is up, where a log line would be held
+/// until it exits; else `voxlive: LINE` through the log writer (redacted like every log line).
+pub fn announce(line: &str) {
+    let to_screen = ANNOUNCE_TO
+        .lock()
+        .ok()
+        .and_then(|tx| {
+            tx.as_ref()
+                .map(|tx| tx.send(UiMsg::Notice(Notice::Info(line.to_string()))).is_ok())
+        })
+        .unwrap_or(false);
+    if !to_screen {
+        use tracing_subscriber::fmt::MakeWriter as _;
+        let mut w = super::UiLogWriter.make_writer();
+        let _ = writeln!(w, "voxlive: {line}");
+    }
+}
+
+fn announce_to(tx: Option<std_mpsc::Sender<UiMsg>>) {
+    if let Ok(mut slot) = ANNOUNCE_TO.lock() {
+        *slot = tx;
+    }
+}
 
 /// Whether the UI owns the terminal now (log lines must not be written to it).
 pub(crate) fn is_active() -> bool {
@@ -171,6 +198,7 @@ impl TerminalUi {
             levels_pulled: false,
             last_status: None,
         };
+        announce_to(Some(tx.clone()));
         let render = std::thread::Builder::new()
             .name("voxlive-ui".into())
             .spawn(move || render_loop(term, screen, rx, frame));
@@ -196,6 +224,7 @@ impl TerminalUi {
     }
 
     fn shutdown(&mut self) {
+        announce_to(None);
         self.stop.store(true, Ordering::SeqCst);
         let _ = self.tx.send(UiMsg::Stop);
         for t in self.threads.drain(..) {
