@@ -47,6 +47,43 @@ where
     o
 }
 
+/// Connections made to a [`by_connection`] server, and the text frames its behaviour chose to record.
+struct Recorded {
+    connections: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    got: tokio::sync::mpsc::UnboundedReceiver<String>,
+}
+
+impl Recorded {
+    fn connections(&self) -> usize {
+        self.connections.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// The next recorded frame, parsed.
+    async fn next_message(&mut self) -> ClientMessage {
+        let text = tokio::time::timeout(GUARD, self.got.recv()).await.unwrap().unwrap();
+        ClientMessage::from_slice(text.as_bytes()).unwrap()
+    }
+}
+
+/// A hostile server that behaves by the connection's number (0 first), reconnects on; `behave` gets a
+/// sender for the frames it wants the test to see.
+async fn by_connection<F, Fut>(behave: F) -> (SessionOptions, Recorded)
+where
+    F: Fn(usize, Ws, tokio::sync::mpsc::UnboundedSender<String>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let connections = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let (got_tx, got) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let seen = connections.clone();
+    let mut options = hostile(move |ws| {
+        let n = seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        behave(n, ws, got_tx.clone())
+    })
+    .await;
+    options.reconnect = true;
+    (options, Recorded { connections, got })
+}
+
 /// Reads the setup message, then says setupComplete.
 async fn handshake(ws: &mut Ws) {
     let _ = ws.next().await;
@@ -240,40 +277,32 @@ async fn go_away_then_silence_mid_reply_switches_at_the_deadline() {
 
 #[tokio::test]
 async fn what_the_server_did_not_acknowledge_is_replayed_after_the_reconnect() {
-    let connections = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let (got_tx, mut got_rx) = tokio::sync::mpsc::unbounded_channel::<String>();
-    let seen = connections.clone();
-    let mut options = hostile(move |mut ws| {
-        let n = seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        let got = got_tx.clone();
-        async move {
-            if n == 0 {
-                handshake(&mut ws).await;
-                // acknowledge the first message only, read the second, then fail
-                let _ = ws.next().await;
-                let ack = json!({"sessionResumptionUpdate": {"newHandle": "h1", "resumable": true, "lastConsumedClientMessageIndex": "0"}});
-                let _ = ws.send(Message::text(ack.to_string())).await;
-                let _ = ws.next().await;
-                let _ = ws
-                    .send(Message::Close(Some(tokio_tungstenite::tungstenite::protocol::CloseFrame {
-                        code: 1011u16.into(),
-                        reason: "internal error".into(),
-                    })))
-                    .await;
-            } else {
-                // the setup first (it must carry the handle), then everything else
-                if let Some(Ok(Message::Text(t))) = ws.next().await {
-                    let _ = got.send(t.to_string());
-                }
-                let _ = ws.send(Message::text(json!({"setupComplete": {}}).to_string())).await;
-                while let Some(Ok(Message::Text(t))) = ws.next().await {
-                    let _ = got.send(t.to_string());
-                }
+    let (options, mut recorded) = by_connection(|n, mut ws, got| async move {
+        if n == 0 {
+            handshake(&mut ws).await;
+            // acknowledge the first message only, read the second, then fail
+            let _ = ws.next().await;
+            let ack = json!({"sessionResumptionUpdate": {"newHandle": "h1", "resumable": true, "lastConsumedClientMessageIndex": "0"}});
+            let _ = ws.send(Message::text(ack.to_string())).await;
+            let _ = ws.next().await;
+            let _ = ws
+                .send(Message::Close(Some(tokio_tungstenite::tungstenite::protocol::CloseFrame {
+                    code: 1011u16.into(),
+                    reason: "internal error".into(),
+                })))
+                .await;
+        } else {
+            // the setup first (it must carry the handle), then everything else
+            if let Some(Ok(Message::Text(t))) = ws.next().await {
+                let _ = got.send(t.to_string());
+            }
+            let _ = ws.send(Message::text(json!({"setupComplete": {}}).to_string())).await;
+            while let Some(Ok(Message::Text(t))) = ws.next().await {
+                let _ = got.send(t.to_string());
             }
         }
     })
     .await;
-    options.reconnect = true;
     let (s, mut events) = session::start(options).await.unwrap();
     s.send_text_turn("first").await.unwrap();
     s.send_text_turn("second").await.unwrap();
@@ -283,21 +312,14 @@ async fn what_the_server_did_not_acknowledge_is_replayed_after_the_reconnect() {
             break;
         }
     }
-    let setup = tokio::time::timeout(GUARD, got_rx.recv()).await.unwrap().unwrap();
-    match ClientMessage::from_slice(setup.as_bytes()).unwrap() {
+    match recorded.next_message().await {
         ClientMessage::Setup(s) => assert_eq!(s.session_resumption.and_then(|r| r.handle).as_deref(), Some("h1")),
         other => panic!("expected setup, got {other:?}"),
     }
-    let first_on_new = tokio::time::timeout(GUARD, got_rx.recv()).await.unwrap().unwrap();
-    let msg = ClientMessage::from_slice(first_on_new.as_bytes()).unwrap();
-    assert_eq!(msg, ClientMessage::user_text("second"));
+    assert_eq!(recorded.next_message().await, ClientMessage::user_text("second"));
     s.send_text_turn("third").await.unwrap();
-    let next_msg = tokio::time::timeout(GUARD, got_rx.recv()).await.unwrap().unwrap();
-    assert_eq!(
-        ClientMessage::from_slice(next_msg.as_bytes()).unwrap(),
-        ClientMessage::user_text("third")
-    );
-    assert_eq!(connections.load(std::sync::atomic::Ordering::SeqCst), 2);
+    assert_eq!(recorded.next_message().await, ClientMessage::user_text("third"));
+    assert_eq!(recorded.connections(), 2);
     s.close().await;
 }
 
@@ -306,37 +328,29 @@ async fn an_acknowledgement_still_in_flight_at_a_go_away_switch_is_not_replayed(
     // Found by the 1200-turn soak (2 of 3600 messages consumed twice): a goAway whose deadline is already
     // due switches at once, while the acknowledgement of the last message is still on its way. That
     // acknowledgement must count, so the message is not written again on the next connection.
-    let connections = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let (got_tx, mut got_rx) = tokio::sync::mpsc::unbounded_channel::<String>();
-    let seen = connections.clone();
-    let mut options = hostile(move |mut ws| {
-        let n = seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        let got = got_tx.clone();
-        async move {
-            handshake(&mut ws).await;
-            if n == 0 {
-                // consume the first message, say goAway with no time left, acknowledge a moment later
-                let _ = ws.next().await;
-                let _ = ws.send(Message::text(json!({"goAway": {"timeLeft": "0s"}}).to_string())).await;
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                let ack = json!({"sessionResumptionUpdate": {"newHandle": "h1", "resumable": true, "lastConsumedClientMessageIndex": "0"}});
-                let _ = ws.send(Message::text(ack.to_string())).await;
-                // then answer the client's close
-                while let Some(Ok(m)) = ws.next().await {
-                    if let Message::Close(_) = m {
-                        let _ = ws.close(None).await;
-                        break;
-                    }
+    let (options, mut recorded) = by_connection(|n, mut ws, got| async move {
+        handshake(&mut ws).await;
+        if n == 0 {
+            // consume the first message, say goAway with no time left, acknowledge a moment later
+            let _ = ws.next().await;
+            let _ = ws.send(Message::text(json!({"goAway": {"timeLeft": "0s"}}).to_string())).await;
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let ack = json!({"sessionResumptionUpdate": {"newHandle": "h1", "resumable": true, "lastConsumedClientMessageIndex": "0"}});
+            let _ = ws.send(Message::text(ack.to_string())).await;
+            // then answer the client's close
+            while let Some(Ok(m)) = ws.next().await {
+                if let Message::Close(_) = m {
+                    let _ = ws.close(None).await;
+                    break;
                 }
-            } else {
-                while let Some(Ok(Message::Text(t))) = ws.next().await {
-                    let _ = got.send(t.to_string());
-                }
+            }
+        } else {
+            while let Some(Ok(Message::Text(t))) = ws.next().await {
+                let _ = got.send(t.to_string());
             }
         }
     })
     .await;
-    options.reconnect = true;
     let (s, mut events) = session::start(options).await.unwrap();
     s.send_text_turn("first").await.unwrap();
     loop {
@@ -350,11 +364,7 @@ async fn an_acknowledgement_still_in_flight_at_a_go_away_switch_is_not_replayed(
         }
     }
     s.send_text_turn("after").await.unwrap();
-    let first_on_new = tokio::time::timeout(GUARD, got_rx.recv()).await.unwrap().unwrap();
-    assert_eq!(
-        ClientMessage::from_slice(first_on_new.as_bytes()).unwrap(),
-        ClientMessage::user_text("after")
-    );
-    assert_eq!(connections.load(std::sync::atomic::Ordering::SeqCst), 2);
+    assert_eq!(recorded.next_message().await, ClientMessage::user_text("after"));
+    assert_eq!(recorded.connections(), 2);
     s.close().await;
 }
