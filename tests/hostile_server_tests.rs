@@ -368,3 +368,63 @@ async fn an_acknowledgement_still_in_flight_at_a_go_away_switch_is_not_replayed(
     assert_eq!(recorded.connections(), 2);
     s.close().await;
 }
+
+#[tokio::test]
+async fn audio_captured_while_reconnecting_is_sent_after_the_resume() {
+    // the first connection fails at once; the next one takes its time to set up, and the microphone goes
+    // on meanwhile: that audio waits in the outage buffer (up to 5 s) and goes up, in order, once resumed
+    let (options, mut recorded) = by_connection(|n, mut ws, got| async move {
+        if n == 0 {
+            handshake(&mut ws).await;
+            let _ = ws.next().await;
+            let _ = ws
+                .send(Message::Close(Some(
+                    tokio_tungstenite::tungstenite::protocol::CloseFrame {
+                        code: 1011u16.into(),
+                        reason: "internal error".into(),
+                    },
+                )))
+                .await;
+        } else {
+            let _ = ws.next().await; // the setup
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let _ = ws.send(Message::text(json!({"setupComplete": {}}).to_string())).await;
+            while let Some(Ok(Message::Text(t))) = ws.next().await {
+                let _ = got.send(t.to_string());
+            }
+        }
+    })
+    .await;
+    let (s, mut events) = session::start(options).await.unwrap();
+    s.send_text_turn("hello").await.unwrap();
+    loop {
+        if let Event::Reconnecting { .. } = next(&mut events).await {
+            break;
+        }
+    }
+    // 10 frames of 20 ms while no connection is up, each with its own value
+    for k in 1..=10i16 {
+        s.send_audio(&[k; 320], None).unwrap();
+    }
+    loop {
+        if let Event::Resumed { .. } = next(&mut events).await {
+            break;
+        }
+    }
+    // the turn the failed connection never acknowledged comes first, then the audio captured meanwhile
+    assert_eq!(recorded.next_message().await, ClientMessage::user_text("hello"));
+    let mut values = Vec::new();
+    while values.len() < 10 {
+        match recorded.next_message().await {
+            ClientMessage::RealtimeInput(r) => {
+                for blob in r.audio_blobs() {
+                    values.push(i16::from_le_bytes([blob.data[0], blob.data[1]]));
+                }
+            }
+            other => panic!("only the buffered audio is pending, got {other:?}"),
+        }
+    }
+    assert_eq!(values, (1..=10).collect::<Vec<i16>>(), "every frame, in order");
+    assert_eq!(recorded.connections(), 2);
+    s.close().await;
+}
