@@ -10,8 +10,7 @@ use voxlive::auth::{self, MintOptions};
 use voxlive::server::ServerConfig;
 use voxlive::session::{self, ApiVersion, Credential, Endpoint, Secret, SessionError, SessionOptions, Vertex};
 
-use crate::persist_tests::{err, out, run_with, Serve};
-use crate::util::{fast_config, start_server, MODEL};
+use crate::util::{err, fast_config, out, run_with, start_server, Serve, MODEL};
 
 const KEY: &str = "the-servers-key-4f1b";
 

@@ -5,7 +5,7 @@
 //! are one error line and exit status 2. Real files in tempdirs; no timing decides a result.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 
 use voxlive::protocol::{ClientMessage, Setup};
 use voxlive::server::{MessageLog, ServerConfig, ServerHandle, SetupLog, SetupRecord};
@@ -26,7 +26,8 @@ async fn recording_server() -> (ServerHandle, SetupLog, MessageLog) {
     (server, setups, messages)
 }
 
-/// Runs `voxlive ARGS` with `stdin`, no key, and a config dir of its own (optionally holding `config`).
+/// Runs `voxlive ARGS` with `stdin`, no key, and a config dir and data dir of its own (the config dir
+/// optionally holding `config`).
 async fn voxlive(args: Vec<String>, stdin: &str, config: Option<&str>) -> Output {
     let home = tempfile::tempdir().unwrap();
     if let Some(text) = config {
@@ -37,12 +38,8 @@ async fn voxlive(args: Vec<String>, stdin: &str, config: Option<&str>) -> Output
     let stdin = stdin.to_string();
     tokio::task::spawn_blocking(move || {
         use std::io::Write;
-        let mut child = Command::new(env!("CARGO_BIN_EXE_voxlive"))
+        let mut child = voxlive_command(&home.path().join("data"), home.path())
             .args(&args)
-            .env_remove("GEMINI_API_KEY")
-            .env_remove("GOOGLE_API_KEY")
-            .env_remove("RUST_LOG")
-            .env("XDG_CONFIG_HOME", home.path())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
