@@ -1,24 +1,27 @@
 //! The resolved configuration: config file, then environment, then flags (later wins), with defaults and
 //! validation against the model catalog. Everything after `main` reads this, never the raw flags.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
-use serde::Deserialize;
-
-use crate::cli::{CommonArgs, ModalityArg, ModeArg, SensitivityArg, TalkingArgs, VadArg};
-use crate::conversation::{TalkMode, TextRoute, VadSource};
+use crate::cli::{CommonArgs, ModalityArg, SensitivityArg, TalkingArgs};
+use crate::conversation::{TalkMode, TextRoute};
 use crate::models::{check_setup, Catalog, ModelError, SetupRefusal};
-use crate::protocol::{
-    AudioTranscriptionConfig, Content, GenerationConfig, Modality, PrebuiltVoiceConfig, SessionResumptionConfig, Setup,
-    SpeechConfig, VoiceConfig,
-};
-use crate::session::{ApiVersion, Credential, Endpoint, ExtraHeaders, Secret, SessionError, GEMINI_BASE_URL};
-use crate::settings::{AppliedPreset, Generation, MediaResolution, SettingsError, ThinkingLevel};
+use crate::protocol::Modality;
+use crate::session::{ApiVersion, Credential, Endpoint, ExtraHeaders, SessionError};
+use crate::settings::{AppliedPreset, Generation, SettingsError};
 
+mod access;
 mod extras;
+mod file;
+mod link;
+mod setup;
+mod tool_flags;
+
+pub use access::{api_key, EPHEMERAL_TOKEN_ENV, VERTEX_TOKEN_ENV};
 use extras::Extras;
+pub use file::{default_config_path, FileConfig};
+pub use link::{flag_secs, Link, MAX_FLAG_SECS, MAX_MESSAGE_LIMIT};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -55,73 +58,6 @@ impl ConfigError {
                 | ConfigError::Invalid(_)
                 | ConfigError::Endpoint(SessionError::InvalidEndpoint(_))
         )
-    }
-}
-
-/// The config file's keys, all optional.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FileConfig {
-    pub endpoint: Option<String>,
-    pub model: Option<String>,
-    pub voice: Option<String>,
-    pub system: Option<String>,
-    pub modality: Option<ModalityArg>,
-    pub api_version: Option<ApiVersion>,
-    pub api_key_env: Option<String>,
-    pub ca_cert: Option<PathBuf>,
-    pub temperature: Option<f32>,
-    pub language: Option<String>,
-    /// How turns are taken (flags win): "ptt" or "hands-free".
-    pub mode: Option<ModeArg>,
-    /// Hands-free: "server" or "local".
-    pub vad: Option<VadArg>,
-    pub ptt_key: Option<String>,
-    /// Server VAD tuning: "high" or "low".
-    pub start_sensitivity: Option<SensitivityArg>,
-    pub end_sensitivity: Option<SensitivityArg>,
-    pub prefix_padding_ms: Option<u32>,
-    pub silence_ms: Option<u32>,
-    /// A preset name (`voxlive presets`), and its languages.
-    pub preset: Option<String>,
-    pub from: Option<String>,
-    pub to: Option<String>,
-    pub top_p: Option<f32>,
-    pub top_k: Option<u32>,
-    pub max_output_tokens: Option<u32>,
-    pub thinking_level: Option<ThinkingLevel>,
-    pub thinking_budget: Option<i32>,
-    pub media_resolution: Option<MediaResolution>,
-    /// `[safety]`: category = threshold.
-    #[serde(default)]
-    pub safety: std::collections::BTreeMap<String, String>,
-    /// `[headers]`: extra handshake headers, name = value.
-    #[serde(default)]
-    pub headers: std::collections::BTreeMap<String, String>,
-    /// Built-in tools to enable (flags win): time, calc, read_file.
-    pub tools: Option<Vec<String>>,
-    /// Folders read_file may read.
-    pub allow_dirs: Option<Vec<PathBuf>>,
-    /// Tools whose calls need confirmation.
-    pub confirm_tools: Option<Vec<String>>,
-    pub confirm_timeout_secs: Option<f64>,
-    pub confirm_default: Option<crate::cli::ConfirmDefaultArg>,
-    /// `[[tool]]` tables: tools run as a command (see src/tools/command.rs).
-    pub tool: Option<Vec<crate::tools::command::CommandSpec>>,
-}
-
-impl FileConfig {
-    /// The turn-taking keys, shaped like the flags they stand behind.
-    fn talking(&self) -> TalkingArgs {
-        TalkingArgs {
-            mode: self.mode,
-            vad: self.vad,
-            start_sensitivity: self.start_sensitivity,
-            end_sensitivity: self.end_sensitivity,
-            prefix_padding_ms: self.prefix_padding_ms,
-            silence_ms: self.silence_ms,
-            transcript: None,
-        }
     }
 }
 
@@ -194,250 +130,49 @@ pub struct Config {
     file_ptt_key: Option<String>,
 }
 
-/// How sessions connect and what they put up with, from the flags.
-#[derive(Debug, Clone)]
-pub struct Link {
-    pub connect_timeout: Duration,
-    pub setup_timeout: Duration,
-    pub idle_timeout: Duration,
-    pub max_message_size: usize,
-    pub reconnect: bool,
-    /// Shared with the session so `--metrics FILE` can be written whatever happens.
-    pub metrics: std::sync::Arc<crate::session::SessionMetrics>,
+/// What the model's profile decides for a session: how typed lines go up, whether transparent resumption
+/// is asked for, what a function declared without `behavior` does. An unknown or shut-down model keeps the
+/// defaults: it is [`Config::checked`]'s to report.
+struct ModelTraits {
+    text_route: TextRoute,
+    transparent_resumption: bool,
+    function_default: crate::tools::Behavior,
 }
 
-/// Longest timeout any flag may give: a day. Beyond it (or a negative, NaN or infinite value)
-/// `Duration::from_secs_f64` would panic or a timer would never fire in any useful sense.
-pub const MAX_FLAG_SECS: f64 = 86_400.0;
-/// Largest message size a flag may allow (256 MiB): beyond that one hostile frame could exhaust memory.
-pub const MAX_MESSAGE_LIMIT: u64 = 256 << 20;
-
-/// A duration flag in seconds, checked: positive, finite, at most [`MAX_FLAG_SECS`].
-pub fn flag_secs(flag: &str, secs: f64) -> Result<Duration, ConfigError> {
-    if secs.is_finite() && secs > 0.0 && secs <= MAX_FLAG_SECS {
-        Ok(Duration::from_secs_f64(secs))
-    } else {
-        Err(ConfigError::Invalid(format!(
-            "{flag} {secs}: give a number of seconds above 0 and at most {MAX_FLAG_SECS}"
-        )))
-    }
-}
-
-impl Link {
-    fn from_args(args: &CommonArgs) -> Result<Link, ConfigError> {
-        if !(1024..=MAX_MESSAGE_LIMIT).contains(&args.max_message_size) {
-            return Err(ConfigError::Invalid(format!(
-                "--max-message-size {}: give a byte count from 1024 to {MAX_MESSAGE_LIMIT}",
-                args.max_message_size
-            )));
-        }
-        Ok(Link {
-            connect_timeout: flag_secs("--connect-timeout", args.connect_timeout)?,
-            setup_timeout: flag_secs("--setup-timeout", args.setup_timeout)?,
-            idle_timeout: flag_secs("--idle-timeout", args.idle_timeout)?,
-            max_message_size: args.max_message_size as usize,
-            reconnect: !args.no_reconnect,
-            metrics: Default::default(),
-        })
-    }
-}
-
-/// The default config file path: `<config dir>/voxlive/config.toml`.
-pub fn default_config_path() -> Option<PathBuf> {
-    dirs::config_dir().map(|d| d.join("voxlive").join("config.toml"))
-}
-
-fn load_file(explicit: Option<&Path>) -> Result<FileConfig, ConfigError> {
-    let (path, required) = match explicit {
-        Some(p) => (p.to_path_buf(), true),
-        None => match default_config_path() {
-            Some(p) => (p, false),
-            None => return Ok(FileConfig::default()),
-        },
-    };
-    let text = match std::fs::read_to_string(&path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => return Ok(FileConfig::default()),
-        Err(e) => {
-            return Err(ConfigError::File {
-                path,
-                detail: e.to_string(),
-            })
-        }
-    };
-    toml::from_str(&text).map_err(|e| {
-        // One line: the toml crate's Display spans several lines with a source excerpt.
-        let line = e
-            .span()
-            .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
-        let detail = match line {
-            Some(n) => format!("line {n}: {}", e.message().trim()),
-            None => e.message().trim().to_string(),
+impl ModelTraits {
+    fn of(catalog: &Catalog, model: &str, target: &Target) -> ModelTraits {
+        let mut traits = ModelTraits {
+            text_route: TextRoute::RealtimeInput,
+            // the embedded server honours transparent resumption for every model
+            transparent_resumption: matches!(target, Target::Embedded),
+            function_default: crate::tools::Behavior::Blocking,
         };
-        ConfigError::File { path, detail }
-    })
-}
-
-/// The tool flags over the config file's tool keys, validated into the registry (a bad tool setting is an
-/// error before anything connects).
-fn tool_settings(
-    flags: &crate::cli::ToolArgs,
-    file: &mut FileConfig,
-) -> Result<(Arc<crate::tools::Registry>, crate::tools::ConfirmPolicy), ConfigError> {
-    let pick = |flag: &Vec<String>, file: Option<Vec<String>>| {
-        if flag.is_empty() {
-            file.unwrap_or_default()
-        } else {
-            flag.clone()
+        if let Ok(profile) = catalog.model(model) {
+            traits.function_default = crate::tools::Behavior::model_default(profile.default_function_behavior);
+            traits.transparent_resumption |= profile.transparent_resumption;
+            if profile.typed_text == crate::models::TypedText::ClientContent {
+                traits.text_route = TextRoute::ClientContent;
+            }
         }
-    };
-    let mut policy = crate::tools::ConfirmPolicy::default();
-    if let Some(secs) = flags.confirm_timeout.or(file.confirm_timeout_secs) {
-        let max = crate::tools::confirm::MAX_TIMEOUT.as_secs_f64();
-        if !(secs.is_finite() && secs > 0.0 && secs <= max) {
-            return Err(ConfigError::Invalid(format!(
-                "--confirm-timeout {secs}: give more than 0 and at most {max} seconds"
-            )));
-        }
-        policy.timeout = Duration::from_secs_f64(secs);
+        traits
     }
-    policy.default_allow = flags.confirm_default.or(file.confirm_default) == Some(crate::cli::ConfirmDefaultArg::Allow);
-    let settings = crate::tools::ToolSettings {
-        builtins: pick(&flags.tools, file.tools.take()),
-        allow_dirs: if flags.allow_dir.is_empty() {
-            file.allow_dirs.take().unwrap_or_default()
-        } else {
-            flags.allow_dir.clone()
-        },
-        confirm: pick(&flags.confirm_tools, file.confirm_tools.take()),
-        commands: file.tool.take().unwrap_or_default(),
-    };
-    Ok((Arc::new(settings.registry()?), policy))
-}
-
-/// Reads the API key: the named variable, else GEMINI_API_KEY, then GOOGLE_API_KEY. (Google's SDK prefers
-/// GOOGLE_API_KEY when both are set; voxlive prefers GEMINI_API_KEY, the name Google's docs use.)
-pub fn api_key(env_var: Option<&str>) -> Result<Option<(Secret, String)>, ConfigError> {
-    let read = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-    if let Some(name) = env_var {
-        return read(name)
-            .map(|v| Some((Secret::new(v.trim()), name.to_string())))
-            .ok_or_else(|| ConfigError::MissingEnv(name.to_string()));
-    }
-    Ok(["GEMINI_API_KEY", "GOOGLE_API_KEY"]
-        .into_iter()
-        .find_map(|n| read(n).map(|v| (Secret::new(v.trim()), n.to_string()))))
-}
-
-/// Where the Vertex AI access token is read from.
-pub const VERTEX_TOKEN_ENV: &str = "GOOGLE_CLOUD_ACCESS_TOKEN";
-/// Where an ephemeral token is read from when no flag names one.
-pub const EPHEMERAL_TOKEN_ENV: &str = "GEMINI_EPHEMERAL_TOKEN";
-
-/// The credential `--vertex` (a bearer token) or `--token` / GEMINI_EPHEMERAL_TOKEN give, with where it
-/// came from; `None`: fall back to --token-env and the API keys.
-fn credential_override(args: &CommonArgs) -> Result<Option<(Credential, Option<String>)>, ConfigError> {
-    let read = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-    if args.access.vertex {
-        let token = read(VERTEX_TOKEN_ENV).ok_or_else(|| {
-            ConfigError::Invalid(format!(
-                "--vertex needs an OAuth access token in {VERTEX_TOKEN_ENV} (e.g. export {VERTEX_TOKEN_ENV}=$(gcloud auth print-access-token))"
-            ))
-        })?;
-        return Ok(Some((
-            Credential::Bearer(Secret::new(token)),
-            Some(VERTEX_TOKEN_ENV.into()),
-        )));
-    }
-    if let Some(token) = args.access.token.as_deref() {
-        if token.trim().is_empty() {
-            return Err(ConfigError::Invalid(
-                "--token: give the token's name (auth_tokens/...)".into(),
-            ));
-        }
-        return Ok(Some((
-            Credential::EphemeralToken(Secret::new(token)),
-            Some("--token".into()),
-        )));
-    }
-    if args.token_env.is_none() {
-        if let Some(token) = read(EPHEMERAL_TOKEN_ENV) {
-            let source = Some(EPHEMERAL_TOKEN_ENV.to_string());
-            return Ok(Some((Credential::EphemeralToken(Secret::new(token)), source)));
-        }
-    }
-    Ok(None)
-}
-
-/// The Vertex AI project and location, checked, when `--vertex` is on.
-fn vertex_of(args: &CommonArgs) -> Result<Option<crate::session::Vertex>, ConfigError> {
-    if !args.access.vertex {
-        return Ok(None);
-    }
-    let project = args.access.project.as_deref().unwrap_or_default();
-    let location = args.access.location.as_deref().unwrap_or_default();
-    Ok(Some(crate::session::Vertex::new(project, location)?))
 }
 
 impl Config {
+    /// Resolves the flags over the environment over the config file (over a preset), checked against the
+    /// model catalog: everything after `main` reads the result, never the raw flags.
     pub fn resolve(args: &CommonArgs) -> Result<Config, ConfigError> {
-        let mut file = load_file(args.config.as_deref())?;
-        let (tools, confirm) = tool_settings(&args.tools, &mut file)?;
+        let mut file = file::load_file(args.config.as_deref())?;
+        let (tools, confirm) = tool_flags::tool_settings(&args.tools, &mut file)?;
         let file_talking = file.talking();
         let catalog = Catalog::builtin();
-        let warnings = Vec::new();
-        let api_version = args.api_version.or(file.api_version).unwrap_or_default();
-
-        let key_env = args.api_key_env.clone().or(file.api_key_env.clone());
-        let (credential, key_source) = if let Some(found) = credential_override(args)? {
-            found
-        } else if let Some(var) = &args.token_env {
-            let token = std::env::var(var)
-                .ok()
-                .filter(|v| !v.is_empty())
-                .ok_or_else(|| ConfigError::MissingEnv(var.clone()))?;
-            (Credential::EphemeralToken(Secret::new(token)), Some(var.clone()))
-        } else {
-            match api_key(key_env.as_deref())? {
-                Some((key, source)) => (Credential::ApiKey(key), Some(source)),
-                None => (Credential::None, None),
-            }
-        };
+        let (credential, key_source) = access::credential(args, &file)?;
         // the Constrained endpoint exists in v1alpha only
         let api_version = match (&credential, args.api_version.or(file.api_version)) {
             (Credential::EphemeralToken(_), None) => ApiVersion::V1alpha,
-            _ => api_version,
+            (_, given) => given.unwrap_or_default(),
         };
-        let endpoint_url = args.endpoint.clone().or(file.endpoint.clone());
-        let vertex = vertex_of(args)?;
-        let target = match (endpoint_url, &credential) {
-            (Some(url), _) => Target::Remote(Endpoint::new(&url, api_version, credential.clone())?),
-            (None, _) if vertex.is_some() => {
-                let base = vertex.as_ref().map(|v| v.base_url()).unwrap_or_default();
-                Target::Remote(Endpoint::new(&base, api_version, credential.clone())?)
-            }
-            (None, Credential::None) => Target::Embedded,
-            (None, _) => Target::Remote(Endpoint::new(GEMINI_BASE_URL, api_version, credential.clone())?),
-        };
-        let target = match target {
-            Target::Remote(mut e) => {
-                e.vertex = vertex;
-                Target::Remote(e)
-            }
-            t => t,
-        };
-        let target = match (target, args.ca_cert.clone().or(file.ca_cert.clone())) {
-            (Target::Remote(mut e), Some(path)) => {
-                let pem = std::fs::read(&path).map_err(|err| ConfigError::Cert {
-                    path,
-                    detail: err.to_string(),
-                })?;
-                e.extra_roots_pem = Some(Arc::new(pem));
-                Target::Remote(e)
-            }
-            (t, _) => t,
-        };
-
+        let target = access::target(args, &file, api_version, &credential)?;
         let model = args
             .model
             .clone()
@@ -449,19 +184,8 @@ impl Config {
             _ => Modality::Audio,
         };
         let voice = args.voice.clone().or(file.voice.clone());
-        let mut text_route = TextRoute::RealtimeInput;
-        // the embedded server honours transparent resumption for every model
-        let mut transparent_resumption = matches!(target, Target::Embedded);
         let link = Link::from_args(args)?;
-        // an unknown or shut-down model is `checked`'s to report
-        let mut function_default = crate::tools::Behavior::Blocking;
-        if let Ok(profile) = catalog.model(&model) {
-            function_default = crate::tools::Behavior::model_default(profile.default_function_behavior);
-            transparent_resumption |= profile.transparent_resumption;
-            if profile.typed_text == crate::models::TypedText::ClientContent {
-                text_route = TextRoute::ClientContent;
-            }
-        }
+        let traits = ModelTraits::of(catalog, &model, &target);
         let extras = Extras::resolve(args, &file, &model)?;
         let target = match target {
             Target::Remote(mut e) => {
@@ -480,9 +204,9 @@ impl Config {
             temperature: extras.generation.keys.temperature,
             language: file.language,
             key_source,
-            warnings,
-            text_route,
-            transparent_resumption,
+            warnings: Vec::new(),
+            text_route: traits.text_route,
+            transparent_resumption: traits.transparent_resumption,
             link,
             generation: extras.generation,
             safety: extras.safety,
@@ -492,7 +216,7 @@ impl Config {
             journal: None,
             tools,
             confirm,
-            function_default,
+            function_default: traits.function_default,
             file_talking,
             file_ptt_key: file.ptt_key,
         };
@@ -517,156 +241,6 @@ impl Config {
             Err(e) => Err(e.into()),
         }
     }
-
-    /// Turn taking: flags, then the config file, then `default_mode` (hands-free with server VAD for the
-    /// live conversation, push-to-talk for a WAV question).
-    pub fn talking(&self, flags: &TalkingArgs, ptt_key: Option<&str>, default_mode: TalkMode) -> Talking {
-        let file = &self.file_talking;
-        let vad = match flags.vad.or(file.vad) {
-            Some(VadArg::Local) => VadSource::Local,
-            Some(VadArg::Server) => VadSource::Server,
-            None => match default_mode {
-                TalkMode::HandsFree(v) => v,
-                TalkMode::PushToTalk => VadSource::Server,
-            },
-        };
-        let mode = match flags.mode.or(file.mode) {
-            Some(ModeArg::Ptt) => TalkMode::PushToTalk,
-            Some(ModeArg::HandsFree) => TalkMode::HandsFree(vad),
-            // --vad alone means hands-free
-            None if flags.vad.is_some() => TalkMode::HandsFree(vad),
-            None => default_mode,
-        };
-        let preset = self.preset.as_ref().map(|p| p.preset.vad.clone()).unwrap_or_default();
-        Talking {
-            mode,
-            tuning: VadTuning {
-                start_sensitivity: flags
-                    .start_sensitivity
-                    .or(file.start_sensitivity)
-                    .or(preset.start_sensitivity),
-                end_sensitivity: flags
-                    .end_sensitivity
-                    .or(file.end_sensitivity)
-                    .or(preset.end_sensitivity),
-                prefix_padding_ms: flags
-                    .prefix_padding_ms
-                    .or(file.prefix_padding_ms)
-                    .or(preset.prefix_padding_ms),
-                silence_ms: flags.silence_ms.or(file.silence_ms).or(preset.silence_ms),
-            },
-            ptt_key: ptt_key.map(str::to_string).or_else(|| self.file_ptt_key.clone()),
-            transcript: flags.transcript.clone(),
-        }
-    }
-
-    /// The setup for a voice session taking turns as `talking` says: the service's activity detection off
-    /// for push-to-talk and local VAD, tuned for server VAD.
-    pub fn voice_setup(&self, talking: &Talking) -> Setup {
-        let mut setup = self.setup(talking.mode.manual_activity());
-        // the server's VAD as events, for the screen: the embedded server sends them; the official SDK
-        // allows explicitVadSignal on Vertex AI only, so it is not asked of the Gemini API
-        if !talking.mode.manual_activity() && matches!(self.target, Target::Embedded) {
-            setup.explicit_vad_signal = Some(true);
-        }
-        if !talking.mode.manual_activity() && talking.tuning != VadTuning::default() {
-            let t = &talking.tuning;
-            let level = |s: Option<SensitivityArg>, start: bool| {
-                s.map(|s| {
-                    let (kind, lvl) = match (start, s) {
-                        (true, SensitivityArg::High) => ("START", "HIGH"),
-                        (true, SensitivityArg::Low) => ("START", "LOW"),
-                        (false, SensitivityArg::High) => ("END", "HIGH"),
-                        (false, SensitivityArg::Low) => ("END", "LOW"),
-                    };
-                    format!("{kind}_SENSITIVITY_{lvl}")
-                })
-            };
-            setup.realtime_input_config = Some(crate::protocol::RealtimeInputConfig {
-                automatic_activity_detection: Some(crate::protocol::AutomaticActivityDetection {
-                    disabled: None,
-                    start_of_speech_sensitivity: level(t.start_sensitivity, true),
-                    end_of_speech_sensitivity: level(t.end_sensitivity, false),
-                    prefix_padding_ms: t.prefix_padding_ms,
-                    silence_duration_ms: t.silence_ms,
-                }),
-                ..Default::default()
-            });
-        }
-        setup
-    }
-
-    /// The setup message for this configuration. `manual_activity` turns off the server's voice activity
-    /// detection so the client marks turns itself (push-to-talk, WAV files).
-    pub fn setup(&self, manual_activity: bool) -> Setup {
-        let speech_config = (self.voice.is_some() || self.language.is_some()).then(|| SpeechConfig {
-            voice_config: self.voice.as_ref().map(|v| VoiceConfig {
-                prebuilt_voice_config: Some(PrebuiltVoiceConfig {
-                    voice_name: Some(v.clone()),
-                }),
-            }),
-            language_code: self.language.clone(),
-            multi_speaker_voice_config: None,
-        });
-        let audio = self.modality == Modality::Audio;
-        let mut generation_config = GenerationConfig {
-            response_modalities: vec![self.modality],
-            temperature: self.temperature,
-            speech_config: if audio { speech_config } else { None },
-            ..GenerationConfig::default()
-        };
-        self.generation.apply(&mut generation_config);
-        let transcribe = self
-            .preset
-            .as_ref()
-            .map(|p| p.preset.transcription.clone())
-            .unwrap_or_default();
-        let mut setup = Setup {
-            model: format!("models/{}", self.model),
-            generation_config: Some(generation_config),
-            safety_settings: self.safety.clone(),
-            system_instruction: self.system.as_ref().map(|s| Content::text(Some("user"), s)),
-            realtime_input_config: manual_activity.then(|| crate::protocol::RealtimeInputConfig {
-                automatic_activity_detection: Some(crate::protocol::AutomaticActivityDetection {
-                    disabled: Some(true),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            }),
-            input_audio_transcription: (transcribe.input != Some(false)).then_some(AudioTranscriptionConfig::default()),
-            output_audio_transcription: (audio && transcribe.output != Some(false))
-                .then_some(AudioTranscriptionConfig::default()),
-            session_resumption: Some(SessionResumptionConfig {
-                handle: None,
-                transparent: self.transparent_resumption.then_some(true),
-            }),
-            ..Setup::default()
-        };
-        setup.tools = self.tools.setup_tools(self.function_default);
-        setup
-    }
-
-    /// This session's tools; `asker`: whether a person can answer confirmation questions.
-    pub fn toolbox(&self, asker: crate::tools::Asker) -> crate::tools::ToolBox {
-        crate::tools::ToolBox {
-            registry: self.tools.clone(),
-            policy: crate::tools::ConfirmPolicy { asker, ..self.confirm },
-        }
-    }
-
-    /// Session options for `endpoint` and `setup`, with this configuration's timeouts and limits.
-    pub fn session_options(&self, endpoint: crate::session::Endpoint, setup: Setup) -> crate::session::SessionOptions {
-        let mut o = crate::session::SessionOptions::new(endpoint, setup);
-        o.connect_timeout = self.link.connect_timeout;
-        o.setup_timeout = self.link.setup_timeout;
-        o.idle_timeout = self.link.idle_timeout;
-        o.max_message_size = self.link.max_message_size;
-        o.reconnect = self.link.reconnect;
-        o.metrics = Some(self.link.metrics.clone());
-        o.resume = self.resume_from.clone();
-        o.journal = self.journal.clone();
-        o
-    }
 }
 
 #[cfg(test)]
@@ -675,6 +249,7 @@ mod tests {
 
     use super::*;
     use crate::cli::Cli;
+    use crate::conversation::VadSource;
 
     fn config(args: &[&str]) -> Config {
         let cli = Cli::parse_from(["voxlive", "--config", "/dev/null"].iter().chain(args));

@@ -10,8 +10,7 @@ use voxlive::auth::{self, MintOptions};
 use voxlive::server::ServerConfig;
 use voxlive::session::{self, ApiVersion, Credential, Endpoint, Secret, SessionError, SessionOptions, Vertex};
 
-use crate::persist_tests::{err, out, run_with, Serve};
-use crate::util::{fast_config, start_server, MODEL};
+use crate::util::{err, fast_config, out, run_with, start_server, Serve, MODEL};
 
 const KEY: &str = "the-servers-key-4f1b";
 
@@ -244,6 +243,18 @@ fn vertex_builds_its_url_model_path_and_bearer_and_our_server_accepts_them() {
     );
 }
 
+/// `chat --modality text` on a TEXT model against `url`, saving nothing, with `extra` flags and `env`;
+/// "hi" is the one line typed.
+fn text_chat(dir: &std::path::Path, url: &str, extra: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    let args = [
+        &["chat", "--endpoint", url, "--modality", "text", "--no-save"][..],
+        text_model(extra),
+        extra,
+    ]
+    .concat();
+    run_with(dir, &args, env, "hi\n")
+}
+
 #[test]
 fn tokens_and_bearers_never_appear_in_trace_logs() {
     let dir = tempfile::tempdir().unwrap();
@@ -269,23 +280,7 @@ fn tokens_and_bearers_never_appear_in_trace_logs() {
     );
     let token_id = token.trim_start_matches("auth_tokens/");
 
-    let o = run_with(
-        dir.path(),
-        &[
-            "chat",
-            "--endpoint",
-            &server.url,
-            "--model",
-            "gemini-2.5-flash-native-audio-preview-12-2025",
-            "--modality",
-            "text",
-            "--no-save",
-            "--token",
-            &token,
-        ],
-        &trace,
-        "hi\n",
-    );
+    let o = text_chat(dir.path(), &server.url, &["--token", &token], &trace);
     assert!(o.status.success(), "{}", err(&o));
     assert!(err(&o).lines().count() > 5, "trace logging was on");
     assert!(
@@ -295,25 +290,12 @@ fn tokens_and_bearers_never_appear_in_trace_logs() {
     );
 
     let bearer = "ya29.bearer-secret-77aa";
-    let o = run_with(
+    let vertex = ["--vertex", "--project", "my-project-42", "--location", "us-east1"];
+    let o = text_chat(
         dir.path(),
-        &[
-            "chat",
-            "--endpoint",
-            &server.url,
-            "--model",
-            "gemini-2.5-flash-native-audio-preview-12-2025",
-            "--modality",
-            "text",
-            "--no-save",
-            "--vertex",
-            "--project",
-            "my-project-42",
-            "--location",
-            "us-east1",
-        ],
+        &server.url,
+        &vertex,
         &[("GOOGLE_CLOUD_ACCESS_TOKEN", bearer), trace[0]],
-        "hi\n",
     );
     assert!(!o.status.success(), "our server wants its key as the bearer");
     assert!(

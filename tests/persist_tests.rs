@@ -5,100 +5,13 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-use std::time::Duration;
+use std::process::Stdio;
 
 use voxlive::persist::{Role, Store};
 use voxlive::protocol::ClientMessage;
 use voxlive::server::{MessageLog, ServerConfig};
 
-use crate::util::{fast_config, start_server};
-
-/// A `voxlive serve` process; killed on drop.
-pub struct Serve {
-    child: Child,
-    pub url: String,
-}
-
-impl Serve {
-    /// Starts `voxlive serve ARGS` on a free loopback port and waits for its announce line.
-    pub fn start(args: &[&str]) -> Serve {
-        Serve::start_with(args, &[], Stdio::null())
-    }
-
-    /// [`Serve::start`] with environment variables and its stderr going to `stderr`.
-    pub fn start_with(args: &[&str], env: &[(&str, &str)], stderr: Stdio) -> Serve {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_voxlive"))
-            .args(["serve", "--addr", "127.0.0.1:0"])
-            .args(args)
-            .env_remove("GEMINI_API_KEY")
-            .env_remove("GOOGLE_API_KEY")
-            .envs(env.iter().copied())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(stderr)
-            .spawn()
-            .expect("voxlive serve runs");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(url) = line.strip_prefix("voxlive: serving ") {
-                    let _ = tx.send(url.to_string());
-                }
-            }
-        });
-        let url = rx
-            .recv_timeout(Duration::from_secs(60))
-            .expect("voxlive serve announces its URL");
-        Serve { child, url }
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// `voxlive ARGS` with `input` on stdin, saving into `data`.
-pub fn run(data: &Path, args: &[&str], input: &str) -> Output {
-    run_with(data, args, &[], input)
-}
-
-/// [`run`] with environment variables.
-pub fn run_with(data: &Path, args: &[&str], env: &[(&str, &str)], input: &str) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_voxlive"))
-        .args(args)
-        .env_remove("GEMINI_API_KEY")
-        .env_remove("GOOGLE_API_KEY")
-        .env_remove("GEMINI_EPHEMERAL_TOKEN")
-        .env("VOXLIVE_DATA_DIR", data)
-        .env_remove("GOOGLE_CLOUD_ACCESS_TOKEN")
-        .env_remove("RUST_LOG")
-        .env("XDG_CONFIG_HOME", data.join("no-config"))
-        .envs(env.iter().copied())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // a client that fails at once (a refused setup) may exit before reading its input: that is its answer
-    match child.stdin.take().unwrap().write_all(input.as_bytes()) {
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
-        other => other.unwrap(),
-    }
-    child.wait_with_output().unwrap()
-}
-
-pub fn out(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-pub fn err(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+use crate::util::{err, fast_config, out, run, start_server, voxlive_command, Serve};
 
 fn two_turn_script(dir: &Path) -> std::path::PathBuf {
     let path = dir.join("script.toml");
@@ -394,7 +307,7 @@ fn a_client_killed_mid_conversation_leaves_a_whole_file() {
     let dir = tempfile::tempdir().unwrap();
     let rt = tokio::runtime::Runtime::new().unwrap();
     let server = rt.block_on(start_server(fast_config()));
-    let mut child = Command::new(env!("CARGO_BIN_EXE_voxlive"))
+    let mut child = voxlive_command(dir.path(), &dir.path().join("no-config"))
         .args([
             "chat",
             "--endpoint",
@@ -406,10 +319,6 @@ fn a_client_killed_mid_conversation_leaves_a_whole_file() {
             "--session",
             "k",
         ])
-        .env_remove("GEMINI_API_KEY")
-        .env_remove("GOOGLE_API_KEY")
-        .env("VOXLIVE_DATA_DIR", dir.path())
-        .env("XDG_CONFIG_HOME", dir.path().join("no-config"))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

@@ -5,16 +5,19 @@
 //! from the pipeline's own monotonic timestamps; the reports (`report/`) are views of one [`Report`].
 //!
 //! - `speech.rs`: where the user speaks in a file (the "end of speech" every turn is timed from).
-//! - `run.rs`: one session; `stats.rs`: nearest-rank percentiles; `record.rs`: the report's data.
+//! - `run.rs`: one session; `replies.rs`: when its replies reached the player; `turns.rs`: its turns
+//!   matched from the clocks; `stats.rs`: nearest-rank percentiles; `record.rs`: the report's data.
 //! - `machine.rs`: CPU model, cores, OS, getrusage; `compare.rs`: `--compare OLD.json`.
 
 pub mod compare;
 pub mod machine;
 pub mod record;
+mod replies;
 pub mod report;
 pub mod run;
 pub mod speech;
 pub mod stats;
+mod turns;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;

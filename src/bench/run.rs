@@ -19,18 +19,21 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::audio::{
-    AudioConfig, AudioEngine, AudioSink, AudioSource, BufferSource, ClockSink, Pacing, SourceRead, Span, StreamFormat,
-    DOWNLINK_RATE,
+    AudioConfig, AudioEngine, AudioSink, AudioSource, AudioStats, BufferSource, ClockSink, Pacing, SourceRead, Span,
+    StreamFormat, UplinkFrame, DOWNLINK_RATE,
 };
-use crate::conversation::{Conversation, Notice, Policy, Status, TalkMode};
+use crate::conversation::{Conversation, Policy, Status, TalkMode};
 use crate::modes::drive::{drive, Exit, Io};
-use crate::modes::playback::{EnginePlayback, Playback};
+use crate::modes::playback::EnginePlayback;
 use crate::protocol::INPUT_RATE;
-use crate::session::{self, SessionOptions, Signal};
-use crate::ui::{Renderer, UserInput};
+use crate::session::{self, Events, Session, SessionMetrics, SessionOptions, Signal};
+use crate::ui::UserInput;
 
 use super::record::{Counters, SessionReport, Stage, TurnRecord};
+use super::replies::{PlayLog, Quiet, Timed};
 use super::speech::{utterances, Utterance};
+use super::turns::ms;
+pub use super::turns::{match_turns, Matched, EARLY};
 use super::BenchError;
 
 /// The key goes down this long before an utterance starts (`--mode ptt`).
@@ -53,14 +56,6 @@ pub struct SessionOutcome {
     pub report: SessionReport,
     pub turns: Vec<TurnRecord>,
     pub values: Vec<(Stage, Vec<f64>)>,
-}
-
-/// Milliseconds from `a` to `b`, negative when `b` came first.
-fn ms(a: Instant, b: Instant) -> f64 {
-    match b.checked_duration_since(a) {
-        Some(d) => d.as_secs_f64() * 1e3,
-        None => -(a.duration_since(b).as_secs_f64() * 1e3),
-    }
 }
 
 /// A source that tells when the engine started it: the origin of the file's timeline.
@@ -93,102 +88,6 @@ impl AudioSource for Clocked {
     }
 }
 
-/// When replies started and stopped, as the conversation handed them to the player. A reply is one
-/// interaction: on models that speak several times in one interaction (turnComplete with
-/// interactionStatus IN_PROGRESS, then IDLE) each utterance ends with its own end of reply for the player,
-/// but only the conversation's end of the interaction ([`Notice::TurnDone`]) or a stop opens the next
-/// reply, so the later utterances are not counted as replies answering nothing and the reply's first byte
-/// and first sample heard are its first utterance's.
-#[derive(Default)]
-struct PlayLog {
-    /// Arrival of the first chunk of each reply.
-    starts: Vec<Instant>,
-    /// When playback was stopped (barge-in or the server's `interrupted`).
-    stops: Vec<Instant>,
-    /// The next chunk played starts a new reply.
-    boundary: bool,
-}
-
-impl PlayLog {
-    fn new() -> Self {
-        PlayLog {
-            boundary: true,
-            ..PlayLog::default()
-        }
-    }
-
-    /// A reply chunk went to the player.
-    fn played(&mut self, received_at: Instant) {
-        if std::mem::replace(&mut self.boundary, false) {
-            self.starts.push(received_at);
-        }
-    }
-
-    /// The conversation closed the reply: its interaction is over (or it was interrupted).
-    fn interaction_over(&mut self) {
-        self.boundary = true;
-    }
-
-    /// Playback was cut: whatever plays next is a new reply.
-    fn stopped(&mut self, at: Instant) {
-        self.boundary = true;
-        self.stops.push(at);
-    }
-}
-
-/// The engine's player, noting reply starts and stops (on the pump's task, not the audio path).
-struct Timed {
-    inner: EnginePlayback,
-    log: Arc<Mutex<PlayLog>>,
-}
-
-impl Playback for Timed {
-    fn play(&mut self, samples: Vec<i16>, rate: u32, received_at: Instant) {
-        if let Ok(mut log) = self.log.lock() {
-            log.played(received_at);
-        }
-        self.inner.play(samples, rate, received_at);
-    }
-
-    /// One utterance ended; the reply (the interaction) may go on: see [`PlayLog`].
-    fn end_of_reply(&mut self) {
-        self.inner.end_of_reply();
-    }
-
-    fn stop(&mut self, onset: Option<Instant>) {
-        if let Ok(mut log) = self.log.lock() {
-            log.stopped(Instant::now());
-        }
-        self.inner.stop(onset);
-    }
-
-    fn is_playing(&self) -> bool {
-        self.inner.is_playing()
-    }
-
-    fn dropped(&self) -> u64 {
-        self.inner.dropped()
-    }
-}
-
-/// The bench shows nothing while it runs (warnings go to the log); it notes where the conversation
-/// closed each reply.
-struct Quiet(Arc<Mutex<PlayLog>>);
-
-impl Renderer for Quiet {
-    fn show(&mut self, notice: &Notice) {
-        match notice {
-            Notice::Warning(w) => tracing::warn!("{w}"),
-            Notice::TurnDone { .. } => {
-                if let Ok(mut log) = self.0.lock() {
-                    log.interaction_over();
-                }
-            }
-            _ => {}
-        }
-    }
-}
-
 /// Replays `input` once and measures it. A failed session is reported with its error, not dropped.
 pub async fn one(input: &Path, run: u32, plan: &SessionPlan) -> Result<SessionOutcome, BenchError> {
     let name = input.display().to_string();
@@ -196,19 +95,8 @@ pub async fn one(input: &Path, run: u32, plan: &SessionPlan) -> Result<SessionOu
     let speech = utterances(&pcm, INPUT_RATE);
     let audio_secs = pcm.len() as f64 / f64::from(INPUT_RATE);
     let began = Instant::now();
-
-    let started = Arc::new(OnceLock::new());
-    let (tell, told) = oneshot::channel();
-    let source = Clocked {
-        inner: BufferSource::wav(input, Pacing::RealTime)?,
-        started: started.clone(),
-        tell: Some(tell),
-    };
-    let format = StreamFormat {
-        sample_rate: DOWNLINK_RATE,
-        channels: 1,
-    };
-    let sink = ClockSink::new(format, Pacing::RealTime, Duration::from_millis(30));
+    let devices = Devices::new(input)?;
+    let started = devices.started.clone();
 
     let connect = Instant::now();
     let (session, events) = session::start(plan.options.clone()).await?;
@@ -217,44 +105,11 @@ pub async fn one(input: &Path, run: u32, plan: &SessionPlan) -> Result<SessionOu
         echo_cancellation: plan.echo_cancellation,
         ..AudioConfig::default()
     };
-    let sink: Box<dyn AudioSink> = Box::new(sink);
-    let (engine, frames) = AudioEngine::start_with(Box::new(source), sink, audio)?;
+    let (engine, frames) = AudioEngine::start_with(Box::new(devices.source), devices.sink, audio)?;
     let log = Arc::new(Mutex::new(PlayLog::new()));
-    let user = (plan.mode == TalkMode::PushToTalk).then(|| press_keys(told, speech.clone()));
-    let player = engine.player();
-    let counters_engine = &engine;
+    let user = (plan.mode == TalkMode::PushToTalk).then(|| press_keys(devices.told, speech.clone()));
     let mut jitter_ms = Vec::new();
-    let jitter = &mut jitter_ms;
-    let mut io = Io {
-        session: session.clone(),
-        events,
-        frames,
-        audio_events: Some(engine.events()),
-        user,
-        playback: Box::new(Timed {
-            inner: EnginePlayback::new(player.clone()),
-            log: log.clone(),
-        }),
-        renderer: Box::new(Quiet(log.clone())),
-        transcript: None,
-        latency: Some(engine.latency()),
-        status: Some(Box::new(move || {
-            let c = counters_engine.counters();
-            if player.is_playing() {
-                jitter.push(c.jitter_target.as_secs_f64() * 1e3);
-            }
-            Status {
-                underruns: c.underruns,
-                frames_dropped: c.frames_dropped,
-                chunks_dropped: c.chunks_dropped,
-                ..Status::default()
-            }
-        })),
-        lossless_uplink: false,
-        image_input: None,
-        // a benchmark has no tools: any call is answered with NOT_FOUND, never left hanging
-        tools: crate::tools::ToolRunner::default(),
-    };
+    let mut io = pump_io((session.clone(), events), frames, &engine, user, &log, &mut jitter_ms);
     let mut conversation = Conversation::new(Policy::new(plan.mode), Instant::now());
     let exit = Exit::WhenSourceDone {
         settle: SETTLE,
@@ -271,41 +126,9 @@ pub async fn one(input: &Path, run: u32, plan: &SessionPlan) -> Result<SessionOu
     engine.stop();
 
     let origin = started.get().copied().unwrap_or(began);
-    let signals: Vec<Instant> = metrics
-        .signals()
-        .into_iter()
-        .filter(|(s, _)| *s == Signal::ActivityEnd)
-        .map(|(_, at)| at)
-        .collect();
-    let log = log
-        .lock()
-        .map(|l| (l.starts.clone(), l.stops.clone()))
-        .unwrap_or_default();
-    let matched = match_turns(&speech, origin, &signals, &log.0, &log.1, &spans);
-    let turns: Vec<TurnRecord> = matched
-        .turns
-        .into_iter()
-        .enumerate()
-        .map(|(k, t)| TurnRecord {
-            input: name.clone(),
-            run,
-            turn: k as u32 + 1,
-            ..t
-        })
-        .collect();
-    let get = crate::session::SessionMetrics::get;
-    let counters = Counters {
-        frames_sent: stats.frames,
-        frames_dropped: stats.frames_dropped,
-        session_frames_dropped: get(&metrics.audio_frames_dropped),
-        chunks_dropped: stats.chunks_dropped,
-        jitter_underruns: stats.jitter_underruns,
-        reconnects: get(&metrics.reconnects),
-        malformed_frames: get(&metrics.malformed_frames),
-        unanswered_turns: turns.iter().filter(|t| t.first_byte_ms.is_none()).count() as u64,
-        extra_replies: matched.extra_replies,
-        early_turn_ends: matched.early_turn_ends,
-    };
+    let matched = matched_turns(&speech, origin, &metrics, &log, &spans, (&name, run));
+    let counters = counters(&stats, &metrics, &matched);
+    let turns = matched.turns;
     let values = stage_values(&metrics, &spans, &jitter_ms, setup_ms, &turns);
     let stages = super::summaries(&values);
     Ok(SessionOutcome {
@@ -322,6 +145,136 @@ pub async fn one(input: &Path, run: u32, plan: &SessionPlan) -> Result<SessionOu
         turns,
         values,
     })
+}
+
+/// The devices of a bench session: the file as the microphone, paced in real time and telling when the
+/// engine started it (the origin of the file's timeline), and a clock-driven sink playing at 24 kHz as a
+/// device would.
+struct Devices {
+    source: Clocked,
+    sink: Box<dyn AudioSink>,
+    /// When the source started, once it has.
+    started: Arc<OnceLock<Instant>>,
+    /// The same instant, for the push-to-talk keys.
+    told: oneshot::Receiver<Instant>,
+}
+
+impl Devices {
+    fn new(input: &Path) -> Result<Devices, BenchError> {
+        let started = Arc::new(OnceLock::new());
+        let (tell, told) = oneshot::channel();
+        let source = Clocked {
+            inner: BufferSource::wav(input, Pacing::RealTime)?,
+            started: started.clone(),
+            tell: Some(tell),
+        };
+        let format = StreamFormat {
+            sample_rate: DOWNLINK_RATE,
+            channels: 1,
+        };
+        let sink = ClockSink::new(format, Pacing::RealTime, Duration::from_millis(30));
+        Ok(Devices {
+            source,
+            sink: Box::new(sink),
+            started,
+            told,
+        })
+    }
+}
+
+/// The pump's ends for a bench session: the engine's frames and player (noting reply starts and stops in
+/// `log`), no screen, no tools, and the jitter buffer's depth sampled into `jitter_ms` while a reply plays.
+fn pump_io<'a>(
+    (session, events): (Session, Events),
+    frames: mpsc::Receiver<UplinkFrame>,
+    engine: &'a AudioEngine,
+    user: Option<mpsc::Receiver<UserInput>>,
+    log: &Arc<Mutex<PlayLog>>,
+    jitter_ms: &'a mut Vec<f64>,
+) -> Io<'a> {
+    let player = engine.player();
+    Io {
+        session,
+        events,
+        frames,
+        audio_events: Some(engine.events()),
+        user,
+        playback: Box::new(Timed {
+            inner: EnginePlayback::new(player.clone()),
+            log: log.clone(),
+        }),
+        renderer: Box::new(Quiet(log.clone())),
+        transcript: None,
+        latency: Some(engine.latency()),
+        status: Some(Box::new(move || {
+            let c = engine.counters();
+            if player.is_playing() {
+                jitter_ms.push(c.jitter_target.as_secs_f64() * 1e3);
+            }
+            Status {
+                underruns: c.underruns,
+                frames_dropped: c.frames_dropped,
+                chunks_dropped: c.chunks_dropped,
+                ..Status::default()
+            }
+        })),
+        lossless_uplink: false,
+        image_input: None,
+        // a benchmark has no tools: any call is answered with NOT_FOUND, never left hanging
+        tools: crate::tools::ToolRunner::default(),
+    }
+}
+
+/// The session's turns matched from its clocks (the activityEnds it wrote, the replies `log` noted, the
+/// engine's spans), each named by its file, run and number.
+fn matched_turns(
+    speech: &[Utterance],
+    origin: Instant,
+    metrics: &SessionMetrics,
+    log: &Mutex<PlayLog>,
+    spans: &[Span],
+    (name, run): (&str, u32),
+) -> Matched {
+    let signals: Vec<Instant> = metrics
+        .signals()
+        .into_iter()
+        .filter(|(s, _)| *s == Signal::ActivityEnd)
+        .map(|(_, at)| at)
+        .collect();
+    let log = log
+        .lock()
+        .map(|l| (l.starts.clone(), l.stops.clone()))
+        .unwrap_or_default();
+    let mut matched = match_turns(speech, origin, &signals, &log.0, &log.1, spans);
+    matched.turns = std::mem::take(&mut matched.turns)
+        .into_iter()
+        .enumerate()
+        .map(|(k, t)| TurnRecord {
+            input: name.to_string(),
+            run,
+            turn: k as u32 + 1,
+            ..t
+        })
+        .collect();
+    matched
+}
+
+/// The session's counters: what the engine and the session dropped, reconnections, and how its turns
+/// matched.
+fn counters(stats: &AudioStats, metrics: &SessionMetrics, matched: &Matched) -> Counters {
+    let get = SessionMetrics::get;
+    Counters {
+        frames_sent: stats.frames,
+        frames_dropped: stats.frames_dropped,
+        session_frames_dropped: get(&metrics.audio_frames_dropped),
+        chunks_dropped: stats.chunks_dropped,
+        jitter_underruns: stats.jitter_underruns,
+        reconnects: get(&metrics.reconnects),
+        malformed_frames: get(&metrics.malformed_frames),
+        unanswered_turns: matched.turns.iter().filter(|t| t.first_byte_ms.is_none()).count() as u64,
+        extra_replies: matched.extra_replies,
+        early_turn_ends: matched.early_turn_ends,
+    }
 }
 
 /// Every stage's values for one session: per-frame capture -> socket from the session's histogram,
@@ -381,94 +334,6 @@ fn press_keys(told: oneshot::Receiver<Instant>, speech: Vec<Utterance>) -> mpsc:
     rx
 }
 
-/// Turns as matched from the clocks: utterance `k` gets the first activityEnd written after it ended (less
-/// [`EARLY`]) and before the next one began, and the first reply that started after that (with server VAD:
-/// after the utterance ended, less [`EARLY`]) and before the next utterance ended.
-pub struct Matched {
-    pub turns: Vec<TurnRecord>,
-    /// Replies that answered no utterance (most often: an early turn end's reply).
-    pub extra_replies: u64,
-    /// activityEnds written while the user was still speaking (the VAD ended the turn at a pause).
-    pub early_turn_ends: u64,
-}
-
-/// How much earlier than the file's end of speech an activityEnd may come and still end that turn: the
-/// file's level detector and the pipeline's VAD may disagree by a frame or two about the last word's tail.
-pub const EARLY: Duration = Duration::from_millis(150);
-
-pub fn match_turns(
-    speech: &[Utterance],
-    origin: Instant,
-    activity_ends: &[Instant],
-    reply_starts: &[Instant],
-    stops: &[Instant],
-    spans: &[Span],
-) -> Matched {
-    let at = |secs: f64| origin + Duration::from_secs_f64(secs.max(0.0));
-    let (mut e, mut r) = (0, 0);
-    let (mut extra, mut early) = (0, 0);
-    let mut turns = Vec::with_capacity(speech.len());
-    for (k, u) in speech.iter().enumerate() {
-        let (start, end) = (at(u.start), at(u.end));
-        let next_start = speech.get(k + 1).map(|n| at(n.start));
-        let next_end = speech.get(k + 1).map(|n| at(n.end));
-        // an activityEnd before the user finished (the VAD ended the turn at a pause) is not this turn's end
-        while e < activity_ends.len() && activity_ends[e] < end.checked_sub(EARLY).unwrap_or(end) {
-            if activity_ends[e] >= start {
-                early += 1;
-            }
-            e += 1;
-        }
-        let turn_end = match activity_ends.get(e) {
-            Some(&t) if next_start.is_none_or(|n| t < n) => {
-                e += 1;
-                Some(t)
-            }
-            _ => None,
-        };
-        // a reply that started before the user finished answers an early turn end, not this turn
-        let after = turn_end.unwrap_or(end.checked_sub(EARLY).unwrap_or(end));
-        while r < reply_starts.len() && reply_starts[r] < after {
-            r += 1;
-            extra += 1;
-        }
-        let reply = match reply_starts.get(r) {
-            Some(&t) if next_end.is_none_or(|n| t < n) => {
-                r += 1;
-                Some(t)
-            }
-            _ => None,
-        };
-        let heard = reply.and_then(|t| {
-            spans
-                .iter()
-                .find(|s| s.stage == crate::audio::Stage::FirstReplyToPlayout && s.start == t)
-                .map(|s| s.end)
-        });
-        let interrupted = reply.is_some_and(|t| {
-            let until = reply_starts.get(r).copied();
-            stops.iter().any(|&s| s >= t && until.is_none_or(|u| s < u))
-        });
-        turns.push(TurnRecord {
-            input: String::new(),
-            run: 0,
-            turn: 0,
-            speech_start_s: u.start,
-            speech_end_s: u.end,
-            turn_end_ms: turn_end.map(|t| ms(end, t)),
-            first_byte_ms: reply.map(|t| ms(end, t)),
-            heard_ms: heard.map(|t| ms(end, t)),
-            interrupted,
-        });
-    }
-    extra += (reply_starts.len() - r) as u64;
-    Matched {
-        turns,
-        extra_replies: extra,
-        early_turn_ends: early,
-    }
-}
-
 /// The WAV files named by `inputs`: files as given, directories as their `*.wav` files in name order.
 pub fn expand_inputs(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, BenchError> {
     let mut out = Vec::new();
@@ -494,130 +359,4 @@ pub fn expand_inputs(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, BenchError> {
         }
     }
     Ok(out)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn turns_match_their_own_activity_end_and_reply() {
-        let o = Instant::now();
-        let t = |ms: u64| o + Duration::from_millis(ms);
-        let speech = [Utterance { start: 0.5, end: 1.5 }, Utterance { start: 4.0, end: 5.0 }];
-        let ends = [t(1_800), t(5_300)];
-        let replies = [t(1_900), t(5_450)];
-        let spans = [Span {
-            stage: crate::audio::Stage::FirstReplyToPlayout,
-            start: t(1_900),
-            end: t(1_960),
-        }];
-        let m = match_turns(&speech, o, &ends, &replies, &[t(4_200)], &spans);
-        assert_eq!(m.extra_replies, 0);
-        let [a, b] = &m.turns[..] else {
-            panic!("{:?}", m.turns.len())
-        };
-        assert_eq!(
-            (a.turn_end_ms, a.first_byte_ms, a.heard_ms),
-            (Some(300.0), Some(400.0), Some(460.0))
-        );
-        assert!(a.interrupted, "a stop between its reply and the next one");
-        assert_eq!(
-            (b.turn_end_ms, b.first_byte_ms, b.heard_ms),
-            (Some(300.0), Some(450.0), None)
-        );
-        assert_eq!(a.value(Stage::TurnEndToFirstByte), Some(100.0));
-        assert_eq!(a.value(Stage::FirstByteToHeard), Some(60.0));
-    }
-
-    #[test]
-    fn a_turn_ended_at_a_pause_is_counted_early_and_not_timed() {
-        let o = Instant::now();
-        let t = |ms: u64| o + Duration::from_millis(ms);
-        let speech = [Utterance { start: 0.5, end: 4.0 }];
-        // the VAD ended the turn at 2.0 s mid-sentence (its reply at 2.1 s), then again after the last word
-        let m = match_turns(&speech, o, &[t(2_000), t(4_300)], &[t(2_100), t(4_400)], &[], &[]);
-        assert_eq!((m.early_turn_ends, m.extra_replies), (1, 1));
-        assert_eq!(m.turns[0].turn_end_ms, Some(300.0));
-        assert_eq!(m.turns[0].first_byte_ms, Some(400.0));
-    }
-
-    #[test]
-    fn a_turn_without_a_reply_does_not_take_the_next_ones() {
-        let o = Instant::now();
-        let t = |ms: u64| o + Duration::from_millis(ms);
-        let speech = [Utterance { start: 0.5, end: 1.0 }, Utterance { start: 1.2, end: 2.0 }];
-        // the VAD merged both: one activityEnd and one reply, after the second
-        let m = match_turns(&speech, o, &[t(2_300)], &[t(2_400)], &[], &[]);
-        assert_eq!((m.turns[0].turn_end_ms, m.turns[0].first_byte_ms), (None, None));
-        assert_eq!(m.turns[1].turn_end_ms, Some(300.0));
-        assert_eq!(
-            m.turns[1].first_byte_ms,
-            Some(400.0),
-            "the reply belongs to the turn it followed"
-        );
-        assert_eq!(m.extra_replies, 0);
-    }
-
-    /// gemini-3.8-live: one interaction of two utterances (turnComplete IN_PROGRESS, then IDLE) answers the
-    /// first question; a later interaction answers the second. Only the conversation's TurnDone (the end
-    /// of the interaction) opens a new reply, so the second utterance is no extra reply and the first
-    /// question's first byte and heard are its first utterance's.
-    #[test]
-    fn an_interaction_of_several_utterances_is_one_reply() {
-        let o = Instant::now();
-        let t = |ms: u64| o + Duration::from_millis(ms);
-        let log = Arc::new(Mutex::new(PlayLog::new()));
-        let mut shown = Quiet(log.clone());
-        let done = Notice::TurnDone {
-            turn: 0,
-            first_reply: None,
-            interrupted: false,
-            tokens: None,
-        };
-        let play = |at: Instant| log.lock().unwrap().played(at);
-        // first utterance, its turnComplete IN_PROGRESS (the player's end of reply, no TurnDone), the
-        // second utterance, then IDLE: TurnDone
-        play(t(1_900));
-        play(t(1_950));
-        play(t(2_600));
-        play(t(2_650));
-        shown.show(&done);
-        // the next question's interaction
-        play(t(5_450));
-        shown.show(&done);
-        let starts = log.lock().unwrap().starts.clone();
-        assert_eq!(starts, vec![t(1_900), t(5_450)]);
-        let speech = [Utterance { start: 0.5, end: 1.5 }, Utterance { start: 4.0, end: 5.0 }];
-        let spans = [
-            Span {
-                stage: crate::audio::Stage::FirstReplyToPlayout,
-                start: t(1_900),
-                end: t(1_960),
-            },
-            Span {
-                stage: crate::audio::Stage::FirstReplyToPlayout,
-                start: t(2_600),
-                end: t(2_660),
-            },
-        ];
-        let m = match_turns(&speech, o, &[t(1_800), t(5_300)], &starts, &[], &spans);
-        assert_eq!(m.extra_replies, 0);
-        assert_eq!(
-            (m.turns[0].first_byte_ms, m.turns[0].heard_ms),
-            (Some(400.0), Some(460.0))
-        );
-        assert_eq!(m.turns[1].first_byte_ms, Some(450.0));
-    }
-
-    #[test]
-    fn a_stop_opens_a_new_reply_without_a_turn_done() {
-        let o = Instant::now();
-        let t = |ms: u64| o + Duration::from_millis(ms);
-        let mut log = PlayLog::new();
-        log.played(t(100));
-        log.stopped(t(200));
-        log.played(t(300));
-        assert_eq!((log.starts, log.stops), (vec![t(100), t(300)], vec![t(200)]));
-    }
 }

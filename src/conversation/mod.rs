@@ -21,6 +21,7 @@
 //!   [`Policy::stream_end_after`] of silence `audioStreamEnd` goes up and the stream pauses until speech
 //!   resumes (the pre-roll first).
 
+mod connection;
 mod core;
 mod interaction;
 mod reply;

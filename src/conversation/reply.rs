@@ -4,8 +4,10 @@
 
 use std::time::Instant;
 
+use crate::protocol::{FunctionCall, InteractionStatus, UsageMetadata};
 use crate::session::{CloseClass, Event};
 
+use super::connection::connection_notice;
 use super::core::Conversation;
 use super::{call_key, interaction_over, Action, Notice, Role, State, TranscriptRow};
 
@@ -55,6 +57,8 @@ impl Reply {
 }
 
 impl Conversation {
+    /// A session event: reply content, the turn's and the interaction's ends, tool calls, and what the
+    /// connection went through (as notices).
     pub(super) fn on_server(&mut self, event: Event, at: Instant) {
         match event {
             Event::Audio {
@@ -71,7 +75,7 @@ impl Conversation {
                     self.settle(at);
                 }
             }
-            Event::Thought(_) | Event::GenerationComplete => {}
+            Event::Thought(_) | Event::GenerationComplete | Event::ResumptionUpdate { .. } => {}
             Event::InterimInputTranscript(text) => self
                 .out
                 .push(Action::Show(Notice::InterimUserTranscript { turn: self.turn, text })),
@@ -85,77 +89,19 @@ impl Conversation {
                 self.out
                     .push(Action::Show(Notice::UserTranscript { turn: self.turn, text }));
             }
-            Event::Interrupted => {
-                // the user took the floor: whatever the model meant to add is not awaited any more
-                self.held_since = None;
-                self.out.push(Action::StopPlayback { onset: None });
-                self.playing = false;
-                self.last_play_at = None;
-                self.reply.silenced = false;
-                self.held = None;
-                if self.reply.is_open() {
-                    self.close_reply(true, at);
-                }
-                if !self.activity_open {
-                    self.set_state(State::Interrupted);
+            Event::Interrupted => self.on_interrupted(at),
+            Event::TurnComplete { usage, interaction, .. } => self.on_turn_complete(usage, interaction, at),
+            Event::ToolCall(calls) => self.on_tool_call(calls, at),
+            Event::ToolCallCancellation(ids) => self.on_tool_cancellation(ids, at),
+            event @ (Event::GoAway { .. }
+            | Event::Reconnecting { .. }
+            | Event::Resumed { .. }
+            | Event::Restarted { .. }
+            | Event::ProtocolError(_)) => {
+                if let Some(notice) = connection_notice(event) {
+                    self.out.push(Action::Show(notice));
                 }
             }
-            Event::TurnComplete { usage, interaction, .. } => {
-                if let Some(t) = usage.and_then(|u| u.total_token_count).map(u64::from) {
-                    self.reply.tokens = Some(t);
-                }
-                // what a barge-in cut is over now: later audio belongs to the next reply
-                self.reply.silenced = false;
-                if self.reply.audio {
-                    self.out.push(Action::EndOfReply);
-                    self.reply.audio = false;
-                }
-                self.reply.streaming = false;
-                // the reply stays open until the interaction is over (a tool's answer, or the next
-                // utterance of an interaction in progress, may still come)
-                self.held = Some(interaction);
-                self.held_since = Some(at);
-                self.end_interaction_if_over(at);
-                self.settle(at);
-            }
-            Event::ToolCall(calls) => {
-                self.reply.mark(at);
-                self.tools.called(calls.iter().map(call_key));
-                let names = calls.into_iter().map(|c| c.name).collect();
-                self.out.push(Action::Show(Notice::ToolCall { turn: self.turn, names }));
-            }
-            Event::ToolCallCancellation(ids) => {
-                self.tools.cancelled(&ids);
-                self.out.push(Action::Show(Notice::Info(format!(
-                    "tool calls cancelled: {}",
-                    ids.join(", ")
-                ))));
-                self.end_interaction_if_over(at);
-            }
-            Event::GoAway { time_left } => self.out.push(Action::Show(Notice::Info(match time_left {
-                Some(t) => format!("the server will close this connection in {:.0} s", t.as_secs_f64()),
-                None => "the server will close this connection soon".to_string(),
-            }))),
-            Event::ResumptionUpdate { .. } => {}
-            Event::Reconnecting { attempt, delay, reason } => {
-                self.out.push(Action::Show(Notice::Warning(format!(
-                    "connection lost ({reason}); reconnecting (attempt {attempt}, in {} ms)",
-                    delay.as_millis()
-                ))))
-            }
-            Event::Resumed { replayed, downtime } => self.out.push(Action::Show(Notice::Info(match downtime {
-                Some(d) => format!(
-                    "reconnected after {} ms; the conversation continues ({replayed} messages sent again)",
-                    d.as_millis()
-                ),
-                None => format!("switched to a new connection ({replayed} messages sent again)"),
-            }))),
-            Event::Restarted { reason, history_turns } => self.out.push(Action::Show(Notice::Warning(format!(
-                "the server could not resume the session ({reason}); started a new one with the {history_turns} turns so far as context"
-            )))),
-            Event::ProtocolError(e) => self.out.push(Action::Show(Notice::Warning(format!(
-                "skipped a malformed server frame: {e}"
-            )))),
             Event::Closed { reason, class, .. } => {
                 self.ended = true;
                 self.out.push(Action::End {
@@ -164,6 +110,61 @@ impl Conversation {
                 });
             }
         }
+    }
+
+    /// The server's `interrupted`: the user took the floor, so whatever the model meant to add is not
+    /// awaited any more and what is queued for the speaker goes.
+    fn on_interrupted(&mut self, at: Instant) {
+        self.held_since = None;
+        self.out.push(Action::StopPlayback { onset: None });
+        self.playing = false;
+        self.last_play_at = None;
+        self.reply.silenced = false;
+        self.held = None;
+        if self.reply.is_open() {
+            self.close_reply(true, at);
+        }
+        if !self.activity_open {
+            self.set_state(State::Interrupted);
+        }
+    }
+
+    /// A turnComplete ends an utterance (its audio plays out); the reply stays open until the
+    /// interaction is over (a tool's answer, or the next utterance of an interaction in progress, may
+    /// still come).
+    fn on_turn_complete(&mut self, usage: Option<UsageMetadata>, interaction: Option<InteractionStatus>, at: Instant) {
+        if let Some(t) = usage.and_then(|u| u.total_token_count).map(u64::from) {
+            self.reply.tokens = Some(t);
+        }
+        // what a barge-in cut is over now: later audio belongs to the next reply
+        self.reply.silenced = false;
+        if self.reply.audio {
+            self.out.push(Action::EndOfReply);
+            self.reply.audio = false;
+        }
+        self.reply.streaming = false;
+        self.held = Some(interaction);
+        self.held_since = Some(at);
+        self.end_interaction_if_over(at);
+        self.settle(at);
+    }
+
+    /// The model called tools: part of the reply, which waits for their answers.
+    fn on_tool_call(&mut self, calls: Vec<FunctionCall>, at: Instant) {
+        self.reply.mark(at);
+        self.tools.called(calls.iter().map(call_key));
+        let names = calls.into_iter().map(|c| c.name).collect();
+        self.out.push(Action::Show(Notice::ToolCall { turn: self.turn, names }));
+    }
+
+    /// The server cancelled tool calls: their answers are not awaited any more.
+    fn on_tool_cancellation(&mut self, ids: Vec<String>, at: Instant) {
+        self.tools.cancelled(&ids);
+        self.out.push(Action::Show(Notice::Info(format!(
+            "tool calls cancelled: {}",
+            ids.join(", ")
+        ))));
+        self.end_interaction_if_over(at);
     }
 
     /// Answers to tool calls went up: the model may now speak about them, or (all SILENT) nothing follows.

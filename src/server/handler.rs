@@ -63,6 +63,38 @@ pub async fn serve(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr) {
     }
 }
 
+/// Why a connection goes no further than its setup.
+enum Refusal {
+    /// Close with this code and reason.
+    Close(u16, String),
+    /// The peer closed or went away first: nothing left to say.
+    Gone,
+    /// The socket failed (boxed: tungstenite's error is large, and this is the rare path).
+    Failed(Box<tokio_tungstenite::tungstenite::Error>),
+}
+
+impl Refusal {
+    /// Ends the connection as the refusal says.
+    async fn end<S>(self, ws: &mut Ws<S>) -> Result<(), tokio_tungstenite::tungstenite::Error>
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
+        match self {
+            Refusal::Close(code, reason) => close(ws, code, &reason).await,
+            Refusal::Gone => Ok(()),
+            Refusal::Failed(e) => Err(*e),
+        }
+    }
+}
+
+/// What an admitted connection goes on with: its setup (a token's locked fields applied), the
+/// conversation it starts or resumes, and when its token expires.
+struct Admitted {
+    setup: Setup,
+    conversation: Arc<Conversation>,
+    token_expires: Option<tokio::time::Instant>,
+}
+
 // The handshake closure returns tungstenite's `Callback` error type, not ours to shrink.
 #[allow(clippy::result_large_err)]
 async fn connection<S>(
@@ -74,62 +106,61 @@ async fn connection<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin + Send,
 {
-    let limits = shared.config.limits;
-    let Some((mut ws, creds, mut headers)) = upgrade(&shared, stream).await? else {
+    let Some((mut ws, creds, headers)) = upgrade(&shared, stream).await? else {
         return Ok(());
     };
+    let admitted = match admit(&shared, &mut ws, creds, headers, &faults, over_limit).await {
+        Ok(admitted) => admitted,
+        Err(refusal) => return refusal.end(&mut ws).await,
+    };
+    let Admitted {
+        setup,
+        conversation,
+        token_expires,
+    } = admitted;
+    tracing::info!(model = %setup.model_id(), resumed_turns = conversation.turns(), "session set up");
+    Live::new(shared, ws, setup, conversation, faults)
+        .token_expires(token_expires)
+        .run()
+        .await
+}
+
+/// Everything between the upgrade and setupComplete, in the order the service checks it: the connection
+/// limit, the key, the first message (setup), an ephemeral token, the setup against the catalog, and the
+/// resumption handle.
+async fn admit<S>(
+    shared: &Shared,
+    ws: &mut Ws<S>,
+    creds: Option<Credentials>,
+    mut headers: Vec<(String, String)>,
+    faults: &Faults,
+    over_limit: bool,
+) -> Result<Admitted, Refusal>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     if over_limit {
         let reason = format!(
             "quota exceeded: too many concurrent connections (limit {}); try again later",
-            limits.max_connections
+            shared.config.limits.max_connections
         );
         tracing::warn!("{reason}");
-        return close(&mut ws, 1011, &reason).await;
+        return Err(Refusal::Close(1011, reason));
     }
     // an ephemeral token stands in for the key; it is checked once the setup says new or resumed
     let token = creds.as_ref().and_then(|c| c.token()).map(str::to_string);
     if let (Some(expected), None) = (shared.config.api_key.as_deref(), &token) {
         if !creds.as_ref().is_some_and(|c| c.matches(expected)) {
             tracing::info!("refusing connection: missing or wrong API key");
-            return close(&mut ws, 1008, BAD_KEY_REASON).await;
+            return Err(Refusal::Close(1008, BAD_KEY_REASON.to_string()));
         }
     }
-    let deadline = tokio::time::Instant::now() + limits.setup_timeout;
-    let setup = loop {
-        let next = match tokio::time::timeout_at(deadline, ws.next()).await {
-            Ok(next) => next,
-            Err(_) => {
-                let reason = format!("no setup message within {:?}", limits.setup_timeout);
-                return close(&mut ws, 1008, &reason).await;
-            }
-        };
-        let bytes = match next {
-            None | Some(Ok(Message::Close(_))) => return Ok(()),
-            Some(Err(tokio_tungstenite::tungstenite::Error::Capacity(e))) => {
-                return close(&mut ws, 1009, &format!("message too big: {e}")).await;
-            }
-            Some(Err(e)) => return Err(e),
-            Some(Ok(Message::Text(t))) => t.as_bytes().to_vec(),
-            Some(Ok(Message::Binary(b))) => b.to_vec(),
-            Some(Ok(_)) => continue,
-        };
-        match ClientMessage::from_slice(&bytes) {
-            Ok(ClientMessage::Setup(setup)) => break *setup,
-            Ok(other) => {
-                let reason = format!("the first message must be setup, not {}", other.kind());
-                return close(&mut ws, 1007, &reason).await;
-            }
-            Err(e) => return close(&mut ws, 1007, &format!("invalid setup: {e}")).await,
-        }
-    };
+    let setup = read_setup(ws, shared.config.limits.setup_timeout).await?;
     let (setup, token_expires) = match &token {
-        Some(token) => match admit_token(&shared, token, setup) {
-            Ok(admitted) => admitted,
-            Err((code, reason)) => {
-                tracing::info!("refusing connection: {reason}");
-                return close(&mut ws, code, &reason).await;
-            }
-        },
+        Some(token) => admit_token(shared, token, setup).map_err(|(code, reason)| {
+            tracing::info!("refusing connection: {reason}");
+            Refusal::Close(code, reason)
+        })?,
         None => (setup, None),
     };
     if let Some(log) = &shared.config.setup_log {
@@ -141,30 +172,68 @@ where
     let api_version = creds.as_ref().and_then(|c| c.api_version);
     if let Err((code, reason)) = validate(&setup, api_version) {
         tracing::info!(model = %setup.model, "refusing setup: {reason}");
-        return close(&mut ws, code, &reason).await;
+        return Err(Refusal::Close(code, reason));
     }
-    let conversation = match setup.session_resumption.as_ref().and_then(|r| r.handle.as_deref()) {
-        Some(handle) => match shared
+    let conversation = conversation_for(shared, &setup, faults)?;
+    Ok(Admitted {
+        setup,
+        conversation,
+        token_expires,
+    })
+}
+
+/// Waits for the first message, which must be setup, within the setup limit.
+async fn read_setup<S>(ws: &mut Ws<S>, setup_timeout: Duration) -> Result<Setup, Refusal>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let deadline = tokio::time::Instant::now() + setup_timeout;
+    loop {
+        let next = match tokio::time::timeout_at(deadline, ws.next()).await {
+            Ok(next) => next,
+            Err(_) => {
+                let reason = format!("no setup message within {setup_timeout:?}");
+                return Err(Refusal::Close(1008, reason));
+            }
+        };
+        let bytes = match next {
+            None | Some(Ok(Message::Close(_))) => return Err(Refusal::Gone),
+            Some(Err(tokio_tungstenite::tungstenite::Error::Capacity(e))) => {
+                return Err(Refusal::Close(1009, format!("message too big: {e}")));
+            }
+            Some(Err(e)) => return Err(Refusal::Failed(Box::new(e))),
+            Some(Ok(Message::Text(t))) => t.as_bytes().to_vec(),
+            Some(Ok(Message::Binary(b))) => b.to_vec(),
+            Some(Ok(_)) => continue,
+        };
+        return match ClientMessage::from_slice(&bytes) {
+            Ok(ClientMessage::Setup(setup)) => Ok(*setup),
+            Ok(other) => {
+                let reason = format!("the first message must be setup, not {}", other.kind());
+                Err(Refusal::Close(1007, reason))
+            }
+            Err(e) => Err(Refusal::Close(1007, format!("invalid setup: {e}"))),
+        };
+    }
+}
+
+/// The conversation this setup continues (its resumption handle, unless the faults refuse it), or a new
+/// one.
+fn conversation_for(shared: &Shared, setup: &Setup, faults: &Faults) -> Result<Arc<Conversation>, Refusal> {
+    match setup.session_resumption.as_ref().and_then(|r| r.handle.as_deref()) {
+        Some(handle) => shared
             .sessions
             .resume(handle)
-            .filter(|_| !reject_resume(&shared, &faults))
-        {
-            Some(conversation) => conversation,
-            None => return close(&mut ws, 1008, "invalid session resumption handle").await,
-        },
+            .filter(|_| !reject_resume(shared, faults))
+            .ok_or_else(|| Refusal::Close(1008, "invalid session resumption handle".into())),
         None => {
             shared
                 .metrics
                 .sessions_started
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            Arc::new(Conversation::default())
+            Ok(Arc::new(Conversation::default()))
         }
-    };
-    tracing::info!(model = %setup.model_id(), resumed_turns = conversation.turns(), "session set up");
-    Live::new(shared, ws, setup, conversation, faults)
-        .token_expires(token_expires)
-        .run()
-        .await
+    }
 }
 
 /// Reads the request: a token request is answered over plain HTTP (`None`), anything else goes on to the

@@ -4,7 +4,8 @@
 //!
 //! The reply queue holds rendered messages (see `reply.rs`); one is sent each time the pacing deadline
 //! passes (after a 200 ms lead, 40 ms per audio chunk in real time; or at once). A toolCall pauses the queue until the matching
-//! toolResponse; a mismatched one closes 1007. Faults are applied here, after each audio chunk and turn.
+//! toolResponse; a mismatched one closes 1007. Faults are applied here, after each audio chunk and turn;
+//! the periodic ones in `inject.rs`.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -17,10 +18,14 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use crate::protocol::codec::format_duration;
 use crate::protocol::{GoAway, ServerMessage, SessionResumptionUpdate, Setup, SetupComplete};
 
+mod inject;
 mod input;
 mod tools;
 
-use super::faults::{ChunkFault, FaultClock, Faults, PeriodicKind, MALFORMED_FRAME};
+pub(super) use inject::drop_abruptly;
+use inject::fault_due;
+
+use super::faults::{ChunkFault, FaultClock, Faults, MALFORMED_FRAME};
 use super::handler::{close, send_json, Ws};
 use super::reply::{Outgoing, RenderCtx, TurnUsage};
 use super::responder::Responder;
@@ -180,7 +185,29 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Live<S> {
         result
     }
 
+    /// setupComplete, then client messages and replies at once until either side ends the connection.
     async fn serve(&mut self) -> Result<(), WsError> {
+        self.greet().await?;
+        let mut stop = self.shared.stop.clone();
+        loop {
+            let event = self.next_event(&mut stop).await;
+            if let Event::Frame(Some(Ok(_))) = &event {
+                if !self.admit_frame() {
+                    let limit = self.shared.config.limits.max_messages_per_sec;
+                    let reason = format!("rate limit exceeded: more than {limit} messages per second");
+                    close(&mut self.ws, 1008, &reason).await?;
+                    return Ok(());
+                }
+            }
+            if let Flow::Stop = self.handle(event).await? {
+                return Ok(());
+            }
+        }
+    }
+
+    /// The first messages of a connection: setupComplete, the malformed frame a fault asks for, and the
+    /// first resumption handle.
+    async fn greet(&mut self) -> Result<(), WsError> {
         let complete = ServerMessage {
             setup_complete: Some(SetupComplete {
                 session_id: Some(self.conversation.id.0.clone()),
@@ -199,83 +226,84 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Live<S> {
         if self.resumable {
             self.send_resumption_update().await?;
         }
-        let mut stop = self.shared.stop.clone();
-        loop {
-            let held = self.awaiting_tool.as_ref().is_some_and(|o| o.blocks());
-            let due = !self.queue.is_empty() && !held;
-            let cancel_at = self.next_cancel();
-            let at = self.next_send_at;
-            let deadline = self.go_away_deadline;
-            let fault = self.clock.next();
-            let idle_at = self.last_heard + self.shared.config.limits.idle_timeout;
-            let cap_notice = self.stream_cap.map(|(notice, _)| notice);
-            let event = tokio::select! {
-                _ = tokio::time::sleep_until(idle_at) => Event::Idle,
-                _ = self.conversation.handover.notified() => Event::Handover,
-                i = fault_due(fault) => Event::Fault(i),
-                frame = self.ws.next() => Event::Frame(frame),
-                _ = tokio::time::sleep_until(at), if due => Event::SendDue,
-                _ = stop.changed() => Event::Shutdown,
-                _ = sleep_until_opt(deadline) => Event::GoAwayDeadline,
-                _ = sleep_until_opt(self.token_expires) => Event::TokenExpired,
-                _ = sleep_until_opt(cancel_at) => Event::CancelDue,
-                _ = sleep_until_opt(cap_notice) => Event::StreamCap,
-            };
-            if let Event::Frame(Some(Ok(_))) = &event {
-                let now = Instant::now();
-                let admitted = self.rate.admit(now - self.last_heard);
-                self.last_heard = now;
-                if !admitted {
-                    let limit = self.shared.config.limits.max_messages_per_sec;
-                    let reason = format!("rate limit exceeded: more than {limit} messages per second");
-                    close(&mut self.ws, 1008, &reason).await?;
-                    return Ok(());
-                }
-            }
-            let flow = match event {
-                Event::SendDue => self.send_next().await?,
-                Event::Fault(i) => self.inject(i).await?,
-                Event::Handover => {
-                    self.take_over();
-                    Flow::Continue
-                }
-                Event::CancelDue => {
-                    self.cancel_due().await?;
-                    Flow::Continue
-                }
-                Event::Idle => {
-                    let limit = self.shared.config.limits.idle_timeout;
-                    close(&mut self.ws, 1001, &format!("idle for {limit:?}: closing")).await?;
-                    Flow::Stop
-                }
-                Event::StreamCap => self.stream_cap_near().await?,
-                Event::GoAwayDeadline => {
-                    close(&mut self.ws, 1008, "connection deadline exceeded after goAway").await?;
-                    Flow::Stop
-                }
-                Event::Shutdown => {
-                    close(&mut self.ws, 1001, "server shutting down").await?;
-                    Flow::Stop
-                }
-                Event::TokenExpired => {
-                    close(&mut self.ws, 1008, "the ephemeral token has expired").await?;
-                    Flow::Stop
-                }
-                Event::Frame(None) => return Ok(()),
-                Event::Frame(Some(Err(WsError::Capacity(e)))) => {
-                    close(&mut self.ws, 1009, &format!("message too big: {e}")).await?;
-                    Flow::Stop
-                }
-                Event::Frame(Some(Err(e))) => return Err(e),
-                Event::Frame(Some(Ok(Message::Text(t)))) => self.on_frame(t.as_bytes()).await?,
-                Event::Frame(Some(Ok(Message::Binary(b)))) => self.on_frame(&b).await?,
-                // Pings are answered by tungstenite; a close is answered too and ends the stream.
-                Event::Frame(Some(Ok(_))) => Flow::Continue,
-            };
-            if let Flow::Stop = flow {
-                return Ok(());
-            }
+        Ok(())
+    }
+
+    /// Waits for whatever comes first: a client frame, a reply message due, a fault, a deadline, the
+    /// server's shutdown or a handover from an older connection.
+    async fn next_event(&mut self, stop: &mut tokio::sync::watch::Receiver<bool>) -> Event {
+        let held = self.awaiting_tool.as_ref().is_some_and(|o| o.blocks());
+        let due = !self.queue.is_empty() && !held;
+        let cancel_at = self.next_cancel();
+        let at = self.next_send_at;
+        let deadline = self.go_away_deadline;
+        let fault = self.clock.next();
+        let idle_at = self.last_heard + self.shared.config.limits.idle_timeout;
+        let cap_notice = self.stream_cap.map(|(notice, _)| notice);
+        tokio::select! {
+            _ = tokio::time::sleep_until(idle_at) => Event::Idle,
+            _ = self.conversation.handover.notified() => Event::Handover,
+            i = fault_due(fault) => Event::Fault(i),
+            frame = self.ws.next() => Event::Frame(frame),
+            _ = tokio::time::sleep_until(at), if due => Event::SendDue,
+            _ = stop.changed() => Event::Shutdown,
+            _ = sleep_until_opt(deadline) => Event::GoAwayDeadline,
+            _ = sleep_until_opt(self.token_expires) => Event::TokenExpired,
+            _ = sleep_until_opt(cancel_at) => Event::CancelDue,
+            _ = sleep_until_opt(cap_notice) => Event::StreamCap,
         }
+    }
+
+    /// A client frame arrived: notes when, and whether it is within the rate limit.
+    fn admit_frame(&mut self) -> bool {
+        let now = Instant::now();
+        let admitted = self.rate.admit(now - self.last_heard);
+        self.last_heard = now;
+        admitted
+    }
+
+    /// Handles one event; `Flow::Stop` once the connection is over.
+    async fn handle(&mut self, event: Event) -> Result<Flow, WsError> {
+        Ok(match event {
+            Event::SendDue => self.send_next().await?,
+            Event::Fault(i) => self.inject(i).await?,
+            Event::Handover => {
+                self.take_over();
+                Flow::Continue
+            }
+            Event::CancelDue => {
+                self.cancel_due().await?;
+                Flow::Continue
+            }
+            Event::Idle => {
+                let limit = self.shared.config.limits.idle_timeout;
+                close(&mut self.ws, 1001, &format!("idle for {limit:?}: closing")).await?;
+                Flow::Stop
+            }
+            Event::StreamCap => self.stream_cap_near().await?,
+            Event::GoAwayDeadline => {
+                close(&mut self.ws, 1008, "connection deadline exceeded after goAway").await?;
+                Flow::Stop
+            }
+            Event::Shutdown => {
+                close(&mut self.ws, 1001, "server shutting down").await?;
+                Flow::Stop
+            }
+            Event::TokenExpired => {
+                close(&mut self.ws, 1008, "the ephemeral token has expired").await?;
+                Flow::Stop
+            }
+            Event::Frame(None) => Flow::Stop,
+            Event::Frame(Some(Err(WsError::Capacity(e)))) => {
+                close(&mut self.ws, 1009, &format!("message too big: {e}")).await?;
+                Flow::Stop
+            }
+            Event::Frame(Some(Err(e))) => return Err(e),
+            Event::Frame(Some(Ok(Message::Text(t)))) => self.on_frame(t.as_bytes()).await?,
+            Event::Frame(Some(Ok(Message::Binary(b)))) => self.on_frame(&b).await?,
+            // Pings are answered by tungstenite; a close is answered too and ends the stream.
+            Event::Frame(Some(Ok(_))) => Flow::Continue,
+        })
     }
 
     async fn send(&mut self, message: ServerMessage) -> Result<(), WsError> {
@@ -382,54 +410,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Live<S> {
         self.next_call_id = self.next_call_id.max(unsent.next_call_id);
     }
 
-    /// Injects periodic fault `i`.
-    async fn inject(&mut self, i: usize) -> Result<Flow, WsError> {
-        let kind = self.clock.fire(i);
-        tracing::info!(fault = kind.label(), "fault: injecting");
-        self.shared.config.fault_counts.add(kind.label());
-        match kind {
-            PeriodicKind::Drop => {
-                drop_abruptly(&mut self.ws).await;
-                return Ok(Flow::Stop);
-            }
-            PeriodicKind::Close { code } => {
-                close(&mut self.ws, code, "injected fault").await?;
-                return Ok(Flow::Stop);
-            }
-            PeriodicKind::GoAway { time_left } => {
-                if let Some(at) = Instant::now().checked_add(time_left) {
-                    self.go_away_deadline.get_or_insert(at);
-                }
-                self.send(ServerMessage {
-                    go_away: Some(GoAway {
-                        time_left: format_duration(time_left),
-                    }),
-                    ..ServerMessage::default()
-                })
-                .await?;
-            }
-            PeriodicKind::Malformed => {
-                send_json(
-                    &mut self.ws,
-                    MALFORMED_FRAME.to_string(),
-                    self.shared.config.text_frames,
-                )
-                .await?
-            }
-            PeriodicKind::Oversized { bytes } => {
-                // valid JSON with an unknown field, so a client with a larger limit just ignores it
-                let pad = bytes.saturating_sub(16);
-                let json = format!("{{\"padding\":\"{}\"}}", "x".repeat(pad));
-                send_json(&mut self.ws, json, self.shared.config.text_frames).await?;
-                // a client that refuses the frame reads nothing after it: what would follow is kept for the
-                // connection that resumes, not sent into a connection the client has given up
-                drop_abruptly(&mut self.ws).await;
-                return Ok(Flow::Stop);
-            }
-        }
-        Ok(Flow::Continue)
-    }
-
     async fn send_resumption_update(&mut self) -> Result<(), WsError> {
         let update = SessionResumptionUpdate {
             new_handle: Some(self.shared.sessions.issue(&self.conversation)),
@@ -442,24 +422,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Live<S> {
         })
         .await
     }
-}
-
-/// Ends the connection without a close frame, as a network failure would, but with a TCP FIN after what
-/// was already written (not a reset that could discard it): the client sees an abrupt end and still gets
-/// every message sent before it, so what it must replay is exactly what the server did not consume.
-pub(super) async fn drop_abruptly<S: AsyncRead + AsyncWrite + Unpin>(ws: &mut Ws<S>) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let stream = ws.get_mut();
-    let _ = stream.shutdown().await;
-    let drain = async {
-        let mut buf = [0u8; 4096];
-        while let Ok(n) = stream.read(&mut buf).await {
-            if n == 0 {
-                break;
-            }
-        }
-    };
-    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), drain).await;
 }
 
 /// How long before a streaming cap its goAway goes out: a minute, as the service does before a connection's
@@ -485,16 +447,6 @@ pub fn stream_cap(
 async fn sleep_until_opt(deadline: Option<Instant>) {
     match deadline {
         Some(t) => tokio::time::sleep_until(t).await,
-        None => std::future::pending().await,
-    }
-}
-
-async fn fault_due(next: Option<(Instant, usize)>) -> usize {
-    match next {
-        Some((at, i)) => {
-            tokio::time::sleep_until(at).await;
-            i
-        }
         None => std::future::pending().await,
     }
 }
