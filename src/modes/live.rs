@@ -63,9 +63,6 @@ pub async fn live(
     // Open the devices only once the server said yes: a bad key never touches the microphone.
     let (engine, frames) = AudioEngine::start(live.audio.clone())?;
     let started = Instant::now();
-    let metrics = session.metrics().clone();
-    let engine_ref = &engine;
-    let player = engine.player();
     let mut io = Io {
         session: session.clone(),
         events,
@@ -76,40 +73,12 @@ pub async fn live(
         renderer,
         transcript,
         latency: Some(engine.latency()),
-        status: Some(Box::new(move || {
-            let stats = engine_ref.counters();
-            // the DSP thread keeps both levels: the mic's after echo cancellation, the speaker's as played
-            let levels = player.levels();
-            Status {
-                mic_dbfs: levels.mic_dbfs,
-                speaker_dbfs: levels.speaker_dbfs,
-                underruns: stats.underruns,
-                frames_dropped: stats.frames_dropped + SessionMetrics::get(&metrics.audio_frames_dropped),
-                chunks_dropped: stats.chunks_dropped,
-                ..Status::default()
-            }
-        })),
+        status: Some(engine_status(&engine, session.metrics().clone())),
         lossless_uplink: false,
         image_input: Some(live.image_input.clone()),
         tools: live.tools.runner(),
     };
-    // the UI's render thread reads the levels itself, each frame, from what the DSP thread keeps
-    let meters = engine.player();
-    io.renderer.levels_from(Box::new(move || {
-        let l = meters.levels();
-        crate::ui::Levels {
-            mic_dbfs: l.mic_dbfs,
-            speaker_dbfs: l.speaker_dbfs,
-        }
-    }));
-    let talk_hint = match live.policy.mode {
-        crate::conversation::TalkMode::PushToTalk => "press the push-to-talk key to talk (the screen says hold or tap)",
-        crate::conversation::TalkMode::HandsFree(_) => "speak any time",
-    };
-    io.renderer.show(&Notice::Info(format!(
-        "listening, {}: {talk_hint}; type a line and Enter to send text; Ctrl-C to stop",
-        live.policy.mode.label()
-    )));
+    greet(&mut io, &engine, live.policy.mode);
     let mut conversation = Conversation::new(live.policy.clone(), started);
     let stop = until_stopped(live.duration);
     let ended = drive(&mut conversation, &mut io, Exit::OnStop, stop).await;
@@ -131,6 +100,46 @@ pub async fn live(
         session.metrics(),
         ended_by,
     ))
+}
+
+/// The status snapshot the pump takes: the engine's counters and levels, plus the frames the session
+/// dropped while no connection was up.
+fn engine_status(engine: &AudioEngine, metrics: std::sync::Arc<SessionMetrics>) -> super::drive::StatusSource<'_> {
+    let player = engine.player();
+    Box::new(move || {
+        let stats = engine.counters();
+        // the DSP thread keeps both levels: the mic's after echo cancellation, the speaker's as played
+        let levels = player.levels();
+        Status {
+            mic_dbfs: levels.mic_dbfs,
+            speaker_dbfs: levels.speaker_dbfs,
+            underruns: stats.underruns,
+            frames_dropped: stats.frames_dropped + SessionMetrics::get(&metrics.audio_frames_dropped),
+            chunks_dropped: stats.chunks_dropped,
+            ..Status::default()
+        }
+    })
+}
+
+/// Hands the renderer the level meters and says how to talk.
+fn greet(io: &mut Io<'_>, engine: &AudioEngine, mode: crate::conversation::TalkMode) {
+    // the UI's render thread reads the levels itself, each frame, from what the DSP thread keeps
+    let meters = engine.player();
+    io.renderer.levels_from(Box::new(move || {
+        let l = meters.levels();
+        crate::ui::Levels {
+            mic_dbfs: l.mic_dbfs,
+            speaker_dbfs: l.speaker_dbfs,
+        }
+    }));
+    let talk_hint = match mode {
+        crate::conversation::TalkMode::PushToTalk => "press the push-to-talk key to talk (the screen says hold or tap)",
+        crate::conversation::TalkMode::HandsFree(_) => "speak any time",
+    };
+    io.renderer.show(&Notice::Info(format!(
+        "listening, {}: {talk_hint}; type a line and Enter to send text; Ctrl-C to stop",
+        mode.label()
+    )));
 }
 
 /// Ctrl-C or the end of `duration`, whichever comes first; the reason says which.
