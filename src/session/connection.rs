@@ -192,11 +192,10 @@ impl Connection {
         let mut got = Vec::new();
         let read = async {
             while got.len() < max {
-                match self.ws.next().await {
-                    Some(Ok(Message::Text(t))) => push_parsed(&mut got, t.as_bytes()),
-                    Some(Ok(Message::Binary(b))) => push_parsed(&mut got, &b),
-                    Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return true,
-                    Some(Ok(_)) => {}
+                match self.recv().await {
+                    Incoming::Message(m) => got.push(*m),
+                    Incoming::Ended(_) => return true,
+                    Incoming::Malformed(_) | Incoming::Alive => {}
                 }
             }
             false
@@ -209,27 +208,19 @@ impl Connection {
     /// `drain`).
     pub async fn forward_until_closed(mut self, drain: Duration, leftover: tokio::sync::mpsc::Sender<ServerMessage>) {
         let wait = async {
-            while let Some(Ok(msg)) = self.ws.next().await {
-                let parsed = match &msg {
-                    Message::Text(t) => parse(t.as_bytes()),
-                    Message::Binary(b) => parse(b),
-                    Message::Close(_) => break,
-                    _ => continue,
-                };
-                if let Incoming::Message(m) = parsed {
-                    if leftover.send(*m).await.is_err() {
-                        break;
+            loop {
+                match self.recv().await {
+                    Incoming::Message(m) => {
+                        if leftover.send(*m).await.is_err() {
+                            break;
+                        }
                     }
+                    Incoming::Ended(_) => break,
+                    Incoming::Malformed(_) | Incoming::Alive => {}
                 }
             }
         };
         let _ = tokio::time::timeout(drain, wait).await;
-    }
-}
-
-fn push_parsed(got: &mut Vec<ServerMessage>, bytes: &[u8]) {
-    if let Incoming::Message(m) = parse(bytes) {
-        got.push(*m);
     }
 }
 

@@ -278,11 +278,7 @@ impl Supervisor {
 
     async fn on_message(&mut self, msg: crate::protocol::ServerMessage) -> Flow {
         if let Some(update) = &msg.session_resumption_update {
-            self.resumption
-                .update(update.new_handle.clone(), update.resumable.unwrap_or(false));
-            if let Some(index) = update.last_consumed_client_message_index {
-                self.apply_ack(index);
-            }
+            self.apply_update(update, true);
         }
         for ev in events_from(msg, std::time::Instant::now()) {
             match &ev {
@@ -316,6 +312,18 @@ impl Supervisor {
             self.emit(ev).await;
         }
         Flow::Continue
+    }
+
+    /// A resumption update: the newest handle (unless `keep_handle` is false: a connection already
+    /// switched away from issued it), and the acknowledgement of every message up to its index.
+    fn apply_update(&mut self, update: &crate::protocol::SessionResumptionUpdate, keep_handle: bool) {
+        if keep_handle {
+            self.resumption
+                .update(update.new_handle.clone(), update.resumable.unwrap_or(false));
+        }
+        if let Some(index) = update.last_consumed_client_message_index {
+            self.apply_ack(index);
+        }
     }
 
     /// The server consumed every message up to `index` on the current numbering.

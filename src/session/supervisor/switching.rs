@@ -224,13 +224,7 @@ impl Supervisor {
         }
         for msg in messages {
             if let Some(update) = &msg.session_resumption_update {
-                if keep_handle {
-                    self.resumption
-                        .update(update.new_handle.clone(), update.resumable.unwrap_or(false));
-                }
-                if let Some(index) = update.last_consumed_client_message_index {
-                    self.apply_ack(index);
-                }
+                self.apply_update(update, keep_handle);
             }
             if let Flow::End(ev) = self.on_leftover(msg).await {
                 return Flow::End(ev);
