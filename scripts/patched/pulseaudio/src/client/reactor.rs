@@ -32,7 +32,7 @@ struct PlaybackStreamState {
 }
 
 
-/// How much the read buffer grows per socket read (voxlive patch; upstream: 1 MiB). A 10 ms chunk of
+/// How much one socket read takes at most (voxlive patch; upstream grew its buffer by 1 MiB per read). A 10 ms chunk of
 /// 48 kHz stereo 16-bit audio is 1920 bytes; a larger message takes more rounds of the read loop.
 const READ_CHUNK: usize = 16 * 1024;
 
@@ -276,6 +276,8 @@ pub(super) struct Reactor {
 
     write_buf: Vec<u8>,
     read_buf: Vec<u8>,
+    /// voxlive patch: what each socket read lands in, zeroed once; only the bytes read are copied on.
+    read_chunk: Box<[u8]>,
     in_progress_read: Option<protocol::Descriptor>,
 }
 
@@ -305,6 +307,7 @@ impl Reactor {
 
             write_buf: Vec::new(),
             read_buf: Vec::new(),
+            read_chunk: vec![0; READ_CHUNK].into_boxed_slice(),
             in_progress_read: None,
         };
 
@@ -345,21 +348,18 @@ impl Reactor {
         use io::Read;
 
         'read: loop {
-            // voxlive patch: grow by READ_CHUNK (16 KiB), not 1 MiB. `resize` zero-fills what it adds, and this runs at
-            // least twice per wake-up (the second read returns WouldBlock): 2 MiB of memset per 5-10 ms audio
-            // chunk was most of a live session's CPU. A larger message just takes more rounds of this loop.
-            let off = self.read_buf.len();
-            self.read_buf.resize(off + READ_CHUNK, 0);
-
-            match self.socket.read(&mut self.read_buf[off..]) {
+            // voxlive patch: read into `read_chunk` (16 KiB, zeroed once) and copy only the bytes read. Upstream
+            // grew `read_buf` by 1 MiB with `resize`, which zero-fills what it adds, and this runs at least twice
+            // per wake-up (the second read returns WouldBlock): 2 MiB of memset per 3-10 ms audio chunk was most
+            // of a live session's CPU, and 16 KiB per read was still 8% of it. A larger message just takes more
+            // rounds of this loop.
+            let n = match self.socket.read(&mut self.read_chunk) {
                 Ok(0) => return Err(ClientError::Disconnected),
-                Ok(n) => self.read_buf.truncate(off + n),
-                Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
-                    self.read_buf.truncate(off);
-                    return Ok(());
-                }
+                Ok(n) => n,
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => return Ok(()),
                 Err(err) => return Err(err.into()),
             };
+            self.read_buf.extend_from_slice(&self.read_chunk[..n]);
 
             // Decode messages (there may be multiple).
             while !self.read_buf.is_empty() {
