@@ -32,6 +32,9 @@ fn main() -> ExitCode {
     // nothing else needs a second worker (measured: tasks handed between two workers cost wake-ups on every
     // 20 ms frame). The server and the file front ends keep the multi-threaded runtime.
     let mut builder = if cli.command.is_none() {
+        // The session thread is on the audio path too (frame -> socket); cpal's reactor thread, spawned
+        // from here later, inherits its priority.
+        voxlive::audio::raise_this_thread_priority("live session");
         tokio::runtime::Builder::new_current_thread()
     } else {
         tokio::runtime::Builder::new_multi_thread()

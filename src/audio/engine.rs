@@ -246,6 +246,7 @@ impl AudioEngine {
             .name("voxlive-dsp".into())
             .spawn(move || {
                 super::denormals::flush_to_zero_on_this_thread();
+                super::priority::raise_this_thread_logged("dsp");
                 dsp.run()
             })
             .map_err(|e| AudioError::Setup(format!("DSP thread: {e}")))?;
