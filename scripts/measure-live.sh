@@ -58,6 +58,6 @@ done
 wait "$feeder" "$timed"
 cat "$out/stdout"
 echo "server: $([ "$in_process" = 1 ] && echo "in-process (embedded)" || echo "separate voxlive serve process, ws://127.0.0.1:$port")"
-grep -E "Percent of CPU|Maximum resident|Elapsed|User time|System time" "$out/time"
+grep -E "Percent of CPU|Maximum resident|Elapsed|User time|System time|page faults|context switches" "$out/time"
 echo "CPU seconds and wake-ups per second, per thread, over the first 27 s:"
 sort -k2 -n -r <<< "$threads" | sed '/^$/d; s/^/  /'

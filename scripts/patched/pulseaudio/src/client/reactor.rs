@@ -9,6 +9,7 @@ use std::{
     },
     task::{Context, Poll},
     thread::JoinHandle,
+    time::{Duration, Instant},
 };
 
 use futures::channel::oneshot;
@@ -35,10 +36,60 @@ struct PlaybackStreamState {
 /// How much one socket read takes at most (voxlive patch; upstream grew its buffer by 1 MiB per read). A 10 ms chunk of
 /// 48 kHz stereo 16-bit audio is 1920 bytes; a larger message takes more rounds of the read loop.
 const READ_CHUNK: usize = 16 * 1024;
+/// voxlive patch: the most a playback stream may have requested at once (a second of 8-channel 192 kHz f32 is
+/// 6 MiB): a server's request beyond its own buffer is clamped, not allocated.
+const MAX_REQUEST: usize = 8 * 1024 * 1024;
 
 pub(super) struct RecordStreamState {
     sink: Box<dyn RecordSink>,
     start_notify: Option<oneshot::Sender<()>>,
+    /// voxlive patch: for [`ReactorState::update_pace`].
+    sample_spec: protocol::SampleSpec,
+    fragment_size: u32,
+}
+
+/// voxlive patch: the longest the reactor lets data wait after a wake-up (see [`Pacing`]).
+const MAX_PACE: Duration = Duration::from_millis(10);
+/// voxlive patch: how long after a playback request is due the reactor wakes for it, so that it is there.
+const REQUEST_SLACK: Duration = Duration::from_micros(500);
+
+/// voxlive patch: when the reactor polls the socket again after a wake-up, so that what the server sends in
+/// between is handled in one wake-up. A server may send a record stream's data in chunks much smaller than the
+/// fragment the client asked for (a PulseAudio monitor source delivers whatever its sink renders, 3 ms on a
+/// null sink), and each message woke this thread: 550 wake-ups a second for one 10 ms capture and one 10 ms
+/// playback stream, most of a live voice session's CPU on a VM where a wake-up costs 20-60 us.
+///
+/// A playback stream sets the rhythm: the server asks for more each time a minimum request has played, so
+/// the reactor sleeps until the next request is due (plus [`REQUEST_SLACK`]) and handles it together with
+/// the capture data that came meanwhile; a request that comes early still waits at most half of what the
+/// stream's buffer holds beyond one request. Without playback, record data waits at most one fragment,
+/// which is what the client asked the server for. Never more than [`MAX_PACE`].
+#[derive(Default)]
+struct Pacing {
+    /// The shortest minimum request of the playback streams.
+    request: Option<Duration>,
+    /// The shortest wait a playback request allows: half of what a stream's target length holds beyond a
+    /// minimum request.
+    request_margin: Option<Duration>,
+    /// The shortest fragment of the record streams.
+    fragment: Option<Duration>,
+    /// When the latest playback request arrived.
+    last_request: Option<Instant>,
+}
+
+impl Pacing {
+    /// When to poll again after a wake-up at `woke`; `None`: at once.
+    fn next_poll(&self, woke: Instant) -> Option<Instant> {
+        let latest = woke + MAX_PACE;
+        if let (Some(period), Some(at)) = (self.request, self.last_request) {
+            let due = at + period + REQUEST_SLACK;
+            if due > woke {
+                return Some(due.min(latest));
+            }
+        }
+        let wait = [self.request_margin, self.fragment].into_iter().flatten().min()?;
+        Some((woke + wait).min(latest))
+    }
 }
 
 #[derive(Default)]
@@ -46,6 +97,50 @@ struct ReactorState {
     handlers: BTreeMap<u32, ReplyHandler>,
     playback_streams: BTreeMap<u32, PlaybackStreamState>,
     record_streams: BTreeMap<u32, RecordStreamState>,
+    /// voxlive patch: see [`Pacing`].
+    pacing: Pacing,
+}
+
+impl ReactorState {
+    /// voxlive patch: recomputes [`Pacing`] from the open streams' buffers (as the server set them).
+    fn update_pace(&mut self) {
+        let attrs = || {
+            self.playback_streams
+                .values()
+                .map(|s| (&s.stream_info.sample_spec, &s.stream_info.buffer_attr))
+        };
+        let nonzero = |d: Duration| (!d.is_zero()).then_some(d);
+        self.pacing.request = attrs()
+            .map(|(spec, a)| bytes_to_duration(spec, a.minimum_request_length))
+            .min()
+            .and_then(nonzero);
+        self.pacing.request_margin = attrs()
+            .map(|(spec, a)| {
+                let spare = a.target_length.saturating_sub(a.minimum_request_length);
+                bytes_to_duration(spec, spare) / 2
+            })
+            .min()
+            .and_then(nonzero);
+        self.pacing.fragment = self
+            .record_streams
+            .values()
+            .map(|s| bytes_to_duration(&s.sample_spec, s.fragment_size))
+            .min()
+            .and_then(nonzero);
+        if self.pacing.request.is_none() {
+            self.pacing.last_request = None;
+        }
+    }
+}
+
+/// voxlive patch: `len` bytes of `spec` audio as a duration; zero for a spec a server got wrong (no channels,
+/// no rate, an invalid format), which then paces nothing.
+fn bytes_to_duration(spec: &protocol::SampleSpec, len: u32) -> Duration {
+    let frame = spec.format.bytes_per_sample() as u64 * u64::from(spec.channels);
+    if frame == 0 || spec.sample_rate == 0 {
+        return Duration::ZERO;
+    }
+    Duration::from_nanos(u64::from(len) / frame * 1_000_000_000 / u64::from(spec.sample_rate))
 }
 
 struct SharedState {
@@ -129,7 +224,7 @@ impl ReactorHandle {
             let stream_info: protocol::CreatePlaybackStreamReply =
                 read_tagstruct(buf, protocol_version)?;
 
-            let requested_bytes = stream_info.requested_bytes as usize;
+            let requested_bytes = (stream_info.requested_bytes as usize).min(MAX_REQUEST);
             state.playback_streams.insert(
                 stream_info.channel,
                 PlaybackStreamState {
@@ -141,6 +236,7 @@ impl ReactorHandle {
                     eof_notify,
                 },
             );
+            state.update_pace();
 
             Ok(stream_info)
         };
@@ -164,6 +260,7 @@ impl ReactorHandle {
         self.install_handler(seq, move |res| {
             if let Ok((state, _ack)) = res {
                 state.playback_streams.remove(&channel);
+                state.update_pace();
             }
 
             let _ = tx.send(());
@@ -200,8 +297,11 @@ impl ReactorHandle {
                 RecordStreamState {
                     sink: Box::new(sink),
                     start_notify,
+                    sample_spec: stream_info.sample_spec,
+                    fragment_size: stream_info.buffer_attr.fragment_size,
                 },
             );
+            state.update_pace();
 
             Ok(stream_info)
         };
@@ -225,6 +325,7 @@ impl ReactorHandle {
         self.install_handler(seq, move |res| {
             if let Ok((state, _ack)) = res {
                 state.record_streams.remove(&channel);
+                state.update_pace();
             }
 
             let _ = tx.send(());
@@ -336,11 +437,20 @@ impl Reactor {
 
         loop {
             self.poll.poll(&mut events, None)?;
+            let woke = Instant::now();
             self.recv()?;
 
             // Handle any requested writes.
             self.write_streams()?;
             self.write_commands()?;
+
+            // voxlive patch: let what the server sends in the next moment pile up, and handle it in one
+            // wake-up (see `Pacing`). mio's readiness is edge-triggered: data that arrives while this thread
+            // sleeps is reported by the next poll at once.
+            let next = self.state.lock().unwrap().pacing.next_poll(woke);
+            if let Some(left) = next.and_then(|t| t.checked_duration_since(Instant::now())) {
+                std::thread::sleep(left);
+            }
         }
     }
 
@@ -386,7 +496,7 @@ impl Reactor {
                 } else {
                     // Stream data for a record stream.
                     let mut guard = self.state.lock().unwrap();
-                    if let Some(RecordStreamState { sink, start_notify }) =
+                    if let Some(RecordStreamState { sink, start_notify, .. }) =
                         guard.record_streams.get_mut(&desc.channel)
                     {
                         log::trace!("reading {len} bytes from stream {}", desc.channel,);
@@ -443,7 +553,12 @@ impl Reactor {
             }
             protocol::Command::Request(protocol::Request { channel, length }) => {
                 if let Some(stream) = state.playback_streams.get_mut(&channel) {
-                    stream.requested_bytes += length as usize;
+                    // voxlive patch: never more than the stream's buffer (at most MAX_REQUEST): each requested
+                    // byte is a byte of the write buffer and a byte the callback must produce
+                    let cap = (stream.stream_info.buffer_attr.max_length as usize).min(MAX_REQUEST);
+                    stream.requested_bytes = stream.requested_bytes.saturating_add(length as usize).min(cap);
+                    // voxlive patch: the rhythm of `Pacing`
+                    state.pacing.last_request = Some(Instant::now());
                 } else {
                     log::error!("unknown stream: {channel}");
                 }

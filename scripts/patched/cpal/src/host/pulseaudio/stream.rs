@@ -22,16 +22,86 @@ use crate::{
     OutputCallbackInfo, OutputStreamTimestamp, SampleFormat, StreamInstant,
 };
 
-const LATENCY_MAX_INTERVAL: Duration = Duration::from_millis(100);
-/// voxlive patch: a callback wakes the latency thread (which asks the server for timing info, a round trip
-/// through the reactor and the server) only if the last poll is at least this old. Upstream wakes it after
-/// every callback: with 5-10 ms chunks that was 100-200 round trips a second per stream, for a latency
-/// that is interpolated between polls anyway. Play and pause still wake it at once.
-const LATENCY_MIN_INTERVAL: Duration = Duration::from_millis(50);
+/// voxlive patch: how often the latency thread asks the server for timing info (a round trip through the
+/// reactor and the server, which wakes three threads). Upstream asked after every callback and at least every
+/// 100 ms, because it interpolated between polls as if no audio moved (the latency only fell during playback,
+/// only grew during capture), so its estimate drifted by whatever the stream moved since the last poll;
+/// [`LatencyClock`] counts what the callbacks moved, so the estimate stays right between polls and a poll a
+/// second only corrects the drift between the device and the system clock. Play and pause still poll at once.
+const LATENCY_POLL_INTERVAL: Duration = Duration::from_secs(1);
+/// voxlive patch: the most the interpolation moves a polled latency: a poll older than this (a stream that was
+/// corked, a server that is slow to answer) is not extrapolated further.
+const LATENCY_MAX_CORRECTION: Duration = Duration::from_millis(100);
 
-/// Whether a callback at `elapsed_usec` should wake the latency thread (see [`LATENCY_MIN_INTERVAL`]).
+/// Whether a callback at `elapsed_usec` should wake the latency thread (see [`LATENCY_POLL_INTERVAL`]).
 fn poll_due(elapsed_usec: u64, poll_usec: u64) -> bool {
-    elapsed_usec.saturating_sub(poll_usec) >= LATENCY_MIN_INTERVAL.as_micros() as u64
+    elapsed_usec.saturating_sub(poll_usec) >= LATENCY_POLL_INTERVAL.as_micros() as u64
+}
+
+/// voxlive patch: the stream's latency as last polled, and what the callbacks moved since, so a callback's
+/// timestamp is interpolated from both (lock-free: the callbacks run on the reactor thread).
+struct LatencyClock {
+    /// The latency the last poll found, in microseconds.
+    latency_usec: AtomicU64,
+    /// Microseconds since stream creation at the last poll.
+    poll_usec: AtomicU64,
+    /// Bytes the callbacks have moved in all (read from a record stream, written to a playback stream)...
+    moved_bytes: AtomicU64,
+    /// ... and at the last poll.
+    poll_bytes: AtomicU64,
+    bytes_per_frame: u64,
+    rate: u64,
+}
+
+impl LatencyClock {
+    fn new(spec: protocol::SampleSpec) -> Self {
+        Self {
+            latency_usec: AtomicU64::new(0),
+            poll_usec: AtomicU64::new(0),
+            moved_bytes: AtomicU64::new(0),
+            poll_bytes: AtomicU64::new(0),
+            bytes_per_frame: (spec.format.bytes_per_sample() * spec.channels as usize) as u64,
+            rate: u64::from(spec.sample_rate),
+        }
+    }
+
+    /// Microseconds of audio in `bytes`.
+    fn bytes_usec(&self, bytes: u64) -> u64 {
+        if self.bytes_per_frame == 0 || self.rate == 0 {
+            return 0;
+        }
+        (bytes / self.bytes_per_frame).saturating_mul(1_000_000) / self.rate
+    }
+
+    /// The latency at `elapsed_usec` (since stream creation). Since the poll, time went by and the callbacks
+    /// moved audio: a record stream's backlog grew by the time and shrank by what was read; a playback
+    /// stream's queue shrank by the time and grew by what was written.
+    fn latency_at(&self, elapsed_usec: u64, record: bool) -> u64 {
+        let stored = self.latency_usec.load(Ordering::Relaxed);
+        let since = elapsed_usec.saturating_sub(self.poll_usec.load(Ordering::Relaxed));
+        let moved = self.moved_bytes.load(Ordering::Relaxed);
+        let moved = self.bytes_usec(moved.saturating_sub(self.poll_bytes.load(Ordering::Relaxed)));
+        let cap = LATENCY_MAX_CORRECTION.as_micros() as i64;
+        let drift = (since as i64).saturating_sub(moved as i64).clamp(-cap, cap);
+        let drift = if record { drift } else { -drift };
+        stored.saturating_add_signed(drift)
+    }
+
+    /// A callback moved `bytes`.
+    fn moved(&self, bytes: usize) {
+        self.moved_bytes.fetch_add(bytes as u64, Ordering::Relaxed);
+    }
+
+    /// The latency thread polled `latency` at `elapsed_usec`.
+    fn polled(&self, elapsed_usec: u64, latency: Duration) {
+        self.poll_bytes
+            .store(self.moved_bytes.load(Ordering::Relaxed), Ordering::Relaxed);
+        self.poll_usec.store(elapsed_usec, Ordering::Relaxed);
+        self.latency_usec.store(
+            latency.as_micros().try_into().unwrap_or(u64::MAX),
+            Ordering::Relaxed,
+        );
+    }
 }
 
 // Coordinates the latency polling thread
@@ -171,13 +241,9 @@ impl Stream {
     {
         let start = Instant::now();
 
-        let current_latency_micros = Arc::new(AtomicU64::new(0));
-        // Microseconds since stream creation at the time of the last latency poll, used
-        // to interpolate the latency between polls.
-        let last_poll_micros = Arc::new(AtomicU64::new(0));
-        let latency_clone = current_latency_micros.clone();
-        let poll_clone = last_poll_micros.clone();
         let sample_spec = params.sample_spec;
+        let clock = Arc::new(LatencyClock::new(sample_spec));
+        let clock_callback = clock.clone();
         let pa_format = sample_spec.format;
 
         let format: SampleFormat = pa_format.try_into().map_err(|_| {
@@ -205,18 +271,9 @@ impl Stream {
             let elapsed = Instant::now().saturating_duration_since(start);
             let elapsed_usec = elapsed.as_micros() as u64;
 
-            // Interpolate the latency based on elapsed time since the last
-            // poll: as audio plays, the DAC drains the buffer at a constant
-            // rate, so the latency decreases linearly between polls.
-            let stored_latency = latency_clone.load(Ordering::Relaxed);
-            let poll_usec = poll_clone.load(Ordering::Relaxed);
-            // Cap to LATENCY_MAX_INTERVAL: the linear-drain assumption is only valid for that
-            // window, and a stale poll_usec (e.g. after cork/uncork where timing_info blocks)
-            // would otherwise saturate latency to zero.
-            let elapsed_since_poll = elapsed_usec
-                .saturating_sub(poll_usec)
-                .min(LATENCY_MAX_INTERVAL.as_micros() as u64);
-            let latency = stored_latency.saturating_sub(elapsed_since_poll);
+            // voxlive patch: interpolated from the last poll and what was written since (LatencyClock).
+            let latency = clock_callback.latency_at(elapsed_usec, false);
+            let poll_usec = clock_callback.poll_usec.load(Ordering::Relaxed);
 
             let playback_time = elapsed + Duration::from_micros(latency);
 
@@ -239,9 +296,10 @@ impl Stream {
             let mut data = unsafe { Data::from_parts(buf.as_mut_ptr().cast(), n_samples, format) };
 
             data_callback(&mut data, &OutputCallbackInfo { timestamp });
+            clock_callback.moved(buf.len());
 
             // Notify the latency thread that audio was written, so it updates timing info (voxlive patch:
-            // at most every LATENCY_MIN_INTERVAL).
+            // at most every LATENCY_POLL_INTERVAL).
             if poll_due(elapsed_usec, poll_usec) {
                 let (lock, cvar) = &*update_callback;
                 *lock.lock().unwrap_or_else(|e| e.into_inner()) = true;
@@ -286,8 +344,7 @@ impl Stream {
         let cancel_thread = handle.cancel.clone();
         let update_thread = handle.update.clone();
         let stream_clone = stream.clone();
-        let latency_clone = current_latency_micros.clone();
-        let poll_clone = last_poll_micros.clone();
+        let clock_thread = clock.clone();
 
         let waiter_latency = latch.waiter();
         let latency_handle = std::thread::spawn(move || {
@@ -307,21 +364,21 @@ impl Stream {
 
                 let poll_since_epoch =
                     Instant::now().saturating_duration_since(start).as_micros() as u64;
-                poll_clone.store(poll_since_epoch, Ordering::Relaxed);
-
-                store_latency(
-                    &latency_clone,
-                    sample_spec,
-                    timing_info.sink_usec,
-                    timing_info.write_offset,
-                    timing_info.read_offset,
+                clock_thread.polled(
+                    poll_since_epoch,
+                    polled_latency(
+                        sample_spec,
+                        timing_info.sink_usec,
+                        timing_info.write_offset,
+                        timing_info.read_offset,
+                    ),
                 );
 
-                // Wait until woken by a write/play/pause/drop event or until LATENCY_MAX_INTERVAL.
+                // Wait until woken by a write/play/pause/drop event or until LATENCY_POLL_INTERVAL.
                 let (lock, cvar) = &*update_thread;
                 let Ok(guard) = lock.lock() else { break };
                 let (mut guard, _) = cvar
-                    .wait_timeout_while(guard, LATENCY_MAX_INTERVAL, |notified| !*notified)
+                    .wait_timeout_while(guard, LATENCY_POLL_INTERVAL, |notified| !*notified)
                     .unwrap_or_else(|e| e.into_inner());
                 *guard = false;
             }
@@ -348,13 +405,9 @@ impl Stream {
     {
         let start = Instant::now();
 
-        let current_latency_micros = Arc::new(AtomicU64::new(0));
-        // Microseconds since stream creation at the time of the last latency poll, used
-        // to interpolate the latency between polls.
-        let last_poll_micros = Arc::new(AtomicU64::new(0));
-        let latency_clone = current_latency_micros.clone();
-        let poll_clone = last_poll_micros.clone();
         let sample_spec = params.sample_spec;
+        let clock = Arc::new(LatencyClock::new(sample_spec));
+        let clock_callback = clock.clone();
         let pa_format = sample_spec.format;
 
         let format: SampleFormat = pa_format.try_into().map_err(|_| {
@@ -371,18 +424,9 @@ impl Stream {
             let elapsed = Instant::now().saturating_duration_since(start);
             let elapsed_usec = elapsed.as_micros() as u64;
 
-            // Interpolate the latency based on elapsed time since the last poll: as audio records,
-            // the ADC fills the buffer at a constant rate, so the latency increases linearly
-            // between polls.
-            let stored_latency = latency_clone.load(Ordering::Relaxed);
-            let poll_usec = poll_clone.load(Ordering::Relaxed);
-            // Cap to LATENCY_MAX_INTERVAL: the linear-fill assumption is only valid for that
-            // window, and a stale poll_usec (e.g. after cork/uncork where timing_info blocks)
-            // would otherwise keep inflating the interpolated latency up to the cap.
-            let elapsed_since_poll = elapsed_usec
-                .saturating_sub(poll_usec)
-                .min(LATENCY_MAX_INTERVAL.as_micros() as u64);
-            let latency = stored_latency.saturating_add(elapsed_since_poll);
+            // voxlive patch: interpolated from the last poll and what was read since (LatencyClock).
+            let latency = clock_callback.latency_at(elapsed_usec, true);
+            let poll_usec = clock_callback.poll_usec.load(Ordering::Relaxed);
 
             let capture_time = elapsed
                 .checked_sub(Duration::from_micros(latency))
@@ -404,9 +448,10 @@ impl Stream {
             let data = unsafe { Data::from_parts(buf.as_ptr() as *mut _, n_samples, format) };
 
             data_callback(&data, &InputCallbackInfo { timestamp });
+            clock_callback.moved(buf.len());
 
             // Notify the latency thread that audio was read, so it updates timing info (voxlive patch: at
-            // most every LATENCY_MIN_INTERVAL).
+            // most every LATENCY_POLL_INTERVAL).
             if poll_due(elapsed_usec, poll_usec) {
                 let (lock, cvar) = &*update_callback;
                 *lock.lock().unwrap_or_else(|e| e.into_inner()) = true;
@@ -421,8 +466,7 @@ impl Stream {
         let cancel_thread = handle.cancel.clone();
         let update_thread = handle.update.clone();
         let stream_clone = stream.clone();
-        let latency_clone = current_latency_micros.clone();
-        let poll_clone = last_poll_micros.clone();
+        let clock_thread = clock.clone();
 
         // The latch is released just before the `Stream` is returned so the latency thread cannot
         // fire any callbacks before the caller has the handle.
@@ -446,21 +490,21 @@ impl Stream {
 
                 let poll_since_epoch =
                     Instant::now().saturating_duration_since(start).as_micros() as u64;
-                poll_clone.store(poll_since_epoch, Ordering::Relaxed);
-
-                store_latency(
-                    &latency_clone,
-                    sample_spec,
-                    timing_info.source_usec,
-                    timing_info.write_offset,
-                    timing_info.read_offset,
+                clock_thread.polled(
+                    poll_since_epoch,
+                    polled_latency(
+                        sample_spec,
+                        timing_info.source_usec,
+                        timing_info.write_offset,
+                        timing_info.read_offset,
+                    ),
                 );
 
-                // Wait until woken by a read/play/pause/drop event or until LATENCY_MAX_INTERVAL.
+                // Wait until woken by a read/play/pause/drop event or until LATENCY_POLL_INTERVAL.
                 let (lock, cvar) = &*update_thread;
                 let Ok(guard) = lock.lock() else { break };
                 let (mut guard, _) = cvar
-                    .wait_timeout_while(guard, LATENCY_MAX_INTERVAL, |notified| !*notified)
+                    .wait_timeout_while(guard, LATENCY_POLL_INTERVAL, |notified| !*notified)
                     .unwrap_or_else(|e| e.into_inner());
                 *guard = false;
             }
@@ -480,20 +524,16 @@ impl Stream {
     }
 }
 
-fn store_latency(
-    latency_micros: &AtomicU64,
+/// The latency a timing-info reply gives: the device's own plus what is queued between the client and the
+/// device (voxlive patch: returned instead of stored, for [`LatencyClock::polled`]; the offsets are a server's
+/// numbers, so their difference saturates instead of overflowing).
+fn polled_latency(
     sample_spec: protocol::SampleSpec,
     device_latency_usec: u64,
     write_offset: i64,
     read_offset: i64,
-) {
-    let offset = (write_offset - read_offset).max(0) as u64;
-
-    let latency =
-        Duration::from_micros(device_latency_usec) + sample_spec.bytes_to_duration(offset as usize);
-
-    latency_micros.store(
-        latency.as_micros().try_into().unwrap_or(u64::MAX),
-        Ordering::Relaxed,
-    );
+) -> Duration {
+    let offset = write_offset.saturating_sub(read_offset).max(0) as u64;
+    let offset = usize::try_from(offset).unwrap_or(usize::MAX);
+    Duration::from_micros(device_latency_usec).saturating_add(sample_spec.bytes_to_duration(offset))
 }
