@@ -4,8 +4,9 @@
 #   scripts/test.sh -- FILTER...     # extra arguments after -- go to `cargo test` (e.g. a test name filter)
 # Steps: scripts/setup.sh (system packages, quiet when present) -> virtual audio devices (PulseAudio null sinks,
 # so cpal opens real streams without a sound card) -> Python venv with the pinned official SDK (target/sdk-venv,
-# used by tests/sdk/run.sh) -> cargo build -> cargo test --all-targets -> SDK conformance (when the binary has
-# `serve --cert-out`; VOXLIVE_SDK_CONFORMANCE=0 skips it, =1 requires it) -> summary.
+# used by tests/sdk/run.sh) -> cargo build -> cargo test --all-targets, then the patched crates' unit tests ->
+# SDK conformance (when the binary has `serve --cert-out`; VOXLIVE_SDK_CONFORMANCE=0 skips it, =1 requires it)
+# -> summary.
 # Works unattended (CI=true, no stdin). VOXLIVE_TEST_TIMEOUT bounds `cargo test` (seconds, default 1200).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -57,6 +58,12 @@ else
   run_tests --test tests -- "${skips[@]}"
   step "device and terminal tests"
   run_tests --test tests -- "${device_modules[@]/%/::}"
+  # The patched cpal and pulseaudio crates (scripts/patched) are not workspace members: their own unit tests,
+  # upstream's and the voxlive patches' (pacing, latency clock), run from their manifests and lockfiles.
+  step "patched dependencies"
+  CARGO_TARGET_DIR="$target_dir/patched" run_tests --locked --manifest-path scripts/patched/pulseaudio/Cargo.toml --lib
+  CARGO_TARGET_DIR="$target_dir/patched" run_tests --locked --manifest-path scripts/patched/cpal/Cargo.toml --lib \
+    --features pulseaudio
 fi
 [ "$test_status" -ne 124 ] || echo "scripts/test.sh: cargo test timed out after ${VOXLIVE_TEST_TIMEOUT:-1200} s"
 

@@ -695,3 +695,76 @@ fn read_tagstruct<R: protocol::CommandReply>(
         .read()
         .map_err(Into::into)
 }
+
+/// voxlive patch: the pacing rule.
+#[cfg(test)]
+mod pacing_tests {
+    use super::*;
+
+    const MS: Duration = Duration::from_millis(1);
+
+    fn pacing(request: Option<u64>, margin: Option<u64>, fragment: Option<u64>) -> Pacing {
+        Pacing {
+            request: request.map(Duration::from_millis),
+            request_margin: margin.map(Duration::from_millis),
+            fragment: fragment.map(Duration::from_millis),
+            last_request: None,
+        }
+    }
+
+    #[test]
+    fn with_no_stream_the_reactor_polls_at_once() {
+        assert_eq!(Pacing::default().next_poll(Instant::now()), None);
+    }
+
+    #[test]
+    fn a_playback_stream_sets_the_rhythm_after_its_latest_request() {
+        let mut p = pacing(Some(10), Some(5), Some(10));
+        let t = Instant::now();
+        p.last_request = Some(t);
+        // woken by capture data 3 ms after the request: sleep until the next request is due
+        assert_eq!(p.next_poll(t + MS * 3), Some(t + MS * 10 + REQUEST_SLACK));
+    }
+
+    #[test]
+    fn an_overdue_request_shortens_the_wait_to_the_streams_margin() {
+        let mut p = pacing(Some(10), Some(5), Some(10));
+        let t = Instant::now();
+        p.last_request = Some(t);
+        let woke = t + MS * 12;
+        assert_eq!(p.next_poll(woke), Some(woke + MS * 5));
+    }
+
+    #[test]
+    fn capture_alone_waits_one_fragment_and_never_more_than_max_pace() {
+        let t = Instant::now();
+        assert_eq!(pacing(None, None, Some(4)).next_poll(t), Some(t + MS * 4));
+        assert_eq!(pacing(None, None, Some(2000)).next_poll(t), Some(t + MAX_PACE));
+        // a long playback period is capped too
+        let mut p = pacing(Some(500), Some(250), None);
+        p.last_request = Some(t);
+        assert_eq!(p.next_poll(t + MS), Some(t + MS + MAX_PACE));
+    }
+
+    #[test]
+    fn a_sample_spec_a_server_got_wrong_paces_nothing() {
+        let spec = protocol::SampleSpec {
+            format: protocol::SampleFormat::Invalid,
+            channels: 2,
+            sample_rate: 48000,
+        };
+        assert_eq!(bytes_to_duration(&spec, 1920), Duration::ZERO);
+        let spec = protocol::SampleSpec {
+            format: protocol::SampleFormat::S16Le,
+            channels: 2,
+            sample_rate: 0,
+        };
+        assert_eq!(bytes_to_duration(&spec, 1920), Duration::ZERO);
+        let spec = protocol::SampleSpec {
+            sample_rate: 48000,
+            ..spec
+        };
+        assert_eq!(bytes_to_duration(&spec, 1920), MS * 10);
+        assert_eq!(bytes_to_duration(&spec, u32::MAX), Duration::from_nanos(u64::from(u32::MAX) / 4 * 1_000_000_000 / 48000));
+    }
+}

@@ -537,3 +537,77 @@ fn polled_latency(
     let offset = usize::try_from(offset).unwrap_or(usize::MAX);
     Duration::from_micros(device_latency_usec).saturating_add(sample_spec.bytes_to_duration(offset))
 }
+
+/// voxlive patch: the latency interpolation between polls.
+#[cfg(test)]
+mod latency_clock_tests {
+    use super::*;
+
+    /// 48 kHz stereo 16-bit: 192 bytes a millisecond.
+    fn clock() -> LatencyClock {
+        LatencyClock::new(protocol::SampleSpec {
+            format: protocol::SampleFormat::S16Le,
+            channels: 2,
+            sample_rate: 48_000,
+        })
+    }
+
+    const MS_BYTES: usize = 192;
+
+    #[test]
+    fn a_steady_stream_keeps_the_polled_latency_between_polls() {
+        let c = clock();
+        c.polled(1_000_000, Duration::from_millis(30));
+        // 500 ms later the callbacks have moved 500 ms of audio: the backlog is what it was
+        c.moved(500 * MS_BYTES);
+        assert_eq!(c.latency_at(1_500_000, true), 30_000);
+        assert_eq!(c.latency_at(1_500_000, false), 30_000);
+    }
+
+    #[test]
+    fn time_without_callbacks_grows_a_capture_backlog_and_drains_a_playback_queue() {
+        let c = clock();
+        c.polled(0, Duration::from_millis(30));
+        c.moved(10 * MS_BYTES);
+        // 25 ms went by, 10 ms were moved
+        assert_eq!(c.latency_at(25_000, true), 45_000);
+        assert_eq!(c.latency_at(25_000, false), 15_000);
+        // a playback queue cannot drain below nothing
+        assert_eq!(c.latency_at(80_000, false), 0);
+    }
+
+    #[test]
+    fn a_stale_poll_moves_the_estimate_by_at_most_the_cap() {
+        let c = clock();
+        c.polled(0, Duration::from_millis(30));
+        let cap = LATENCY_MAX_CORRECTION.as_micros() as u64;
+        // a stream corked for ten seconds, polled before: not extrapolated by ten seconds
+        assert_eq!(c.latency_at(10_000_000, true), 30_000 + cap);
+        // far more written than time went by (a burst at start-up): bounded the other way
+        c.moved(10_000 * MS_BYTES);
+        assert_eq!(c.latency_at(1_000, false), 30_000 + cap);
+    }
+
+    #[test]
+    fn a_new_poll_starts_counting_afresh() {
+        let c = clock();
+        c.polled(0, Duration::from_millis(30));
+        c.moved(40 * MS_BYTES);
+        c.polled(50_000, Duration::from_millis(20));
+        c.moved(5 * MS_BYTES);
+        assert_eq!(c.latency_at(55_000, true), 20_000);
+    }
+
+    #[test]
+    fn timing_offsets_from_a_server_saturate() {
+        let spec = protocol::SampleSpec {
+            format: protocol::SampleFormat::S16Le,
+            channels: 2,
+            sample_rate: 48_000,
+        };
+        assert_eq!(polled_latency(spec, 5_000, 192 * 10, 0), Duration::from_millis(15));
+        assert_eq!(polled_latency(spec, 5_000, 0, 192 * 10), Duration::from_millis(5));
+        // no overflow on hostile offsets
+        let _ = polled_latency(spec, u64::MAX, i64::MAX, i64::MIN);
+    }
+}
