@@ -544,12 +544,16 @@ mod latency_clock_tests {
     use super::*;
 
     /// 48 kHz stereo 16-bit: 192 bytes a millisecond.
-    fn clock() -> LatencyClock {
-        LatencyClock::new(protocol::SampleSpec {
+    fn spec() -> protocol::SampleSpec {
+        protocol::SampleSpec {
             format: protocol::SampleFormat::S16Le,
             channels: 2,
             sample_rate: 48_000,
-        })
+        }
+    }
+
+    fn clock() -> LatencyClock {
+        LatencyClock::new(spec())
     }
 
     const MS_BYTES: usize = 192;
@@ -600,11 +604,7 @@ mod latency_clock_tests {
 
     #[test]
     fn timing_offsets_from_a_server_saturate() {
-        let spec = protocol::SampleSpec {
-            format: protocol::SampleFormat::S16Le,
-            channels: 2,
-            sample_rate: 48_000,
-        };
+        let spec = spec();
         assert_eq!(polled_latency(spec, 5_000, 192 * 10, 0), Duration::from_millis(15));
         assert_eq!(polled_latency(spec, 5_000, 0, 192 * 10), Duration::from_millis(5));
         // no overflow on hostile offsets
