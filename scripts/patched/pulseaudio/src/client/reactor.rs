@@ -61,9 +61,11 @@ const REQUEST_SLACK: Duration = Duration::from_micros(500);
 ///
 /// A playback stream sets the rhythm: the server asks for more each time a minimum request has played, so
 /// the reactor sleeps until the next request is due (plus [`REQUEST_SLACK`]) and handles it together with
-/// the capture data that came meanwhile; a request that comes early still waits at most half of what the
-/// stream's buffer holds beyond one request. Without playback, record data waits at most one fragment,
-/// which is what the client asked the server for. Never more than [`MAX_PACE`].
+/// the capture data that came meanwhile. The bet is that requests keep their rhythm: one that comes
+/// earlier than due (a burst after a stream restart) waits for the end of the sleep, at most one minimum
+/// request; one that is overdue when the reactor wakes shortens the next sleep to half of what the stream's
+/// buffer holds beyond one request. Without playback, record data waits at most one fragment, which is
+/// what the client asked the server for. Never more than [`MAX_PACE`].
 #[derive(Default)]
 struct Pacing {
     /// The shortest minimum request of the playback streams.
