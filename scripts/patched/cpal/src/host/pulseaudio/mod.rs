@@ -10,6 +10,7 @@ use std::{
 use futures::executor::block_on;
 use pulseaudio::protocol;
 
+mod latency_clock; // voxlive patch
 mod stream;
 
 pub use stream::Stream;
