@@ -129,8 +129,12 @@ fn default_config(d: &cpal::Device, dir: Direction) -> Result<cpal::SupportedStr
 pub const HOST_ENV: &str = "VOXLIVE_AUDIO_HOST";
 
 /// The period asked of the native PulseAudio host when `--buffer-frames` is not given: its defaults
-/// (2 s playback requests) would add seconds of latency.
-pub const PULSE_PERIOD: Duration = Duration::from_millis(10);
+/// (2 s playback requests) would add seconds of latency. One uplink frame (20 ms): each capture fragment
+/// completes a frame, so the frame leaves as soon as its last sample arrives, as with 10 ms fragments, and
+/// the client wakes half as often (a playback request, a capture fragment and a frame per wake-up). The
+/// price is on the playback side: the server's buffer is two periods, 40 ms instead of 20 (measured in
+/// `benches/runs/live-cpu-2026-12-03b.md`; `--buffer-frames 480` restores 10 ms).
+pub const PULSE_PERIOD: Duration = Duration::from_millis(20);
 
 fn host_names() -> String {
     cpal::available_hosts()
@@ -399,7 +403,7 @@ impl OpenedDevice {
 }
 
 /// The buffer size a host gets when none is requested: a [`PULSE_PERIOD`] on the native PulseAudio host
-/// (480 frames at 48 kHz), the device default elsewhere.
+/// (960 frames at 48 kHz), the device default elsewhere.
 fn host_buffer_frames(host: cpal::HostId, sample_rate: u32) -> Option<u32> {
     (host.name() == "PulseAudio")
         .then(|| ((u64::from(sample_rate) * PULSE_PERIOD.as_millis() as u64 / 1000) as u32).max(128))

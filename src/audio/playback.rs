@@ -63,8 +63,13 @@ pub fn open_playback(
     let target = ((target.as_secs_f64() * f64::from(format.sample_rate)) as usize).max(256) * ch;
     let (mut prod, cons) = HeapRb::<f32>::new((target * 4).max(format.sample_rate as usize * ch / 2)).split();
     // Silence queued before the stream exists: PulseAudio asks for its buffer as soon as the stream is
-    // created (corked), before `build` returns; an empty ring there counted as an underrun.
-    prod.push_iter(std::iter::repeat_n(0.0, target));
+    // created (corked), before `build` returns, and then for more; an empty ring there counted as an
+    // underrun. Its buffer is two of the periods asked for (20 ms periods: 40 ms, more than the target).
+    let asked = match config.buffer_size {
+        cpal::BufferSize::Fixed(frames) => frames as usize * ch,
+        cpal::BufferSize::Default => 0,
+    };
+    prod.push_iter(std::iter::repeat_n(0.0, target + 2 * asked));
     let counters = Arc::new(StreamCounters::default());
     let fade = (FLUSH_FADE.as_secs_f64() * f64::from(format.sample_rate)) as usize * ch;
     counters.flush_fade.store(fade, Ordering::Relaxed);

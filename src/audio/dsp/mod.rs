@@ -47,7 +47,7 @@ pub const TICK: Duration = Duration::from_millis(2);
 /// Longest it sleeps when both ends are device streams, whose callbacks wake it (capture: new samples;
 /// playback: room in the ring), as does `Player::play`/`flush`: only a safety net. Polling every [`TICK`]
 /// there cost 500 wake-ups a second for nothing.
-pub const WOKEN_TICK: Duration = Duration::from_millis(10);
+pub const WOKEN_TICK: Duration = Duration::from_millis(30);
 
 /// One 20 ms, 16 kHz mono LINEAR16 frame for the session.
 #[derive(Debug, Clone, PartialEq, Eq)]

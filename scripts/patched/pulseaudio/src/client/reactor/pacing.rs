@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use crate::protocol;
 
 /// voxlive patch: the longest the reactor lets data wait after a wake-up (see [`Pacing`]).
-const MAX_PACE: Duration = Duration::from_millis(10);
+const MAX_PACE: Duration = Duration::from_millis(20);
 /// voxlive patch: how long after a playback request is due the reactor wakes for it, so that it is there.
 const REQUEST_SLACK: Duration = Duration::from_micros(500);
 
