@@ -73,6 +73,9 @@ impl Default for AudioConfig {
 pub struct Player {
     tx: SyncSender<Downlink>,
     shared: Arc<Shared>,
+    /// Queued chunks from which on a chunk wakes the DSP thread even while a reply plays (a quarter of the
+    /// queue): a burst faster than real time is taken in before it could fill the queue.
+    wake_depth: u64,
 }
 
 impl Player {
@@ -102,11 +105,18 @@ impl Player {
 
     fn send(&self, chunk: Downlink) -> Result<(), AudioError> {
         // counted before it can be taken, so is_playing is true as soon as this returns Ok
-        self.shared.in_flight.fetch_add(1, Ordering::AcqRel);
+        let queued = self.shared.in_flight.fetch_add(1, Ordering::AcqRel) + 1;
+        let playing = self.shared.playing.load(Ordering::Acquire);
         match self.tx.try_send(chunk) {
             Ok(()) => {
-                if let Some(dsp) = self.shared.thread.get() {
-                    dsp.unpark();
+                // A reply's first chunk wakes the DSP thread at once (the first sample is what the user
+                // waits for); later ones wait for its next wake-up, which a capture device brings every
+                // period (or its poll tick, without one) while the jitter buffer still holds the chunks
+                // before them: a wake-up per chunk cost as much CPU as a capture period.
+                if !playing || queued >= self.wake_depth {
+                    if let Some(dsp) = self.shared.thread.get() {
+                        dsp.unpark();
+                    }
                 }
                 Ok(())
             }
@@ -253,6 +263,7 @@ impl AudioEngine {
         let player = Player {
             tx: down_tx,
             shared: shared.clone(),
+            wake_depth: (config.downlink_capacity.max(1) as u64).div_ceil(4),
         };
         Ok((
             AudioEngine {
