@@ -90,8 +90,14 @@ pub fn open_playback(
     let prefill = target + 2 * period;
     let target = target.max(2 * period);
     prod.push_iter(std::iter::repeat_n(0.0, prefill.saturating_sub(prod.occupied_len())));
-    // Half the target left: the DSP thread missed its top-ups on capture wake-ups; wake it (see wake_below).
-    counters.wake_below.store(target / 2, Ordering::Relaxed);
+    // Less than the target minus half a period left after a callback took its period: wake the DSP thread
+    // (see wake_below). It also runs on every capture frame, in the same server wake-up as the playback
+    // request when the periods match, but it may run just before the request takes its period instead of
+    // just after: the ring then holds the target less one period until the next frame, and a request a
+    // little longer than a period (the server asks for what has played, which varies) found it short.
+    counters
+        .wake_below
+        .store(target.saturating_sub(period / 2).max(target / 2), Ordering::Relaxed);
     Ok((
         stream,
         CpalSink {

@@ -396,7 +396,11 @@ impl Reactor {
             // voxlive patch: let what the server sends in the next moment pile up, and handle it in one
             // wake-up (see `Pacing`). mio's readiness is edge-triggered: data that arrives while this thread
             // sleeps is reported by the next poll at once.
-            let next = self.state.lock().unwrap().pacing.next_poll(woke);
+            let next = {
+                let mut state = self.state.lock().unwrap();
+                state.pacing.unseen_since = Some(Instant::now());
+                state.pacing.next_poll(woke)
+            };
             if let Some(left) = next.and_then(|t| t.checked_duration_since(Instant::now())) {
                 std::thread::sleep(left);
             }
@@ -507,7 +511,7 @@ impl Reactor {
                     let cap = (stream.stream_info.buffer_attr.max_length as usize).min(MAX_REQUEST);
                     stream.requested_bytes = stream.requested_bytes.saturating_add(length as usize).min(cap);
                     // voxlive patch: the rhythm of `Pacing`
-                    state.pacing.last_request = Some(Instant::now());
+                    state.pacing.request_arrived(Instant::now());
                 } else {
                     log::error!("unknown stream: {channel}");
                 }

@@ -6,8 +6,10 @@ use crate::protocol;
 
 /// voxlive patch: the longest the reactor lets data wait after a wake-up (see [`Pacing`]).
 const MAX_PACE: Duration = Duration::from_millis(20);
-/// voxlive patch: how long after a playback request is due the reactor wakes for it, so that it is there.
-const REQUEST_SLACK: Duration = Duration::from_micros(500);
+/// voxlive patch: how long after a playback request is due the reactor wakes for it, as a share of the
+/// request period (a quarter: 5 ms of 20), so that it is there although the server sends it up to one of its
+/// sink's blocks late (3 ms on a null sink), and the stream's buffer still holds most of a period.
+const REQUEST_SLACK_SHARE: u32 = 4;
 
 /// voxlive patch: when the reactor polls the socket again after a wake-up, so that what the server sends in
 /// between is handled in one wake-up. A server may send a record stream's data in chunks much smaller than the
@@ -16,12 +18,19 @@ const REQUEST_SLACK: Duration = Duration::from_micros(500);
 /// playback stream, most of a live voice session's CPU on a VM where a wake-up costs 20-60 us.
 ///
 /// A playback stream sets the rhythm: the server asks for more each time a minimum request has played, so
-/// the reactor sleeps until the next request is due (plus [`REQUEST_SLACK`]) and handles it together with
+/// the reactor sleeps until the next request is due (plus [`REQUEST_SLACK_SHARE`] of a period) and handles it together with
 /// the capture data that came meanwhile. The bet is that requests keep their rhythm: one that comes
 /// earlier than due (a burst after a stream restart) waits for the end of the sleep, at most one minimum
 /// request; one that is overdue when the reactor wakes shortens the next sleep to half of what the stream's
 /// buffer holds beyond one request. Without playback, record data waits at most one fragment, which is
 /// what the client asked the server for. Never more than [`MAX_PACE`].
+///
+/// The rhythm is the server's, so the next request is due one period after the latest one *arrived*, not
+/// after this thread got to it: a request found waiting at the end of a sleep arrived at some unknown moment
+/// of that sleep, and counting from the wake-up made every answer later than the one before by the slack
+/// and the timer's lateness, until the stream's buffer ran dry (every ~2.6 s on the rig: the server then
+/// asked for its whole buffer at once, and played silence). [`Pacing::request_arrived`] takes the arrival
+/// to be when it was due, within the time the reactor could not have seen it.
 #[derive(Default)]
 pub(super) struct Pacing {
     /// The shortest minimum request of the playback streams.
@@ -31,16 +40,30 @@ pub(super) struct Pacing {
     pub(super) request_margin: Option<Duration>,
     /// The shortest fragment of the record streams.
     pub(super) fragment: Option<Duration>,
-    /// When the latest playback request arrived.
+    /// When the latest playback request arrived (as [`Pacing::request_arrived`] reckons it).
     pub(super) last_request: Option<Instant>,
+    /// When the reactor last finished handling what it had read: anything that arrived since waited unseen.
+    pub(super) unseen_since: Option<Instant>,
 }
 
 impl Pacing {
+    /// A playback request was read at `now`. It arrived at some moment since [`Pacing::unseen_since`]:
+    /// when it was due (one period after the one before), if that lies in that time; the earliest moment
+    /// it could have come, if it is later than due (the next wake-up is then early rather than late, and
+    /// waits for it); `now`, if it came earlier than due or starts the rhythm.
+    pub(super) fn request_arrived(&mut self, now: Instant) {
+        let due = self.last_request.zip(self.request).map(|(at, period)| at + period);
+        self.last_request = Some(match (due, self.unseen_since) {
+            (Some(due), Some(since)) if due <= now => due.max(since.min(now)),
+            _ => now,
+        });
+    }
+
     /// When to poll again after a wake-up at `woke`; `None`: at once.
     pub(super) fn next_poll(&self, woke: Instant) -> Option<Instant> {
         let latest = woke + MAX_PACE;
         if let (Some(period), Some(at)) = (self.request, self.last_request) {
-            let due = at + period + REQUEST_SLACK;
+            let due = at + period + period / REQUEST_SLACK_SHARE;
             if due > woke {
                 return Some(due.min(latest));
             }
@@ -72,7 +95,59 @@ mod tests {
             request_margin: margin.map(Duration::from_millis),
             fragment: fragment.map(Duration::from_millis),
             last_request: None,
+            unseen_since: None,
         }
+    }
+
+    #[test]
+    fn a_request_found_after_a_sleep_counts_from_when_it_was_due() {
+        let mut p = pacing(Some(10), Some(5), Some(10));
+        let t = Instant::now();
+        p.request_arrived(t);
+        assert_eq!(p.last_request, Some(t), "the first request starts the rhythm");
+        // asleep from t + 1 ms, awake and reading it at t + 12.5 ms: it came when due, at t + 10 ms
+        p.unseen_since = Some(t + MS);
+        p.request_arrived(t + MS * 12 + MS / 2);
+        assert_eq!(p.last_request, Some(t + MS * 10));
+    }
+
+    #[test]
+    fn the_rhythm_does_not_drift_later_with_each_late_wake_up() {
+        let mut p = pacing(Some(10), Some(5), Some(10));
+        let t = Instant::now();
+        p.request_arrived(t);
+        let mut woke = t;
+        for k in 1..=200u32 {
+            p.unseen_since = Some(woke + MS / 10);
+            let due = p.next_poll(woke).unwrap();
+            // the timer fires 0.3 ms late and the request was there
+            woke = due + MS * 3 / 10;
+            p.request_arrived(woke);
+            assert_eq!(p.last_request, Some(t + MS * 10 * k));
+        }
+        // every wake-up is the slack and the timer's lateness after the server's request, never more
+        assert_eq!(woke, t + MS * 2000 + MS * 10 / REQUEST_SLACK_SHARE + MS * 3 / 10);
+    }
+
+    #[test]
+    fn a_request_earlier_than_due_moves_the_rhythm_earlier() {
+        let mut p = pacing(Some(10), Some(5), Some(10));
+        let t = Instant::now();
+        p.request_arrived(t);
+        p.unseen_since = Some(t + MS);
+        p.request_arrived(t + MS * 8);
+        assert_eq!(p.last_request, Some(t + MS * 8));
+    }
+
+    #[test]
+    fn a_request_later_than_all_it_could_have_waited_counts_from_the_earliest_moment() {
+        let mut p = pacing(Some(10), Some(5), Some(10));
+        let t = Instant::now();
+        p.request_arrived(t);
+        // no request for a while (playback paused), then one read 5 ms into a sleep that began at t + 30
+        p.unseen_since = Some(t + MS * 30);
+        p.request_arrived(t + MS * 35);
+        assert_eq!(p.last_request, Some(t + MS * 30));
     }
 
     #[test]
@@ -86,7 +161,7 @@ mod tests {
         let t = Instant::now();
         p.last_request = Some(t);
         // woken by capture data 3 ms after the request: sleep until the next request is due
-        assert_eq!(p.next_poll(t + MS * 3), Some(t + MS * 10 + REQUEST_SLACK));
+        assert_eq!(p.next_poll(t + MS * 3), Some(t + MS * 10 + MS * 10 / REQUEST_SLACK_SHARE));
     }
 
     #[test]
@@ -94,7 +169,8 @@ mod tests {
         let mut p = pacing(Some(10), Some(5), Some(10));
         let t = Instant::now();
         p.last_request = Some(t);
-        let woke = t + MS * 12;
+        // due at 10 ms, woken past the slack (2.5 ms) with no request
+        let woke = t + MS * 13;
         assert_eq!(p.next_poll(woke), Some(woke + MS * 5));
     }
 
