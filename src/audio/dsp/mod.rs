@@ -46,7 +46,8 @@ use watch::{warn_rarely, Watches};
 pub const TICK: Duration = Duration::from_millis(2);
 /// Longest it sleeps when both ends are device streams, whose callbacks wake it (capture: new samples;
 /// playback: room in the ring), as does `Player::play`/`flush`: only a safety net. Polling every [`TICK`]
-/// there cost 500 wake-ups a second for nothing.
+/// there cost 500 wake-ups a second for nothing. Longer than a 20 ms device period, so it never fires
+/// while the devices run (at 10 ms it woke the thread between every two callbacks: 50 wake-ups a second).
 pub const WOKEN_TICK: Duration = Duration::from_millis(30);
 
 /// One 20 ms, 16 kHz mono LINEAR16 frame for the session.
