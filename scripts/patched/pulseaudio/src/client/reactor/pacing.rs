@@ -161,7 +161,10 @@ mod tests {
         let t = Instant::now();
         p.last_request = Some(t);
         // woken by capture data 3 ms after the request: sleep until the next request is due
-        assert_eq!(p.next_poll(t + MS * 3), Some(t + MS * 10 + MS * 10 / REQUEST_SLACK_SHARE));
+        assert_eq!(
+            p.next_poll(t + MS * 3),
+            Some(t + MS * 10 + MS * 10 / REQUEST_SLACK_SHARE)
+        );
     }
 
     #[test]
@@ -204,6 +207,9 @@ mod tests {
             ..spec
         };
         assert_eq!(bytes_to_duration(&spec, 1920), MS * 10);
-        assert_eq!(bytes_to_duration(&spec, u32::MAX), Duration::from_nanos(u64::from(u32::MAX) / 4 * 1_000_000_000 / 48000));
+        assert_eq!(
+            bytes_to_duration(&spec, u32::MAX),
+            Duration::from_nanos(u64::from(u32::MAX) / 4 * 1_000_000_000 / 48000)
+        );
     }
 }
