@@ -99,11 +99,17 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_request_found_after_a_sleep_counts_from_when_it_was_due() {
+    /// 10 ms playback requests (5 ms margin, 10 ms capture fragments), the first one read at `t`.
+    fn rhythm_started() -> (Pacing, Instant) {
         let mut p = pacing(Some(10), Some(5), Some(10));
         let t = Instant::now();
         p.request_arrived(t);
+        (p, t)
+    }
+
+    #[test]
+    fn a_request_found_after_a_sleep_counts_from_when_it_was_due() {
+        let (mut p, t) = rhythm_started();
         assert_eq!(p.last_request, Some(t), "the first request starts the rhythm");
         // asleep from t + 1 ms, awake and reading it at t + 12.5 ms: it came when due, at t + 10 ms
         p.unseen_since = Some(t + MS);
@@ -113,9 +119,7 @@ mod tests {
 
     #[test]
     fn the_rhythm_does_not_drift_later_with_each_late_wake_up() {
-        let mut p = pacing(Some(10), Some(5), Some(10));
-        let t = Instant::now();
-        p.request_arrived(t);
+        let (mut p, t) = rhythm_started();
         let mut woke = t;
         for k in 1..=200u32 {
             p.unseen_since = Some(woke + MS / 10);
@@ -131,9 +135,7 @@ mod tests {
 
     #[test]
     fn a_request_earlier_than_due_moves_the_rhythm_earlier() {
-        let mut p = pacing(Some(10), Some(5), Some(10));
-        let t = Instant::now();
-        p.request_arrived(t);
+        let (mut p, t) = rhythm_started();
         p.unseen_since = Some(t + MS);
         p.request_arrived(t + MS * 8);
         assert_eq!(p.last_request, Some(t + MS * 8));
@@ -141,9 +143,7 @@ mod tests {
 
     #[test]
     fn a_request_later_than_all_it_could_have_waited_counts_from_the_earliest_moment() {
-        let mut p = pacing(Some(10), Some(5), Some(10));
-        let t = Instant::now();
-        p.request_arrived(t);
+        let (mut p, t) = rhythm_started();
         // no request for a while (playback paused), then one read 5 ms into a sleep that began at t + 30
         p.unseen_since = Some(t + MS * 30);
         p.request_arrived(t + MS * 35);
