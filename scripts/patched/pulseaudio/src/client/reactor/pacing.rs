@@ -19,18 +19,19 @@ const REQUEST_SLACK_SHARE: u32 = 4;
 ///
 /// A playback stream sets the rhythm: the server asks for more each time a minimum request has played, so
 /// the reactor sleeps until the next request is due (plus [`REQUEST_SLACK_SHARE`] of a period) and handles
-/// it together with the capture data that came meanwhile. The bet is that requests keep their rhythm: one that comes
-/// earlier than due (a burst after a stream restart) waits for the end of the sleep, at most one minimum
-/// request; one that is overdue when the reactor wakes shortens the next sleep to half of what the stream's
-/// buffer holds beyond one request. Without playback, record data waits at most one fragment, which is
-/// what the client asked the server for. Never more than [`MAX_PACE`].
+/// it together with the capture data that came meanwhile. The bet is that requests keep their rhythm: one
+/// that comes earlier than due (a burst after a stream restart) waits for the end of the sleep, at most one
+/// minimum request; one that is overdue when the reactor wakes shortens the next sleep to half of what the
+/// stream's buffer holds beyond one request. Without playback, record data waits at most one fragment,
+/// which is what the client asked the server for. Never more than [`MAX_PACE`].
 ///
 /// The rhythm is the server's, so the next request is due one period after the latest one *arrived*, not
 /// after this thread got to it: a request found waiting at the end of a sleep arrived at some unknown moment
 /// of that sleep, and counting from the wake-up made every answer later than the one before by the slack
 /// and the timer's lateness, until the stream's buffer ran dry (every ~2.6 s on the rig, where the server
-/// then asked for its whole buffer at once: its queue for the stream had run empty). [`Pacing::request_arrived`] takes the arrival
-/// to be when it was due, within the time the reactor could not have seen it.
+/// then asked for its whole buffer at once: its queue for the stream had run empty).
+/// [`Pacing::request_arrived`] takes the arrival to be when it was due, within the time the reactor could
+/// not have seen it.
 #[derive(Default)]
 pub(super) struct Pacing {
     /// The shortest minimum request of the playback streams.
