@@ -111,7 +111,7 @@ pub async fn drive(
             u = recv_user(&mut pump.io.user) => pump.on_user(u).await,
             t = pump.io.tools.next_event() => pump.on_tools(t).await,
             // the timer only runs the tick when no frame came to run it (see TICK_GRACE)
-            _ = tokio::time::sleep_until(next_tick + tick_grace(pump.frames_done)) => None,
+            _ = tokio::time::sleep_until(tick_timer(next_tick, pump.frames_done)) => None,
         };
         if let Some(r) = step {
             break r;
@@ -139,11 +139,19 @@ pub async fn drive(
 /// 40 ms later, and a 30 ms grace still let the timer fire about 5 times a second.
 const TICK_GRACE: Duration = Duration::from_millis(50);
 
-fn tick_grace(frames_done: bool) -> Duration {
+/// The nearest the timer is set while frames flow. tokio's timer wheel keeps a deadline more than 64 ms
+/// away (or one across a 64 ms boundary) in a coarser level and wakes the thread up to 63 ms before it to
+/// move it down; a timer re-armed on every frame at `next_tick + TICK_GRACE` (50-100 ms away) was hit by
+/// that about 15 times a second (strace: epoll_wait timing out between frames). From 105 ms away the move
+/// comes at least 42 ms ahead, later than the next frame that replaces the timer.
+const TICK_TIMER_FLOOR: Duration = Duration::from_millis(105);
+
+/// When the status tick's timer fires: at the tick once frames have stopped, else only if no frame comes.
+fn tick_timer(next_tick: tokio::time::Instant, frames_done: bool) -> tokio::time::Instant {
     if frames_done {
-        Duration::ZERO
+        next_tick
     } else {
-        TICK_GRACE
+        (next_tick + TICK_GRACE).max(tokio::time::Instant::now() + TICK_TIMER_FLOOR)
     }
 }
 
