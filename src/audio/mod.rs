@@ -85,6 +85,7 @@ mod ring;
 mod source;
 mod stats;
 mod vad;
+mod wake;
 
 #[cfg(test)]
 mod alloc_tests;
@@ -97,7 +98,7 @@ pub use device::{
     list_devices, open_host, pick, DeviceChoice, DeviceConfig, DeviceInfo, DeviceListing, DeviceReport, HostReport,
     Listing, OpenedDevice,
 };
-pub use dsp::{AudioEvent, ChainFrame, DownlinkChain, UplinkChain, UplinkFrame, DOWN_STEP, READ_STEP};
+pub use dsp::{beside, AudioEvent, ChainFrame, DownlinkChain, DspTask, UplinkChain, UplinkFrame, DOWN_STEP, READ_STEP};
 pub use engine::{AudioConfig, AudioEngine, Player};
 pub use error::{AudioError, Direction};
 pub use framing::{Frame, Framer, FRAME_SAMPLES, UPLINK_RATE};

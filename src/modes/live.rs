@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use crate::audio::{AudioConfig, AudioEngine, AudioStats};
+use crate::audio::{beside, AudioConfig, AudioEngine, AudioStats};
 use crate::conversation::{Conversation, Notice, Policy, Status, TranscriptWriter};
 use crate::session::{self, Mark, SessionMetrics, SessionOptions};
 use crate::ui::{Renderer, UserInput};
@@ -60,8 +60,9 @@ pub async fn live(
         let session = session.clone();
         tokio::spawn(async move { feed.send(&session).await })
     });
-    // Open the devices only once the server said yes: a bad key never touches the microphone.
-    let (engine, frames) = AudioEngine::start(live.audio.clone())?;
+    // Open the devices only once the server said yes: a bad key never touches the microphone. The DSP loop
+    // runs on this thread, beside the pump and the session that send its frames (see `start_local`).
+    let (engine, frames, mut dsp) = AudioEngine::start_local(live.audio.clone())?;
     let started = Instant::now();
     let mut io = Io {
         session: session.clone(),
@@ -81,12 +82,18 @@ pub async fn live(
     greet(&mut io, &engine, live.policy.mode);
     let mut conversation = Conversation::new(live.policy.clone(), started);
     let stop = until_stopped(live.duration);
-    let ended = drive(&mut conversation, &mut io, Exit::OnStop, stop).await;
-    drop(io);
-    if let Some(feed) = feed {
-        feed.abort();
-    }
-    session.close().await;
+    let ended = beside(&mut dsp, async {
+        let ended = drive(&mut conversation, &mut io, Exit::OnStop, stop).await;
+        drop(io);
+        if let Some(feed) = feed {
+            feed.abort();
+        }
+        // the devices keep running while the session closes: no overrun or underrun to count there
+        session.close().await;
+        ended
+    })
+    .await;
+    drop(dsp);
     let audio = engine.stats();
     engine.stop();
     let ended_by = match ended? {

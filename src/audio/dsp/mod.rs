@@ -17,6 +17,7 @@
 //! playout and barge-in latencies, publish counters, sleep if idle.
 
 mod downlink;
+mod local;
 mod uplink;
 mod watch;
 
@@ -35,9 +36,11 @@ use super::ring::{Epoch, StreamCounters};
 use super::source::{AudioSink, AudioSource, SourceRead};
 use super::stats::{DspCounters, LatencyRecorder, Stage};
 use super::vad::{VadConfig, VadState, VadTransition};
+use super::wake::DspWaker;
 use super::AudioError;
 
 pub use downlink::{DownlinkChain, DOWN_STEP};
+pub use local::{beside, DspTask};
 pub use uplink::{ChainFrame, UplinkChain, READ_STEP};
 use watch::{warn_rarely, Watches};
 
@@ -113,8 +116,17 @@ pub(crate) struct Shared {
     pub latency: LatencyRecorder,
     /// Why the DSP thread ended, if it failed.
     pub failure: std::sync::Mutex<Option<AudioError>>,
-    /// The DSP thread, unparked by [`super::Player::play`] so reply audio waits for no poll tick.
-    pub thread: std::sync::OnceLock<std::thread::Thread>,
+    /// The DSP loop's waker, for [`super::Player::play`] (reply audio waits for no poll tick) and stop.
+    pub waker: std::sync::OnceLock<DspWaker>,
+}
+
+impl Shared {
+    /// Wakes the DSP loop if it has started.
+    pub fn wake(&self) {
+        if let Some(w) = self.waker.get() {
+            w.wake();
+        }
+    }
 }
 
 pub(crate) struct Dsp {
@@ -203,44 +215,60 @@ impl Outlets<'_> {
 impl Dsp {
     /// The thread body. Builds the `!Send` stages here, then loops until stopped or a device fails.
     pub fn run(mut self) {
-        if let Err(e) = self.run_inner() {
-            tracing::error!(error = %e, "audio DSP thread stopped");
-            if let Ok(mut f) = self.shared.failure.lock() {
-                *f = Some(e.clone());
-            }
-            let _ = self.events.send(AudioEvent::DeviceError(e));
-        }
+        let result = self.run_thread();
+        self.report(result);
         self.shared.finished.store(true, Ordering::Release);
     }
 
-    fn run_inner(&mut self) -> Result<(), AudioError> {
-        let mut st = self.prepare()?;
-        while !self.shared.stop.load(Ordering::Acquire) {
-            self.sink.check()?;
-            let busy = self.pump_uplink(&mut st)?;
-            self.take_downlink(&mut st);
-            self.fill_sink(&mut st)?;
-            self.record_playout(&mut st);
-            self.watch_barge_in(&mut st);
-            self.publish(&mut st);
-            if !busy {
+    fn run_thread(&mut self) -> Result<(), AudioError> {
+        let mut st = self.prepare(DspWaker::Thread(std::thread::current()))?;
+        while !self.stopped() {
+            if !self.turn(&mut st)? {
                 self.idle(&mut st);
             }
         }
         Ok(())
     }
 
-    /// Builds both chains, registers this thread for wake-ups and starts the source and the sink.
-    fn prepare(&mut self) -> Result<State, AudioError> {
+    fn stopped(&self) -> bool {
+        self.shared.stop.load(Ordering::Acquire)
+    }
+
+    /// A device failure ends the loop: logged, kept for [`super::AudioEngine::failure`], and sent as an event.
+    fn report(&mut self, result: Result<(), AudioError>) {
+        if let Err(e) = result {
+            tracing::error!(error = %e, "audio DSP loop stopped");
+            if let Ok(mut f) = self.shared.failure.lock() {
+                *f = Some(e.clone());
+            }
+            let _ = self.events.send(AudioEvent::DeviceError(e));
+        }
+    }
+
+    /// One turn: pump the uplink, take reply chunks and flushes, fill the sink, record playout and
+    /// barge-in latencies, publish counters. True if the source had anything (another turn may find more).
+    fn turn(&mut self, st: &mut State) -> Result<bool, AudioError> {
+        self.sink.check()?;
+        let busy = self.pump_uplink(st)?;
+        self.take_downlink(st);
+        self.fill_sink(st)?;
+        self.record_playout(st);
+        self.watch_barge_in(st);
+        self.publish(st);
+        Ok(busy)
+    }
+
+    /// Builds both chains, registers `waker` for wake-ups and starts the source and the sink.
+    fn prepare(&mut self, waker: DspWaker) -> Result<State, AudioError> {
         let (in_fmt, out_fmt) = (self.source.format(), self.sink.format());
         let up = UplinkChain::new(in_fmt, self.vad, self.echo_cancellation)?;
         let down = DownlinkChain::new(out_fmt, self.jitter)?;
         let (in_counters, out_counters) = (self.source.counters(), self.sink.counters());
-        // Wake-ups: the capture callback and Player::play unpark this thread; TICK bounds the sleep otherwise.
-        let _ = self.shared.thread.set(std::thread::current());
+        // Wake-ups: the capture callback and Player::play wake this loop; TICK bounds the sleep otherwise.
         for counters in in_counters.iter().chain(&out_counters) {
-            let _ = counters.wake.set(std::thread::current());
+            let _ = counters.wake.set(waker.clone());
         }
+        let _ = self.shared.waker.set(waker);
         let tick = if in_counters.is_some() && out_counters.is_some() {
             WOKEN_TICK
         } else {
@@ -414,9 +442,19 @@ impl Dsp {
     /// Nothing read this turn: take a waiting chunk, or sleep until a device callback or a Player wakes
     /// us, or the tick passes (a source or sink that cannot wake us is polled).
     fn idle(&mut self, st: &mut State) {
+        if !self.take_waiting(st) {
+            std::thread::park_timeout(st.tick);
+        }
+    }
+
+    /// Takes a reply chunk that arrived during the turn, for the next one; false if none did.
+    fn take_waiting(&mut self, st: &mut State) -> bool {
         match self.downlink.try_recv() {
-            Ok(d) => st.waiting = Some(d),
-            Err(TryRecvError::Empty) | Err(TryRecvError::Disconnected) => std::thread::park_timeout(st.tick),
+            Ok(d) => {
+                st.waiting = Some(d);
+                true
+            }
+            Err(TryRecvError::Empty) | Err(TryRecvError::Disconnected) => false,
         }
     }
 }
