@@ -204,7 +204,7 @@ impl AudioEngine {
     }
 
     /// [`AudioEngine::start`], but the DSP loop is the returned [`DspTask`], which the caller polls on its
-    /// own thread (with [`beside`]) instead of a thread of its own. For the live session, whose thread
+    /// own thread (with [`super::beside`]) instead of a thread of its own. For the live session, whose thread
     /// sends every frame the DSP loop makes: one thread doing both saves a wake-up, a context switch and a
     /// channel wake per 20 ms frame. The task must be polled for anything to be captured or played; it
     /// ends when the engine stops or a device fails. Elsewhere than on Linux this is [`AudioEngine::start`]

@@ -1,5 +1,6 @@
-//! The DSP thread: one std thread that owns every stateful DSP stage (resamplers, framer, echo canceller,
-//! VAD, jitter buffer) and joins the source to the session and the session to the sink. Echo cancellation
+//! The DSP loop: one std thread (or, in a live session, a task on the session's thread: `local.rs`) that owns
+//! every stateful DSP stage (resamplers, framer, echo canceller, VAD, jitter buffer) and joins the source to
+//! the session and the session to the sink. Echo cancellation
 //! takes as its reference exactly what goes to the sink (the jitter buffer's 24 kHz output, resampled to
 //! 16 kHz by a resampler of its own) and cleans each 16 kHz frame before the VAD sees it and before it
 //! leaves: the reply's echo would otherwise reach the Live service and trip the VAD as "the user speaking".
