@@ -47,17 +47,19 @@ impl DspTask {
 
     /// Polls the loop alone until it ends (after [`super::super::AudioEngine::stop`] or a device failure).
     pub async fn run(&mut self) {
-        std::future::poll_fn(|cx| match self.0.as_mut() {
-            Some(t) => {
-                let done = t.as_mut().poll(cx);
-                if done.is_ready() {
-                    self.0 = None;
-                }
-                done
-            }
-            None => std::task::Poll::Ready(()),
-        })
-        .await
+        std::future::poll_fn(|cx| self.poll_loop(cx)).await
+    }
+
+    /// Polls the loop once; drops it once it has ended (then ready at once).
+    fn poll_loop(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+        let Some(t) = self.0.as_mut() else {
+            return std::task::Poll::Ready(());
+        };
+        let done = t.as_mut().poll(cx);
+        if done.is_ready() {
+            self.0 = None;
+        }
+        done
     }
 }
 
@@ -66,11 +68,7 @@ impl DspTask {
 pub async fn beside<F: Future>(task: &mut DspTask, work: F) -> F::Output {
     let mut work = std::pin::pin!(work);
     std::future::poll_fn(|cx| {
-        if let Some(t) = task.0.as_mut() {
-            if t.as_mut().poll(cx).is_ready() {
-                task.0 = None;
-            }
-        }
+        let _ = task.poll_loop(cx);
         work.as_mut().poll(cx)
     })
     .await
