@@ -28,7 +28,7 @@
 //!
 //! # Cost and real-time behaviour
 //!
-//! ~3.7 ms of CPU per audio second at 16 kHz with [`DELAY_DOWN_SAMPLING`] (6.3 ms with AEC3's defaults;
+//! ~6.3 ms of CPU per audio second at 16 kHz (3.7 ms with a coarser [`DELAY_DOWN_SAMPLING`], not taken;
 //! optimised: `Cargo.toml` builds `aec3` and `rustfft` at `opt-level = 3` even in dev builds, unoptimised
 //! it is ~190 ms), and 8 ms of added delay on the uplink.
 //! All buffers of this wrapper are allocated in [`EchoCanceller::new`] and it allocates nothing per frame;
@@ -130,14 +130,13 @@ pub struct EchoCanceller {
 const LOG_EVERY_FRAMES: u64 = 100;
 
 /// How far AEC3's delay estimator decimates the signals before its matched filters search for the echo
-/// delay: 8 (2 kHz) rather than the default 4 (4 kHz). AEC3 accepts only these two values. The matched
-/// filters were about half of AEC3's time (`perf` on `scripts/measure-live.sh`), and at 8 the whole canceller
-/// costs 73 µs per 20 ms frame instead of 126 µs (`cargo bench --bench audio_core -- "AEC render"`). The
-/// estimate only has to place the adaptive filter, which models the echo at full rate; the tests here find
-/// the same delays (36 and 116 ms) and remove as much echo (43.9 and 39.5 dB) as with 4.
-pub const DELAY_DOWN_SAMPLING: usize = 8;
+/// delay: AEC3's default, 4 (4 kHz). 8 (2 kHz, the only other value AEC3 accepts) made the whole canceller
+/// cost 73 µs per 20 ms frame instead of 126 µs (`cargo bench --bench audio_core -- "AEC render"`) and passed
+/// the simulated-echo tests here with the same figures, but on the real echo path of `tests/echo_path.rs`
+/// AEC3's own ERLE fell from 9-31 dB to 8-12 dB over five runs: the CPU is not worth that.
+pub const DELAY_DOWN_SAMPLING: usize = 4;
 
-/// AEC3's default tuning but for [`DELAY_DOWN_SAMPLING`].
+/// AEC3's default tuning, with [`DELAY_DOWN_SAMPLING`] set where it can be changed.
 fn aec_config() -> EchoCanceller3Config {
     let mut c = EchoCanceller3Config::default();
     c.delay.down_sampling_factor = DELAY_DOWN_SAMPLING;
