@@ -63,7 +63,7 @@ _vox_va_running() {
 _vox_va_kill_keepalives() {
   if [ -f "$_vox_va_state/keepalive.pids" ]; then
     local p
-    while read -r p; do [ -n "$p" ] && kill "$p" 2>/dev/null; done < "$_vox_va_state/keepalive.pids"
+    while read -r p; do if [ -n "$p" ]; then kill "$p" 2>/dev/null || true; fi; done < "$_vox_va_state/keepalive.pids"
     rm -f "$_vox_va_state/keepalive.pids"
   fi
   return 0

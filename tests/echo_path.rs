@@ -90,7 +90,7 @@ impl Scratch {
 }
 impl Drop for Scratch {
     fn drop(&mut self) {
-        if std::thread::panicking() {
+        if std::thread::panicking() || std::env::var_os("VOXLIVE_ECHO_KEEP").is_some() {
             eprintln!("kept for a look: {}", self.0.display());
         } else {
             let _ = std::fs::remove_dir_all(&self.0);

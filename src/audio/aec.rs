@@ -31,6 +31,8 @@
 //! ~6.3 ms of CPU per audio second at 16 kHz (3.7 ms with a coarser [`DELAY_DOWN_SAMPLING`], not taken;
 //! optimised: `Cargo.toml` builds `aec3` and `rustfft` at `opt-level = 3` even in dev builds, unoptimised
 //! it is ~190 ms), and 8 ms of added delay on the uplink.
+//! AEC3 rests, computing nothing, while nothing plays and while the microphone provably cannot hear the
+//! reply ([`EchoCanceller::resting`]).
 //! All buffers of this wrapper are allocated in [`EchoCanceller::new`] and it allocates nothing per frame;
 //! `aec3` 0.4.0 itself does (a `Vec` clone per 10 ms render frame in its render queue, and ~40 small
 //! allocations per 10 ms capture block in its block processor; counted in `alloc_tests.rs`), which we cannot
@@ -83,6 +85,9 @@ pub struct AecMetrics {
     pub passed_through: u64,
     /// Of those, frames passed through while AEC3 was paused (nothing played for 2 s).
     pub idle_frames: u64,
+    /// Of those, frames passed through while AEC3 rested because the microphone cannot hear this reply
+    /// (every echo delay ruled out: a headset, virtual devices).
+    pub no_path_frames: u64,
     /// The residual echo the gate expects now, relative to the speaker level (dB).
     pub residual_db: f32,
     /// Echo AEC3 removed, measured (dB): microphone energy over AEC3's output energy in the frames the gate
@@ -124,6 +129,8 @@ pub struct EchoCanceller {
     quiet_render_blocks: u32,
     /// Capture frames passed through while AEC3 was paused.
     idle_frames: u64,
+    /// Capture frames passed through while AEC3 rested for want of an echo path.
+    no_path_frames: u64,
 }
 
 /// How often AEC3's own metrics go to the debug log: every 2 s of capture.
@@ -173,7 +180,19 @@ impl EchoCanceller {
             echo_n: 0.0,
             quiet_render_blocks: 0,
             idle_frames: 0,
+            no_path_frames: 0,
         }
+    }
+
+    /// AEC3 does no work, render or capture: it is [`EchoCanceller::idle`], or the microphone cannot hear
+    /// the reply now playing ([`EchoPath::closed`]: every echo delay ruled out). In the second case every
+    /// frame passes through untouched anyway, so AEC3's output would be thrown away. Resting it took the
+    /// DSP thread from 0.20 to 0.15 s of CPU in `scripts/measure-live.sh` (virtual devices: no echo path);
+    /// on the real echo paths of `tests/echo_path.rs` it never rests. Render and capture stop and resume
+    /// together (at the same frame), as after an idle pause, so AEC3's render buffer stays aligned; the
+    /// path opens again once the speaker has been silent for 1 s, before the next reply's echo.
+    pub fn resting(&self) -> bool {
+        self.idle() || self.path.closed()
     }
 
     /// AEC3 is paused: the speaker has played digital silence for [`IDLE_AFTER_BLOCKS`] blocks.
@@ -203,7 +222,7 @@ impl EchoCanceller {
                 } else {
                     self.quiet_render_blocks = 0;
                 }
-                if self.idle() {
+                if self.resting() {
                     continue;
                 }
                 self.render_buf.channel_mut(0).copy_from_slice(&self.render_pending);
@@ -217,10 +236,10 @@ impl EchoCanceller {
     /// only (residual) echo while the speaker plays comes out as silence.
     pub fn process(&mut self, frame: &mut Frame) {
         let raw = *frame;
-        let idle = self.idle();
+        let (idle, resting) = (self.idle(), self.resting());
         for (k, block) in frame.chunks_exact_mut(AEC_BLOCK).enumerate() {
             self.high_pass(block, k);
-            if !idle {
+            if !resting {
                 self.cancel_block(block);
             }
         }
@@ -235,6 +254,9 @@ impl EchoCanceller {
             self.idle_frames += 1;
         } else if !echo_possible {
             self.pass_through(frame);
+            if resting {
+                self.no_path_frames += 1;
+            }
         } else if gated {
             self.silenced += 1;
             self.echo_in += e_in;
@@ -253,6 +275,8 @@ impl EchoCanceller {
                 open_delays = self.path.open_delays(),
                 residual_db = m.residual_db,
                 render_jitter_max = m.render_jitter_max,
+                capture_jitter_max = m.capture_jitter_max,
+                no_path_frames = m.no_path_frames,
                 "echo canceller"
             );
         }
@@ -310,6 +334,7 @@ impl EchoCanceller {
             gated_frames: self.silenced,
             passed_through: self.passed_through,
             idle_frames: self.idle_frames,
+            no_path_frames: self.no_path_frames,
             residual_db: self.gate.residual_db(),
             measured_erle_db: 10.0 * ((self.echo_in + self.echo_n) / (self.echo_left + self.echo_n)).log10(),
         }
@@ -431,6 +456,51 @@ pub(crate) mod tests {
         let removed = energy_db(&capture[from..]) - energy_db(&out[from..]);
         eprintln!("after a pause: {removed:.1} dB removed, {m:?}");
         assert!(removed >= 15.0, "only {removed:.1} dB removed after a pause");
+    }
+
+    #[test]
+    fn aec3_rests_through_a_reply_the_microphone_cannot_hear_and_wakes_for_the_next_with_echo() {
+        // a reply into a headset (the microphone hears only its own noise, -80 dBFS), 1.5 s of nothing,
+        // then a reply with a room's echo
+        let first = reply();
+        let gap = 3 * RATE / 2;
+        let mut render = first.clone();
+        render.extend(std::iter::repeat_n(0.0, gap));
+        let second_at = render.len();
+        render.extend(reply());
+        let mut capture: Vec<f32> = room_echo(&render[..second_at], 40, 0.0)
+            .iter()
+            .map(|n| n * 0.1)
+            .collect();
+        capture.extend(room_echo(&render, 40, 0.5)[second_at..].iter());
+        let mut aec = EchoCanceller::new();
+        let out = cancel(Some(&mut aec), &render, &capture);
+        let m = aec.metrics();
+        let reply_frames = (first.len() / FRAME_SAMPLES) as u64;
+        eprintln!("no echo path, then one: {m:?}, {reply_frames} frames in the first reply");
+        // ruled out within the first second, then resting to the reply's end (and its 1 s tail)
+        assert!(m.no_path_frames * 10 >= reply_frames * 8, "{m:?}");
+        assert!(!aec.resting(), "the second reply, with an echo, woke AEC3");
+        // what the headset microphone heard passed through, not silenced
+        let quiet = &out[2 * RATE..first.len()];
+        assert!(energy_db(quiet) > -90.0, "passed through: {:.1} dB", energy_db(quiet));
+        // and the echo of the second reply is removed as well as with no rest before it
+        let from = second_at + RATE;
+        let removed = energy_db(&capture[from..]) - energy_db(&out[from..]);
+        eprintln!("after a rest: {removed:.1} dB removed");
+        assert!(removed >= 15.0, "only {removed:.1} dB removed after a rest");
+    }
+
+    #[test]
+    fn aec3_never_rests_over_a_real_echo_path() {
+        for (delay, gain) in [(20, 0.5), (120, 0.3), (250, 0.1)] {
+            let render = reply();
+            let capture = room_echo(&render, delay, gain);
+            let mut aec = EchoCanceller::new();
+            cancel(Some(&mut aec), &render, &capture);
+            let m = aec.metrics();
+            assert_eq!(m.no_path_frames, 0, "{delay} ms, gain {gain}: {m:?}");
+        }
     }
 
     #[test]

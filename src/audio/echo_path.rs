@@ -96,6 +96,13 @@ impl EchoPath {
         self.speaker[(self.frame_no - 1 - lag) % HISTORY]
     }
 
+    /// Every delay is ruled out: for the rest of this reply the microphone cannot hear the speaker (a
+    /// headset, virtual devices), so nothing it captures is echo until the speaker has been silent for
+    /// [`HISTORY`] frames and the evidence starts again.
+    pub fn closed(&self) -> bool {
+        self.contradictions.iter().all(|&c| c >= RULED_OUT_AFTER)
+    }
+
     /// Delays not (yet) ruled out while the speaker was loud there, for logs and tests.
     pub fn open_delays(&self) -> usize {
         self.contradictions.iter().filter(|&&c| c < RULED_OUT_AFTER).count()
@@ -127,6 +134,11 @@ mod tests {
         }
         let at = first_impossible.expect("never recognised");
         assert!(at <= 30, "recognised only at frame {at}");
+        assert!(
+            p.closed(),
+            "every delay ruled out after 40 frames: {} open",
+            p.open_delays()
+        );
         // from then on a voice over the reply cannot be echo
         for i in 40..60 {
             assert!(!p.update(reply_level(i), 65.0), "frame {i}");
@@ -148,6 +160,7 @@ mod tests {
                 if i > delay + 2 && reply_level(i - delay) > 40.0 {
                     assert!(possible, "delay {delay}: echo frame {i} called impossible");
                 }
+                assert!(!p.closed(), "delay {delay}: the path closed at frame {i}");
             }
         }
     }
@@ -163,6 +176,7 @@ mod tests {
             assert!(!p.update(0.0, 10.0), "nothing plays: nothing to echo");
         }
         assert_eq!(p.open_delays(), MAX_LAG + 1);
+        assert!(!p.closed());
         // the next reply, now with an echo path: possible again
         assert!(p.update(70.0, 58.0));
     }
