@@ -7,6 +7,10 @@ use rubato::{FftFixedIn, Resampler};
 
 use super::AudioError;
 
+/// Zero chunks in a row after which a resampler's filter state holds nothing but zeros, so its output for
+/// another zero chunk is zeros: rubato's FFT resampler keeps one chunk of overlap; four leave margin.
+const SETTLED_CHUNKS: u32 = 4;
+
 /// Streams mono f32 audio from one rate to another in fixed chunks, without allocating after `new`.
 pub struct StreamResampler {
     inner: Option<FftFixedIn<f32>>,
@@ -15,6 +19,15 @@ pub struct StreamResampler {
     out: Vec<Vec<f32>>,
     in_rate: u32,
     out_rate: u32,
+    /// Emit zeros for digital silence once the filter has settled, without running it
+    /// ([`StreamResampler::skipping_silence`]).
+    skip_silence: bool,
+    /// Zero chunks in a row fed so far (saturating at [`SETTLED_CHUNKS`]).
+    zero_chunks: u32,
+    /// `out` holds zeros from a skipped chunk.
+    out_zeroed: bool,
+    /// Chunks emitted as zeros without running the filter.
+    skipped: u64,
 }
 
 impl StreamResampler {
@@ -33,6 +46,10 @@ impl StreamResampler {
                 out: Vec::new(),
                 in_rate,
                 out_rate,
+                skip_silence: false,
+                zero_chunks: 0,
+                out_zeroed: false,
+                skipped: 0,
             });
         }
         let chunk = (in_rate as usize / 100).max(1);
@@ -47,7 +64,20 @@ impl StreamResampler {
             out,
             in_rate,
             out_rate,
+            skip_silence: false,
+            zero_chunks: 0,
+            out_zeroed: false,
+            skipped: 0,
         })
+    }
+
+    /// The same resampler, but a chunk of digital silence fed after [`SETTLED_CHUNKS`] others comes out as
+    /// zeros without running the filter: bit-identical output (zeros through a filter holding zeros), none
+    /// of the FFT work. For the downlink, which renders silence between replies on every device. The uplink does not use it: a live microphone is never
+    /// digitally silent (a muted one or a virtual device is), so there it would only flatter benchmarks.
+    pub fn skipping_silence(mut self) -> Self {
+        self.skip_silence = true;
+        self
     }
 
     pub fn in_rate(&self) -> u32 {
@@ -81,6 +111,11 @@ impl StreamResampler {
         }
     }
 
+    /// Chunks of silence emitted without running the filter (see [`StreamResampler::skipping_silence`]).
+    pub fn skipped_chunks(&self) -> u64 {
+        self.skipped
+    }
+
     /// The resampler's delay in output samples (for latency accounting).
     pub fn delay(&self) -> usize {
         self.inner.as_ref().map_or(0, |r| r.output_delay())
@@ -101,10 +136,26 @@ impl StreamResampler {
             self.fill += take;
             input = &input[take..];
             if self.fill == need {
-                let (_, produced) = inner
-                    .process_into_buffer(&[&self.pending[..need]], &mut self.out, None)
-                    .map_err(|e| AudioError::Setup(format!("resampling: {e}")))?;
                 self.fill = 0;
+                let chunk = &self.pending[..need];
+                if self.skip_silence {
+                    let silent = chunk.iter().all(|&s| s == 0.0);
+                    if silent && self.zero_chunks >= SETTLED_CHUNKS {
+                        let produced = inner.output_frames_next();
+                        if !self.out_zeroed {
+                            self.out[0][..produced].fill(0.0);
+                            self.out_zeroed = true;
+                        }
+                        self.skipped += 1;
+                        emit(&self.out[0][..produced]);
+                        continue;
+                    }
+                    self.zero_chunks = if silent { self.zero_chunks + 1 } else { 0 };
+                }
+                let (_, produced) = inner
+                    .process_into_buffer(&[chunk], &mut self.out, None)
+                    .map_err(|e| AudioError::Setup(format!("resampling: {e}")))?;
+                self.out_zeroed = false;
                 emit(&self.out[0][..produced]);
             }
         }
@@ -114,6 +165,7 @@ impl StreamResampler {
     /// Forgets buffered input and filter state (after a flush), so stale audio never comes out later.
     pub fn reset(&mut self) {
         self.fill = 0;
+        self.zero_chunks = 0;
         if let Some(inner) = self.inner.as_mut() {
             inner.reset();
         }
@@ -274,6 +326,32 @@ pub(crate) mod tests {
         assert_eq!(resample_all(&x[..7], 48_000, 48_000).unwrap(), x[..7].to_vec());
         assert!(resample_all(&x, 0, 16_000).is_err());
         assert_eq!(resample_all(&[0.5], 8_000, 24_000).unwrap().len(), 3);
+    }
+
+    #[test]
+    fn skipping_silence_changes_no_sample() {
+        // a reply, the silence after it, a second reply cut by a flush, silence again: as the downlink sees it
+        let mut x = sine(440.0, 24_000, 0.3, 0.3);
+        x.extend(std::iter::repeat_n(0.0, 12_000));
+        x.extend(sine(300.0, 24_000, 0.2, 0.5));
+        x.extend(std::iter::repeat_n(0.0, 9_000));
+        for (to, step) in [(48_000, 240), (16_000, 240), (44_100, 333)] {
+            let mut plain = StreamResampler::new(24_000, to).unwrap();
+            let mut skipping = StreamResampler::new(24_000, to).unwrap().skipping_silence();
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            for (i, c) in x.chunks(step).enumerate() {
+                if i == 100 {
+                    plain.reset();
+                    skipping.reset();
+                }
+                plain.process(c, |o| a.extend_from_slice(o)).unwrap();
+                skipping.process(c, |o| b.extend_from_slice(o)).unwrap();
+            }
+            assert_eq!(a, b, "24 kHz -> {to}");
+            // most of the 0.875 s of silence (10 ms chunks) ran no filter
+            assert!(skipping.skipped_chunks() >= 70, "{} skipped", skipping.skipped_chunks());
+            assert_eq!(plain.skipped_chunks(), 0);
+        }
     }
 
     #[test]

@@ -42,14 +42,15 @@ impl DownlinkChain {
     /// A chain for a sink of `output` format.
     pub fn new(output: StreamFormat, jitter: JitterConfig) -> Result<Self, AudioError> {
         let channels = usize::from(output.channels.max(1));
-        let to_device = StreamResampler::new(DOWNLINK_RATE, output.sample_rate)?;
+        // between replies both resamplers see digital silence: they skip it (bit-identical output)
+        let to_device = StreamResampler::new(DOWNLINK_RATE, output.sample_rate)?.skipping_silence();
         let down_max = to_device.max_out_per_chunk().max(DOWN_STEP);
         let step_out =
             (DOWN_STEP as u64 * u64::from(output.sample_rate)).div_ceil(u64::from(DOWNLINK_RATE)) as usize * channels;
         Ok(DownlinkChain {
             jitter: JitterBuffer::new(jitter),
             to_device,
-            to_reference: StreamResampler::new(DOWNLINK_RATE, UPLINK_RATE)?,
+            to_reference: StreamResampler::new(DOWNLINK_RATE, UPLINK_RATE)?.skipping_silence(),
             channels,
             device_rate: output.sample_rate,
             step: [0.0; DOWN_STEP],
