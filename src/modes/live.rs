@@ -61,9 +61,11 @@ pub async fn live(
         tokio::spawn(async move { feed.send(&session).await })
     });
     // Open the devices only once the server said yes: a bad key never touches the microphone. The DSP loop
-    // keeps a thread of its own: on this thread (`start_local`, 13% less CPU) the echo-path test
-    // `a_voice_over_the_reply_still_barges_in` failed in 2 of 7 runs (reply echo taken for speech), against
-    // 0 of 5 with the thread; until that is understood, echo cancellation on a real echo path comes first.
+    // keeps a thread of its own. On this thread (`start_local`) the echo-path test
+    // `a_voice_over_the_reply_still_barges_in` failed in 4 of 38 runs (the second reply's echo passed the
+    // residual gate and cut it), against 0 of 19 with the thread; and since AEC3 rests when no echo path
+    // exists, it no longer saves measurable CPU (3 alternating pairs of scripts/measure-live.sh: 0.50-0.54 s
+    // either way), though it does save 1,500 context switches per 30 s.
     let (engine, frames) = AudioEngine::start(live.audio.clone())?;
     let mut dsp = DspTask::none();
     let started = Instant::now();
