@@ -457,14 +457,25 @@ pub(crate) mod tests {
         // never inside the reply
         assert!((50..=60).contains(&m.idle_frames), "{m:?}");
         assert!(!aec.idle(), "the reply resumed AEC3");
-        // while paused the microphone (its noise) passes through, 8 ms late, not silenced
-        let paused = &out[2 * RATE + RATE / 10..silence];
-        assert!(energy_db(paused) > -80.0, "passed through: {:.1} dB", energy_db(paused));
-        // and the reply's echo is removed as well as with no pause before it
-        let from = silence + RATE;
+        // while paused the microphone (its noise) passes through, 8 ms late, not silenced; the reply's echo
+        // is removed as well as with no pause before it
+        passed_through_then_removed(&out, &capture, 2 * RATE + RATE / 10..silence, -80.0, silence + RATE);
+    }
+
+    /// `out[quiet]` (what the microphone heard while AEC3 did nothing) passed through, louder than
+    /// `floor_db`, not silenced; and from `from` on, the echo is removed by at least 15 dB.
+    fn passed_through_then_removed(
+        out: &[f32],
+        capture: &[f32],
+        quiet: std::ops::Range<usize>,
+        floor_db: f32,
+        from: usize,
+    ) {
+        let level = energy_db(&out[quiet]);
+        assert!(level > floor_db, "passed through: {level:.1} dB");
         let removed = energy_db(&capture[from..]) - energy_db(&out[from..]);
-        eprintln!("after a pause: {removed:.1} dB removed, {m:?}");
-        assert!(removed >= 15.0, "only {removed:.1} dB removed after a pause");
+        eprintln!("after AEC3 did nothing: {removed:.1} dB removed");
+        assert!(removed >= 15.0, "only {removed:.1} dB removed after AEC3 did nothing");
     }
 
     #[test]
@@ -487,19 +498,14 @@ pub(crate) mod tests {
         let m = aec.metrics();
         let reply_frames = (first.len() / FRAME_SAMPLES) as u64;
         eprintln!("no echo path, then one: {m:?}, {reply_frames} frames in the first reply");
-        // ruled out within 40 frames (measured: 24), then resting to the reply's end and through the silence after
-        // it, until the second reply's first sound
+        // ruled out within 40 frames (measured: 24), then resting to the reply's end and through the
+        // silence after it, until the second reply's first sound
         let gap_frames = (gap / FRAME_SAMPLES) as u64;
         assert!(m.no_path_frames >= reply_frames + gap_frames - 40, "{m:?}");
         assert!(!aec.resting(), "the second reply, with an echo, woke AEC3");
-        // what the headset microphone heard passed through, not silenced
-        let quiet = &out[2 * RATE..first.len()];
-        assert!(energy_db(quiet) > -90.0, "passed through: {:.1} dB", energy_db(quiet));
-        // and the echo of the second reply is removed as well as with no rest before it
-        let from = second_at + RATE;
-        let removed = energy_db(&capture[from..]) - energy_db(&out[from..]);
-        eprintln!("after a rest: {removed:.1} dB removed");
-        assert!(removed >= 15.0, "only {removed:.1} dB removed after a rest");
+        // what the headset microphone heard passed through, not silenced; the echo of the second reply is
+        // removed as well as with no rest before it
+        passed_through_then_removed(&out, &capture, 2 * RATE..first.len(), -90.0, second_at + RATE);
     }
 
     #[test]
