@@ -10,9 +10,7 @@ use std::io::{Read, Write};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use voxlive::audio::{
-    beside, list_devices, open_host, pick, AudioConfig, AudioEngine, DeviceChoice, Direction, DspTask,
-};
+use voxlive::audio::{list_devices, open_host, pick, AudioConfig, AudioEngine, DeviceChoice, Direction};
 
 fn skipped(test: &str) -> bool {
     let skip = std::env::var("VOXLIVE_SKIP_DEVICE_TESTS").is_ok_and(|v| v == "1");
@@ -220,33 +218,8 @@ fn tones_go_through_the_real_microphone_and_speaker() {
     if skipped("tones_go_through_the_real_microphone_and_speaker") {
         return;
     }
-    tones_through_devices(false);
-}
-
-/// The live session's placement: the DSP loop is a task polled on the test's one thread, woken by the
-/// real callbacks through its eventfd.
-#[test]
-fn tones_go_through_the_real_devices_with_the_dsp_loop_on_the_callers_thread() {
-    let _devices = crate::util::devices_lock();
-    if skipped("tones_go_through_the_real_devices_with_the_dsp_loop_on_the_callers_thread") {
-        return;
-    }
-    tones_through_devices(true);
-}
-
-fn tones_through_devices(local: bool) {
     let amp = 0.316f32; // -10 dBFS
-    let (engine, mut rx, mut task) = if local {
-        AudioEngine::start_local(AudioConfig::default()).unwrap_or_else(|e| panic!("{NO_SERVER}: {e}"))
-    } else {
-        let (engine, rx) = AudioEngine::start(AudioConfig::default()).unwrap_or_else(|e| panic!("{NO_SERVER}: {e}"));
-        (engine, rx, DspTask::none())
-    };
-    assert_eq!(task.is_done(), !local, "a task to poll only for the local placement");
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap_or_else(|e| panic!("runtime: {e}"));
+    let (engine, mut rx) = AudioEngine::start(AudioConfig::default()).unwrap_or_else(|e| panic!("{NO_SERVER}: {e}"));
     let started = Instant::now();
     while engine.stats().input_callbacks == 0 || engine.stats().output_callbacks == 0 {
         assert!(
@@ -283,24 +256,19 @@ fn tones_through_devices(local: bool) {
 
     // per 20 ms uplink frame: loud? 1 kHz the strongest bin (50 Hz bins)?
     let (mut loud, mut at_1k, mut levels) = (0, 0, Vec::new());
-    runtime.block_on(beside(&mut task, async {
-        for _ in 0..200 {
-            let Some(frame) = rx.recv().await else {
-                panic!("uplink closed: {:?}", engine.failure())
-            };
-            let x: Vec<f32> = frame.samples.iter().map(|&s| f32::from(s) / 32768.0).collect();
-            if rms(&x) > amp / 4.0 {
-                loud += 1;
-                levels.push(rms(&x));
-                at_1k += usize::from(dominant_bin(&x, 6..=40) == 20);
-            }
+    for _ in 0..200 {
+        let Some(frame) = rx.blocking_recv() else {
+            panic!("uplink closed: {:?}", engine.failure())
+        };
+        let x: Vec<f32> = frame.samples.iter().map(|&s| f32::from(s) / 32768.0).collect();
+        if rms(&x) > amp / 4.0 {
+            loud += 1;
+            levels.push(rms(&x));
+            at_1k += usize::from(dominant_bin(&x, 6..=40) == 20);
         }
-    }));
+    }
     let stats = engine.stats();
     engine.stop();
-    // the stopped loop ends at its next turn (stop wakes it)
-    let ended = runtime.block_on(async { tokio::time::timeout(Duration::from_secs(5), task.run()).await });
-    assert!(ended.is_ok(), "the DSP loop did not end within 5 s of stop");
     let _ = mic.wait();
     let _ = recorder.kill();
     let _ = recorder.wait();

@@ -8,7 +8,6 @@ use ringbuf::traits::{Producer, Split};
 use ringbuf::HeapRb;
 
 use super::ring::{fill_output, push_input, Epoch, StreamCounters};
-use super::wake::DspWaker;
 
 struct Counting;
 
@@ -56,7 +55,7 @@ fn callback_bodies_do_not_allocate() {
     let mut out_i32 = vec![0i32; 1024];
     // A parked "DSP thread" for the capture callback to wake: the unpark path is part of the body.
     let sleeper = std::thread::spawn(|| std::thread::park_timeout(std::time::Duration::from_secs(5)));
-    let _ = counters.wake.set(DspWaker::Thread(sleeper.thread().clone()));
+    let _ = counters.wake.set(sleeper.thread().clone());
     let n = allocations(|| {
         push_input(&mut prod, &in_i16, &counters, &epoch);
         push_input(&mut prod, &in_u16, &counters, &epoch);
@@ -85,27 +84,6 @@ fn callback_bodies_do_not_allocate() {
         counters.overruns.load(std::sync::atomic::Ordering::Relaxed) > 0,
         "the overrun path ran"
     );
-}
-
-/// The waker of a DSP loop on the session's thread: the callbacks' eventfd write allocates nothing either.
-#[cfg(target_os = "linux")]
-#[test]
-fn eventfd_wake_from_callbacks_does_not_allocate() {
-    use super::wake::EventFd;
-    let (mut prod, mut cons) = HeapRb::<f32>::new(4096).split();
-    let counters = StreamCounters::default();
-    let epoch = Epoch::new();
-    let fd = std::sync::Arc::new(EventFd::new().unwrap());
-    let _ = counters.wake.set(DspWaker::EventFd(fd.clone()));
-    assert!(fd.arm(), "the loop sleeps: the callbacks' wake-up writes the eventfd");
-    let input = vec![0.25f32; 1024];
-    let mut out = vec![0.0f32; 1024];
-    let n = allocations(|| {
-        push_input(&mut prod, &input, &counters, &epoch);
-        fill_output(&mut cons, &mut out, &counters, &epoch);
-    });
-    assert_eq!(n, 0, "callback bodies with an eventfd waker allocated {n} times");
-    assert!(fd.woke(), "the callbacks signalled the eventfd");
 }
 
 /// `aec3` 0.4.0 allocates inside its render queue and block processor (measured: 6 per 20 ms of render,

@@ -6,8 +6,7 @@
 //! is what audio frameworks do on their processing threads (JUCE's `ScopedNoDenormals`).
 //!
 //! The setting is per thread (MXCSR on x86, FPCR on aarch64), so it is made once at the top of the
-//! DSP thread and touches no other thread; a DSP loop on the session's thread sets it for each turn only
-//! ([`ScopedFlushToZero`]).
+//! DSP thread and touches no other thread.
 
 /// MXCSR bits: flush-to-zero (results) and denormals-are-zero (inputs).
 #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
@@ -19,74 +18,28 @@ const FPCR_FZ: u64 = 1 << 24;
 
 /// Sets flush-to-zero (and denormals-are-zero where the CPU has it) on the calling thread.
 pub fn flush_to_zero_on_this_thread() {
-    set_control(control() | FLUSH_BITS);
-}
-
-/// Flush-to-zero for a scope, the previous setting back on drop (JUCE's `ScopedNoDenormals`): for the DSP
-/// loop's turns on the session's thread, whose other code (parsing a peer's floats exactly, say) must keep
-/// subnormals. Two register writes per turn.
-pub struct ScopedFlushToZero(Control);
-
-impl ScopedFlushToZero {
-    pub fn new() -> ScopedFlushToZero {
-        let before = control();
-        set_control(before | FLUSH_BITS);
-        ScopedFlushToZero(before)
-    }
-}
-
-impl Drop for ScopedFlushToZero {
-    fn drop(&mut self) {
-        set_control(self.0);
-    }
-}
-
-#[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
-type Control = u32;
-#[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
-const FLUSH_BITS: Control = MXCSR_FTZ_DAZ;
-#[cfg(target_arch = "aarch64")]
-type Control = u64;
-#[cfg(target_arch = "aarch64")]
-const FLUSH_BITS: Control = FPCR_FZ;
-#[cfg(not(any(target_arch = "x86", target_arch = "x86_64", target_arch = "aarch64")))]
-type Control = u32;
-#[cfg(not(any(target_arch = "x86", target_arch = "x86_64", target_arch = "aarch64")))]
-const FLUSH_BITS: Control = 0;
-
-/// This thread's floating-point control register (0 where there is none to read).
-fn control() -> Control {
-    #[allow(unused_mut)]
-    let mut c: Control = 0;
     #[cfg(all(any(target_arch = "x86", target_arch = "x86_64"), target_feature = "sse"))]
-    // SAFETY: stmxcsr stores this thread's SSE control register into `c`.
-    unsafe {
-        std::arch::asm!("stmxcsr [{}]", in(reg) &mut c, options(nostack, preserves_flags));
+    {
+        let mut csr: u32 = 0;
+        // SAFETY: stmxcsr/ldmxcsr read and write this thread's SSE control register only; the bits set
+        // change how subnormal floats are treated and nothing else (no exception is unmasked).
+        unsafe {
+            std::arch::asm!("stmxcsr [{}]", in(reg) &mut csr, options(nostack, preserves_flags));
+            csr |= MXCSR_FTZ_DAZ;
+            std::arch::asm!("ldmxcsr [{}]", in(reg) &csr, options(nostack, preserves_flags, readonly));
+        }
     }
     #[cfg(target_arch = "aarch64")]
-    // SAFETY: reads this thread's floating-point control register.
-    unsafe {
-        std::arch::asm!("mrs {}, fpcr", out(reg) c, options(nomem, nostack, preserves_flags));
+    {
+        // SAFETY: FPCR is this thread's floating-point control register; FZ changes only how subnormal
+        // floats are treated.
+        unsafe {
+            let mut fpcr: u64;
+            std::arch::asm!("mrs {}, fpcr", out(reg) fpcr, options(nomem, nostack, preserves_flags));
+            fpcr |= FPCR_FZ;
+            std::arch::asm!("msr fpcr, {}", in(reg) fpcr, options(nomem, nostack, preserves_flags));
+        }
     }
-    c
-}
-
-/// Writes this thread's floating-point control register. Only [`FLUSH_BITS`] are ever changed from what
-/// [`control`] read: they change how subnormal floats are treated and nothing else (no exception is
-/// unmasked).
-fn set_control(c: Control) {
-    #[cfg(all(any(target_arch = "x86", target_arch = "x86_64"), target_feature = "sse"))]
-    // SAFETY: ldmxcsr loads this thread's SSE control register from `c`.
-    unsafe {
-        std::arch::asm!("ldmxcsr [{}]", in(reg) &c, options(nostack, preserves_flags, readonly));
-    }
-    #[cfg(target_arch = "aarch64")]
-    // SAFETY: writes this thread's floating-point control register.
-    unsafe {
-        std::arch::asm!("msr fpcr, {}", in(reg) c, options(nomem, nostack, preserves_flags));
-    }
-    #[cfg(not(any(target_arch = "x86", target_arch = "x86_64", target_arch = "aarch64")))]
-    let _ = c;
 }
 
 #[cfg(test)]
@@ -110,21 +63,5 @@ mod tests {
         .unwrap();
         assert_eq!(flushed, 0.0);
         assert!(tiny(1e-10).is_subnormal(), "other threads are untouched");
-    }
-
-    #[test]
-    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
-    fn scoped_flush_to_zero_restores_the_setting() {
-        let (inside, after) = std::thread::spawn(|| {
-            let inside = {
-                let _flush = ScopedFlushToZero::new();
-                tiny(1e-10)
-            };
-            (inside, tiny(1e-10))
-        })
-        .join()
-        .unwrap();
-        assert_eq!(inside, 0.0, "flushed inside the scope");
-        assert!(after.is_subnormal(), "kept again after it");
     }
 }

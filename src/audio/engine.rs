@@ -14,7 +14,7 @@ use tokio::sync::{broadcast, mpsc};
 
 use super::capture::open_capture;
 use super::device::{open_host, pick, DeviceChoice};
-use super::dsp::{AudioEvent, Downlink, Dsp, DspTask, Shared, UplinkFrame};
+use super::dsp::{AudioEvent, Downlink, Dsp, Shared, UplinkFrame};
 use super::error::Direction;
 use super::jitter::JitterConfig;
 use super::levels::Levels;
@@ -114,7 +114,9 @@ impl Player {
                 // period (or its poll tick, without one) while the jitter buffer still holds the chunks
                 // before them: a wake-up per chunk cost as much CPU as a capture period.
                 if !playing || queued >= self.wake_depth {
-                    self.shared.wake();
+                    if let Some(dsp) = self.shared.thread.get() {
+                        dsp.unpark();
+                    }
                 }
                 Ok(())
             }
@@ -135,7 +137,9 @@ impl Player {
     /// this call plays normally.
     pub fn flush(&self) {
         self.shared.generation.fetch_add(1, Ordering::AcqRel);
-        self.shared.wake();
+        if let Some(dsp) = self.shared.thread.get() {
+            dsp.unpark();
+        }
     }
 
     /// The user started talking over the reply: [`Player::flush`] (same generation mechanism: every queued
@@ -176,21 +180,11 @@ impl Player {
     }
 }
 
-/// Where the DSP loop runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Placement {
-    /// A thread of its own, `voxlive-dsp`.
-    Thread,
-    /// A task the caller polls ([`AudioEngine::start_local`]).
-    Local,
-}
-
 /// The running audio core. Drop or [`AudioEngine::stop`] ends it.
 pub struct AudioEngine {
     shared: Arc<Shared>,
     player: Player,
     events: broadcast::Sender<AudioEvent>,
-    /// `None` when the DSP loop is a [`DspTask`].
     thread: Option<JoinHandle<()>>,
     streams: Vec<cpal::Stream>,
     device_counters: [Option<Arc<StreamCounters>>; 2],
@@ -199,24 +193,6 @@ pub struct AudioEngine {
 impl AudioEngine {
     /// Opens the configured devices, starts both streams and the DSP thread.
     pub fn start(config: AudioConfig) -> Result<(AudioEngine, mpsc::Receiver<UplinkFrame>), AudioError> {
-        let (engine, rx, _) = Self::start_devices(config, Placement::Thread)?;
-        Ok((engine, rx))
-    }
-
-    /// [`AudioEngine::start`], but the DSP loop is the returned [`DspTask`], which the caller polls on its
-    /// own thread (with [`super::beside`]) instead of a thread of its own. For the live session, whose thread
-    /// sends every frame the DSP loop makes: one thread doing both saves a wake-up, a context switch and a
-    /// channel wake per 20 ms frame. The task must be polled for anything to be captured or played; it
-    /// ends when the engine stops or a device fails. Elsewhere than on Linux this is [`AudioEngine::start`]
-    /// with a task that does nothing.
-    pub fn start_local(config: AudioConfig) -> Result<(AudioEngine, mpsc::Receiver<UplinkFrame>, DspTask), AudioError> {
-        Self::start_devices(config, Placement::Local)
-    }
-
-    fn start_devices(
-        config: AudioConfig,
-        placement: Placement,
-    ) -> Result<(AudioEngine, mpsc::Receiver<UplinkFrame>, DspTask), AudioError> {
         // libasound's own lines ("ALSA lib pulse.c: ... Connection refused") would precede voxlive's error
         let _quiet = super::quiet::AlsaQuiet::new();
         // one host for both: the PulseAudio host holds a server connection
@@ -227,9 +203,9 @@ impl AudioEngine {
         // built right before play(): audio buffered between the two arrives as a burst
         let (in_stream, source) = open_capture(&input, config.buffer_frames, epoch)?;
         let (out_stream, sink) = open_playback(&output, config.buffer_frames, config.playback_target, epoch)?;
-        // the DSP loop starts first so the playback ring holds its target of silence before the first
-        // output callback (no start-up underrun); capture drops what arrived before the DSP loop ran
-        let (mut engine, rx, task) = Self::assemble(Box::new(source), Box::new(sink), config, placement)?;
+        // the DSP thread starts first so the playback ring holds its target of silence before the first
+        // output callback (no start-up underrun); capture drops what arrived before the DSP thread ran
+        let (mut engine, rx) = Self::start_with(Box::new(source), Box::new(sink), config)?;
         out_stream.play().map_err(|e| AudioError::Stream {
             direction: Direction::Output,
             device: output.name.clone(),
@@ -246,11 +222,10 @@ impl AudioEngine {
             output = %output.name,
             in_rate = input.config.sample_rate(),
             out_rate = output.config.sample_rate(),
-            dsp = ?placement,
             "audio devices open"
         );
         engine.streams = vec![in_stream, out_stream];
-        Ok((engine, rx, task))
+        Ok((engine, rx))
     }
 
     /// Runs the same pipeline on any source and sink (WAV files, generators, [`super::ClockSink`]).
@@ -259,18 +234,6 @@ impl AudioEngine {
         sink: Box<dyn AudioSink>,
         config: AudioConfig,
     ) -> Result<(AudioEngine, mpsc::Receiver<UplinkFrame>), AudioError> {
-        let (engine, rx, _) = Self::assemble(source, sink, config, Placement::Thread)?;
-        Ok((engine, rx))
-    }
-
-    /// Builds the DSP loop and runs it where `placement` says: on a thread of its own (the returned task
-    /// is then [`DspTask::none`]) or as the returned task.
-    fn assemble(
-        source: Box<dyn AudioSource>,
-        sink: Box<dyn AudioSink>,
-        config: AudioConfig,
-        placement: Placement,
-    ) -> Result<(AudioEngine, mpsc::Receiver<UplinkFrame>, DspTask), AudioError> {
         let shared = Arc::new(Shared::default());
         let (up_tx, up_rx) = mpsc::channel(config.uplink_capacity.max(1));
         let (down_tx, down_rx) = sync_channel(config.downlink_capacity.max(1));
@@ -289,21 +252,14 @@ impl AudioEngine {
             echo_cancellation: config.echo_cancellation,
             recorder,
         };
-        let (thread, task) = match placement {
-            #[cfg(target_os = "linux")]
-            Placement::Local => (None, DspTask::local(dsp)?),
-            _ => {
-                let thread = std::thread::Builder::new()
-                    .name("voxlive-dsp".into())
-                    .spawn(move || {
-                        super::denormals::flush_to_zero_on_this_thread();
-                        super::priority::raise_this_thread_logged("dsp");
-                        dsp.run()
-                    })
-                    .map_err(|e| AudioError::Setup(format!("DSP thread: {e}")))?;
-                (Some(thread), DspTask::none())
-            }
-        };
+        let thread = std::thread::Builder::new()
+            .name("voxlive-dsp".into())
+            .spawn(move || {
+                super::denormals::flush_to_zero_on_this_thread();
+                super::priority::raise_this_thread_logged("dsp");
+                dsp.run()
+            })
+            .map_err(|e| AudioError::Setup(format!("DSP thread: {e}")))?;
         let player = Player {
             tx: down_tx,
             shared: shared.clone(),
@@ -314,12 +270,11 @@ impl AudioEngine {
                 shared,
                 player,
                 events,
-                thread,
+                thread: Some(thread),
                 streams: Vec::new(),
                 device_counters,
             },
             up_rx,
-            task,
         ))
     }
 
@@ -343,12 +298,9 @@ impl AudioEngine {
         self.shared.latency.clone()
     }
 
-    /// False once the DSP loop has ended (device failure or stop).
+    /// False once the DSP thread has ended (device failure or stop).
     pub fn is_running(&self) -> bool {
-        match &self.thread {
-            Some(t) => !t.is_finished(),
-            None => !self.shared.finished.load(Ordering::Acquire),
-        }
+        self.thread.as_ref().is_some_and(|t| !t.is_finished())
     }
 
     /// Why the engine stopped on its own (a device failed), once it has.
@@ -405,8 +357,6 @@ impl AudioEngine {
 
     fn shutdown(&mut self) {
         self.shared.stop.store(true, Ordering::Release);
-        // a DSP loop asleep until its safety tick sees the stop now
-        self.shared.wake();
         if let Some(t) = self.thread.take() {
             if t.join().is_err() {
                 tracing::error!("audio DSP thread panicked");

@@ -19,7 +19,7 @@
 //! |---|---|---|---|
 //! | cpal input callback | capture ring producer | convert to f32, `push_slice`, bump atomic counters, store the callback time | allocate, lock, log, resample, block, touch tokio |
 //! | cpal output callback | playback ring consumer | `pop_slice`, pad with silence on underrun, honour a flush flag, bump counters | the same |
-//! | DSP loop (`voxlive-dsp`, one std thread; in a live session a task on the session's thread, [`AudioEngine::start_local`]) | resamplers, framer, echo canceller and webrtc-vad (both `!Send`, built there), jitter buffer | resample, cut frames, cancel echo, run VAD, `try_send` frames, fill the playback ring, record latencies | wait on the network or on a full channel (as a task: await anything inside a turn) |
+//! | DSP thread (`voxlive-dsp`, one std thread) | resamplers, framer, echo canceller and webrtc-vad (both `!Send`, built there), jitter buffer | resample, cut frames, cancel echo, run VAD, `try_send` frames, fill the playback ring, record latencies | wait on the network or on a full channel |
 //! | recorder thread (`--record`) | the WAV writers | file I/O | — |
 //! | session (tokio) | the uplink receiver, [`Player`] clones | read frames, `play`, `flush` | touch devices |
 //!
@@ -85,7 +85,6 @@ mod ring;
 mod source;
 mod stats;
 mod vad;
-mod wake;
 
 #[cfg(test)]
 mod alloc_tests;
@@ -98,7 +97,7 @@ pub use device::{
     list_devices, open_host, pick, DeviceChoice, DeviceConfig, DeviceInfo, DeviceListing, DeviceReport, HostReport,
     Listing, OpenedDevice,
 };
-pub use dsp::{beside, AudioEvent, ChainFrame, DownlinkChain, DspTask, UplinkChain, UplinkFrame, DOWN_STEP, READ_STEP};
+pub use dsp::{AudioEvent, ChainFrame, DownlinkChain, UplinkChain, UplinkFrame, DOWN_STEP, READ_STEP};
 pub use engine::{AudioConfig, AudioEngine, Player};
 pub use error::{AudioError, Direction};
 pub use framing::{Frame, Framer, FRAME_SAMPLES, UPLINK_RATE};

@@ -5,12 +5,11 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::OnceLock;
+use std::thread::Thread;
 use std::time::{Duration, Instant};
 
 use cpal::{FromSample, Sample};
 use ringbuf::traits::{Consumer, Producer};
-
-use super::wake::DspWaker;
 
 /// Samples converted per step through a stack buffer: bounded stack use, no heap.
 const STEP: usize = 256;
@@ -118,10 +117,10 @@ pub struct StreamCounters {
     pub flush_fade: AtomicUsize,
     /// Playback: the stream's channel count (the fade ramps whole frames).
     pub channels: AtomicUsize,
-    /// The DSP loop, woken after each capture push (a new frame waits for no poll tick) and each playback
-    /// pop (the ring is topped up without polling for room). Set once by the DSP loop before it runs; a
-    /// wake-up is a futex wake or an eventfd write (see [`DspWaker`]): no allocation and no lock.
-    pub wake: OnceLock<DspWaker>,
+    /// The DSP thread, woken after each capture push (a new frame waits for no poll tick) and each playback
+    /// pop (the ring is topped up without polling for room). Set once by the DSP thread before it runs; `unpark` is an atomic swap plus, only if the thread sleeps, a futex wake:
+    /// no allocation and no lock.
+    pub wake: OnceLock<Thread>,
     /// Playback: the output callback wakes the DSP thread only when fewer samples than this are left in the
     /// ring (0: after every callback). The DSP thread also runs on every capture chunk (every 4-10 ms) and
     /// tops the ring up then, so waking it from both callbacks cost a wake-up per playback period for
@@ -216,7 +215,7 @@ where
     let wake_at = counters.wake_at.load(Ordering::Relaxed);
     if wake_at == 0 || prod.occupied_len() >= wake_at {
         if let Some(dsp) = counters.wake.get() {
-            dsp.wake();
+            dsp.unpark();
         }
     }
     pushed
@@ -263,7 +262,7 @@ where
     let wake_below = counters.wake_below.load(Ordering::Relaxed);
     if wake_below == 0 || cons.occupied_len() < wake_below {
         if let Some(dsp) = counters.wake.get() {
-            dsp.wake();
+            dsp.unpark();
         }
     }
     taken
@@ -305,7 +304,7 @@ pub fn on_stream_error(kind: cpal::ErrorKind, counters: &StreamCounters) {
         | cpal::ErrorKind::PermissionDenied => {
             counters.error.store(kind_code(kind), Ordering::Release);
             if let Some(dsp) = counters.wake.get() {
-                dsp.wake();
+                dsp.unpark();
             }
         }
         _ => {

@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use crate::audio::{beside, AudioConfig, AudioEngine, AudioStats, DspTask};
+use crate::audio::{AudioConfig, AudioEngine, AudioStats};
 use crate::conversation::{Conversation, Notice, Policy, Status, TranscriptWriter};
 use crate::session::{self, Mark, SessionMetrics, SessionOptions};
 use crate::ui::{Renderer, UserInput};
@@ -61,13 +61,10 @@ pub async fn live(
         tokio::spawn(async move { feed.send(&session).await })
     });
     // Open the devices only once the server said yes: a bad key never touches the microphone. The DSP loop
-    // keeps a thread of its own. On this thread (`start_local`) the echo-path test
-    // `a_voice_over_the_reply_still_barges_in` failed in 4 of 38 runs (the second reply's echo passed the
-    // residual gate and cut it), against 0 of 19 with the thread; and since AEC3 rests when no echo path
-    // exists, it no longer saves measurable CPU (3 alternating pairs of scripts/measure-live.sh: 0.50-0.54 s
-    // either way), though it does save 1,500 context switches per 30 s.
+    // keeps a thread of its own: run as a task on this thread (tried at 486a6ad, removed since) it saved
+    // 1,500 context switches per 30 s but no measurable CPU once AEC3 rests without an echo path, and it
+    // failed the real-echo-path barge-in test more often (`benches/runs/live-cpu-2026-12-03d.md`).
     let (engine, frames) = AudioEngine::start(live.audio.clone())?;
-    let mut dsp = DspTask::none();
     let started = Instant::now();
     let mut io = Io {
         session: session.clone(),
@@ -87,18 +84,12 @@ pub async fn live(
     greet(&mut io, &engine, live.policy.mode);
     let mut conversation = Conversation::new(live.policy.clone(), started);
     let stop = until_stopped(live.duration);
-    let ended = beside(&mut dsp, async {
-        let ended = drive(&mut conversation, &mut io, Exit::OnStop, stop).await;
-        drop(io);
-        if let Some(feed) = feed {
-            feed.abort();
-        }
-        // the devices keep running while the session closes: no overrun or underrun to count there
-        session.close().await;
-        ended
-    })
-    .await;
-    drop(dsp);
+    let ended = drive(&mut conversation, &mut io, Exit::OnStop, stop).await;
+    drop(io);
+    if let Some(feed) = feed {
+        feed.abort();
+    }
+    session.close().await;
     let audio = engine.stats();
     engine.stop();
     let ended_by = match ended? {

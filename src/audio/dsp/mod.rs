@@ -1,6 +1,5 @@
-//! The DSP loop: one std thread (or, in a live session, a task on the session's thread: `local.rs`) that owns
-//! every stateful DSP stage (resamplers, framer, echo canceller, VAD, jitter buffer) and joins the source to
-//! the session and the session to the sink. Echo cancellation
+//! The DSP thread: one std thread that owns every stateful DSP stage (resamplers, framer, echo canceller,
+//! VAD, jitter buffer) and joins the source to the session and the session to the sink. Echo cancellation
 //! takes as its reference exactly what goes to the sink (the jitter buffer's 24 kHz output, resampled to
 //! 16 kHz by a resampler of its own) and cleans each 16 kHz frame before the VAD sees it and before it
 //! leaves: the reply's echo would otherwise reach the Live service and trip the VAD as "the user speaking".
@@ -18,7 +17,6 @@
 //! playout and barge-in latencies, publish counters, sleep if idle.
 
 mod downlink;
-mod local;
 mod uplink;
 mod watch;
 
@@ -37,11 +35,9 @@ use super::ring::{Epoch, StreamCounters};
 use super::source::{AudioSink, AudioSource, SourceRead};
 use super::stats::{DspCounters, LatencyRecorder, Stage};
 use super::vad::{VadConfig, VadState, VadTransition};
-use super::wake::DspWaker;
 use super::AudioError;
 
 pub use downlink::{DownlinkChain, DOWN_STEP};
-pub use local::{beside, DspTask};
 pub use uplink::{ChainFrame, UplinkChain, READ_STEP};
 use watch::{warn_rarely, Watches};
 
@@ -117,17 +113,8 @@ pub(crate) struct Shared {
     pub latency: LatencyRecorder,
     /// Why the DSP thread ended, if it failed.
     pub failure: std::sync::Mutex<Option<AudioError>>,
-    /// The DSP loop's waker, for [`super::Player::play`] (reply audio waits for no poll tick) and stop.
-    pub waker: std::sync::OnceLock<DspWaker>,
-}
-
-impl Shared {
-    /// Wakes the DSP loop if it has started.
-    pub fn wake(&self) {
-        if let Some(w) = self.waker.get() {
-            w.wake();
-        }
-    }
+    /// The DSP thread, unparked by [`super::Player::play`] so reply audio waits for no poll tick.
+    pub thread: std::sync::OnceLock<std::thread::Thread>,
 }
 
 pub(crate) struct Dsp {
@@ -216,60 +203,44 @@ impl Outlets<'_> {
 impl Dsp {
     /// The thread body. Builds the `!Send` stages here, then loops until stopped or a device fails.
     pub fn run(mut self) {
-        let result = self.run_thread();
-        self.report(result);
+        if let Err(e) = self.run_inner() {
+            tracing::error!(error = %e, "audio DSP thread stopped");
+            if let Ok(mut f) = self.shared.failure.lock() {
+                *f = Some(e.clone());
+            }
+            let _ = self.events.send(AudioEvent::DeviceError(e));
+        }
         self.shared.finished.store(true, Ordering::Release);
     }
 
-    fn run_thread(&mut self) -> Result<(), AudioError> {
-        let mut st = self.prepare(DspWaker::Thread(std::thread::current()))?;
-        while !self.stopped() {
-            if !self.turn(&mut st)? {
+    fn run_inner(&mut self) -> Result<(), AudioError> {
+        let mut st = self.prepare()?;
+        while !self.shared.stop.load(Ordering::Acquire) {
+            self.sink.check()?;
+            let busy = self.pump_uplink(&mut st)?;
+            self.take_downlink(&mut st);
+            self.fill_sink(&mut st)?;
+            self.record_playout(&mut st);
+            self.watch_barge_in(&mut st);
+            self.publish(&mut st);
+            if !busy {
                 self.idle(&mut st);
             }
         }
         Ok(())
     }
 
-    fn stopped(&self) -> bool {
-        self.shared.stop.load(Ordering::Acquire)
-    }
-
-    /// A device failure ends the loop: logged, kept for [`super::AudioEngine::failure`], and sent as an event.
-    fn report(&mut self, result: Result<(), AudioError>) {
-        if let Err(e) = result {
-            tracing::error!(error = %e, "audio DSP loop stopped");
-            if let Ok(mut f) = self.shared.failure.lock() {
-                *f = Some(e.clone());
-            }
-            let _ = self.events.send(AudioEvent::DeviceError(e));
-        }
-    }
-
-    /// One turn: pump the uplink, take reply chunks and flushes, fill the sink, record playout and
-    /// barge-in latencies, publish counters. True if the source had anything (another turn may find more).
-    fn turn(&mut self, st: &mut State) -> Result<bool, AudioError> {
-        self.sink.check()?;
-        let busy = self.pump_uplink(st)?;
-        self.take_downlink(st);
-        self.fill_sink(st)?;
-        self.record_playout(st);
-        self.watch_barge_in(st);
-        self.publish(st);
-        Ok(busy)
-    }
-
-    /// Builds both chains, registers `waker` for wake-ups and starts the source and the sink.
-    fn prepare(&mut self, waker: DspWaker) -> Result<State, AudioError> {
+    /// Builds both chains, registers this thread for wake-ups and starts the source and the sink.
+    fn prepare(&mut self) -> Result<State, AudioError> {
         let (in_fmt, out_fmt) = (self.source.format(), self.sink.format());
         let up = UplinkChain::new(in_fmt, self.vad, self.echo_cancellation)?;
         let down = DownlinkChain::new(out_fmt, self.jitter)?;
         let (in_counters, out_counters) = (self.source.counters(), self.sink.counters());
-        // Wake-ups: the capture callback and Player::play wake this loop; TICK bounds the sleep otherwise.
+        // Wake-ups: the capture callback and Player::play unpark this thread; TICK bounds the sleep otherwise.
+        let _ = self.shared.thread.set(std::thread::current());
         for counters in in_counters.iter().chain(&out_counters) {
-            let _ = counters.wake.set(waker.clone());
+            let _ = counters.wake.set(std::thread::current());
         }
-        let _ = self.shared.waker.set(waker);
         let tick = if in_counters.is_some() && out_counters.is_some() {
             WOKEN_TICK
         } else {
@@ -443,19 +414,9 @@ impl Dsp {
     /// Nothing read this turn: take a waiting chunk, or sleep until a device callback or a Player wakes
     /// us, or the tick passes (a source or sink that cannot wake us is polled).
     fn idle(&mut self, st: &mut State) {
-        if !self.take_waiting(st) {
-            std::thread::park_timeout(st.tick);
-        }
-    }
-
-    /// Takes a reply chunk that arrived during the turn, for the next one; false if none did.
-    fn take_waiting(&mut self, st: &mut State) -> bool {
         match self.downlink.try_recv() {
-            Ok(d) => {
-                st.waiting = Some(d);
-                true
-            }
-            Err(TryRecvError::Empty) | Err(TryRecvError::Disconnected) => false,
+            Ok(d) => st.waiting = Some(d),
+            Err(TryRecvError::Empty) | Err(TryRecvError::Disconnected) => std::thread::park_timeout(st.tick),
         }
     }
 }
