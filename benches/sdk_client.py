@@ -14,6 +14,8 @@ Per file it prints one JSON line; at the end one line with the process's figures
   same level detector as voxlive bench (src/bench/speech.rs: 10 ms frames, 12 dB above the 10th-percentile
   floor and above -50 dBFS, pauses under 600 ms merged, bursts under 100 ms dropped). The first reply byte is
   the first audio part received after it.
+- after each file, --tail-ms of silence (as `voxlive bench` goes on after a file, like an open microphone),
+  so the server's VAD ends the last turn, not the end of the recording.
 - CPU (user + system, getrusage) from just before the first connect to the end, per second of audio sent;
   peak RSS of the process (imports included: they are what the client costs).
 """
@@ -74,9 +76,11 @@ def utterances(pcm):
     return [(a, b) for a, b in out if b - a >= 0.1]
 
 
-async def one(client, model, path, timeout):
+async def one(client, model, path, timeout, tail_ms):
     pcm = read_wav(path)
     ends = [e for _, e in utterances(pcm)]
+    # an open microphone goes on after the last word, as `voxlive bench` replays it (src/bench/inputs.rs)
+    pcm = pcm + b"\0\0" * int(RATE * tail_ms / 1000)
     config = types.LiveConnectConfig(response_modalities=[types.Modality.AUDIO])
     t = time.monotonic()
     async with client.aio.live.connect(model=model, config=config) as session:
@@ -133,7 +137,7 @@ async def main_async(args):
     ru0 = resource.getrusage(resource.RUSAGE_SELF)
     audio = 0.0
     for path in args.wav:
-        r = await one(client, args.model, path, args.timeout)
+        r = await one(client, args.model, path, args.timeout, args.tail_ms)
         audio += r["audio_secs"]
         print(json.dumps(r), flush=True)
     ru1 = resource.getrusage(resource.RUSAGE_SELF)
@@ -149,8 +153,13 @@ def main():
     p.add_argument("--api-key", required=True)
     p.add_argument("--model", default="gemini-2.5-flash-native-audio-preview-12-2025")
     p.add_argument("--timeout", type=float, default=30.0, help="seconds per file for its replies")
+    p.add_argument("--tail-ms", type=float, default=1500.0,
+                   help="silence streamed after each file (voxlive bench: 1500 ms beyond the server VAD's silence)")
     p.add_argument("wav", nargs="+")
-    asyncio.run(main_async(p.parse_args()))
+    args = p.parse_args()
+    if not 0 <= args.tail_ms <= 60000:
+        p.error(f"--tail-ms {args.tail_ms}: give 0 to 60000")
+    asyncio.run(main_async(args))
 
 
 if __name__ == "__main__":

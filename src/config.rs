@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::cli::{CommonArgs, ModalityArg, SensitivityArg, TalkingArgs};
-use crate::conversation::{TalkMode, TextRoute};
+use crate::conversation::{TalkMode, TextRoute, VadSource};
 use crate::models::{check_setup, Catalog, ModelError, SetupRefusal};
 use crate::protocol::Modality;
 use crate::session::{ApiVersion, Credential, Endpoint, ExtraHeaders, SessionError};
@@ -77,6 +77,24 @@ pub struct Talking {
     pub tuning: VadTuning,
     pub ptt_key: Option<String>,
     pub transcript: Option<PathBuf>,
+}
+
+impl Talking {
+    /// A warning when the server-VAD tuning flags (or config entries) are set but the service's activity
+    /// detection is off (push-to-talk, local VAD): they would otherwise be dropped without a word.
+    pub fn ignored_tuning(&self) -> Option<String> {
+        if self.mode == TalkMode::HandsFree(VadSource::Server) || self.tuning == VadTuning::default() {
+            return None;
+        }
+        let how = match self.mode {
+            TalkMode::PushToTalk => "push-to-talk",
+            _ => "local VAD",
+        };
+        Some(format!(
+            "--silence-ms, --prefix-padding-ms and the sensitivities tune the service's activity detection, \
+             which is off with {how}: ignored"
+        ))
+    }
 }
 
 /// Where the conversation goes.
@@ -249,7 +267,6 @@ mod tests {
 
     use super::*;
     use crate::cli::Cli;
-    use crate::conversation::VadSource;
 
     fn config(args: &[&str]) -> Config {
         let cli = Cli::parse_from(["voxlive", "--config", "/dev/null"].iter().chain(args));

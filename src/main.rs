@@ -123,7 +123,7 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Some(Command::Sessions(args)) => run_sessions(args),
         Some(Command::Token(args)) => run_token(&Config::resolve(&cli.common)?, &cli.common, args).await,
-        Some(Command::Bench(args)) => run_bench(&Config::resolve(&cli.common)?, args).await,
+        Some(Command::Bench(args)) => run_bench(&Config::resolve(&cli.common)?, &cli.common, args).await,
         Some(Command::Models) => {
             print!("{}", voxlive::models::Catalog::builtin().listing());
             Ok(())

@@ -7,6 +7,9 @@ use std::path::{Path, PathBuf};
 /// The highest sample rate accepted: far above any real recording, low enough that a resampler sized
 /// from it stays small. A hostile header naming 4 GHz is rejected before anything is allocated.
 pub const MAX_RATE: u32 = 768_000;
+/// The lowest sample rate accepted: under telephone speech (8 kHz) no recording of a voice is usable, and a
+/// header claiming 1 Hz would make a few kilobytes last hours when replayed in real time.
+pub const MIN_RATE: u32 = 4_000;
 /// The most channels accepted (every consumer sizes per-channel buffers).
 pub const MAX_CHANNELS: u16 = 32;
 
@@ -70,7 +73,7 @@ pub fn read_mono(path: &Path) -> Result<MonoAudio, WavError> {
 }
 
 /// Reads a WAV file as interleaved f32 (8/16/24/32-bit integer PCM or 32-bit float). Never panics on a
-/// hostile header: a rate of 0 or above [`MAX_RATE`], 0 or more than [`MAX_CHANNELS`] channels, or a data
+/// hostile header: a rate under [`MIN_RATE`] or above [`MAX_RATE`], 0 or more than [`MAX_CHANNELS`] channels, or a data
 /// size the file cannot hold are errors found before any buffer is sized from them.
 pub fn read_interleaved(path: &Path) -> Result<WavAudio, WavError> {
     let reader = hound::WavReader::open(path).map_err(|e| classify(path, e))?;
@@ -98,10 +101,10 @@ fn decode<R: std::io::Read>(path: &Path, reader: hound::WavReader<R>, file_len: 
             hound::SampleFormat::Float => "float",
         }
     );
-    if spec.sample_rate == 0 || spec.sample_rate > MAX_RATE {
+    if !(MIN_RATE..=MAX_RATE).contains(&spec.sample_rate) {
         return Err(WavError::Unsupported {
             path: p(),
-            detail: format!("{format}: sample rate outside 1..={MAX_RATE} Hz"),
+            detail: format!("{format}: sample rate outside {MIN_RATE}..={MAX_RATE} Hz"),
         });
     }
     if spec.channels == 0 || spec.channels > MAX_CHANNELS {
@@ -346,6 +349,8 @@ mod tests {
     fn hostile_headers_are_errors_not_panics_or_huge_buffers() {
         let cases = [
             ("rate0", 0, 1, 64, 64),
+            // 32 000 samples at 1 Hz: almost nine hours of "audio" in 64 KB
+            ("rate1", 1, 1, 64_000, 64_000),
             ("rate-huge", 2_000_000_000, 1, 64, 64),
             ("ch0", 16_000, 0, 64, 64),
             ("ch-many", 16_000, 1000, 2000, 2000),

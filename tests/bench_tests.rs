@@ -372,6 +372,10 @@ fn bad_bench_flags_are_one_clear_error() {
         all.extend(args);
         assert_clear_failure(&all, expect);
     }
+    assert_clear_failure(
+        &["bench", "--input", wav, "--net", "delay=1ms,delay=2ms"],
+        "given twice",
+    );
     assert_clear_failure(&["bench", "--input", missing.to_str().unwrap()], "no such file");
     assert_clear_failure(&["bench", "--input", empty_dir.to_str().unwrap()], "no .wav files");
     assert_clear_failure(
@@ -415,4 +419,96 @@ async fn an_interaction_of_two_utterances_is_one_reply() {
     assert!(report.turns[0].first_byte_ms.is_some(), "{:?}", report.turns);
     assert_eq!(report.counters.extra_replies, 0, "{:?}", report.counters);
     assert_eq!(report.counters.unanswered_turns, 0, "{:?}", report.counters);
+}
+
+/// Checked before the first session: a report path that cannot be written and a file without speech at the
+/// end of a set fail at once, naming the problem, before any session ran (no table on stdout).
+#[test]
+fn a_bad_report_path_or_a_speechless_file_fails_before_any_session() {
+    let wav = bench_wav("01_short.wav");
+    let dir = tempfile::tempdir().unwrap();
+    let tone = dir.path().join("tone.wav");
+    let samples: Vec<i16> = (0..32_000).map(|i| ((i as f32 * 0.2).sin() * 8000.0) as i16).collect();
+    voxlive::wav::write_pcm16(&tone, 16_000, &samples).unwrap();
+    let nowhere = dir.path().join("no/such/dir/r.json");
+    for (args, expect) in [
+        (
+            vec![
+                "bench",
+                "-i",
+                wav.to_str().unwrap(),
+                "--json",
+                nowhere.to_str().unwrap(),
+            ],
+            "cannot write the report",
+        ),
+        (
+            vec!["bench", "-i", wav.to_str().unwrap(), tone.to_str().unwrap()],
+            "no speech found",
+        ),
+    ] {
+        let o = voxlive(&args);
+        assert_clear_failure(&args, expect);
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert!(!out.contains("stage (ms)"), "a session ran before the error: {out}");
+    }
+}
+
+/// A session that fails (here: no reply within --reply-timeout) still gets its table, and the exit
+/// status says the bench failed.
+#[test]
+fn a_failed_session_fails_the_command_after_its_report() {
+    let wav = bench_wav("01_short.wav");
+    let args = [
+        "bench",
+        "-i",
+        wav.to_str().unwrap(),
+        "--vad",
+        "local",
+        "--reply-delay",
+        "5000",
+        "--reply-timeout",
+        "1",
+    ];
+    let o = voxlive(&args);
+    let (out, err) = (String::from_utf8_lossy(&o.stdout), stderr(&o));
+    assert!(!o.status.success(), "a failed session exited 0: {out}{err}");
+    assert!(out.contains("failed:"), "the table names the failed session: {out}");
+    assert!(err.contains("1 of 1 sessions failed"), "{err}");
+}
+
+/// A recording cut right after its last word: the bench goes on with silence, as an open microphone
+/// would, so the server's VAD ends the turn (frames keep going up past the file's end for at least the
+/// VAD's silence) instead of the end of the file; and with server VAD every answered turn has its end on
+/// the socket (the frame holding the last word).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_cut_at_its_last_word_is_ended_by_the_vad_not_by_the_file() {
+    let (pcm, _) = voxlive::wav::read_pcm16(&bench_wav("01_short.wav"), 16_000).unwrap();
+    let speech = bench::speech::utterances(&pcm, 16_000);
+    let end = (speech.last().unwrap().end * 16_000.0) as usize;
+    let dir = tempfile::tempdir().unwrap();
+    let cut = dir.path().join("cut.wav");
+    voxlive::wav::write_pcm16(&cut, 16_000, &pcm[..end.min(pcm.len())]).unwrap();
+    let mut o = options(cut, None, None);
+    o.mode = TalkMode::HandsFree(VadSource::Server);
+    o.setup = setup(voxlive::protocol::Modality::Audio, false);
+    o.setup.model = MODEL.into();
+    let report = bench::run(o).await.unwrap();
+    let file_secs = end as f64 / 16_000.0;
+    let sent_secs = report.counters.frames_sent as f64 * 0.02;
+    assert!(
+        sent_secs >= file_secs + 0.5,
+        "{sent_secs} s sent for a {file_secs} s file: the microphone stopped with the file"
+    );
+    assert_eq!(report.turns.len(), 1, "{:?}", report.turns);
+    let t = &report.turns[0];
+    assert!(t.first_byte_ms.is_some(), "unanswered: {t:?}");
+    assert!(
+        t.turn_end_ms.is_some(),
+        "no turn end on the socket with server VAD: {t:?}"
+    );
+    assert!(
+        t.first_byte_ms.unwrap() > t.turn_end_ms.unwrap(),
+        "the reply came before the turn's end was sent: {t:?}"
+    );
 }

@@ -326,6 +326,7 @@ impl AudioEngine {
             chunks_dropped: DspCounters::load(&c.chunks_dropped),
             jitter_underruns: DspCounters::load(&c.jitter_underruns),
             jitter_target: Duration::from_micros(DspCounters::load(&c.jitter_target_us)),
+            jitter_depth: Duration::from_micros(DspCounters::load(&c.jitter_depth_us)),
             side_dropped: DspCounters::load(&c.side_dropped),
             ..AudioStats::default()
         };

@@ -167,6 +167,8 @@ pub struct DspCounters {
     pub jitter_underruns: AtomicU64,
     /// Current jitter target in microseconds.
     pub jitter_target_us: AtomicU64,
+    /// Reply audio queued in the jitter buffer now, in microseconds.
+    pub jitter_depth_us: AtomicU64,
     /// Events or recorder blocks dropped because their consumer lagged.
     pub side_dropped: AtomicU64,
 }
@@ -191,6 +193,8 @@ pub struct AudioStats {
     pub chunks_dropped: u64,
     pub jitter_underruns: u64,
     pub jitter_target: Duration,
+    /// Reply audio in the jitter buffer when the snapshot was taken.
+    pub jitter_depth: Duration,
     pub side_dropped: u64,
     pub latency: Vec<StageSummary>,
 }

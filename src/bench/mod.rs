@@ -4,12 +4,14 @@
 //! `--concurrency N` runs N sessions at once through a bounded pool. Per turn and per stage the figures come
 //! from the pipeline's own monotonic timestamps; the reports (`report/`) are views of one [`Report`].
 //!
-//! - `speech.rs`: where the user speaks in a file (the "end of speech" every turn is timed from).
+//! - `inputs.rs`: the files, read and checked before the first session; `speech.rs`: where the user speaks
+//!   in a file (the "end of speech" every turn is timed from).
 //! - `run.rs`: one session; `replies.rs`: when its replies reached the player; `turns.rs`: its turns
 //!   matched from the clocks; `stats.rs`: nearest-rank percentiles; `record.rs`: the report's data.
 //! - `machine.rs`: CPU model, cores, OS, getrusage; `compare.rs`: `--compare OLD.json`.
 
 pub mod compare;
+pub mod inputs;
 pub mod machine;
 pub mod record;
 mod replies;
@@ -21,6 +23,7 @@ mod turns;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
@@ -205,39 +208,101 @@ async fn start_target(target: &Target) -> Result<Started, BenchError> {
 /// One session's place in the bench (file index, run number), its outcome and its file.
 type Outcome = (usize, u32, Result<run::SessionOutcome, BenchError>, PathBuf);
 
-/// Runs every (file, run) at most `concurrency` at a time, ticking the progress bar; sorted by run, file.
+/// The progress bar, on stderr when that is a terminal (the table goes to stdout, which may be a file):
+/// audio seconds replayed out of all the bench's, ticking on its own so it shows from the start and moves
+/// while long files play, with the files playing now as its message.
+struct Progress {
+    bar: indicatif::ProgressBar,
+    playing: std::sync::Mutex<Vec<String>>,
+}
+
+impl Progress {
+    fn new(jobs: &[(usize, u32, Arc<inputs::Input>)], tail: Duration, show: bool) -> Option<Progress> {
+        if !(show && std::io::stderr().is_terminal()) {
+            return None;
+        }
+        let total: f64 = jobs.iter().map(|(_, _, i)| i.secs + tail.as_secs_f64()).sum();
+        let bar = indicatif::ProgressBar::with_draw_target(
+            Some(total.ceil() as u64),
+            indicatif::ProgressDrawTarget::stderr(),
+        );
+        let template = format!(
+            "{{bar:30}} {{pos}}/{{len}} s of audio, {} sessions  {{elapsed}}  {{msg}}",
+            jobs.len()
+        );
+        if let Ok(style) = indicatif::ProgressStyle::with_template(&template) {
+            bar.set_style(style);
+        }
+        bar.enable_steady_tick(Duration::from_millis(250));
+        Some(Progress {
+            bar,
+            playing: std::sync::Mutex::new(Vec::new()),
+        })
+    }
+
+    fn playing(&self, name: &str, now: bool) {
+        if let Ok(mut p) = self.playing.lock() {
+            match now {
+                true => p.push(name.to_string()),
+                false => {
+                    if let Some(k) = p.iter().position(|n| n == name) {
+                        p.remove(k);
+                    }
+                }
+            }
+            self.bar.set_message(p.join(", "));
+        }
+    }
+}
+
+/// Runs every (file, run) at most `concurrency` at a time, moving the progress bar; sorted by run, file.
 async fn run_pool(
-    jobs: Vec<(usize, u32, PathBuf)>,
+    jobs: Vec<(usize, u32, Arc<inputs::Input>)>,
     plan: &run::SessionPlan,
     concurrency: u32,
     progress: bool,
 ) -> Vec<Outcome> {
-    let bar = (progress && std::io::stdout().is_terminal()).then(|| {
-        let bar = indicatif::ProgressBar::new(jobs.len() as u64);
-        if let Ok(style) = indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} sessions  {elapsed}  {msg}") {
-            bar.set_style(style);
-        }
-        bar
-    });
-    let bar_ref = bar.as_ref();
+    let progress = Progress::new(&jobs, plan.tail, progress);
+    let progress = progress.as_ref();
     let mut outcomes: Vec<Outcome> = futures_util::stream::iter(jobs)
-        .map(|(i, r, p)| async move {
-            let out = run::one(&p, r, plan).await;
-            if let Some(b) = bar_ref {
-                b.inc(1);
-                b.set_message(
-                    p.file_name()
-                        .map(|f| f.to_string_lossy().into_owned())
-                        .unwrap_or_default(),
-                );
-            }
-            (i, r, out, p)
+        .map(|(i, r, input)| async move {
+            let name = input
+                .path
+                .file_name()
+                .map(|f| f.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let out = match progress {
+                Some(p) => {
+                    p.playing(&name, true);
+                    // the audio position moves with the session's clock, a second at a time
+                    let secs = (input.secs + plan.tail.as_secs_f64()).ceil() as u64;
+                    let second = Duration::from_secs(1);
+                    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + second, second);
+                    let session = run::one(&input, r, plan);
+                    tokio::pin!(session);
+                    let mut ticks = 0;
+                    let out = loop {
+                        tokio::select! {
+                            out = &mut session => break out,
+                            _ = tick.tick() => if ticks < secs {
+                                ticks += 1;
+                                p.bar.inc(1);
+                            },
+                        }
+                    };
+                    p.bar.inc(secs - ticks);
+                    p.playing(&name, false);
+                    out
+                }
+                None => run::one(&input, r, plan).await,
+            };
+            (i, r, out, input.path.clone())
         })
         .buffer_unordered(concurrency as usize)
         .collect()
         .await;
-    if let Some(b) = bar {
-        b.finish_and_clear();
+    if let Some(p) = progress {
+        p.bar.finish_and_clear();
     }
     outcomes.sort_by_key(|(i, r, _, _)| (*r, *i));
     outcomes
@@ -273,7 +338,7 @@ fn pool(outcomes: Vec<Outcome>) -> Pooled {
                 p.sessions.push(o.report);
             }
             Err(e) => {
-                tracing::warn!("{}: {e}", path.display());
+                tracing::debug!("{}: {e}", path.display());
                 p.first_error.get_or_insert_with(|| e.to_string());
                 p.sessions.push(SessionReport {
                     input: path.display().to_string(),
@@ -309,7 +374,7 @@ fn net_applied(net: &NetShape) -> NetApplied {
 }
 
 /// The settings as the report records them.
-fn settings(options: &BenchOptions, inputs: &[PathBuf], started: &Started) -> Settings {
+fn settings(options: &BenchOptions, inputs: &[PathBuf], started: &Started, tail: Duration) -> Settings {
     let (mode, vad) = mode_names(options.mode);
     Settings {
         inputs: inputs.iter().map(|p| p.display().to_string()).collect(),
@@ -325,13 +390,29 @@ fn settings(options: &BenchOptions, inputs: &[PathBuf], started: &Started) -> Se
         net: started.net.as_ref().map(|n| n.to_string()),
         reply_delay_ms: started.reply_delay.map(|d| d.as_secs_f64() * 1e3),
         command: options.command.clone(),
+        tail_ms: Some(tail.as_secs_f64() * 1e3),
+        failed_sessions: 0,
     }
+}
+
+/// The silence after each file: longer than the server VAD's silence when the setup tunes it.
+fn tail_of(setup: &Setup) -> Duration {
+    let silence = setup
+        .realtime_input_config
+        .as_ref()
+        .and_then(|c| c.automatic_activity_detection.as_ref())
+        .and_then(|a| a.silence_duration_ms)
+        .map(|ms| Duration::from_millis(u64::from(ms)));
+    inputs::tail_for(silence)
 }
 
 /// Runs the bench and returns its report.
 pub async fn run(options: BenchOptions) -> Result<Report, BenchError> {
     options.validate()?;
-    let inputs = run::expand_inputs(&options.inputs)?;
+    // every file read and checked before the first session: a bad one fails now, not minutes in
+    let files: Vec<Arc<inputs::Input>> = inputs::read_all(&options.inputs)?.into_iter().map(Arc::new).collect();
+    let inputs: Vec<PathBuf> = files.iter().map(|f| f.path.clone()).collect();
+    let tail = tail_of(&options.setup);
     let started_at = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
@@ -342,9 +423,10 @@ pub async fn run(options: BenchOptions) -> Result<Report, BenchError> {
         mode: options.mode,
         echo_cancellation: options.echo_cancellation,
         reply_timeout: options.reply_timeout,
+        tail,
     };
-    let jobs: Vec<(usize, u32, PathBuf)> = (1..=options.runs)
-        .flat_map(|r| inputs.iter().cloned().enumerate().map(move |(i, p)| (i, r, p)))
+    let jobs: Vec<(usize, u32, Arc<inputs::Input>)> = (1..=options.runs)
+        .flat_map(|r| files.iter().cloned().enumerate().map(move |(i, f)| (i, r, f)))
         .collect();
     let usage_before = machine::usage();
     let began = Instant::now();
@@ -357,6 +439,8 @@ pub async fn run(options: BenchOptions) -> Result<Report, BenchError> {
     if pooled.turns.is_empty() && pooled.sessions.iter().all(|s| s.error.is_some()) {
         return Err(BenchError::NothingMeasured(pooled.first_error.unwrap_or_default()));
     }
+    let mut settings = settings(&options, &inputs, &started, tail);
+    settings.failed_sessions = pooled.sessions.iter().filter(|s| s.error.is_some()).count() as u64;
     let audio_secs: f64 = pooled.sessions.iter().map(|s| s.audio_secs).sum();
     let cpu = match (usage_before, usage_after) {
         (Some(a), Some(b)) if audio_secs > 0.0 => Some((b.cpu_secs - a.cpu_secs) / audio_secs),
@@ -365,7 +449,7 @@ pub async fn run(options: BenchOptions) -> Result<Report, BenchError> {
     Ok(Report {
         voxlive_version: env!("CARGO_PKG_VERSION").to_string(),
         machine: machine::Machine::this(),
-        settings: settings(&options, &inputs, &started),
+        settings,
         started_at,
         wall_secs,
         audio_secs,

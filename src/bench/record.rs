@@ -10,7 +10,8 @@ use super::stats::Summary;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Stage {
-    /// The user's last word (the WAV's own timeline) -> activityEnd written on the socket (local VAD, ptt).
+    /// The user's last word (the WAV's own timeline) -> activityEnd written on the socket (local VAD, ptt);
+    /// with server VAD, which sends no activityEnd, -> the audio frame holding that last word written.
     SpeechEndToTurnEnd,
     /// The user's last word -> the first reply audio message received (first reply byte).
     SpeechEndToFirstByte,
@@ -22,16 +23,19 @@ pub enum Stage {
     FirstByteToHeard,
     /// Per 20 ms frame: capture -> written on the socket.
     CaptureToSocket,
-    /// A barge-in's onset (the VAD heard the user over the reply) -> playback silent.
+    /// A barge-in: the user's onset over the reply (the WAV's own timeline) -> playback silent. Holds the
+    /// VAD's attack time as well as the fade.
     BargeInToSilence,
-    /// The jitter buffer's target depth, sampled every 50 ms while a session ran.
+    /// Reply audio queued in the jitter buffer, not yet played, sampled every 50 ms while a reply played.
     JitterDepth,
     /// Session start (connect) -> setupComplete.
     Setup,
+    /// The jitter buffer's target depth (what it waits for before it plays), sampled with [`Stage::JitterDepth`].
+    JitterTarget,
 }
 
 impl Stage {
-    pub const ALL: [Stage; 9] = [
+    pub const ALL: [Stage; 10] = [
         Stage::SpeechEndToTurnEnd,
         Stage::SpeechEndToFirstByte,
         Stage::SpeechEndToHeard,
@@ -41,6 +45,7 @@ impl Stage {
         Stage::BargeInToSilence,
         Stage::JitterDepth,
         Stage::Setup,
+        Stage::JitterTarget,
     ];
 
     /// The stable key used in JSON, CSV and the SVG's `data-stage`.
@@ -55,20 +60,22 @@ impl Stage {
             Stage::BargeInToSilence => "barge_in_to_silence",
             Stage::JitterDepth => "jitter_depth",
             Stage::Setup => "setup",
+            Stage::JitterTarget => "jitter_target",
         }
     }
 
     pub fn label(self) -> &'static str {
         match self {
-            Stage::SpeechEndToTurnEnd => "end of speech -> activityEnd sent",
+            Stage::SpeechEndToTurnEnd => "end of speech -> turn end sent",
             Stage::SpeechEndToFirstByte => "end of speech -> first reply byte",
             Stage::SpeechEndToHeard => "end of speech -> reply heard",
-            Stage::TurnEndToFirstByte => "activityEnd sent -> first byte",
+            Stage::TurnEndToFirstByte => "turn end sent -> first byte",
             Stage::FirstByteToHeard => "first byte -> reply heard",
             Stage::CaptureToSocket => "capture -> socket (per frame)",
-            Stage::BargeInToSilence => "barge-in -> silence",
-            Stage::JitterDepth => "jitter buffer target depth",
+            Stage::BargeInToSilence => "barge-in onset -> silence",
+            Stage::JitterDepth => "jitter buffer depth",
             Stage::Setup => "start -> setupComplete",
+            Stage::JitterTarget => "jitter buffer target",
         }
     }
 
@@ -185,6 +192,12 @@ pub struct Settings {
     pub net: Option<String>,
     pub reply_delay_ms: Option<f64>,
     pub command: String,
+    /// Silence replayed after each file, as an open microphone would go on (absent in reports before it).
+    #[serde(default)]
+    pub tail_ms: Option<f64>,
+    /// Sessions that failed (their error is in `sessions`).
+    #[serde(default)]
+    pub failed_sessions: u64,
 }
 
 /// What the network shaping did.

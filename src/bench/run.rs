@@ -8,11 +8,13 @@
 //! - the session's socket write times of activity signals ([`crate::session::SessionMetrics::signals`]) and
 //!   its capture -> socket histogram;
 //! - the arrival time of every reply chunk handed to the player (the first of a reply = first reply byte);
-//! - the engine's spans from a reply's first chunk to its first sample played, and barge-in -> silence.
+//! - the engine's spans from a reply's first chunk to its first sample played, and barge-in -> silence;
+//! - with server VAD (no activityEnd), the socket write time of the audio frame holding each last word.
 //!
+//! After the file the source goes on with [`super::inputs::tail_for`] of silence, as an open microphone
+//! would, so the VAD (ours or the server's) ends the last turn, not the end of the recording.
 //! With `--mode ptt` the key goes down just before each utterance and up at its last word.
 
-use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -22,17 +24,17 @@ use crate::audio::{
     AudioConfig, AudioEngine, AudioSink, AudioSource, AudioStats, BufferSource, ClockSink, Pacing, SourceRead, Span,
     StreamFormat, UplinkFrame, DOWNLINK_RATE,
 };
-use crate::conversation::{Conversation, Policy, Status, TalkMode};
+use crate::conversation::{Conversation, Policy, Status, TalkMode, VadSource};
 use crate::modes::drive::{drive, Exit, Io};
 use crate::modes::playback::EnginePlayback;
-use crate::protocol::INPUT_RATE;
 use crate::session::{self, Events, Session, SessionMetrics, SessionOptions, Signal};
 use crate::ui::UserInput;
 
+use super::inputs::Input;
 use super::record::{Counters, SessionReport, Stage, TurnRecord};
 use super::replies::{PlayLog, Quiet, Timed};
-use super::speech::{utterances, Utterance};
-use super::turns::ms;
+use super::speech::Utterance;
+use super::turns::{barge_in_from_onsets, frames_holding};
 pub use super::turns::{match_turns, Matched, EARLY};
 use super::BenchError;
 
@@ -48,6 +50,8 @@ pub struct SessionPlan {
     pub mode: TalkMode,
     pub echo_cancellation: bool,
     pub reply_timeout: Duration,
+    /// Silence after each file (see [`super::inputs::tail_for`]).
+    pub tail: Duration,
 }
 
 /// What one session measured: its report, its turns, and every value of every stage.
@@ -89,18 +93,20 @@ impl AudioSource for Clocked {
 }
 
 /// Replays `input` once and measures it. A failed session is reported with its error, not dropped.
-pub async fn one(input: &Path, run: u32, plan: &SessionPlan) -> Result<SessionOutcome, BenchError> {
-    let name = input.display().to_string();
-    let (pcm, _) = crate::wav::read_pcm16(input, INPUT_RATE)?;
-    let speech = utterances(&pcm, INPUT_RATE);
-    let audio_secs = pcm.len() as f64 / f64::from(INPUT_RATE);
+pub async fn one(input: &Input, run: u32, plan: &SessionPlan) -> Result<SessionOutcome, BenchError> {
+    let name = input.path.display().to_string();
+    let speech = input.speech.clone();
+    // the tail is audio the pipeline processes like the rest: CPU per audio second counts it
+    let audio_secs = input.secs + plan.tail.as_secs_f64();
     let began = Instant::now();
-    let devices = Devices::new(input)?;
+    let devices = Devices::new(input, plan.tail);
     let started = devices.started.clone();
 
     let connect = Instant::now();
     let (session, events) = session::start(plan.options.clone()).await?;
     let setup_ms = connect.elapsed().as_secs_f64() * 1e3;
+    // before the engine starts, so no frame is missed: the server-VAD turn end is the last word's frame
+    session.metrics().keep_frame_times();
     let audio = AudioConfig {
         echo_cancellation: plan.echo_cancellation,
         ..AudioConfig::default()
@@ -108,8 +114,8 @@ pub async fn one(input: &Path, run: u32, plan: &SessionPlan) -> Result<SessionOu
     let (engine, frames) = AudioEngine::start_with(Box::new(devices.source), devices.sink, audio)?;
     let log = Arc::new(Mutex::new(PlayLog::new()));
     let user = (plan.mode == TalkMode::PushToTalk).then(|| press_keys(devices.told, speech.clone()));
-    let mut jitter_ms = Vec::new();
-    let mut io = pump_io((session.clone(), events), frames, &engine, user, &log, &mut jitter_ms);
+    let mut jitter = Jitter::default();
+    let mut io = pump_io((session.clone(), events), frames, &engine, user, &log, &mut jitter);
     let mut conversation = Conversation::new(Policy::new(plan.mode), Instant::now());
     let exit = Exit::WhenSourceDone {
         settle: SETTLE,
@@ -126,10 +132,17 @@ pub async fn one(input: &Path, run: u32, plan: &SessionPlan) -> Result<SessionOu
     engine.stop();
 
     let origin = started.get().copied().unwrap_or(began);
-    let matched = matched_turns(&speech, origin, &metrics, &log, &spans, (&name, run));
+    let clocks = Clocks {
+        speech: &speech,
+        origin,
+        metrics: &metrics,
+        spans: &spans,
+        server_vad: plan.mode == TalkMode::HandsFree(VadSource::Server),
+    };
+    let matched = matched_turns(&clocks, &log, (&name, run));
     let counters = counters(&stats, &metrics, &matched);
     let turns = matched.turns;
-    let values = stage_values(&metrics, &spans, &jitter_ms, setup_ms, &turns);
+    let values = stage_values(&clocks, &jitter, setup_ms, &turns);
     let stages = super::summaries(&values);
     Ok(SessionOutcome {
         report: SessionReport {
@@ -160,11 +173,15 @@ struct Devices {
 }
 
 impl Devices {
-    fn new(input: &Path) -> Result<Devices, BenchError> {
+    fn new(input: &Input, tail: Duration) -> Devices {
         let started = Arc::new(OnceLock::new());
         let (tell, told) = oneshot::channel();
+        let format = StreamFormat {
+            sample_rate: input.audio.rate,
+            channels: input.audio.channels,
+        };
         let source = Clocked {
-            inner: BufferSource::wav(input, Pacing::RealTime)?,
+            inner: BufferSource::new(format, input.samples_with_tail(tail), Pacing::RealTime),
             started: started.clone(),
             tell: Some(tell),
         };
@@ -173,24 +190,42 @@ impl Devices {
             channels: 1,
         };
         let sink = ClockSink::new(format, Pacing::RealTime, Duration::from_millis(30));
-        Ok(Devices {
+        Devices {
             source,
             sink: Box::new(sink),
             started,
             told,
-        })
+        }
     }
 }
 
+/// The jitter buffer sampled while a reply played: the audio queued in it, and its target.
+#[derive(Debug, Default)]
+struct Jitter {
+    depth_ms: Vec<f64>,
+    target_ms: Vec<f64>,
+}
+
+/// The clocks a finished session leaves: the file's utterances and the instant its first sample was
+/// "spoken", the session's socket times, and the engine's spans.
+struct Clocks<'a> {
+    speech: &'a [Utterance],
+    origin: Instant,
+    metrics: &'a SessionMetrics,
+    spans: &'a [Span],
+    /// The server takes turns: no activityEnd is written, the frame with the last word ends the turn.
+    server_vad: bool,
+}
+
 /// The pump's ends for a bench session: the engine's frames and player (noting reply starts and stops in
-/// `log`), no screen, no tools, and the jitter buffer's depth sampled into `jitter_ms` while a reply plays.
+/// `log`), no screen, no tools, and the jitter buffer sampled into `jitter` while a reply plays.
 fn pump_io<'a>(
     (session, events): (Session, Events),
     frames: mpsc::Receiver<UplinkFrame>,
     engine: &'a AudioEngine,
     user: Option<mpsc::Receiver<UserInput>>,
     log: &Arc<Mutex<PlayLog>>,
-    jitter_ms: &'a mut Vec<f64>,
+    jitter: &'a mut Jitter,
 ) -> Io<'a> {
     let player = engine.player();
     Io {
@@ -209,7 +244,8 @@ fn pump_io<'a>(
         status: Some(Box::new(move || {
             let c = engine.counters();
             if player.is_playing() {
-                jitter_ms.push(c.jitter_target.as_secs_f64() * 1e3);
+                jitter.depth_ms.push(c.jitter_depth.as_secs_f64() * 1e3);
+                jitter.target_ms.push(c.jitter_target.as_secs_f64() * 1e3);
             }
             Status {
                 underruns: c.underruns,
@@ -225,22 +261,27 @@ fn pump_io<'a>(
     }
 }
 
-/// The session's turns matched from its clocks (the activityEnds it wrote, the replies `log` noted, the
-/// engine's spans), each named by its file, run and number.
-fn matched_turns(
-    speech: &[Utterance],
-    origin: Instant,
-    metrics: &SessionMetrics,
-    log: &Mutex<PlayLog>,
-    spans: &[Span],
-    (name, run): (&str, u32),
-) -> Matched {
-    let signals: Vec<Instant> = metrics
-        .signals()
-        .into_iter()
-        .filter(|(s, _)| *s == Signal::ActivityEnd)
-        .map(|(_, at)| at)
-        .collect();
+/// The session's turns matched from its clocks (the activityEnds it wrote, or with server VAD the frames
+/// holding the last words; the replies `log` noted; the engine's spans), each named by its file, run and
+/// number.
+fn matched_turns(clocks: &Clocks<'_>, log: &Mutex<PlayLog>, (name, run): (&str, u32)) -> Matched {
+    let Clocks {
+        speech,
+        origin,
+        metrics,
+        spans,
+        ..
+    } = *clocks;
+    let signals: Vec<Instant> = if clocks.server_vad {
+        frames_holding(speech, origin, &metrics.frame_times())
+    } else {
+        metrics
+            .signals()
+            .into_iter()
+            .filter(|(s, _)| *s == Signal::ActivityEnd)
+            .map(|(_, at)| at)
+            .collect()
+    };
     let log = log
         .lock()
         .map(|l| (l.starts.clone(), l.stops.clone()))
@@ -278,14 +319,10 @@ fn counters(stats: &AudioStats, metrics: &SessionMetrics, matched: &Matched) -> 
 }
 
 /// Every stage's values for one session: per-frame capture -> socket from the session's histogram,
-/// barge-in spans from the engine, jitter depth samples, setup time, and the per-turn stages.
-fn stage_values(
-    metrics: &crate::session::SessionMetrics,
-    spans: &[crate::audio::Span],
-    jitter_ms: &[f64],
-    setup_ms: f64,
-    turns: &[TurnRecord],
-) -> Vec<(Stage, Vec<f64>)> {
+/// barge-ins from the file's onsets to the engine's silence, jitter samples, setup time, and the per-turn
+/// stages.
+fn stage_values(clocks: &Clocks<'_>, jitter: &Jitter, setup_ms: f64, turns: &[TurnRecord]) -> Vec<(Stage, Vec<f64>)> {
+    let metrics = clocks.metrics;
     let mut values: Vec<(Stage, Vec<f64>)> = Stage::ALL.iter().map(|&s| (s, Vec::new())).collect();
     for (stage, v) in values.iter_mut() {
         match stage {
@@ -297,13 +334,9 @@ fn stage_values(
                     }
                 }
             }
-            Stage::BargeInToSilence => v.extend(
-                spans
-                    .iter()
-                    .filter(|s| s.stage == crate::audio::Stage::BargeInToSilence)
-                    .map(|s| ms(s.start, s.end)),
-            ),
-            Stage::JitterDepth => v.extend_from_slice(jitter_ms),
+            Stage::BargeInToSilence => v.extend(barge_in_from_onsets(clocks.speech, clocks.origin, clocks.spans)),
+            Stage::JitterDepth => v.extend_from_slice(&jitter.depth_ms),
+            Stage::JitterTarget => v.extend_from_slice(&jitter.target_ms),
             Stage::Setup => v.push(setup_ms),
             per_turn => v.extend(turns.iter().filter_map(|t| t.value(*per_turn))),
         }
@@ -332,31 +365,4 @@ fn press_keys(told: oneshot::Receiver<Instant>, speech: Vec<Utterance>) -> mpsc:
         tx.closed().await;
     });
     rx
-}
-
-/// The WAV files named by `inputs`: files as given, directories as their `*.wav` files in name order.
-pub fn expand_inputs(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, BenchError> {
-    let mut out = Vec::new();
-    for p in inputs {
-        if p.is_dir() {
-            let mut wavs: Vec<PathBuf> = std::fs::read_dir(p)
-                .map_err(|e| BenchError::Input(format!("{}: {e}", p.display())))?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|f| f.extension().is_some_and(|x| x.eq_ignore_ascii_case("wav")) && f.is_file())
-                .collect();
-            if wavs.is_empty() {
-                return Err(BenchError::Input(format!(
-                    "{}: no .wav files in the directory",
-                    p.display()
-                )));
-            }
-            wavs.sort();
-            out.extend(wavs);
-        } else if p.is_file() {
-            out.push(p.clone());
-        } else {
-            return Err(BenchError::Input(format!("{}: no such file or directory", p.display())));
-        }
-    }
-    Ok(out)
 }

@@ -107,6 +107,39 @@ pub fn match_turns(
     }
 }
 
+/// With server VAD the client writes no activityEnd: the turn's end on the socket is the first audio frame
+/// captured at or after the end of each utterance (the frame holding the last word), from the session's
+/// (capture, written) times in write order. One instant per utterance that such a frame followed.
+pub fn frames_holding(speech: &[Utterance], origin: Instant, frames: &[(Instant, Instant)]) -> Vec<Instant> {
+    speech
+        .iter()
+        .filter_map(|u| {
+            let end = origin + Duration::from_secs_f64(u.end.max(0.0));
+            let k = frames.partition_point(|(captured, _)| *captured < end);
+            frames.get(k).map(|(_, written)| *written)
+        })
+        .collect()
+}
+
+/// Each barge-in timed from the user's onset in the file (the latest utterance that began before the VAD
+/// heard it, plus [`EARLY`] of slack) to the playback's silence: the VAD's attack is part of what the user waits
+/// through. A barge-in with no such utterance keeps the engine's own onset.
+pub fn barge_in_from_onsets(speech: &[Utterance], origin: Instant, spans: &[Span]) -> Vec<f64> {
+    spans
+        .iter()
+        .filter(|s| s.stage == crate::audio::Stage::BargeInToSilence)
+        .map(|s| {
+            let onset = speech
+                .iter()
+                .map(|u| origin + Duration::from_secs_f64(u.start.max(0.0)))
+                .rfind(|&at| at <= s.start + EARLY)
+                .unwrap_or(s.start);
+            // a VAD that heard the user a frame before the file's detector did: from the VAD's onset
+            ms(onset.min(s.start), s.end)
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -169,5 +202,38 @@ mod tests {
             "the reply belongs to the turn it followed"
         );
         assert_eq!(m.extra_replies, 0);
+    }
+
+    #[test]
+    fn a_server_vad_turn_ends_with_the_frame_holding_the_last_word() {
+        let o = Instant::now();
+        let t = |ms: u64| o + Duration::from_millis(ms);
+        let speech = [Utterance { start: 0.1, end: 1.01 }, Utterance { start: 2.0, end: 2.5 }];
+        // frames captured every 20 ms from 20 ms, each written 1 ms later; none after 2.4 s
+        let frames: Vec<(Instant, Instant)> = (1..=120).map(|k| (t(20 * k), t(20 * k + 1))).collect();
+        assert_eq!(frames_holding(&speech, o, &frames), vec![t(1_021)]);
+        let m = match_turns(&speech, o, &frames_holding(&speech, o, &frames), &[t(1_600)], &[], &[]);
+        let end = m.turns[0].turn_end_ms.unwrap();
+        assert!((end - 11.0).abs() < 1e-6, "{end}");
+        assert_eq!(m.turns[1].turn_end_ms, None);
+    }
+
+    #[test]
+    fn a_barge_in_is_timed_from_the_users_onset_in_the_file() {
+        let o = Instant::now();
+        let t = |ms: u64| o + Duration::from_millis(ms);
+        let speech = [Utterance { start: 0.5, end: 1.0 }, Utterance { start: 3.0, end: 4.0 }];
+        let span = |start: u64, end: u64| Span {
+            stage: crate::audio::Stage::BargeInToSilence,
+            start: t(start),
+            end: t(end),
+        };
+        // the VAD heard the second utterance 120 ms into it; silence 5 ms later
+        let v = barge_in_from_onsets(&speech, o, &[span(3_120, 3_125)]);
+        assert_eq!(v.len(), 1);
+        assert!((v[0] - 125.0).abs() < 1e-6, "{v:?}");
+        // a VAD onset a little before the file's (its frame straddles the onset): from the earlier one
+        let v = barge_in_from_onsets(&speech, o, &[span(2_990, 2_995)]);
+        assert!((v[0] - 5.0).abs() < 1e-6, "{v:?}");
     }
 }

@@ -2,26 +2,36 @@
 
 use std::time::Duration;
 
+use std::path::Path;
+
 use anyhow::Result;
 use voxlive::bench::{self, report, BenchOptions, Report, Target};
-use voxlive::cli::BenchArgs;
+use voxlive::cli::{BenchArgs, CommonArgs};
 use voxlive::config::{Config, Target as ConfigTarget};
 use voxlive::conversation::{TalkMode, VadSource};
+use voxlive::session::GEMINI_BASE_URL;
 
 use super::warn_config;
 
-/// Runs the bench and prints its table; `--json`, `--csv`, `--svg` and `--compare` as asked.
-pub async fn run_bench(config: &Config, args: BenchArgs) -> Result<()> {
+/// Runs the bench and prints its table; `--json`, `--csv`, `--svg` and `--compare` as asked. Exits with an
+/// error when any session failed, after the reports are written.
+pub async fn run_bench(config: &Config, common: &CommonArgs, args: BenchArgs) -> Result<()> {
     warn_config(config);
-    let target = bench_target(config, &args)?;
+    let target = bench_target(config, common, &args)?;
     if config.modality == voxlive::protocol::Modality::Text {
         anyhow::bail!(
             "bench times spoken replies (the first reply byte, the first sample heard): drop --modality text"
         );
     }
     let talking = config.talking(&args.talking, None, TalkMode::HandsFree(VadSource::Server));
-    // the old report first: a bad --compare file is an error before minutes of benchmarking
+    if let Some(w) = talking.ignored_tuning() {
+        eprintln!("voxlive: warning: {w}");
+    }
+    // the old report and the output paths first: a bad one is an error before minutes of benchmarking
     let old = args.compare.as_deref().map(report::json::read).transpose()?;
+    for path in [&args.json, &args.csv, &args.svg].into_iter().flatten() {
+        writable(path)?;
+    }
     let options = BenchOptions {
         inputs: args.input.clone(),
         runs: args.runs,
@@ -39,11 +49,41 @@ pub async fn run_bench(config: &Config, args: BenchArgs) -> Result<()> {
             .join(" "),
     };
     let report = bench::run(options).await?;
-    write_reports(&args, &report, old.as_ref())
+    write_reports(&args, &report, old.as_ref())?;
+    let failed = report.settings.failed_sessions;
+    if failed > 0 {
+        let first = report
+            .sessions
+            .iter()
+            .find_map(|s| s.error.as_deref())
+            .unwrap_or_default();
+        anyhow::bail!(
+            "{failed} of {} sessions failed (the first: {first}); the figures above are the others'",
+            report.sessions.len()
+        );
+    }
+    Ok(())
+}
+
+/// Fails unless `path` can be written: its folder exists and a file can be created there (tried and,
+/// if it was not there before, removed again).
+fn writable(path: &Path) -> Result<()> {
+    let existed = path.exists();
+    std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)
+        .map_err(|e| anyhow::anyhow!("{}: cannot write the report there: {e}", path.display()))?;
+    if !existed {
+        let _ = std::fs::remove_file(path);
+    }
+    Ok(())
 }
 
 /// Where the sessions go, with `--net` and `--reply-delay` checked: they shape the embedded server only.
-fn bench_target(config: &Config, args: &BenchArgs) -> Result<Target> {
+/// The embedded server unless `--endpoint` (or the config file, or `--vertex`) names another: an API key
+/// in the environment does not send a benchmark to the real, billed service.
+fn bench_target(config: &Config, common: &CommonArgs, args: &BenchArgs) -> Result<Target> {
     let net = args
         .net
         .as_deref()
@@ -62,7 +102,20 @@ fn bench_target(config: &Config, args: &BenchArgs) -> Result<Target> {
         Some(ms) => Some(Duration::from_millis(ms)),
         None => None,
     };
+    let only_by_key = matches!(&config.target, ConfigTarget::Remote(e) if common.endpoint.is_none()
+        && !common.access.vertex
+        && e.ws_url().host_str() == url::Url::parse(GEMINI_BASE_URL).ok().as_ref().and_then(|u| u.host_str()));
+    if only_by_key {
+        eprintln!(
+            "voxlive: bench runs against the embedded server; give --endpoint {GEMINI_BASE_URL} to bench the real service"
+        );
+    }
     Ok(match &config.target {
+        _ if only_by_key => Target::Embedded {
+            net,
+            reply_delay,
+            api_version: config.api_version,
+        },
         ConfigTarget::Embedded => Target::Embedded {
             net,
             reply_delay,

@@ -27,6 +27,9 @@ pub async fn run_live(config: &Config, args: LiveArgs, cli_images: &ImageArgs) -
         args.ptt_key.as_deref(),
         TalkMode::HandsFree(VadSource::Server),
     );
+    if let Some(w) = talking.ignored_tuning() {
+        eprintln!("voxlive: warning: {w}");
+    }
     let audio = audio_config(&args);
     let policy = Policy {
         barge_in: !args.no_barge_in,

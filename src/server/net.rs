@@ -46,6 +46,8 @@ pub struct NetCounters {
     pub retransmitted: AtomicU64,
     /// Sum of the hold times of all writes, microseconds (mean = this / writes).
     pub held_us: AtomicU64,
+    /// Connections shaped so far: each draws its own jitter and loss from the seed and its number.
+    pub connections: AtomicU64,
 }
 
 /// Downlink conditions: `delay=40ms,jitter=20ms,loss=1%,burst=100ms,seed=7` (every part optional).
@@ -58,7 +60,8 @@ pub struct NetShape {
     pub loss: f64,
     /// Release the output only at multiples of this period; `None` = no bursts.
     pub burst: Option<Duration>,
-    /// Seed of the random jitter and loss (the same seed gives the same conditions).
+    /// Seed of the random jitter and loss: the same seed gives the same conditions to the same sequence of
+    /// connections, and each connection of a run its own (connection `n` draws from `seed` and `n`).
     pub seed: u64,
     pub counters: Arc<NetCounters>,
 }
@@ -144,11 +147,17 @@ impl FromStr for NetShape {
             problem,
         };
         let mut shape = NetShape::default();
+        let mut seen: Vec<&str> = Vec::new();
         for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             let (key, value) = part
                 .split_once('=')
                 .ok_or_else(|| err(format!("{part:?} is not key=value")))?;
-            match key.trim() {
+            let key = key.trim();
+            if seen.contains(&key) {
+                return Err(err(format!("{key} is given twice")));
+            }
+            seen.push(key);
+            match key {
                 "delay" => shape.delay = duration(value).map_err(err)?,
                 "jitter" => shape.jitter = duration(value).map_err(err)?,
                 "loss" => shape.loss = fraction(value).map_err(err)?,
@@ -172,6 +181,9 @@ impl FromStr for NetShape {
                 }
             }
         }
+        if seen.is_empty() {
+            return Err(err("give at least one of delay, jitter, loss, burst".into()));
+        }
         Ok(shape)
     }
 }
@@ -193,8 +205,11 @@ struct Schedule {
 impl Schedule {
     fn new(shape: NetShape) -> Self {
         let now = Instant::now();
+        let n = shape.counters.connections.fetch_add(1, Ordering::Relaxed);
+        // splitmix64's odd constant: connection n's stream is unrelated to connection n+1's
+        let seed = shape.seed ^ n.wrapping_mul(0x9E37_79B9_7F4A_7C15);
         Schedule {
-            rng: rand::rngs::StdRng::seed_from_u64(shape.seed),
+            rng: rand::rngs::StdRng::seed_from_u64(seed),
             shape,
             opened: now,
             last: now,
@@ -357,6 +372,9 @@ mod tests {
             "delay",
             "seed=x",
             "burst=0.0001ms",
+            "delay=40ms,delay=50ms",
+            "",
+            " , ",
         ] {
             let e = bad.parse::<NetShape>().err();
             assert!(e.is_some(), "{bad} should be refused");
@@ -395,6 +413,26 @@ mod tests {
         assert!(
             (10..=40).contains(&lost),
             "about half of 50 writes retransmitted: {lost}"
+        );
+    }
+
+    #[test]
+    fn each_connection_draws_its_own_conditions_and_a_seed_repeats_them() {
+        let releases = |shape: &NetShape| {
+            let mut s = Schedule::new(shape.clone());
+            let t0 = s.opened;
+            (0..40u64)
+                .map(|i| s.release(t0 + Duration::from_millis(20 * i)).duration_since(t0))
+                .collect::<Vec<_>>()
+        };
+        let shape: NetShape = "jitter=40ms,loss=10%,seed=5".parse().unwrap();
+        let (first, second) = (releases(&shape), releases(&shape));
+        assert_ne!(first, second, "two connections of one bench saw the same network");
+        let again: NetShape = "jitter=40ms,loss=10%,seed=5".parse().unwrap();
+        assert_eq!(
+            (releases(&again), releases(&again)),
+            (first, second),
+            "the seed repeats the run"
         );
     }
 }

@@ -35,7 +35,15 @@ pub struct SessionMetrics {
     /// When each activity signal was written on the socket (the latest [`SIGNALS`]): the benchmark times the
     /// end of a turn from the user's last word to its `activityEnd` leaving the machine.
     signals: Mutex<std::collections::VecDeque<(Signal, Instant)>>,
+    /// Per audio frame written, (capture time, socket write time), once [`SessionMetrics::keep_frame_times`]
+    /// asked for them (the benchmark, which times the end of a server-VAD turn from the frame holding the
+    /// user's last word); `None` otherwise, so a live session keeps nothing per frame.
+    frame_times: Mutex<Option<Vec<(Instant, Instant)>>>,
 }
+
+/// Audio frames whose times [`SessionMetrics::frame_times`] keeps at most: 30 minutes of 20 ms frames
+/// (2.9 MB); later frames are not kept.
+pub const FRAME_TIMES: usize = 90_000;
 
 /// Activity signals kept by [`SessionMetrics::signals`] (the oldest go first).
 pub const SIGNALS: usize = 4096;
@@ -108,6 +116,7 @@ impl Default for SessionMetrics {
             uplink_us: histogram(),
             marks_us: [histogram(), histogram()],
             signals: Mutex::new(std::collections::VecDeque::new()),
+            frame_times: Mutex::new(None),
         }
     }
 }
@@ -134,6 +143,7 @@ impl SessionMetrics {
         }
         if let Some(t) = item.captured_at {
             self.record_uplink(t.elapsed());
+            self.record_frame_time(t);
         }
         if let Some((m, t)) = item.mark {
             self.record_mark(m, t.elapsed());
@@ -155,6 +165,27 @@ impl SessionMetrics {
             }
             log.push_back((signal, at));
         }
+    }
+
+    fn record_frame_time(&self, captured: Instant) {
+        if let Ok(mut guard) = self.frame_times.lock() {
+            if let Some(log) = guard.as_mut().filter(|l| l.len() < FRAME_TIMES) {
+                log.push((captured, Instant::now()));
+            }
+        }
+    }
+
+    /// From now on keep every audio frame's capture and socket write times (at most [`FRAME_TIMES`]).
+    pub fn keep_frame_times(&self) {
+        if let Ok(mut guard) = self.frame_times.lock() {
+            guard.get_or_insert_with(Vec::new);
+        }
+    }
+
+    /// The audio frames written since [`SessionMetrics::keep_frame_times`]: (capture time, socket write
+    /// time), in the order written.
+    pub fn frame_times(&self) -> Vec<(Instant, Instant)> {
+        self.frame_times.lock().ok().and_then(|g| g.clone()).unwrap_or_default()
     }
 
     /// Activity signals written on the socket so far (the latest [`SIGNALS`]), oldest first.

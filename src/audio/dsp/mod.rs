@@ -406,6 +406,8 @@ impl Dsp {
         c.jitter_underruns.store(jitter.underruns(), Ordering::Relaxed);
         c.jitter_target_us
             .store(jitter.target_depth().as_micros() as u64, Ordering::Relaxed);
+        c.jitter_depth_us
+            .store(jitter.depth().as_micros() as u64, Ordering::Relaxed);
         if let Some(rec) = &self.recorder {
             c.side_dropped.store(rec.dropped(), Ordering::Relaxed);
         }

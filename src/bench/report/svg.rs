@@ -3,7 +3,7 @@
 //! installed; SVG text is laid out by the viewer. Two panels:
 //! - the latency distribution of every stage: a quantile curve through min, p50, p90, p99 and max on a
 //!   log time axis, one `<polyline class="series" data-stage="KEY">` per stage;
-//! - a per-turn waterfall: from the end of speech to activityEnd sent, to the first reply byte, to the reply
+//! - a per-turn waterfall: from the end of speech to the turn end sent, to the first reply byte, to the reply
 //!   heard, one row per turn (the first [`WATERFALL_TURNS`]).
 
 use std::fmt::Write as _;
@@ -118,7 +118,10 @@ fn distribution(out: &mut String, report: &Report) {
 
 /// The waterfall's three segments, in order: colour and what each measures.
 const SEGMENTS: [(&str, &str); 3] = [
-    ("#9467bd", "to activityEnd sent"),
+    (
+        "#9467bd",
+        "to turn end sent (activityEnd, or the frame with the last word)",
+    ),
     ("#ff7f0e", "to first reply byte"),
     ("#2ca02c", "to reply heard"),
 ];
@@ -156,7 +159,7 @@ fn waterfall(out: &mut String, turns: &[TurnRecord], top: f64) -> f64 {
 fn waterfall_legend(out: &mut String, top: f64) {
     let _ = writeln!(
         out,
-        r#"<text x="{LEFT}" y="{:.1}" font-size="14" font-weight="bold">Per turn, ms after the end of speech: activityEnd sent, first reply byte, reply heard</text>"#,
+        r#"<text x="{LEFT}" y="{:.1}" font-size="14" font-weight="bold">Per turn, ms after the end of speech: turn end sent, first reply byte, reply heard</text>"#,
         top - 50.0
     );
     for (k, (colour, what)) in SEGMENTS.iter().enumerate() {
