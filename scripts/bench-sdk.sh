@@ -21,16 +21,22 @@ repo=$(pwd)
 reps=5
 aec=(--no-aec)
 wavs=()
+# the usage is the comment block at the top: print it up to the first line of code, so editing the
+# header never drags `set -euo pipefail` or `cd` into --help
+usage() { awk 'NR == 1 { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "$0"; }
+# a wrong command line is exit 2 with one line naming the flag (not bash's own `line N: ...` error)
+usage_error() { echo "bench-sdk: $*; see --help" >&2; exit 2; }
 while [ $# -gt 0 ]; do
   case "$1" in
-    --reps) reps=${2:?--reps needs a number}; shift 2 ;;
+    --reps) [ $# -ge 2 ] || usage_error "--reps needs a number"; reps=$2; shift 2 ;;
     --aec) aec=(); shift ;;
-    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+    -h|--help) usage; exit 0 ;;
+    -*) usage_error "unknown option $1" ;;
     *) wavs+=("$1"); shift ;;
   esac
 done
-case "$reps" in ''|*[!0-9]*) echo "bench-sdk: --reps $reps: give a whole number 1..100" >&2; exit 2 ;; esac
-if [ "$reps" -lt 1 ] || [ "$reps" -gt 100 ]; then echo "bench-sdk: --reps $reps: give 1..100" >&2; exit 2; fi
+case "$reps" in ''|*[!0-9]*|????*) usage_error "--reps $reps: give a whole number 1..100" ;; esac
+[ "$reps" -ge 1 ] && [ "$reps" -le 100 ] || usage_error "--reps $reps: give 1..100"
 [ ${#wavs[@]} -gt 0 ] || wavs=(models/bench/01_short.wav models/bench/02_medium.wav models/bench/04_noisy.wav)
 
 die() { echo "bench-sdk: $*" >&2; exit 3; }

@@ -57,6 +57,20 @@ fn is_value_end(c: char) -> bool {
     matches!(c, '&' | '"' | '\'' | '#' | ',' | ')' | ']' | '>' | ';') || c.is_whitespace()
 }
 
+/// Longest plain lowercase word after `key=` that is still taken for prose rather than a credential.
+const PLACEHOLDER_MAX_LEN: usize = 12;
+
+/// Whether the text after `key=`/`token=`/`Bearer ` is an ordinary word (`key=value` in a usage message,
+/// `token=none`), not a credential: at most [`PLACEHOLDER_MAX_LEN`] ASCII lowercase letters, a sentence's
+/// closing punctuation aside. API keys (`AIza...`), OAuth tokens (`ya29.`), minted token names
+/// (`auth_tokens/...`) all carry upper case, digits or punctuation, and a long random lowercase run is
+/// still masked; a short all-lowercase key is caught by [`register`] once read. Without this, every
+/// `is not key=value` error printed as `key=***`, which reads as if a secret had leaked into it.
+fn is_placeholder_word(value: &str) -> bool {
+    let word = value.trim_end_matches(['.', ':', '!', '?']);
+    !word.is_empty() && word.len() <= PLACEHOLDER_MAX_LEN && word.bytes().all(|b| b.is_ascii_lowercase())
+}
+
 /// Replaces the value after each `param` (at a word start: `?key=`, `&key=`, ` key=`) with `***`.
 fn redact_param(text: &str, param: &str) -> String {
     let lower = text.to_ascii_lowercase();
@@ -74,7 +88,8 @@ fn redact_param(text: &str, param: &str) -> String {
         let value_len = text[value_start..]
             .find(is_value_end)
             .unwrap_or(text.len() - value_start);
-        if boundary && value_len > 0 && !text[value_start..].starts_with("***") {
+        let value = &text[value_start..value_start + value_len];
+        if boundary && value_len > 0 && !value.starts_with("***") && !is_placeholder_word(value) {
             out.push_str("***");
         } else {
             out.push_str(&text[value_start..value_start + value_len]);
@@ -144,5 +159,33 @@ mod tests {
             "ws://h/x (key=***)",
             "already redacted text is kept"
         );
+    }
+
+    #[test]
+    fn a_placeholder_word_is_not_taken_for_a_secret() {
+        // the --net parser's usage error, printed through redact by main
+        assert_eq!(redact(r#""garbage" is not key=value"#), r#""garbage" is not key=value"#);
+        assert_eq!(redact("give key=value."), "give key=value.");
+        assert_eq!(
+            redact("token=none, access_token=unset"),
+            "token=none, access_token=unset"
+        );
+        assert_eq!(redact("send a Bearer token"), "send a Bearer token");
+    }
+
+    #[test]
+    fn real_secrets_after_key_are_still_masked() {
+        let key = "AIzaSyA1b2C3d4E5f6G7h8I9j0KlMnOpQrStUvW";
+        assert_eq!(
+            redact(&format!("wss://h/ws?key={key}&alt=x")),
+            "wss://h/ws?key=***&alt=x"
+        );
+        assert_eq!(redact(&format!("key={key}.")), "key=***");
+        // a long lowercase run, digits, upper case, or punctuation: all plausible credentials
+        assert_eq!(redact("?key=qwertyuiopasdfghjkl"), "?key=***");
+        assert_eq!(redact("?key=secret1"), "?key=***");
+        assert_eq!(redact("?key=VALUE"), "?key=***");
+        assert_eq!(redact("?token=ya29.abc"), "?token=***");
+        assert_eq!(redact("Bearer abcdefghijklmnop"), "Bearer ***");
     }
 }
