@@ -110,17 +110,37 @@ pub fn compare_old(old: &Value, new: &Report) -> Comparison {
 
 /// A stage's summary figure (`p50`, ...) in a report, if the report has the stage and the figure.
 fn stage_figure(report: &Value, stage: Stage, figure: &str) -> Option<f64> {
+    let key = match stage_key(report, stage) {
+        Some(k) => k,
+        None => return None,
+    };
     report["stages"]
         .as_array()?
         .iter()
-        .find(|s| s["stage"].as_str() == Some(stage.key()))
+        .find(|s| s["stage"].as_str() == Some(key))
         .and_then(|s| s[figure].as_f64())
 }
 
+/// The key `stage` has in `report`: reports made before the jitter buffer's real depth was sampled have
+/// no `jitter_target`, and their `jitter_depth` was the target; their real depth is unknown.
+fn stage_key(report: &Value, stage: Stage) -> Option<&'static str> {
+    let legacy = report["stages"]
+        .as_array()
+        .is_some_and(|a| !a.iter().any(|s| s["stage"].as_str() == Some(Stage::JitterTarget.key())));
+    match stage {
+        Stage::JitterTarget if legacy => Some(Stage::JitterDepth.key()),
+        Stage::JitterDepth if legacy => None,
+        s => Some(s.key()),
+    }
+}
+
 fn has_stage(report: &Value, stage: Stage) -> bool {
+    let Some(key) = stage_key(report, stage) else {
+        return false;
+    };
     report["stages"]
         .as_array()
-        .is_some_and(|a| a.iter().any(|s| s["stage"].as_str() == Some(stage.key())))
+        .is_some_and(|a| a.iter().any(|s| s["stage"].as_str() == Some(key)))
 }
 
 fn counter(report: &Value, name: &str) -> Option<f64> {
@@ -391,15 +411,26 @@ mod tests {
     #[test]
     fn the_committed_reports_compare_with_their_differences_named() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/runs/bench-2026-12-02");
-        let (Ok(old), Ok(new)) = (
-            read_old(&root.join("server-vad-net.json")),
-            read_old(&root.join("local-vad.json")),
-        ) else {
-            return; // not in a source tree
-        };
+        let old = read_old(&root.join("server-vad-net.json")).expect("a committed report");
+        let new = read_old(&root.join("local-vad.json")).expect("a committed report");
         let c = compare_json(&old, &new);
         let what: Vec<&str> = c.conditions.mismatches.iter().map(|m| m.what).collect();
         assert_eq!(what, ["VAD", "runs", "--net"], "{c}");
         assert!(c.conditions.unknown_old.is_empty(), "{c}");
+    }
+
+    #[test]
+    fn an_old_reports_jitter_depth_was_the_target_and_compares_as_such() {
+        let stage = |key: &str, p50: f64| serde_json::json!({"stage": key, "p50": p50});
+        let old = serde_json::json!({"stages": [stage("jitter_depth", 40.0)]});
+        let new = serde_json::json!({"stages": [stage("jitter_depth", 170.0), stage("jitter_target", 40.0)]});
+        assert_eq!(stage_figure(&old, Stage::JitterTarget, "p50"), Some(40.0));
+        assert_eq!(
+            stage_figure(&old, Stage::JitterDepth, "p50"),
+            None,
+            "unknown in an old report"
+        );
+        assert_eq!(stage_figure(&new, Stage::JitterDepth, "p50"), Some(170.0));
+        assert_eq!(stage_figure(&new, Stage::JitterTarget, "p50"), Some(40.0));
     }
 }

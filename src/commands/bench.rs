@@ -28,7 +28,7 @@ pub async fn run_bench(config: &Config, common: &CommonArgs, args: BenchArgs) ->
         eprintln!("voxlive: warning: {w}");
     }
     // the old report and the output paths first: a bad one is an error before minutes of benchmarking
-    let old = args.compare.as_deref().map(report::json::read).transpose()?;
+    let old = args.compare.as_deref().map(bench::compare::read_old).transpose()?;
     for path in [&args.json, &args.csv, &args.svg].into_iter().flatten() {
         writable(path)?;
     }
@@ -131,7 +131,7 @@ fn bench_target(config: &Config, common: &CommonArgs, args: &BenchArgs) -> Resul
 }
 
 /// The table on stdout, the files the flags name, and the comparison with `--compare OLD.json`.
-fn write_reports(args: &BenchArgs, report: &Report, old: Option<&Report>) -> Result<()> {
+fn write_reports(args: &BenchArgs, report: &Report, old: Option<&serde_json::Value>) -> Result<()> {
     print!("{}", report::table::to_table(report));
     if let Some(path) = &args.json {
         report::write(path, &report::json::to_json(report))?;
@@ -147,7 +147,7 @@ fn write_reports(args: &BenchArgs, report: &Report, old: Option<&Report>) -> Res
             "\ncompared with {}:",
             args.compare.as_deref().unwrap_or(std::path::Path::new("")).display()
         );
-        print!("{}", bench::compare::compare(old, report));
+        print!("{}", bench::compare::compare_old(old, report));
     }
     Ok(())
 }
