@@ -179,3 +179,4 @@ mod late_2026;
 mod sessions;
 mod tool_calls;
 mod turns;
+mod vad;

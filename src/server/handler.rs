@@ -23,6 +23,7 @@ use super::faults::Faults;
 use super::handshake::{self, Credentials};
 use super::live::Live;
 use super::sessions::Conversation;
+use super::vad_settings::VadSettings;
 use super::Shared;
 
 /// The reason the real service gives for a bad key.
@@ -91,6 +92,8 @@ impl Refusal {
 /// conversation it starts or resumes, and when its token expires.
 struct Admitted {
     setup: Setup,
+    /// The server's VAD as the setup tunes it; None when the client marks turns itself.
+    vad: Option<VadSettings>,
     conversation: Arc<Conversation>,
     token_expires: Option<tokio::time::Instant>,
 }
@@ -115,11 +118,12 @@ where
     };
     let Admitted {
         setup,
+        vad,
         conversation,
         token_expires,
     } = admitted;
     tracing::info!(model = %setup.model_id(), resumed_turns = conversation.turns(), "session set up");
-    Live::new(shared, ws, setup, conversation, faults)
+    Live::new(shared, ws, setup, vad, conversation, faults)
         .token_expires(token_expires)
         .run()
         .await
@@ -174,12 +178,27 @@ where
         tracing::info!(model = %setup.model, "refusing setup: {reason}");
         return Err(Refusal::Close(code, reason));
     }
+    let vertex = creds.as_ref().and_then(|c| c.endpoint) == Some(handshake::Endpoint::Vertex);
+    let vad = vad_settings(&setup, vertex)?;
     let conversation = conversation_for(shared, &setup, faults)?;
     Ok(Admitted {
         setup,
+        vad,
         conversation,
         token_expires,
     })
+}
+
+/// The server's VAD settings for this setup (None in manual activity mode), or the 1007 close for a
+/// duration out of range. Checked after the catalog, which refuses unknown sensitivity names.
+fn vad_settings(setup: &Setup, vertex: bool) -> Result<Option<VadSettings>, Refusal> {
+    match VadSettings::from_setup(setup, vertex) {
+        Ok(settings) => Ok((!setup.manual_activity()).then_some(settings)),
+        Err(e) => {
+            tracing::info!(model = %setup.model, "refusing setup: {e}");
+            Err(Refusal::Close(e.code(), close_reason(&e.to_string())))
+        }
+    }
 }
 
 /// Waits for the first message, which must be setup, within the setup limit.

@@ -7,7 +7,8 @@
 //! - `handshake.rs`: which paths exist (others get HTTP 404) and where the key or token is read from.
 //! - `handler.rs`: one connection up to setupComplete: key check, setup validation, resumption.
 //! - `live/`: the set-up connection: client messages in, paced replies out, barge-in, faults.
-//! - `turns.rs`: user audio in, turn ends out (activityEnd, audioStreamEnd, or its own VAD).
+//! - `turns.rs`: user audio in, turn ends out (activityEnd, audioStreamEnd, or its own VAD: `vad.rs`,
+//!   tuned by the setup's automaticActivityDetection in `vad_settings.rs`).
 //! - `reply.rs`: what a responder answers, rendered into wire messages; `usage.rs` counts its tokens.
 //! - `responder/`: Echo and Scripted, behind the [`Responder`] trait.
 //! - `http.rs`: plain HTTP beside the upgrade: `POST /v1alpha/auth_tokens` mints an ephemeral token.
@@ -35,6 +36,7 @@ mod tool_calls;
 mod turns;
 mod usage;
 mod vad;
+mod vad_settings;
 
 use std::future::Future;
 use std::net::SocketAddr;

@@ -1,6 +1,7 @@
 //! User audio in, turn boundaries out. Audio of any declared rate is converted to 16 kHz and buffered; a turn
 //! ends on `activityEnd` (manual activity mode), `audioStreamEnd`, or, with automatic activity detection,
-//! when the server's own VAD hears speech followed by 500 ms of non-speech.
+//! when the server's own VAD hears speech followed by the silence the client's setup asks for
+//! (`silenceDurationMs`, 500 ms when absent; see `vad_settings.rs`).
 //!
 //! What a turn holds: in manual mode, the audio since `activityStart` (or since the previous turn end); in
 //! automatic mode, the audio since the previous turn end, minus anything older than [`PRE_ROLL`] before the
@@ -12,6 +13,7 @@ use crate::protocol::{Blob, INPUT_RATE};
 
 use super::responder::signal::resample_linear;
 use super::vad::{SpeechDetector, VadEvent};
+use super::vad_settings::VadSettings;
 
 /// Audio kept before the detected onset of speech: 500 ms.
 pub const PRE_ROLL: usize = INPUT_RATE as usize / 2;
@@ -39,10 +41,11 @@ pub struct TurnTracker {
 }
 
 impl TurnTracker {
-    /// `manual`: the client marks turns with activityStart/activityEnd, so no VAD runs.
-    pub fn new(manual: bool) -> Self {
+    /// `vad`: the server's VAD with these settings; None when the client marks turns with
+    /// activityStart/activityEnd, so no VAD runs.
+    pub fn new(vad: Option<VadSettings>) -> Self {
         TurnTracker {
-            vad: (!manual).then(SpeechDetector::default),
+            vad: vad.map(SpeechDetector::new),
             buffer: Vec::new(),
             buffer_start: 0,
             total: 0,
@@ -134,7 +137,7 @@ mod tests {
 
     #[test]
     fn manual_turn_holds_exactly_the_audio_since_activity_start() {
-        let mut t = TurnTracker::new(true);
+        let mut t = TurnTracker::new(None);
         t.push(&[1, 2, 3]);
         t.activity_start();
         assert!(t.push(&[4, 5]).is_empty());
@@ -144,7 +147,7 @@ mod tests {
 
     #[test]
     fn vad_ends_the_turn_and_trailing_silence_is_not_a_second_turn() {
-        let mut t = TurnTracker::new(false);
+        let mut t = TurnTracker::new(Some(VadSettings::default()));
         let mut silence_then_speech = vec![0i16; 32_000];
         silence_then_speech.extend(voiced(16_000));
         let events = t.push(&silence_then_speech);
@@ -183,7 +186,7 @@ mod tests {
 
     #[test]
     fn other_rates_are_converted_to_16k() {
-        let mut t = TurnTracker::new(true);
+        let mut t = TurnTracker::new(None);
         t.audio(&Blob::pcm16(48_000, &[0; 480]));
         assert_eq!(t.activity_end().len(), 160);
     }

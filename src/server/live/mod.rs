@@ -31,6 +31,7 @@ use super::reply::{Outgoing, RenderCtx, TurnUsage};
 use super::responder::Responder;
 use super::sessions::{Conversation, Unsent};
 use super::turns::TurnTracker;
+use super::vad_settings::VadSettings;
 use super::Shared;
 
 /// With pacing, the first this many audio chunks of a reply (200 ms) go out at once, so the client's
@@ -107,7 +108,15 @@ pub struct Live<S> {
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin + Send> Live<S> {
-    pub fn new(shared: Arc<Shared>, ws: Ws<S>, setup: Setup, conversation: Arc<Conversation>, faults: Faults) -> Self {
+    /// `vad`: the server's VAD settings from the setup (None: the client marks turns itself).
+    pub fn new(
+        shared: Arc<Shared>,
+        ws: Ws<S>,
+        setup: Setup,
+        vad: Option<VadSettings>,
+        conversation: Arc<Conversation>,
+        faults: Faults,
+    ) -> Self {
         // setup was validated against the catalog, so the profile is there; without one, the older fields only
         let profile = crate::models::Catalog::builtin().model(&setup.model).ok();
         let ctx = RenderCtx {
@@ -141,7 +150,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Live<S> {
             faults,
             clock,
             responder,
-            turns: TurnTracker::new(setup.manual_activity()),
+            turns: TurnTracker::new(vad),
             images: Default::default(),
             queue: unsent.queue,
             awaiting_tool: unsent.awaiting_tool,
