@@ -110,10 +110,7 @@ pub fn compare_old(old: &Value, new: &Report) -> Comparison {
 
 /// A stage's summary figure (`p50`, ...) in a report, if the report has the stage and the figure.
 fn stage_figure(report: &Value, stage: Stage, figure: &str) -> Option<f64> {
-    let key = match stage_key(report, stage) {
-        Some(k) => k,
-        None => return None,
-    };
+    let key = stage_key(report, stage)?;
     report["stages"]
         .as_array()?
         .iter()
