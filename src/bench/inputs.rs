@@ -106,32 +106,30 @@ pub fn read_all(inputs: &[PathBuf]) -> Result<Vec<Input>, BenchError> {
 mod tests {
     use super::*;
 
-    fn scratch(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("voxlive-inputs-{}-{name}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        dir
+    /// 0.5 s of silence, 0.5 s of a loud tone (the "speech"), 0.5 s of silence, at 16 kHz.
+    fn one_utterance(path: &Path) {
+        let mut pcm = vec![0i16; 8_000];
+        pcm.extend((0..8_000).map(|i| ((i as f32 * 0.3).sin() * 12_000.0) as i16));
+        pcm.extend(vec![0i16; 8_000]);
+        crate::wav::write_pcm16(path, 16_000, &pcm).unwrap();
     }
 
     #[test]
     fn a_file_without_speech_is_an_error_naming_it() {
-        let dir = scratch("silent");
-        let path = dir.join("tone.wav");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tone.wav");
         // a steady tone from the first sample: its floor is its level, so nothing stands out as speech
         let tone: Vec<i16> = (0..16_000).map(|i| ((i as f32 * 0.2).sin() * 8000.0) as i16).collect();
         crate::wav::write_pcm16(&path, 16_000, &tone).unwrap();
         let err = Input::read(&path).unwrap_err().to_string();
         assert!(err.contains("tone.wav") && err.contains("no speech"), "{err}");
-        std::fs::remove_dir_all(&dir).ok();
     }
 
     #[test]
     fn the_tail_is_silence_at_the_files_rate_and_channels() {
-        let dir = scratch("tail");
-        let path = dir.join("q.wav");
-        let mut pcm = vec![0i16; 8_000];
-        pcm.extend((0..8_000).map(|i| ((i as f32 * 0.3).sin() * 12_000.0) as i16));
-        pcm.extend(vec![0i16; 8_000]);
-        crate::wav::write_pcm16(&path, 16_000, &pcm).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("q.wav");
+        one_utterance(&path);
         let input = Input::read(&path).unwrap();
         assert_eq!(input.speech.len(), 1);
         let with = input.samples_with_tail(Duration::from_millis(500));
@@ -142,20 +140,14 @@ mod tests {
             tail_for(Some(Duration::from_secs(3600))),
             MAX_TAIL_SILENCE + TAIL_BEYOND_VAD
         );
-        std::fs::remove_dir_all(&dir).ok();
     }
 
     #[test]
     fn the_first_bad_file_of_a_set_fails_the_whole_read() {
-        let dir = scratch("set");
-        let good = dir.join("a.wav");
-        let mut pcm = vec![0i16; 8_000];
-        pcm.extend((0..8_000).map(|i| ((i as f32 * 0.3).sin() * 12_000.0) as i16));
-        pcm.extend(vec![0i16; 8_000]);
-        crate::wav::write_pcm16(&good, 16_000, &pcm).unwrap();
-        std::fs::write(dir.join("z.wav"), b"not a wav").unwrap();
-        let err = read_all(std::slice::from_ref(&dir)).unwrap_err().to_string();
+        let dir = tempfile::tempdir().unwrap();
+        one_utterance(&dir.path().join("a.wav"));
+        std::fs::write(dir.path().join("z.wav"), b"not a wav").unwrap();
+        let err = read_all(&[dir.path().to_path_buf()]).unwrap_err().to_string();
         assert!(err.contains("z.wav"), "{err}");
-        std::fs::remove_dir_all(&dir).ok();
     }
 }
