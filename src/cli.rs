@@ -276,11 +276,11 @@ pub struct TalkingArgs {
     /// Server VAD: how readily the service hears speech end (high, low).
     #[arg(long, value_enum, value_name = "LEVEL")]
     pub end_sensitivity: Option<SensitivityArg>,
-    /// Server VAD: audio kept before the detected start of speech, in ms.
-    #[arg(long, value_name = "MS")]
+    /// Server VAD: audio kept before the detected start of speech, in ms (0 to 10000).
+    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u32).range(0..=10_000))]
     pub prefix_padding_ms: Option<u32>,
-    /// Server VAD: silence that ends the user's turn, in ms.
-    #[arg(long, value_name = "MS")]
+    /// Server VAD: silence that ends the user's turn, in ms (0 to 10000: longer is not turn-taking).
+    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u32).range(0..=10_000))]
     pub silence_ms: Option<u32>,
     /// Write one JSON line per finished utterance (role, text, start/end ms, turn, interrupted) to FILE.
     #[arg(long, value_name = "FILE")]

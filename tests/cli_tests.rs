@@ -327,6 +327,15 @@ fn bad_config_and_flags_fail_clearly() {
     std::fs::write(&cfg, "modle = \"typo\"\n").unwrap();
     let o = voxlive(&["--config", cfg.to_str().unwrap(), "chat"]);
     assert_clear_failure(&o, "unknown field");
+    std::fs::write(&cfg, "silence_ms = 4000000000\n").unwrap();
+    let o = voxlive(&["--config", cfg.to_str().unwrap(), "chat"]);
+    assert_clear_failure(&o, "silence_ms = 4000000000");
+    let o = voxlive(&["--silence-ms", "99999", "chat"]);
+    assert!(
+        !o.status.success() && stderr(&o).contains("99999 is not in 0..=10000"),
+        "{}",
+        stderr(&o)
+    );
     let o = voxlive(&["--model", "gemini-2.0-flash-live-001", "chat"]);
     assert_clear_failure(&o, "shut down");
     assert_eq!(o.status.code(), Some(2), "a model the catalog refuses is a usage error");

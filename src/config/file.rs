@@ -102,7 +102,7 @@ pub(super) fn load_file(explicit: Option<&Path>) -> Result<FileConfig, ConfigErr
             })
         }
     };
-    toml::from_str(&text).map_err(|e| {
+    let file: FileConfig = toml::from_str(&text).map_err(|e| {
         // One line: the toml crate's Display spans several lines with a source excerpt.
         let line = e
             .span()
@@ -111,6 +111,25 @@ pub(super) fn load_file(explicit: Option<&Path>) -> Result<FileConfig, ConfigErr
             Some(n) => format!("line {n}: {}", e.message().trim()),
             None => e.message().trim().to_string(),
         };
-        ConfigError::File { path, detail }
-    })
+        ConfigError::File {
+            path: path.clone(),
+            detail,
+        }
+    })?;
+    // the same bounds as the flags': the service's activity detection takes turns, not minutes
+    for (key, value) in [
+        ("prefix_padding_ms", file.prefix_padding_ms),
+        ("silence_ms", file.silence_ms),
+    ] {
+        if let Some(v) = value.filter(|&v| v > MAX_VAD_MS) {
+            return Err(ConfigError::File {
+                path,
+                detail: format!("{key} = {v}: give 0 to {MAX_VAD_MS} ms"),
+            });
+        }
+    }
+    Ok(file)
 }
+
+/// The longest `prefix_padding_ms` / `silence_ms` accepted (as `--prefix-padding-ms` / `--silence-ms`).
+pub const MAX_VAD_MS: u32 = 10_000;
