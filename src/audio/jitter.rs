@@ -4,7 +4,9 @@
 //! arrivals let it decay back (time constant [`SHRINK_TAU`]) so latency returns when the network does.
 //! Running dry fades to silence in [`FADE`] samples (no click) and re-buffers; a flush (barge-in) empties it
 //! at once. A dry spell counts as an underrun only if audio arrives again within [`STARVE_LIMIT`];
-//! otherwise the reply had simply ended.
+//! otherwise the reply had simply ended. An underrun raises the target by the lateness of the chunk that
+//! ended it (measured against the stream it continues), so a network that dropped a packet once gets the
+//! margin for the next retransmission, until calm arrivals shrink it again.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -146,6 +148,14 @@ impl JitterBuffer {
             State::Starved(since) => {
                 if received_at.saturating_duration_since(since) < STARVE_LIMIT {
                     self.underruns += 1;
+                    // the chunk that ended the dry spell was late against the stream it continues (a
+                    // retransmission, a stall): that lateness is what the target lacked, so it is learnt
+                    // before the stream restarts, and decays as any other
+                    if let Some(start) = self.stream_start {
+                        let late = received_at.saturating_duration_since(start).as_secs_f64()
+                            - self.stream_pushed as f64 / f64::from(DOWNLINK_RATE);
+                        self.jitter = self.jitter.max(late);
+                    }
                 }
                 self.stream_start = None;
                 self.state = State::Buffering;
@@ -357,5 +367,33 @@ mod tests {
         assert_eq!(jb.underruns(), 1);
         jb.push(&[16384i16; 480], t0 + Duration::from_secs(5));
         assert_eq!(jb.underruns(), 1, "still buffering: no new dry spell");
+    }
+
+    #[test]
+    fn a_chunk_that_ends_an_underrun_raises_the_target_by_its_lateness() {
+        let mut jb = JitterBuffer::new(JitterConfig::default());
+        let t0 = Instant::now();
+        let chunk = [8000i16; 480]; // 20 ms
+        let mut out = vec![0.0f32; 480];
+        // 10 chunks in real time, played as they come
+        for k in 0..10u64 {
+            let at = t0 + Duration::from_millis(20 * k);
+            jb.push(&chunk, at);
+            jb.pull(&mut out, at);
+        }
+        let calm = jb.target_depth();
+        assert_eq!(calm, Duration::from_millis(40), "steady arrivals keep the floor");
+        // the next chunk is held 200 ms (a retransmission): the buffer runs dry meanwhile
+        for k in 10..20u64 {
+            jb.pull(&mut out, t0 + Duration::from_millis(20 * k));
+        }
+        jb.push(&chunk, t0 + Duration::from_millis(400));
+        assert_eq!(jb.underruns(), 1);
+        let after = jb.target_depth();
+        assert!(
+            after >= Duration::from_millis(200),
+            "the target learnt the {:?} the chunk was late: {after:?}",
+            Duration::from_millis(200)
+        );
     }
 }
