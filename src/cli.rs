@@ -24,7 +24,8 @@ pub struct Cli {
 #[derive(Debug, Clone, Args)]
 pub struct CommonArgs {
     /// Live API base URL (https://host, wss://host, ws://127.0.0.1:PORT). Default: the real service when
-    /// GEMINI_API_KEY or GOOGLE_API_KEY is set, else an embedded server started in-process on a free port.
+    /// GEMINI_API_KEY or GOOGLE_API_KEY is set, else an embedded server started in-process on a free port
+    /// (`bench`: always the embedded server unless given).
     #[arg(long, global = true, value_name = "BASE_URL")]
     pub endpoint: Option<String>,
     /// Model id (`voxlive models` lists them); default gemini-3.8-live.

@@ -24,10 +24,11 @@ const PLAIN_MAX: f64 = 1e6;
 /// Why an old report could not be read for `--compare`.
 #[derive(Debug, thiserror::Error)]
 pub enum CompareError {
-    #[error("cannot read {path}: {source}")]
-    Read { path: String, source: std::io::Error },
-    #[error("{path}: not JSON: {source}")]
-    Json { path: String, source: serde_json::Error },
+    // `error`, not `source`: the message already holds it, and a chained source prints it twice
+    #[error("cannot read {path}: {error}")]
+    Read { path: String, error: std::io::Error },
+    #[error("{path}: not JSON: {error}")]
+    Json { path: String, error: serde_json::Error },
     /// Valid JSON, but without the `stages` list every report has: nothing to compare with.
     #[error("{path}: not a voxlive bench report (no \"stages\" list)")]
     NotAReport { path: String },
@@ -38,8 +39,8 @@ pub enum CompareError {
 /// not an error.
 pub fn read_old(path: &Path) -> Result<Value, CompareError> {
     let shown = || path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|source| CompareError::Read { path: shown(), source })?;
-    let value: Value = serde_json::from_str(&text).map_err(|source| CompareError::Json { path: shown(), source })?;
+    let text = std::fs::read_to_string(path).map_err(|error| CompareError::Read { path: shown(), error })?;
+    let value: Value = serde_json::from_str(&text).map_err(|error| CompareError::Json { path: shown(), error })?;
     if !value["stages"].is_array() {
         return Err(CompareError::NotAReport { path: shown() });
     }

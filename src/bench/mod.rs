@@ -397,13 +397,7 @@ fn settings(options: &BenchOptions, inputs: &[PathBuf], started: &Started, tail:
 
 /// The silence after each file: longer than the server VAD's silence when the setup tunes it.
 fn tail_of(setup: &Setup) -> Duration {
-    let silence = setup
-        .realtime_input_config
-        .as_ref()
-        .and_then(|c| c.automatic_activity_detection.as_ref())
-        .and_then(|a| a.silence_duration_ms)
-        .map(|ms| Duration::from_millis(u64::from(ms)));
-    inputs::tail_for(silence)
+    inputs::tail_for(setup.vad_silence())
 }
 
 /// Runs the bench and returns its report.

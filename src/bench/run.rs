@@ -96,8 +96,6 @@ impl AudioSource for Clocked {
 pub async fn one(input: &Input, run: u32, plan: &SessionPlan) -> Result<SessionOutcome, BenchError> {
     let name = input.path.display().to_string();
     let speech = input.speech.clone();
-    // the tail is audio the pipeline processes like the rest: CPU per audio second counts it
-    let audio_secs = input.secs + plan.tail.as_secs_f64();
     let began = Instant::now();
     let devices = Devices::new(input, plan.tail);
     let started = devices.started.clone();
@@ -116,7 +114,8 @@ pub async fn one(input: &Input, run: u32, plan: &SessionPlan) -> Result<SessionO
     let user = (plan.mode == TalkMode::PushToTalk).then(|| press_keys(devices.told, speech.clone()));
     let mut jitter = Jitter::default();
     let mut io = pump_io((session.clone(), events), frames, &engine, user, &log, &mut jitter);
-    let mut conversation = Conversation::new(Policy::new(plan.mode), Instant::now());
+    let policy = Policy::new(plan.mode).after_server_silence(plan.options.setup.vad_silence());
+    let mut conversation = Conversation::new(policy, Instant::now());
     let exit = Exit::WhenSourceDone {
         settle: SETTLE,
         reply_timeout: plan.reply_timeout,
@@ -132,6 +131,9 @@ pub async fn one(input: &Input, run: u32, plan: &SessionPlan) -> Result<SessionO
     engine.stop();
 
     let origin = started.get().copied().unwrap_or(began);
+    // the tail is audio the pipeline processes like the rest: CPU per audio second counts it, as far as it
+    // played (a session that failed or ended early replayed less)
+    let audio_secs = (input.secs + plan.tail.as_secs_f64()).min(origin.elapsed().as_secs_f64());
     let clocks = Clocks {
         speech: &speech,
         origin,

@@ -57,10 +57,13 @@ pub async fn run_bench(config: &Config, common: &CommonArgs, args: BenchArgs) ->
             .iter()
             .find_map(|s| s.error.as_deref())
             .unwrap_or_default();
-        anyhow::bail!(
-            "{failed} of {} sessions failed (the first: {first}); the figures above are the others'",
-            report.sessions.len()
-        );
+        let total = report.sessions.len();
+        let figures = if failed as usize >= total {
+            "the figures above are what it measured before failing"
+        } else {
+            "the figures above include what the failed ones measured before failing"
+        };
+        anyhow::bail!("{failed} of {total} sessions failed (the first: {first}); {figures}");
     }
     Ok(())
 }
@@ -81,8 +84,9 @@ fn writable(path: &Path) -> Result<()> {
 }
 
 /// Where the sessions go, with `--net` and `--reply-delay` checked: they shape the embedded server only.
-/// The embedded server unless `--endpoint` (or the config file, or `--vertex`) names another: an API key
-/// in the environment does not send a benchmark to the real, billed service.
+/// The embedded server unless `--endpoint` or `--vertex` names another, or the config file names a host
+/// other than Google's (a config file's Google URL is what a key alone would give): an API key in the
+/// environment does not send a benchmark to the real, billed service.
 fn bench_target(config: &Config, common: &CommonArgs, args: &BenchArgs) -> Result<Target> {
     let net = args
         .net

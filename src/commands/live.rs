@@ -35,7 +35,8 @@ pub async fn run_live(config: &Config, args: LiveArgs, cli_images: &ImageArgs) -
         barge_in: !args.no_barge_in,
         text_route: config.text_route,
         ..Policy::new(talking.mode)
-    };
+    }
+    .after_server_silence(talking.tuning.silence_ms.map(|ms| Duration::from_millis(u64::from(ms))));
     let (images, image_input) = voxlive::modes::image_input::from_args(cli_images).await?;
     // the endpoint first: starting the embedded server prints a line the UI would otherwise tear
     let (endpoint, _server) = endpoint::resolve(config).await?;

@@ -99,7 +99,21 @@ pub struct Policy {
     pub text_route: TextRoute,
 }
 
+/// With server VAD, `audioStreamEnd` waits at least this long beyond the silence the service was asked to
+/// wait (`silenceDurationMs`): the stream end flushes the turn, so coming sooner would end, after 1.5 s, a
+/// turn the user tuned to wait 3 s.
+pub const STREAM_END_BEYOND_SILENCE: Duration = Duration::from_millis(500);
+
 impl Policy {
+    /// [`Policy::stream_end_after`] no shorter than the service's own `silence` plus
+    /// [`STREAM_END_BEYOND_SILENCE`].
+    pub fn after_server_silence(mut self, silence: Option<Duration>) -> Self {
+        if let Some(s) = silence {
+            self.stream_end_after = self.stream_end_after.max(s + STREAM_END_BEYOND_SILENCE);
+        }
+        self
+    }
+
     pub fn new(mode: TalkMode) -> Self {
         Policy {
             mode,

@@ -204,6 +204,7 @@ async fn hands_free(options: SessionOptions, talk: TalkOptions, vad: VadSource) 
         channels: 1,
     };
     let (sink, kept) = ClockSink::new(format, Pacing::RealTime, Duration::from_millis(30)).keep();
+    let server_silence = options.setup.vad_silence();
     let (session, events) = session::start(options).await?;
     if let Some(feed) = &talk.images {
         feed.send(&session).await?;
@@ -233,7 +234,8 @@ async fn hands_free(options: SessionOptions, talk: TalkOptions, vad: VadSource) 
     let policy = Policy {
         text_route: talk.text_route,
         ..Policy::new(TalkMode::HandsFree(vad))
-    };
+    }
+    .after_server_silence(server_silence);
     let result = run(policy, &mut io, talk.reply_timeout, SETTLE).await;
     drop(io);
     session.close().await;

@@ -68,6 +68,16 @@ pub struct SafetySetting {
 }
 
 impl Setup {
+    /// The silence the service's activity detection was asked to wait before it ends a turn
+    /// (`automaticActivityDetection.silenceDurationMs`), if the setup sets one.
+    pub fn vad_silence(&self) -> Option<std::time::Duration> {
+        self.realtime_input_config
+            .as_ref()
+            .and_then(|c| c.automatic_activity_detection.as_ref())
+            .and_then(|a| a.silence_duration_ms)
+            .map(|ms| std::time::Duration::from_millis(u64::from(ms)))
+    }
+
     /// Whether the session asked for `voiceActivity` messages (top level or in realtimeInputConfig).
     pub fn explicit_vad_signal(&self) -> bool {
         self.explicit_vad_signal == Some(true)

@@ -64,6 +64,33 @@ fn server_vad_streams_speech_then_ends_the_stream_after_silence_and_resumes_with
 }
 
 #[test]
+fn the_stream_end_waits_beyond_a_longer_server_silence() {
+    let policy = Policy::new(TalkMode::HandsFree(VadSource::Server));
+    assert_eq!(
+        policy.clone().after_server_silence(None).stream_end_after,
+        Duration::from_millis(1500)
+    );
+    assert_eq!(
+        policy
+            .clone()
+            .after_server_silence(Some(Duration::from_millis(500)))
+            .stream_end_after,
+        Duration::from_millis(1500),
+        "a shorter silence keeps the default"
+    );
+    // --silence-ms 3000: audioStreamEnd (which flushes the turn) must not cut the service's wait short
+    let mut s = Script::with(policy.after_server_silence(Some(Duration::from_secs(3))));
+    s.frames(0, 2, 1, Speech, false);
+    let waiting = trace(&s.frames(40, 150, 10, Silence, false));
+    assert!(
+        !waiting.contains("stream-end"),
+        "ended within 3 s of silence: {waiting}"
+    );
+    let later = trace(&s.frames(40 + 150 * 20, 30, 200, Silence, false));
+    assert_eq!(later.matches("stream-end").count(), 1, "{later}");
+}
+
+#[test]
 fn quiet_room_sends_one_stream_end_and_nothing_else() {
     let mut s = Script::new(TalkMode::HandsFree(VadSource::Server));
     let t = trace(&s.frames(0, 300, 1, Silence, false));
