@@ -58,18 +58,31 @@ impl MonoAudio {
     }
 }
 
+impl WavAudio {
+    /// Downmixed to mono (the average of its channels).
+    pub fn mono(&self) -> MonoAudio {
+        let channels = usize::from(self.channels);
+        let mut samples = vec![0.0; self.samples.len() / channels];
+        crate::audio::downmix(&self.samples, channels, &mut samples);
+        MonoAudio {
+            samples,
+            rate: self.rate,
+            source_channels: self.channels,
+            source_format: self.source_format.clone(),
+        }
+    }
+}
+
+impl MonoAudio {
+    /// As 16-bit samples at `rate` (16 kHz for the uplink).
+    pub fn pcm16(&self, rate: u32) -> Result<Vec<i16>, WavError> {
+        Ok(to_i16(&resample(&self.samples, self.rate, rate)?))
+    }
+}
+
 /// Reads a WAV file and downmixes it to mono (the average of its channels).
 pub fn read_mono(path: &Path) -> Result<MonoAudio, WavError> {
-    let audio = read_interleaved(path)?;
-    let channels = usize::from(audio.channels);
-    let mut samples = vec![0.0; audio.samples.len() / channels];
-    crate::audio::downmix(&audio.samples, channels, &mut samples);
-    Ok(MonoAudio {
-        samples,
-        rate: audio.rate,
-        source_channels: audio.channels,
-        source_format: audio.source_format,
-    })
+    Ok(read_interleaved(path)?.mono())
 }
 
 /// Reads a WAV file as interleaved f32 (8/16/24/32-bit integer PCM or 32-bit float). Never panics on a
@@ -227,8 +240,7 @@ pub fn to_i16(samples: &[f32]) -> Vec<i16> {
 /// Reads any WAV as mono 16-bit samples at `rate` (16 kHz for the uplink).
 pub fn read_pcm16(path: &Path, rate: u32) -> Result<(Vec<i16>, MonoAudio), WavError> {
     let audio = read_mono(path)?;
-    let resampled = resample(&audio.samples, audio.rate, rate)?;
-    Ok((to_i16(&resampled), audio))
+    Ok((audio.pcm16(rate)?, audio))
 }
 
 /// Writes mono 16-bit PCM to a temporary name beside `path`, then renames it: a crash or Ctrl-C mid-write

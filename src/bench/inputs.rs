@@ -33,8 +33,10 @@ pub struct Input {
 impl Input {
     /// Reads `path` and finds its utterances; a file without any is an error (nothing to time).
     pub fn read(path: &Path) -> Result<Input, BenchError> {
+        // decoded once: the source replays it as it is, the speech detector reads it mono at 16 kHz
         let audio = crate::wav::read_interleaved(path)?;
-        let (pcm, mono) = crate::wav::read_pcm16(path, INPUT_RATE)?;
+        let mono = audio.mono();
+        let pcm = mono.pcm16(INPUT_RATE)?;
         let speech = utterances(&pcm, INPUT_RATE);
         if speech.is_empty() {
             return Err(BenchError::Input(format!(

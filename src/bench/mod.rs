@@ -395,18 +395,13 @@ fn settings(options: &BenchOptions, inputs: &[PathBuf], started: &Started, tail:
     }
 }
 
-/// The silence after each file: longer than the server VAD's silence when the setup tunes it.
-fn tail_of(setup: &Setup) -> Duration {
-    inputs::tail_for(setup.vad_silence())
-}
-
 /// Runs the bench and returns its report.
 pub async fn run(options: BenchOptions) -> Result<Report, BenchError> {
     options.validate()?;
     // every file read and checked before the first session: a bad one fails now, not minutes in
     let files: Vec<Arc<inputs::Input>> = inputs::read_all(&options.inputs)?.into_iter().map(Arc::new).collect();
     let inputs: Vec<PathBuf> = files.iter().map(|f| f.path.clone()).collect();
-    let tail = tail_of(&options.setup);
+    let tail = inputs::tail_for(options.setup.vad_silence());
     let started_at = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
