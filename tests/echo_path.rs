@@ -5,7 +5,8 @@
 //! the reply must still barge in. ERLE is measured from `--record`'s microphone before and after AEC.
 //!
 //! Needs `source scripts/virtual-audio.sh start` (scripts/test.sh and CI do it); without an audio server the
-//! tests fail unless VOXLIVE_SKIP_DEVICE_TESTS=1. `echo_path_matrix` (ignored: about two minutes) prints
+//! tests fail unless VOXLIVE_SKIP_DEVICE_TESTS=1. A failing run keeps its directory (recordings, and the echo
+//! gate's per-frame trace in `stderr`). `echo_path_matrix` (ignored: about two minutes) prints
 //! turns and ERLE for more delays and levels, with AEC on and off.
 
 use std::io::{BufRead, BufReader};
@@ -116,7 +117,7 @@ impl Live {
             .env_remove("GOOGLE_API_KEY")
             .env("XDG_CONFIG_HOME", dir.join("no-config"))
             .env("VOXLIVE_DATA_DIR", dir.join("data"))
-            .env("RUST_LOG", "voxlive::audio::aec=debug")
+            .env("RUST_LOG", "voxlive::audio::aec=trace")
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(dir.join("stderr")).unwrap());
         if !aec {

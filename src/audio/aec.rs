@@ -272,6 +272,18 @@ impl EchoCanceller {
             self.echo_left += e_left;
             self.echo_n += FRAME_SAMPLES as f64;
         }
+        tracing::trace!(
+            frame = self.frames,
+            speaker_db,
+            raw_db = level_db(e_in, FRAME_SAMPLES),
+            clean_db = level_db(e_left, FRAME_SAMPLES),
+            correlation = self.gate.last_correlation(),
+            echo_lag = self.gate.locked_lag().map_or(-1, |l| l as i64),
+            residual_db = self.gate.residual_db(),
+            echo_possible,
+            gated,
+            "echo gate"
+        );
         self.keep_tail();
         self.frames += 1;
         if self.frames % LOG_EVERY_FRAMES == 0 {
