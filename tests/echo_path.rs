@@ -448,7 +448,16 @@ fn echo_path_matrix() {
     if !audio_server_running() {
         return;
     }
-    for (delay, level) in [(20, 0), (60, 0), (20, -6), (60, -6), (120, -6), (20, -12), (60, -12), (120, -12)] {
+    for (delay, level) in [
+        (20, 0),
+        (60, 0),
+        (20, -6),
+        (60, -6),
+        (120, -6),
+        (20, -12),
+        (60, -12),
+        (120, -12),
+    ] {
         for aec in [true, false] {
             let o = run(Some((delay, level)), aec, false);
             report(
