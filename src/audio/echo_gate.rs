@@ -37,8 +37,8 @@
 //! the gate held back most of a 2.5 s interruption (the test's second turn came out 1.1 s, or not at all).
 //! So each lag keeps a score, a running mean of its correlation over the frames in which the microphone
 //! hears something while the speaker plays and no voice holds the gate open. Once the best score reaches
-//! [`LAG_LOCK`] (after [`LAG_LOCK_FRAMES`] frames), only that lag and its neighbours ([`LAG_SLACK`]) count
-//! as evidence of echo. The scores keep moving (at [`LAG_SCORE_RATE`]), so an echo delay that moves within
+//! [`LAG_LOCK`] (after [`LAG_LOCK_FRAMES`] frames), only the best-scoring lag and its neighbours
+//! ([`LAG_SLACK`]) count as evidence of echo, until the reply ends. The scores keep moving (at [`LAG_SCORE_RATE`]), so an echo delay that moves within
 //! a reply is followed in a few hundred ms; before the lock (the first ~60 ms of audible echo) every lag
 //! counts, as before. The speaker's contour is taken per 20 ms of reference audio, not per capture frame
 //! (see `speaker_env`), or the device's bursty requests for audio blur it.
@@ -126,6 +126,8 @@ pub struct EchoGate {
     lag_score: [f32; CORR_LAGS],
     /// Frames that fed `lag_score` in this reply.
     scored_frames: u32,
+    /// A lag's score has reached [`LAG_LOCK`] in this reply.
+    locked: bool,
 }
 
 const ENV_LEN: usize = CORR_WINDOW + CORR_LAGS;
@@ -149,6 +151,7 @@ impl Default for EchoGate {
             last_correlation: 0.0,
             lag_score: [0.0; CORR_LAGS],
             scored_frames: 0,
+            locked: false,
         }
     }
 }
@@ -194,6 +197,7 @@ impl EchoGate {
             self.last_correlation = 0.0;
             self.lag_score = [0.0; CORR_LAGS];
             self.scored_frames = 0;
+            self.locked = false;
             return false;
         }
         let (raw_db, clean_db) = (
@@ -278,15 +282,26 @@ impl EchoGate {
         for (score, &c) in self.lag_score.iter_mut().zip(corr) {
             *score += rate * (c - *score);
         }
+        self.locked |= self.scored_frames >= LAG_LOCK_FRAMES && self.best_lag().1 >= LAG_LOCK;
     }
 
-    /// The lag (frames) the echo comes back at, once one has shown itself (see the module docs).
+    /// The lag (frames) the echo comes back at, once one has shown itself (see the module docs): the best
+    /// scoring lag, from the first frame its score reached [`LAG_LOCK`] to the end of the reply. It does not
+    /// fall back to "any lag" when double talk lowers every score (measured: it did, 300 ms into a barge-in,
+    /// and a lag far from the echo's matched the voice at 0.93 and silenced the rest of it).
     pub fn locked_lag(&self) -> Option<usize> {
-        if self.scored_frames < LAG_LOCK_FRAMES {
-            return None;
-        }
-        let (lag, &score) = self.lag_score.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1))?;
-        (score >= LAG_LOCK).then_some(lag)
+        self.locked.then(|| self.best_lag().0)
+    }
+
+    fn best_lag(&self) -> (usize, f32) {
+        self.lag_score
+            .iter()
+            .copied()
+            .enumerate()
+            .fold(
+                (0, f32::NEG_INFINITY),
+                |best, (lag, score)| if score > best.1 { (lag, score) } else { best },
+            )
     }
 
     /// Frames silenced so far (the canceller counts those it really silenced: some are passed through).
@@ -491,5 +506,27 @@ mod tests {
             .filter(|&i| !frame_after(&mut g, &blocks(i), echo(i) as i16, echo(i) as i16))
             .count();
         assert_eq!(leaked, 0, "every frame of the uncancelled echo is silenced");
+    }
+
+    #[test]
+    fn the_lock_holds_when_double_talk_lowers_every_score() {
+        let mut g = EchoGate::default();
+        let echo = |i: usize| if i >= 6 { syllables(i - 6) / 2.0 } else { 0.0 };
+        for i in 0..100 {
+            frame_after(&mut g, &[syllables(i)], echo(i) as i16, 1);
+        }
+        // 600 ms of something quiet that follows nothing the speaker did (held back): every score falls
+        for i in 100..130 {
+            let other = syllables(i * 7 + 1000) / 10.0;
+            frame_after(&mut g, &[syllables(i)], other as i16, 1);
+        }
+        assert!(g.best_lag().1 < LAG_LOCK, "score {}", g.best_lag().1);
+        assert!(g.locked_lag().is_some(), "the lock is kept for the rest of the reply");
+        // then the user, matching the reply of 600 ms ago: the loose any-lag test would call it echo
+        let voice = |i: usize| syllables(i - 30) * 1.5;
+        let passed: Vec<bool> = (130..160)
+            .map(|i| !frame_after(&mut g, &[syllables(i)], (voice(i) + echo(i)) as i16, voice(i) as i16))
+            .collect();
+        assert!(passed.iter().all(|&p| p), "{passed:?}");
     }
 }
