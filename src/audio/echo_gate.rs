@@ -463,28 +463,45 @@ mod tests {
         g.apply(&frame(raw), &mut c)
     }
 
+    /// The echo of [`syllables`]: 6 frames late at half level.
+    fn echo6(i: usize) -> f32 {
+        if i >= 6 {
+            syllables(i - 6) / 2.0
+        } else {
+            0.0
+        }
+    }
+
+    /// A gate after 2 s of a reply whose echo AEC removes well.
+    fn locked_on_echo6() -> EchoGate {
+        let mut g = EchoGate::default();
+        for i in 0..100 {
+            frame_after(&mut g, &[syllables(i)], echo6(i) as i16, 1);
+        }
+        g
+    }
+
+    /// Frames `frames` of a user whose contour happens to follow the reply's of 600 ms ago (measured on the
+    /// loopback: a voice correlated 0.86-0.97 with the reply at lags 20-48 while the echo was at 7-8), over
+    /// the echo; AEC keeps the voice. Whether each passed.
+    fn voice_matching_lag30(g: &mut EchoGate, frames: std::ops::Range<usize>) -> Vec<bool> {
+        let voice = |i: usize| syllables(i - 30) * 1.5;
+        frames
+            .map(|i| !frame_after(g, &[syllables(i)], (voice(i) + echo6(i)) as i16, voice(i) as i16))
+            .collect()
+    }
+
     #[test]
     fn a_voice_matching_the_reply_at_another_lag_than_the_echo_is_not_echo() {
-        let mut g = EchoGate::default();
-        // the echo: 6 frames late at half level, removed well by AEC
-        let echo = |i: usize| if i >= 6 { syllables(i - 6) / 2.0 } else { 0.0 };
-        for i in 0..100 {
-            frame_after(&mut g, &[syllables(i)], echo(i) as i16, 1);
-        }
+        let mut g = locked_on_echo6();
         assert_eq!(g.locked_lag(), Some(6), "the echo's lag");
-        // the user, whose contour happens to follow the reply's of 600 ms ago (measured on the loopback: a
-        // voice correlated 0.86-0.97 with the reply at lags 20-48 while the echo was at 7-8); AEC keeps it
-        let voice = |i: usize| syllables(i - 30) * 1.5;
-        let passed: Vec<bool> = (100..130)
-            .map(|i| !frame_after(&mut g, &[syllables(i)], (voice(i) + echo(i)) as i16, voice(i) as i16))
-            .collect();
+        let passed = voice_matching_lag30(&mut g, 100..130);
         assert!(passed.iter().all(|&p| p), "{passed:?}");
     }
 
     #[test]
     fn a_reference_fed_in_bursts_still_shows_the_echo_contour() {
         let mut g = EchoGate::default();
-        let echo = |i: usize| if i >= 6 { syllables(i - 6) / 2.0 } else { 0.0 };
         // the device asks for 40 ms every other capture frame
         let blocks = |i: usize| {
             if i % 2 == 0 {
@@ -494,7 +511,7 @@ mod tests {
             }
         };
         for i in 0..100 {
-            frame_after(&mut g, &blocks(i), echo(i) as i16, 1);
+            frame_after(&mut g, &blocks(i), echo6(i) as i16, 1);
         }
         assert!(
             g.locked_lag().is_some_and(|l| (4..=6).contains(&l)),
@@ -503,18 +520,14 @@ mod tests {
         );
         // AEC3 lost the echo: it comes through whole, but it follows the speaker
         let leaked = (100..130)
-            .filter(|&i| !frame_after(&mut g, &blocks(i), echo(i) as i16, echo(i) as i16))
+            .filter(|&i| !frame_after(&mut g, &blocks(i), echo6(i) as i16, echo6(i) as i16))
             .count();
         assert_eq!(leaked, 0, "every frame of the uncancelled echo is silenced");
     }
 
     #[test]
     fn the_lock_holds_when_double_talk_lowers_every_score() {
-        let mut g = EchoGate::default();
-        let echo = |i: usize| if i >= 6 { syllables(i - 6) / 2.0 } else { 0.0 };
-        for i in 0..100 {
-            frame_after(&mut g, &[syllables(i)], echo(i) as i16, 1);
-        }
+        let mut g = locked_on_echo6();
         // 600 ms of something quiet that follows nothing the speaker did (held back): every score falls
         for i in 100..130 {
             let other = syllables(i * 7 + 1000) / 10.0;
@@ -522,11 +535,8 @@ mod tests {
         }
         assert!(g.best_lag().1 < LAG_LOCK, "score {}", g.best_lag().1);
         assert!(g.locked_lag().is_some(), "the lock is kept for the rest of the reply");
-        // then the user, matching the reply of 600 ms ago: the loose any-lag test would call it echo
-        let voice = |i: usize| syllables(i - 30) * 1.5;
-        let passed: Vec<bool> = (130..160)
-            .map(|i| !frame_after(&mut g, &[syllables(i)], (voice(i) + echo(i)) as i16, voice(i) as i16))
-            .collect();
+        // then the user, matching the reply at a far lag: the loose any-lag test would call it echo
+        let passed = voice_matching_lag30(&mut g, 130..160);
         assert!(passed.iter().all(|&p| p), "{passed:?}");
     }
 }
